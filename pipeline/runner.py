@@ -1,0 +1,347 @@
+"""The runner: stream batches from readers through stages to writers, applying the policy.
+
+It knows stages only through ``pipeline.stages.base``: per-batch stages run in workers; a global
+stage (dedup) splits the pipeline into passes - documents are spilled to disk while their compact
+signatures are kept, the stage resolves, and the spill is streamed on with the decisions applied.
+Memory is bounded by batch size x in-flight batches plus the global stages' signatures.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+import orjson
+
+from . import __version__
+from .config import PipelineConfig
+from .document import Document
+from .executor import LocalExecutor, default_workers, worker_state
+from .readers import InputError, Reader
+from .stages import GlobalStage, RunContext, Stage, stage_class
+from .writers import OutputSet
+
+ProgressHook = Callable[[str, int], None]
+
+
+@dataclass
+class StageStats:
+    """Per-stage figures for the run report; summed over batches (seconds are CPU-side seconds)."""
+
+    name: str
+    docs_in: int = 0
+    docs_out: int = 0
+    chars_in: int = 0
+    chars_out: int = 0
+    chars_rejected: int = 0
+    seconds: float = 0.0
+    rules: Counter = field(default_factory=Counter)
+
+    def add(self, other: "StageStats") -> None:
+        self.docs_in += other.docs_in
+        self.docs_out += other.docs_out
+        self.chars_in += other.chars_in
+        self.chars_out += other.chars_out
+        self.chars_rejected += other.chars_rejected
+        self.seconds += other.seconds
+        self.rules.update(other.rules)
+
+    def to_dict(self) -> dict[str, Any]:
+        removed = self.chars_in - self.chars_out
+        return {
+            "stage": self.name,
+            "docs_in": self.docs_in,
+            "docs_out": self.docs_out,
+            "docs_removed": self.docs_in - self.docs_out,
+            "chars_in": self.chars_in,
+            "chars_out": self.chars_out,
+            "chars_removed": removed,
+            "share_removed": round(removed / self.chars_in, 4) if self.chars_in else 0.0,
+            "rules": dict(sorted(self.rules.items())),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+# -- worker side ---------------------------------------------------------------------------------
+
+
+def _live(docs: list[Document]) -> list[Document]:
+    return [d for d in docs if d.rejected_by is None and d.duplicate is None]
+
+
+def apply_stage(stage: Stage, docs: list[Document]) -> StageStats:
+    """Run one stage on the live documents and apply the policy to the flags it raised."""
+    live = _live(docs)
+    stats = StageStats(stage.name, docs_in=len(live))
+    stats.chars_in = sum(len(d.text) for d in live)
+    n_removals = [len(d.removals) for d in live]
+    n_flags = [len(d.flags) for d in live]
+    start = time.perf_counter()
+    if live:
+        stage.process(live)
+    stats.seconds = time.perf_counter() - start
+    for doc, nr, nf in zip(live, n_removals, n_flags):
+        for removal in doc.removals[nr:]:
+            stats.rules[removal.rule] += 1
+        new_flags = doc.flags[nf:]
+        if new_flags and stage.config.mode == "filter":
+            doc.rejected_by = new_flags[0]
+            stats.rules[f"reject:{new_flags[0].rule}"] += 1
+            stats.chars_rejected += len(doc.text)
+        else:
+            stats.docs_out += 1
+            stats.chars_out += len(doc.text)
+    # text of rejected documents counts as kept by this stage's edits (chars_removed = edits only)
+    stats.chars_out += stats.chars_rejected
+    return stats
+
+
+def _segment_batch(payload: tuple[int, list[Document]]) -> tuple[list[Document], list[StageStats], Any]:
+    index, docs = payload
+    map_stages, global_stage = worker_state()["segments"][index]
+    stats = [apply_stage(stage, docs) for stage in map_stages]
+    signature = None
+    if global_stage is not None:
+        start = time.perf_counter()
+        signature = global_stage.sign(_live(docs))
+        sign_stats = StageStats(global_stage.name, seconds=time.perf_counter() - start)
+        stats.append(sign_stats)
+    return docs, stats, signature
+
+
+def _collect_batch(docs: list[Document]) -> list[Any]:
+    return [stage.collect(docs) for stage in worker_state()["collectors"]]
+
+
+# -- main side -----------------------------------------------------------------------------------
+
+
+def build_stages(config: PipelineConfig, context: RunContext) -> list[Stage]:
+    return [stage_class(s.name)(s.config, context) for s in config.stages if s.config.enabled]
+
+
+def split_segments(stages: list[Stage]) -> list[tuple[list[Stage], GlobalStage | None]]:
+    """[map, map, global, map] -> [([map, map], global), ([map], None)]."""
+    segments: list[tuple[list[Stage], GlobalStage | None]] = []
+    current: list[Stage] = []
+    for stage in stages:
+        if isinstance(stage, GlobalStage):
+            segments.append((current, stage))
+            current = []
+        else:
+            current.append(stage)
+    if current or not segments:
+        segments.append((current, None))
+    return segments
+
+
+def _batched(items: Iterable[Document], size: int) -> Iterator[list[Document]]:
+    batch: list[Document] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class Run:
+    """One execution of a pipeline over some inputs into an output directory."""
+
+    def __init__(
+        self,
+        config: PipelineConfig,
+        inputs: list[str | Path],
+        output_dir: Path,
+        workers: int | None = None,
+        state_dir: Path | None = None,
+        executor: Any = None,
+        progress: ProgressHook | None = None,
+    ):
+        self.config = config
+        self.inputs = [str(i) for i in inputs]
+        self.output_dir = Path(output_dir)
+        self.workers = workers or default_workers()
+        self.executor = executor or LocalExecutor(self.workers)
+        self.context = RunContext(state_dir=Path(state_dir) if state_dir else None, workers=self.workers)
+        self.progress = progress or (lambda event, n: None)
+        self.stages = build_stages(config, self.context)
+        self.stats: dict[str, StageStats] = {s.name: StageStats(s.name) for s in self.stages}
+        self.counts: Counter = Counter()
+        self.input_bytes = 0
+
+    # -- sources --------------------------------------------------------------------------------
+    def _read(self, out: OutputSet) -> Iterator[Document]:
+        """Input documents; unreadable records go to errors, input-policy rejects to rejected."""
+        for item in Reader(self.inputs, self.config.input):
+            if isinstance(item, InputError):
+                self.counts["input"] += 1
+                out.error(item)
+                self.progress("error", 1)
+                continue
+            self.counts["input"] += 1
+            self.input_bytes += len(item.text.encode("utf-8", "surrogatepass"))
+            if item.flags:  # reader-level rules (empty, too large) always reject
+                item.rejected_by = item.flags[0]
+                out.rejected(item)
+                self.progress("doc", 1)
+                continue
+            yield item
+
+    def _corpus_pass(self) -> None:
+        collectors = [s for s in self.stages if s.needs_corpus_pass]
+        if not collectors:
+            return
+        docs = (d for d in Reader(self.inputs, self.config.input) if isinstance(d, Document) and not d.flags)
+        batches = _batched(docs, self.config.runner.batch_size)
+        partials: list[list[Any]] = [[] for _ in collectors]
+        start = time.perf_counter()
+        for result in self.executor.map(_collect_batch, batches, {"collectors": collectors}):
+            for bucket, part in zip(partials, result):
+                bucket.append(part)
+        for stage, bucket in zip(collectors, partials):
+            stage.fit(bucket)
+        elapsed = time.perf_counter() - start
+        for stage in collectors:
+            self.stats[stage.name].seconds += elapsed / len(collectors)
+
+    # -- the run --------------------------------------------------------------------------------
+    def execute(self) -> dict[str, Any]:
+        started = time.perf_counter()
+        out = OutputSet(self.output_dir)
+        try:
+            self._corpus_pass()
+            segments = split_segments(self.stages)
+            source: Iterator[Document] = self._read(out)
+            for index, (map_stages, global_stage) in enumerate(segments):
+                source = self._run_segment(index, segments, source, out)
+            for doc in source:  # the last segment's survivors are the clean output
+                out.clean(doc)
+                self.progress("doc", 1)
+            stage_reports = {s.name: s.finish() for s in self.stages}
+            report = self._report(out, time.perf_counter() - started, stage_reports)
+            out.commit(report)
+            return report
+        except BaseException:
+            out.abort()
+            raise
+
+    def _run_segment(
+        self, index: int, segments: list, source: Iterator[Document], out: OutputSet
+    ) -> Iterator[Document]:
+        map_stages, global_stage = segments[index]
+        if not map_stages and global_stage is None:
+            return source
+        results = self.executor.map(
+            _segment_batch,
+            ((index, batch) for batch in _batched(source, self.config.runner.batch_size)),
+            {"segments": segments},
+        )
+        if global_stage is None:
+            return self._stream_results(results, out)
+        return self._spill_and_resolve(results, global_stage, out, index)
+
+    def _absorb(self, stats: list[StageStats]) -> None:
+        for s in stats:
+            self.stats[s.name].add(s)
+
+    def _stream_results(self, results: Iterable, out: OutputSet) -> Iterator[Document]:
+        for docs, stats, _ in results:
+            self._absorb(stats)
+            for doc in docs:
+                if doc.rejected_by is not None:
+                    out.rejected(doc)
+                    self.progress("doc", 1)
+                else:
+                    yield doc
+
+    def _spill_and_resolve(
+        self, results: Iterable, stage: GlobalStage, out: OutputSet, index: int
+    ) -> Iterator[Document]:
+        spill_path = out.scratch(f"spill-{index}.jsonl")
+        signatures: list[Any] = []
+        ids: list[str] = []
+        with open(spill_path, "wb", buffering=1 << 20) as spill:
+            for docs, stats, signature in results:
+                self._absorb(stats)
+                signatures.append(signature)
+                for doc in docs:
+                    if doc.rejected_by is not None:
+                        out.rejected(doc)
+                        self.progress("doc", 1)
+                    else:
+                        ids.append(doc.id)
+                        spill.write(orjson.dumps(doc.to_state(), option=orjson.OPT_APPEND_NEWLINE))
+        start = time.perf_counter()
+        decisions = stage.resolve(signatures, ids)
+        del signatures
+        stats = self.stats[stage.name]
+        stats.seconds += time.perf_counter() - start
+        stats.docs_in += len(ids)
+        stats.docs_out += len(ids) - len(decisions)
+        for dup in decisions.values():
+            stats.rules[f"duplicate:{dup.rule}"] += 1
+        return self._replay(spill_path, decisions, out, stats)
+
+    def _replay(self, path: Path, decisions: dict, out: OutputSet, stats: StageStats) -> Iterator[Document]:
+        with open(path, "rb") as spill:
+            for ordinal, line in enumerate(spill):
+                doc = Document.from_state(orjson.loads(line))
+                stats.chars_in += len(doc.text)
+                dup = decisions.get(ordinal)
+                if dup is not None:
+                    doc.duplicate = dup
+                    out.duplicate(doc)
+                    self.progress("doc", 1)
+                else:
+                    stats.chars_out += len(doc.text)
+                    yield doc
+        path.unlink(missing_ok=True)
+
+    def _report(self, out: OutputSet, seconds: float, stage_reports: dict[str, Any]) -> dict[str, Any]:
+        documents = {
+            "input": self.counts["input"],
+            "clean": out.counts["clean.jsonl"],
+            "rejected": out.counts["rejected.jsonl"],
+            "duplicates": out.counts["duplicates.jsonl"],
+            "errors": out.counts["errors.jsonl"],
+        }
+        stages = []
+        for stage in self.stages:
+            entry = self.stats[stage.name].to_dict()
+            extra = stage_reports.get(stage.name) or {}
+            if extra:
+                entry["details"] = extra
+            stages.append(entry)
+        mb = self.input_bytes / 1e6
+        return {
+            "winnow_version": __version__,
+            "inputs": self.inputs,
+            "config": self.config.to_dict(),
+            "documents": documents,
+            "accounted": sum(v for k, v in documents.items() if k != "input") == documents["input"],
+            "stages": stages,
+            "timing": {
+                "seconds": round(seconds, 3),
+                "workers": self.workers,
+                "input_mb": round(mb, 3),
+                "mb_per_s": round(mb / seconds, 3) if seconds else None,
+                "docs_per_s": round(documents["input"] / seconds, 1) if seconds else None,
+            },
+        }
+
+
+def run(
+    inputs: list[str | Path],
+    config: PipelineConfig,
+    output_dir: Path | str,
+    workers: int | None = None,
+    state_dir: Path | str | None = None,
+    progress: ProgressHook | None = None,
+) -> dict[str, Any]:
+    """Clean ``inputs`` into ``output_dir``; returns the run report (also written as report.json)."""
+    return Run(config, inputs, Path(output_dir), workers, Path(state_dir) if state_dir else None, progress=progress).execute()
