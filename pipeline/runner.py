@@ -167,7 +167,9 @@ class Run:
         self.output_dir = Path(output_dir)
         self.workers = workers or default_workers()
         self.executor = executor or LocalExecutor(self.workers)
-        self.context = RunContext(state_dir=Path(state_dir) if state_dir else None, workers=self.workers)
+        self.context = RunContext(
+            state_dir=Path(state_dir) if state_dir else None, workers=self.workers, executor=self.executor
+        )
         self.progress = progress or (lambda event, n: None)
         self.stages = build_stages(config, self.context)
         self.stats: dict[str, StageStats] = {s.name: StageStats(s.name) for s in self.stages}

@@ -36,7 +36,12 @@ class RunContext:
     """What a stage may know about the run it is part of."""
 
     state_dir: Path | None = None
+    """Cross-run state (``--state DIR``); None for a one-off run."""
     workers: int = 1
+    executor: Any = None
+    """The run's executor: ``executor.map(fn, items, shared)`` runs picklable top-level functions
+    over items in parallel, results in order (see ``pipeline.executor``). Global stages may use it
+    in ``resolve`` (e.g. one task per LSH band), so the same code scales out on Ray."""
     extras: dict[str, Any] = field(default_factory=dict)
 
 
