@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
+BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: run test venv clean-output
+.PHONY: run test bench eval venv clean-output
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +20,10 @@ $(TEST_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[test]"
 	touch $@ $(STAMP)
 
+$(BENCH_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[test,bench]"
+	touch $@ $(STAMP) $(TEST_STAMP)
+
 venv: $(STAMP)
 
 run: $(STAMP)
@@ -26,6 +31,14 @@ run: $(STAMP)
 
 test: $(TEST_STAMP)
 	$(BIN)/python -m pytest
+
+# Speed and memory (synthetic corpus from the dev sets, with a hand-written datasketch baseline).
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks.bench
+
+# Quality figures on ../shared/data dev sets; the README's tables are this output.
+eval: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks.eval
 
 clean-output:
 	find output -mindepth 1 ! -name .gitkeep -exec rm -rf {} +
