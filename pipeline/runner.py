@@ -25,6 +25,8 @@ from .stages import GlobalStage, RunContext, Stage, stage_class
 from .writers import OutputSet
 
 ProgressHook = Callable[[str, int], None]
+"""Called with (event, n): ``input_bytes`` (total on-disk input size, once), ``bytes`` (input bytes
+read since the last call), ``doc`` / ``error`` (records written to an output file)."""
 
 
 @dataclass
@@ -179,7 +181,13 @@ class Run:
     # -- sources --------------------------------------------------------------------------------
     def _read(self, out: OutputSet) -> Iterator[Document]:
         """Input documents; unreadable records go to errors, input-policy rejects to rejected."""
-        for item in Reader(self.inputs, self.config.input):
+        reader = Reader(self.inputs, self.config.input)
+        self.progress("input_bytes", reader.total_bytes)
+        seen_bytes = 0
+        for item in reader:
+            if reader.bytes_read != seen_bytes:
+                self.progress("bytes", reader.bytes_read - seen_bytes)
+                seen_bytes = reader.bytes_read
             if isinstance(item, InputError):
                 self.counts["input"] += 1
                 out.error(item)
@@ -226,6 +234,8 @@ class Run:
                 self.progress("doc", 1)
             stage_reports = {s.name: s.finish() for s in self.stages}
             report = self._report(out, time.perf_counter() - started, stage_reports)
+            if out.recovered:
+                report["recovered"] = out.recovered
             out.commit(report)
             return report
         except BaseException:
