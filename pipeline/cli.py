@@ -91,6 +91,8 @@ def run_command(
     for p in paths:
         if not p.exists():
             raise UsageFailure(f"input not found: {p}")
+    if output.exists() and not output.is_dir():
+        raise UsageFailure(f"output {output} exists and is not a directory")
     try:
         cfg = load_config(_resolve_config(config), overrides)
     except ConfigError as exc:
@@ -115,7 +117,7 @@ def _top_rules(rules: dict[str, int], n: int = 3) -> str:
 
 def _print_summary(report: dict, output: Path, plain: bool = False) -> None:
     """The end-of-run tables on stderr: where the documents went, then what each stage did."""
-    console = Console(stderr=True, highlight=False, width=120 if plain else None, no_color=plain)
+    console = Console(stderr=True, highlight=False, width=120 if plain else None, no_color=plain, soft_wrap=True)
     docs = report["documents"]
     total = docs["input"] or 1
     t = report["timing"]

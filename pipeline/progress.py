@@ -82,7 +82,7 @@ class RunProgress:
         text = f"read {mb:,.1f} of {total:,.1f} MB{share}, {self.docs:,} documents written, {self.errors:,} input errors"
         if with_rate:
             elapsed = max(time.monotonic() - self.started, 1e-9)
-            text += f", {self.docs / elapsed:,.0f} docs/s"
+            text += f", {mb / elapsed:,.2f} MB/s"
         return text
 
     # -- lifetime -------------------------------------------------------------------------------
