@@ -104,6 +104,8 @@ def run_command(
         report = run_pipeline(paths, cfg, output, workers=workers, progress=progress)
     if not quiet:
         _print_summary(report, output, plain=mode != "bar")
+    if mode == "log":
+        log_line(f"run finished: {report['documents']['input']:,} documents in {report['timing']['seconds']:.1f}s")
     errors = report["documents"]["errors"]
     if strict and errors:
         raise StrictFailure(f"{errors} input error(s), see {output / 'errors.jsonl'} (outputs written; failing because of --strict)")

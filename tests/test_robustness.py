@@ -177,6 +177,34 @@ def test_unreadable_file_and_directory(tmp_path):
     assert sorted(e.error.split(":")[0] for e in errors(items)) == ["cannot list directory", "cannot read file"]
 
 
+def test_unreadable_file_and_directory_simulated(tmp_path, monkeypatch):
+    """The same failures as above, injected at the OS calls (runs as root too)."""
+    (tmp_path / "locked.jsonl").write_bytes(jsonl_bytes(many_records(1)))
+    (tmp_path / "fine.jsonl").write_bytes(jsonl_bytes(many_records(2)))
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.jsonl").write_bytes(jsonl_bytes(many_records(1)))
+    real_open, real_scandir = open, os.scandir
+
+    def deny_open(path, *args, **kwargs):
+        if Path(path).name == "locked.jsonl":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    def deny_scandir(path="."):
+        if Path(path).name == "sub":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(readers, "open", deny_open, raising=False)
+    monkeypatch.setattr(os, "scandir", deny_scandir)
+    items = read_all(tmp_path)
+    assert doc_ids(items) == ["bbc-001-0", "local-017-1"]
+    assert sorted((Path(e.source).name, e.error) for e in errors(items)) == [
+        ("locked.jsonl", "cannot read file: Permission denied"),
+        ("sub", "cannot list directory: Permission denied"),
+    ]
+
+
 def test_huge_documents_rejected_with_rule_or_not_read(tmp_path, read_output):
     path = tmp_path / "x.jsonl"
     records = [
