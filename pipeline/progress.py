@@ -69,7 +69,8 @@ class RunProgress:
 
     def _refresh(self, now: float) -> None:
         if self._bar is not None and self._task is not None:
-            self._bar.update(self._task, completed=self.bytes, status=self._status())
+            status = f"{self.bytes / 1e6:,.1f}/{self.total_bytes / 1e6:,.1f} MB, {self.docs:,} written, {self.errors:,} errors"
+            self._bar.update(self._task, completed=self.bytes, status=status)
             self._next_update = now + 0.1
         elif self.mode == "log":
             if self._next_update:  # not on the very first event: the start line was just printed
@@ -91,7 +92,7 @@ class RunProgress:
         if self.mode == "bar":
             self._bar = Progress(
                 TextColumn("winnow"),
-                BarColumn(),
+                BarColumn(bar_width=30),
                 TaskProgressColumn(),
                 TextColumn("{task.fields[status]}"),
                 TimeElapsedColumn(),
