@@ -6,12 +6,14 @@ import io
 import re
 import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
 from html.parser import HTMLParser
 from pathlib import Path
 
 import orjson
 import pytest
 
+from pipeline.cli import main
 from pipeline.progress import RunProgress
 from pipeline.report_html import gather
 
@@ -21,8 +23,24 @@ ARTICLES = [orjson.loads(line) for line in (FIXTURES / "articles.jsonl").read_by
 STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ winnow: "
 
 
-def winnow(*args: str) -> subprocess.CompletedProcess:
+DEFAULT = str(ROOT / "configs" / "default.yaml")
+
+
+def winnow_process(*args: str) -> subprocess.CompletedProcess:
+    """The real thing, as cron runs it: a separate process whose stderr is not a terminal."""
     return subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True, cwd=ROOT)
+
+
+def winnow(*args: str) -> subprocess.CompletedProcess:
+    """The console-script entry point in this process (fast): exit code, stdout, stderr."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with redirect_stdout(stdout), redirect_stderr(stderr):
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = exc.code
+    return subprocess.CompletedProcess(args, code, stdout.getvalue(), stderr.getvalue())
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +59,7 @@ def messy_input(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def finished_run(messy_input, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     out = tmp_path_factory.mktemp("report-out") / "out"
-    proc = winnow("run", str(messy_input), "-o", str(out), "-w", "1")
+    proc = winnow_process("run", str(messy_input), "-o", str(out), "-w", "1")
     return out, proc
 
 
@@ -63,7 +81,7 @@ def test_not_a_terminal_gives_timestamped_log_lines_and_a_summary(finished_run):
 
 def test_strict_writes_outputs_and_exits_1(messy_input, tmp_path):
     out = tmp_path / "out"
-    proc = winnow("run", str(messy_input), "-o", str(out), "--strict", "--quiet")
+    proc = winnow("run", str(messy_input), "-o", str(out), "-c", DEFAULT, "-w", "1", "--strict", "--quiet")
     assert proc.returncode == 1
     assert proc.stderr.splitlines() == [
         f"winnow: error: 1 input error(s), see {out / 'errors.jsonl'} (outputs written; failing because of --strict)"
@@ -71,22 +89,22 @@ def test_strict_writes_outputs_and_exits_1(messy_input, tmp_path):
     assert orjson.loads((out / "report.json").read_bytes())["documents"]["clean"] == 6
     clean_only = tmp_path / "ok.jsonl"
     clean_only.write_bytes((FIXTURES / "articles.jsonl").read_bytes())
-    assert winnow("run", str(clean_only), "-o", str(tmp_path / "ok"), "--strict", "--quiet").returncode == 0
+    assert winnow("run", str(clean_only), "-o", str(tmp_path / "ok"), "-c", DEFAULT, "-w", "1", "--strict", "-q").returncode == 0
 
 
-def test_crash_exits_3_and_keeps_previous_outputs(tmp_path):
+def test_crash_exits_3_and_keeps_previous_outputs(tmp_path, monkeypatch):
     out = tmp_path / "out"
-    assert winnow("run", str(FIXTURES / "seeds"), "-o", str(out), "--quiet").returncode == 0
+    assert winnow("run", str(FIXTURES / "seeds"), "-o", str(out), "-c", DEFAULT, "-w", "1", "--quiet").returncode == 0
     before = (out / "clean.jsonl").read_bytes()
-    crash = (
-        "import sys; from pipeline.stages.spam import Spam\n"
-        "def boom(self, batch): raise RuntimeError('spam model file is corrupt')\n"
-        "Spam.process = boom\n"
-        "from pipeline.cli import main; main(sys.argv[1:])\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", crash, "run", str(FIXTURES / "articles.jsonl"), "-o", str(out), "-q"],
-                          capture_output=True, text=True, cwd=ROOT)
+    from pipeline.stages.spam import Spam
+
+    def boom(self, batch):
+        raise RuntimeError("spam model file is corrupt")
+
+    monkeypatch.setattr(Spam, "process", boom)
+    proc = winnow("run", str(FIXTURES / "articles.jsonl"), "-o", str(out), "-c", DEFAULT, "-w", "1", "-q")
     assert proc.returncode == 3
+    assert "Traceback" in proc.stderr
     assert proc.stderr.splitlines()[-1] == (
         "winnow: error: run failed (RuntimeError: spam model file is corrupt); previous outputs left as they were"
     )
@@ -95,14 +113,14 @@ def test_crash_exits_3_and_keeps_previous_outputs(tmp_path):
 
 def test_usage_errors_exit_2(tmp_path):
     (tmp_path / "file").write_text("not a directory")
-    proc = winnow("run", str(FIXTURES / "seeds"), "-o", str(tmp_path / "file"))
+    proc = winnow("run", str(FIXTURES / "seeds"), "-o", str(tmp_path / "file"), "-c", DEFAULT)
     assert proc.returncode == 2 and proc.stderr.strip() == f"winnow: error: output {tmp_path / 'file'} exists and is not a directory"
     proc = winnow("report", str(tmp_path / "nothing-here"))
     assert proc.returncode == 2 and "report.json missing" in proc.stderr
 
 
 def test_quiet_prints_nothing(messy_input, tmp_path):
-    proc = winnow("run", str(messy_input), "-o", str(tmp_path / "out"), "--quiet")
+    proc = winnow_process("run", str(messy_input), "-o", str(tmp_path / "out"), "--quiet")
     assert proc.returncode == 0 and proc.stderr == "" and proc.stdout == ""
 
 
