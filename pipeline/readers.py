@@ -327,8 +327,10 @@ class Reader:
         if raw.strip():  # blank lines are not records
             yield self._parse_line(raw, where, line_no, stem)
 
-    def _parse_line(self, raw: bytes, where: str, line_no: int, stem: str) -> Item:
-        cfg = self.config
+    def _parse_line(self, raw: bytes, path: str | Path, line_no: int, stem: str, cfg: InputConfig | None = None) -> Item:
+        """One JSONL record (a non-blank line) -> Document or InputError. Never raises."""
+        cfg = cfg or self.config
+        where = str(path)
         try:
             record = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
