@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import __version__
-from .config import ConfigError, load_config
+from .config import ConfigError, PipelineConfig, load_config
 from .explain import describe
 from .progress import RunProgress, choose_mode, log_line
 from .report_html import write_report
@@ -97,11 +97,18 @@ def run_command(
         cfg = load_config(_resolve_config(config), overrides)
     except ConfigError as exc:
         raise UsageFailure(f"config: {exc}") from None
+    _run_and_report(paths, cfg, output, quiet, strict, log_every, workers=workers)
+
+
+def _run_and_report(
+    paths: List[Path], cfg: PipelineConfig, output: Path, quiet: bool, strict: bool, log_every: float, **run_options
+) -> dict:
+    """Run with progress (bar on a terminal, log lines under cron), print the summary, apply --strict."""
     mode = choose_mode(quiet)
     if mode == "log":
         log_line(f"run started: {', '.join(map(str, paths))} -> {output}")
     with RunProgress(mode, log_every) as progress:
-        report = run_pipeline(paths, cfg, output, workers=workers, progress=progress)
+        report = run_pipeline(paths, cfg, output, progress=progress, **run_options)
     if not quiet:
         _print_summary(report, output, plain=mode != "bar")
     if mode == "log":
@@ -109,6 +116,7 @@ def run_command(
     errors = report["documents"]["errors"]
     if strict and errors:
         raise StrictFailure(f"{errors} input error(s), see {output / 'errors.jsonl'} (outputs written; failing because of --strict)")
+    return report
 
 
 def _top_rules(rules: dict[str, int], n: int = 3) -> str:
