@@ -18,6 +18,7 @@ from . import __version__
 from .config import ConfigError, PipelineConfig, load_config
 from .explain import describe
 from .progress import RunProgress, choose_mode, log_line
+from .readers import is_supported
 from .report_html import write_report
 from .runner import run as run_pipeline
 from .writers import recover_output
@@ -91,6 +92,8 @@ def run_command(
     for p in paths:
         if not p.exists():
             raise UsageFailure(f"input not found: {p}")
+        if p.is_file() and not is_supported(p):
+            raise UsageFailure(f"input {p}: unsupported file type (expected .jsonl, .jsonl.gz, .jsonl.zst or .txt)")
     if output.exists() and not output.is_dir():
         raise UsageFailure(f"output {output} exists and is not a directory")
     try:

@@ -71,6 +71,11 @@ def _kind(path: Path) -> str | None:
     return None
 
 
+def is_supported(path: Path) -> bool:
+    """Has a name winnow reads (.jsonl[.gz|.zst], .ndjson, .txt)."""
+    return _kind(path) is not None
+
+
 def _stem(path: Path) -> str:
     name = path.name
     for suffix in sorted(JSONL_SUFFIXES + TEXT_SUFFIXES, key=len, reverse=True):

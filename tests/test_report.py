@@ -115,6 +115,11 @@ def test_usage_errors_exit_2(tmp_path):
     (tmp_path / "file").write_text("not a directory")
     proc = winnow("run", str(FIXTURES / "seeds"), "-o", str(tmp_path / "file"), "-c", DEFAULT)
     assert proc.returncode == 2 and proc.stderr.strip() == f"winnow: error: output {tmp_path / 'file'} exists and is not a directory"
+    (tmp_path / "export.csv").write_text("id,text\n1,hello\n")
+    proc = winnow("run", str(tmp_path / "export.csv"), "-o", str(tmp_path / "out"), "-c", DEFAULT)
+    assert proc.returncode == 2 and proc.stderr.strip() == (
+        f"winnow: error: input {tmp_path / 'export.csv'}: unsupported file type (expected .jsonl, .jsonl.gz, .jsonl.zst or .txt)"
+    )
     proc = winnow("report", str(tmp_path / "nothing-here"))
     assert proc.returncode == 2 and "report.json missing" in proc.stderr
 
