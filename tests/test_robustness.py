@@ -242,16 +242,20 @@ line_kinds = st.one_of(
 def messy_corpus(draw):
     files = draw(st.lists(st.lists(line_kinds, max_size=25), min_size=1, max_size=3))
     gz = draw(st.lists(st.booleans(), min_size=len(files), max_size=len(files)))
-    return files, gz
+    stray = draw(st.sampled_from([None, ".DS_Store", "README.md", "logo.png"]))  # not input, still accounted
+    return files, gz, stray
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(corpus=messy_corpus())
 def test_every_record_accounted_for_exactly_once(tmp_path_factory, corpus):
-    files, gz = corpus
+    files, gz, stray = corpus
     src = tmp_path_factory.mktemp("messy")
     expected_docs: set[str] = set()
-    expected_errors: set[tuple[str, int]] = set()
+    expected_errors: set[tuple[str, int | None]] = set()
+    if stray:
+        (src / stray).write_bytes(b"\x00\x00\x00\x01Bud1" if stray == ".DS_Store" else b"# notes\n")
+        expected_errors.add((str(src / stray), None))
     counter = 0
     for f, (lines, compressed) in enumerate(zip(files, gz)):
         path = src / (f"f{f}.jsonl.gz" if compressed else f"f{f}.jsonl")
