@@ -151,11 +151,18 @@ def recover_output(output_dir: Path) -> list[str]:
     if not output_dir.is_dir():
         return []
     actions: list[str] = []
-    candidates = sorted(output_dir.glob(STAGING_PREFIX + "*"))
+    candidates = list(output_dir.glob(STAGING_PREFIX + "*"))
     if not candidates:
         return actions
+
+    def committed_at(staging: Path) -> float:  # oldest commit first, so the newest one wins
+        try:
+            return (staging / COMMIT_MARKER).stat().st_mtime
+        except OSError:
+            return 0.0
+
     with _PublishLock(output_dir):
-        for staging in candidates:
+        for staging in sorted(candidates, key=lambda p: (committed_at(p), p.name)):
             if not staging.is_dir():
                 continue
             if (staging / COMMIT_MARKER).exists():
