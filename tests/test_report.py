@@ -195,10 +195,10 @@ def test_inspect_shows_before_after_and_every_removal(finished_run, messy_input)
     assert shown.startswith("local-017: clean\n")
     assert "[boilerplate/comment_form] 'Leave a Reply'" in shown
     before, after = shown.split("--- before (")[1].split("--- after (")
-    assert before.startswith(f"{messy_input / 'crawl.jsonl'} line 2, {len(ARTICLES[1]['text'])} chars)")
+    assert before.startswith(f"{messy_input / 'crawl.jsonl'} line 2, {len(ARTICLES[1]['text']):,} chars)")
     assert ARTICLES[1]["text"] in before
     clean = {r["id"]: r for r in map(orjson.loads, (out / "clean.jsonl").read_bytes().splitlines())}
-    assert after.startswith(f"clean.jsonl, {len(clean['local-017']['text'])} chars)\n")
+    assert after.startswith(f"clean.jsonl, {len(clean['local-017']['text']):,} chars)\n")
     assert after.rstrip("\n").endswith(clean["local-017"]["text"])
     assert "Leave a Reply" not in after
 
@@ -211,3 +211,19 @@ def test_inspect_duplicate_and_explain_alias(finished_run):
     assert winnow("explain", "bbc-001-amp", "--output", str(out)).stdout == proc.stdout  # one implementation
     missing = winnow("inspect", str(out), "--id", "no-such-doc")
     assert missing.returncode == 2 and missing.stderr.strip() == f"winnow: error: no document with id 'no-such-doc' in {out}"
+
+
+def test_inspect_txt_source_and_moved_input(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    seed = FIXTURES / "seeds" / "002_8b453207a5103a73.txt"
+    (src / seed.name).write_bytes(seed.read_bytes())
+    out = tmp_path / "out"
+    assert winnow("run", str(src), "-o", str(out), "-c", DEFAULT, "-w", "1", "-q").returncode == 0
+    shown = winnow("inspect", str(out), "--id", seed.stem).stdout
+    assert f"--- before ({src / seed.name}, {len(seed.read_text(encoding='utf-8')):,} chars)" in shown
+    assert "[boilerplate/comment_form] 'Leave a Reply'" in shown and "Leave a Reply" not in shown.split("--- after")[1]
+    (src / seed.name).unlink()  # the input is gone: the rest is still shown
+    shown = winnow("inspect", str(out), "--id", seed.stem).stdout
+    assert f"--- before: not available (input {src / seed.name} is no longer there)" in shown
+    assert "--- after (clean.jsonl" in shown
