@@ -223,6 +223,16 @@ def test_huge_documents_rejected_with_rule_or_not_read(tmp_path, read_output):
     assert report["accounted"]
 
 
+def test_input_fields_named_like_winnows_own_metadata_are_kept(tmp_path, read_output):
+    record = {"id": "a", "source": "cc-2024-10", "boilerplate": "v2", "lang": "en", "text": ARTICLES[1]["text"]}
+    (tmp_path / "x.jsonl").write_bytes(jsonl_bytes([record]))
+    run([tmp_path / "x.jsonl"], load_config(DEFAULT), tmp_path / "out", workers=1)
+    (clean,) = read_output(tmp_path / "out")["clean"]
+    meta = clean["metadata"]
+    assert meta["source"] == {"path": str(tmp_path / "x.jsonl"), "line": 1} and meta["lang"] == "en"
+    assert meta["input_fields"] == {"source": "cc-2024-10", "boilerplate": "v2"}
+
+
 # -- the accounting invariant over generated messy input (hypothesis) ----------------------------
 
 TEXTS = [a["text"] for a in ARTICLES]
