@@ -18,6 +18,7 @@ from pipeline.config import InputConfig, load_config
 from pipeline.document import Document
 from pipeline.readers import InputError, Reader
 from pipeline.runner import run
+from pipeline.stages.base import Stage
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ROOT / "configs" / "default.yaml"
@@ -231,6 +232,43 @@ def test_input_fields_named_like_winnows_own_metadata_are_kept(tmp_path, read_ou
     meta = clean["metadata"]
     assert meta["source"] == {"path": str(tmp_path / "x.jsonl"), "line": 1} and meta["lang"] == "en"
     assert meta["input_fields"] == {"source": "cc-2024-10", "boilerplate": "v2"}
+
+
+class Fragile(Stage):
+    """A test stage with a bug some input triggers: it cuts a line, then chokes on a football score."""
+
+    name = "fragile"
+
+    def process(self, batch: list[Document]) -> None:
+        for doc in batch:
+            doc.remove(self.name, "first_line", doc.text.split("\n", 1)[0], 0)
+            doc.text = doc.text.split("\n", 1)[-1]
+            if "one-nil" in doc.text:
+                raise ValueError("cannot parse score 'one-nil'")
+
+
+@pytest.fixture
+def fragile_registered(monkeypatch):
+    from pipeline import stages
+
+    monkeypatch.setitem(stages._REGISTRY, "fragile", f"{__name__}:Fragile")
+
+
+@pytest.mark.parametrize("batch_size", [1, 4, 256])
+def test_a_document_that_crashes_a_stage_is_rejected_not_the_run(tmp_path, read_output, fragile_registered, batch_size):
+    (tmp_path / "x.jsonl").write_bytes(jsonl_bytes(ARTICLES))
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(f"runner:\n  batch_size: {batch_size}\nstages:\n  - normalize: {{}}\n  - fragile: {{}}\n")
+    report = run([tmp_path / "x.jsonl"], load_config(cfg), tmp_path / "out", workers=1)
+    got = read_output(tmp_path / "out")
+    (rej,) = got["rejected"]
+    assert (rej["id"], rej["stage"], rej["rule"]) == ("sport-88", "fragile", "stage_error")
+    assert rej["reason"] == "ValueError: cannot parse score 'one-nil'"
+    assert rej["text"] == ARTICLES[3]["text"]  # the stage's half-done edits were undone
+    assert "removed" not in rej["metadata"]
+    assert [r["id"] for r in got["clean"]] == [a["id"] for a in ARTICLES if a["id"] != "sport-88"]
+    assert all(len(r["metadata"]["removed"]) == 1 for r in got["clean"])  # each edit applied exactly once
+    assert report["accounted"]
 
 
 # -- the accounting invariant over generated messy input (hypothesis) ----------------------------
