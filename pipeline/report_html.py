@@ -17,6 +17,7 @@ import orjson
 BAR_HEIGHT = 22
 LABEL_WIDTH = 230
 CHART_WIDTH = 720
+MAX_ERRORS_LISTED = 20
 COLOURS = {"docs": "#3b6ea8", "rejected": "#c0504d", "duplicates": "#8064a2", "errors": "#7f7f7f", "cuts": "#4f9a6e"}
 
 
@@ -44,7 +45,12 @@ def gather(output: Path) -> dict[str, Any]:
     for r in _records(output / "duplicates.jsonl"):
         cluster_members[r["cluster"]] += 1
         duplicate_rules[f"dedup/{r['rule']}"] += 1
-    errors = Counter(f"error/{error_kind(r['error'])}" for r in _records(output / "errors.jsonl"))
+    errors: Counter = Counter()
+    first_errors: list[dict[str, Any]] = []
+    for r in _records(output / "errors.jsonl"):
+        errors[f"error/{error_kind(r['error'])}"] += 1
+        if len(first_errors) < MAX_ERRORS_LISTED:
+            first_errors.append(r)
     # a cluster = the kept document + its duplicates
     cluster_sizes = Counter(n + 1 for n in cluster_members.values())
     cuts: Counter = Counter()
@@ -62,6 +68,7 @@ def gather(output: Path) -> dict[str, Any]:
         "removed": (rejected + duplicate_rules + errors).most_common(),
         "cuts": cuts.most_common(),
         "cluster_sizes": sorted(cluster_sizes.items()),
+        "first_errors": first_errors,
     }
 
 
@@ -121,6 +128,9 @@ def render(output: Path) -> str:
         bar_chart("Duplicate cluster sizes (number of clusters)", cluster_rows, COLOURS["duplicates"], "no duplicates found"),
         "<h2>Stages</h2>",
         stages,
+        f"<h2>Input errors (first {MAX_ERRORS_LISTED} of {docs['errors']:,}, all in errors.jsonl)</h2>" if docs["errors"] else "",
+        _table(["source", "line", "error"], [[e["source"], e["line"] or "", e["error"]] for e in data["first_errors"]])
+        if data["first_errors"] else "",
     ])
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>winnow report</title>

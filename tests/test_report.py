@@ -176,6 +176,7 @@ def test_report_html_is_self_contained_with_the_runs_numbers(finished_run):
     assert not re.search(r"https?://|//[a-z]", page)  # nothing to fetch: opens offline
     text = " ".join(parsed.text)
     assert "every input record accounted for" in text
+    assert re.search(r"<td>[^<]*crawl\.jsonl</td><td>11</td><td>malformed JSON: [^<]+</td>", page)
     data = gather(out)
     assert data["cluster_sizes"] == [(2, 1), (3, 1)]  # one pair, one triple
     assert dict(data["removed"]) == {"dedup/exact": 3, "input/empty": 1, "error/malformed JSON": 1}
