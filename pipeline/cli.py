@@ -7,7 +7,6 @@ import traceback
 from pathlib import Path
 from typing import List, Optional
 
-import orjson
 import typer
 from typer.exceptions import TyperException
 from rich import box
