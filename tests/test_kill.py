@@ -149,3 +149,29 @@ def test_kill_9_between_renames_is_rolled_forward(tmp_path):
         (reference / "report.json").read_bytes()
     )["documents"]
     assert not staging.exists()
+
+
+def test_publish_waits_for_the_lock_of_another_publish(tmp_path):
+    """Two runs into one directory never interleave their renames (flock on .winnow-publish.lock)."""
+    import threading
+
+    from pipeline.writers import REPORT_FILE, _PublishLock
+
+    config = load_config(ROOT / "configs" / "default.yaml")
+    out = tmp_path / "out"
+    run([FIXTURES / "articles.jsonl"], config, out, workers=1)
+    before = visible_files(out)
+    worker = threading.Thread(target=run, args=([FIXTURES / "seeds"], config, out), kwargs={"workers": 1})
+    with _PublishLock(out):  # another run is publishing
+        worker.start()
+        deadline = time.monotonic() + 30
+        while not list(out.glob(f".winnow-run-*/{REPORT_FILE}")):  # staged, now waiting for the lock
+            assert time.monotonic() < deadline and worker.is_alive()
+            time.sleep(0.005)
+        time.sleep(0.1)
+        assert visible_files(out) == before
+        assert not list(out.glob(f".winnow-run-*/{COMMIT_MARKER}"))
+    worker.join(30)
+    assert not worker.is_alive()
+    after = visible_files(out)
+    assert after != before and after["clean.jsonl"].count(b"\n") == 2  # the two seed articles
