@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import sys
+import traceback
 from pathlib import Path
 from typing import List, Optional
 
-import orjson
 import typer
 from typer.exceptions import TyperException
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from . import __version__
-from .config import ConfigError, load_config
+from .config import ConfigError, PipelineConfig, load_config
+from .explain import describe
+from .progress import RunProgress, choose_mode, log_line
+from .readers import is_supported
+from .report_html import write_report
 from .runner import run as run_pipeline
+from .writers import recover_output
 
 DEFAULT_CONFIG = Path("configs/default.yaml")
 
@@ -31,6 +37,13 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 class UsageFailure(Exception):
     """Bad usage or config: one line on stderr, exit code 2."""
+
+
+class StrictFailure(Exception):
+    """The run finished and wrote its outputs, but had input errors under ``--strict``: exit 1."""
+
+
+EXIT_OK, EXIT_STRICT, EXIT_USAGE, EXIT_CRASH = 0, 1, 2, 3
 
 
 def _version(value: bool) -> None:
@@ -66,75 +79,124 @@ def run_command(
         [], "--set", help="Override a config option: stage.option=value (YAML value), e.g. --set dedup.threshold=0.7. Repeatable."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
+    strict: bool = typer.Option(
+        False, "--strict", help="Exit 1 if any input record or file could not be read (outputs are still written)."
+    ),
+    log_every: float = typer.Option(
+        30.0, "--log-every", min=0.1, help="Seconds between progress lines when stderr is not a terminal (cron)."
+    ),
 ) -> None:
     """Clean INPUT files into OUTPUT: clean.jsonl, rejected.jsonl, duplicates.jsonl, errors.jsonl, report.json."""
     paths = list(inputs) if inputs else [Path("seeds")]
     for p in paths:
         if not p.exists():
             raise UsageFailure(f"input not found: {p}")
+        if p.is_file() and not is_supported(p):
+            raise UsageFailure(f"input {p}: unsupported file type (expected .jsonl, .jsonl.gz, .jsonl.zst or .txt)")
+    if output.exists() and not output.is_dir():
+        raise UsageFailure(f"output {output} exists and is not a directory")
     try:
         cfg = load_config(_resolve_config(config), overrides)
     except ConfigError as exc:
         raise UsageFailure(f"config: {exc}") from None
-    report = run_pipeline(paths, cfg, output, workers=workers)
+    _run_and_report(paths, cfg, output, quiet, strict, log_every, workers=workers)
+
+
+def _run_and_report(
+    paths: List[Path], cfg: PipelineConfig, output: Path, quiet: bool, strict: bool, log_every: float, **run_options
+) -> dict:
+    """Run with progress (bar on a terminal, log lines under cron), print the summary, apply --strict."""
+    mode = choose_mode(quiet)
+    if mode == "log":
+        log_line(f"run started: {', '.join(map(str, paths))} -> {output}")
+    with RunProgress(mode, log_every) as progress:
+        report = run_pipeline(paths, cfg, output, progress=progress, **run_options)
     if not quiet:
-        _print_summary(report, output)
+        _print_summary(report, output, plain=mode != "bar")
+    if mode == "log":
+        log_line(f"run finished: {report['documents']['input']:,} documents in {report['timing']['seconds']:.1f}s")
+    errors = report["documents"]["errors"]
+    if strict and errors:
+        raise StrictFailure(f"{errors} input error(s), see {output / 'errors.jsonl'} (outputs written; failing because of --strict)")
+    return report
 
 
-def _print_summary(report: dict, output: Path) -> None:
-    console = Console(stderr=True, highlight=False)
+def _top_rules(rules: dict[str, int], n: int = 3) -> str:
+    top = sorted(rules.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+    more = len(rules) - len(top)
+    return ", ".join(f"{rule} {count}" for rule, count in top) + (f", +{more} more" if more > 0 else "")
+
+
+def _print_summary(report: dict, output: Path, plain: bool = False) -> None:
+    """The end-of-run tables on stderr: where the documents went, then what each stage did."""
+    console = Console(stderr=True, highlight=False, width=120 if plain else None, no_color=plain, soft_wrap=True)
     docs = report["documents"]
-    table = Table(title=f"winnow run -> {output}", title_justify="left")
-    for col in ("stage", "docs in", "docs out", "chars removed", "share", "seconds"):
-        table.add_column(col, justify="left" if col == "stage" else "right")
-    for s in report["stages"]:
-        table.add_row(
-            s["stage"], str(s["docs_in"]), str(s["docs_out"]), f"{s['chars_removed']:,}", f"{s['share_removed']:.1%}", f"{s['seconds']:.2f}"
-        )
-    console.print(table)
+    total = docs["input"] or 1
     t = report["timing"]
+    status = "all accounted for" if report["accounted"] else "NOT all accounted for"
+    table_box = box.ASCII if plain else box.SIMPLE_HEAVY
+    console.print(f"winnow run -> {output}: {docs['input']:,} documents in, {status}")
+    summary = Table(box=table_box)
+    for col in ("in", "kept", "rejected", "duplicates", "errors"):
+        summary.add_column(col, justify="right")
+    values = [docs["input"], docs["clean"], docs["rejected"], docs["duplicates"], docs["errors"]]
+    summary.add_row(*(f"{v:,}" for v in values))
+    summary.add_row(*(f"{v / total:.1%}" for v in values))
+    console.print(summary)
+    stages = Table(box=table_box)
+    for col in ("stage", "docs in", "docs out", "chars removed", "share of text", "seconds", "top rules"):
+        stages.add_column(col, justify="left" if col in ("stage", "top rules") else "right")
+    for s in report["stages"]:
+        stages.add_row(
+            s["stage"], f"{s['docs_in']:,}", f"{s['docs_out']:,}", f"{s['chars_removed']:,}",
+            f"{s['share_removed']:.1%}", f"{s['seconds']:.2f}", _top_rules(s["rules"]),
+        )
+    console.print(stages)
+    for note in report.get("recovered", []):
+        console.print(f"recovered: {note}")
     console.print(
-        f"documents: {docs['input']} in, {docs['clean']} clean, {docs['rejected']} rejected, "
-        f"{docs['duplicates']} duplicates, {docs['errors']} errors | {t['seconds']:.2f}s, {t['mb_per_s'] or 0:.2f} MB/s"
+        f"{t['seconds']:.2f}s with {t['workers']} worker(s), {t['input_mb']:.2f} MB, {t['mb_per_s'] or 0:.2f} MB/s"
+        + (f" | {docs['errors']} input error(s): see {output / 'errors.jsonl'}" if docs["errors"] else "")
     )
+
+
+def _show_document(output: Path, doc_id: str, show_text: bool) -> None:
+    recover_output(output)
+    lines = describe(output, doc_id, show_text=show_text)
+    if lines is None:
+        raise UsageFailure(f"no document with id {doc_id!r} in {output}")
+    typer.echo("\n".join(lines))
+
+
+@app.command("inspect")
+def inspect_command(
+    output: Path = typer.Argument(Path("output"), help="The run's output directory."),
+    doc_id: str = typer.Option(..., "--id", help="Document id, as in the output files."),
+    text: bool = typer.Option(True, "--text/--no-text", help="Also print the text before (re-read from the input) and after."),
+) -> None:
+    """Show one document: where it ended up, every removal (stage, rule, text), its text before and after."""
+    _show_document(output, doc_id, text)
 
 
 @app.command("explain")
 def explain_command(
     doc_id: str = typer.Argument(..., help="Document id, as in the output files."),
     output: Path = typer.Option(Path("output"), "--output", "-o", help="The run's output directory."),
+    text: bool = typer.Option(False, "--text/--no-text", help="Also print the text before and after."),
 ) -> None:
-    """Show where a document ended up and every piece of text removed from it, with stage and rule."""
-    found = _find_record(output, doc_id)
-    if found is None:
-        raise UsageFailure(f"no document with id {doc_id!r} in {output}")
-    name, record = found
-    typer.echo(f"{doc_id}: {name.replace('.jsonl', '')}")
-    if name == "rejected.jsonl":
-        typer.echo(f"  rejected by {record['stage']} ({record['rule']}): {record['reason']}")
-    if name == "duplicates.jsonl":
-        typer.echo(f"  duplicate of {record['duplicate_of']} (cluster {record['cluster']}, similarity {record['similarity']})")
-    meta = record.get("metadata", {})
-    removed = meta.get("removed", [])
-    typer.echo(f"  {len(removed)} removal(s)")
-    for r in removed:
-        text = r["text"] if len(r["text"]) <= 100 else r["text"][:97] + "..."
-        typer.echo(f"  - [{r['stage']}/{r['rule']}] {text!r}")
+    """Short form of inspect: where a document ended up and every removal, with stage and rule."""
+    _show_document(output, doc_id, text)
 
 
-def _find_record(output: Path, doc_id: str) -> Optional[tuple[str, dict]]:
-    for name in ("clean.jsonl", "rejected.jsonl", "duplicates.jsonl"):
-        path = output / name
-        if not path.exists():
-            continue
-        needle = orjson.dumps(doc_id)
-        with open(path, "rb") as fh:
-            for line in fh:
-                if needle in line:
-                    record = orjson.loads(line)
-                    if record.get("id") == doc_id:
-                        return name, record
-    return None
+@app.command("report")
+def report_command(
+    output: Path = typer.Argument(Path("output"), help="The run's output directory."),
+) -> None:
+    """Write DIR/report.html: the run on one page with charts, self-contained (opens offline)."""
+    recover_output(output)
+    if not (output / "report.json").exists():
+        raise UsageFailure(f"no finished run in {output} (report.json missing)")
+    typer.echo(str(write_report(output)))
 
 
 def main(argv: Optional[list[str]] = None) -> None:
@@ -143,7 +205,13 @@ def main(argv: Optional[list[str]] = None) -> None:
         result = app(args=argv, prog_name="winnow", standalone_mode=False)
     except UsageFailure as exc:
         err.print(f"winnow: error: {exc}")
-        sys.exit(2)
+        sys.exit(EXIT_USAGE)
+    except StrictFailure as exc:
+        err.print(f"winnow: error: {exc}")
+        sys.exit(EXIT_STRICT)
+    except KeyboardInterrupt:
+        err.print("winnow: interrupted; previous outputs left as they were")
+        sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
@@ -156,5 +224,9 @@ def main(argv: Optional[list[str]] = None) -> None:
             sys.exit(0)
         where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
         err.print(f"winnow: error: {exc.format_message()}{where}")
-        sys.exit(2)
-    sys.exit(result if isinstance(result, int) else 0)
+        sys.exit(EXIT_USAGE)
+    except Exception as exc:  # a crash: traceback for the bug report, then one line to grep for
+        traceback.print_exc()
+        err.print(f"winnow: error: run failed ({type(exc).__name__}: {exc}); previous outputs left as they were")
+        sys.exit(EXIT_CRASH)
+    sys.exit(result if isinstance(result, int) else EXIT_OK)

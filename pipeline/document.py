@@ -77,15 +77,21 @@ class Document:
 
     # -- serialisation -------------------------------------------------------------------------
     def output_metadata(self) -> dict[str, Any]:
-        """Metadata as written to clean/rejected records: input fields, source, stage findings."""
+        """Metadata as written to clean/rejected records: input fields, source, stage findings.
+
+        An input field whose name winnow's own keys take (``source`` is common in scraped data) is
+        not lost: it moves to ``metadata.input_fields``.
+        """
         meta: dict[str, Any] = dict(self.metadata)
-        meta["source"] = self.source
-        for stage, found in self.annotations.items():
-            meta[stage] = found
+        ours: dict[str, Any] = {"source": self.source, **self.annotations}
         if self.removals:
-            meta["removed"] = [r.to_dict() for r in self.removals]
+            ours["removed"] = [r.to_dict() for r in self.removals]
         if self.flags:
-            meta["flags"] = [f.to_dict() for f in self.flags]
+            ours["flags"] = [f.to_dict() for f in self.flags]
+        shadowed = {key: meta[key] for key in ours if key in meta}
+        meta.update(ours)
+        if shadowed:
+            meta["input_fields"] = shadowed
         return meta
 
     def to_state(self) -> dict[str, Any]:

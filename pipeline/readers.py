@@ -3,13 +3,26 @@
 Supported: ``*.jsonl``, ``*.jsonl.gz``, ``*.jsonl.zst`` (one JSON object a line) and ``*.txt`` (one
 document per file). Anything else found in an input directory, and every line that cannot be read,
 becomes an ``InputError`` so that each input record is accounted for exactly once.
+
+The rules, so a run over messy input is predictable:
+
+* A *record* is a JSONL line with at least one non-whitespace byte (blank lines are skipped), or a
+  whole ``.txt`` file. Every record yields exactly one ``Document`` or one ``InputError``.
+* Compression is recognised by content (gzip / zstd magic bytes), not by the file name. A stream
+  that ends early or is corrupt keeps every line decoded before the damage and adds ONE error at
+  the line where it broke; the rest of that file is unreadable and cannot be counted.
+* A file whose first line contains a NUL byte is binary, not text: one error for the file.
+* A record longer than ``8 x input.max_chars`` bytes is never loaded into memory: error. A shorter one
+  whose text exceeds ``input.max_chars`` characters is rejected (stage ``input``, rule ``too_large``).
+* Hidden directories (``.git``, ``.winnow-run-*``) are not walked; any other file in an input
+  directory that is not a supported kind (``.DS_Store``, ``.png``) is one error.
 """
 
 from __future__ import annotations
 
-import gzip
-import io
 import os
+import stat
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Iterator, Union
@@ -22,6 +35,12 @@ from .document import Document
 
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson", ".json.gz")
 TEXT_SUFFIXES = (".txt",)
+CHUNK_BYTES = 1 << 20
+GZIP_STEP_BYTES = 16 << 10
+MAX_CHUNK_OUT = 8 << 20  # bound on decompressed bytes per step (a gzip bomb cannot fill memory)
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+BINARY_SNIFF_BYTES = 8192
 
 
 @dataclass(slots=True)
@@ -39,6 +58,10 @@ class InputError:
 Item = Union[Document, InputError]
 
 
+class StreamError(Exception):
+    """A compressed stream that ends early or is corrupt (raised after all decodable bytes)."""
+
+
 def _kind(path: Path) -> str | None:
     name = path.name.lower()
     if name.endswith(JSONL_SUFFIXES):
@@ -46,6 +69,11 @@ def _kind(path: Path) -> str | None:
     if name.endswith(TEXT_SUFFIXES):
         return "txt"
     return None
+
+
+def is_supported(path: Path) -> bool:
+    """Has a name winnow reads (.jsonl[.gz|.zst], .ndjson, .txt)."""
+    return _kind(path) is not None
 
 
 def _stem(path: Path) -> str:
@@ -56,15 +84,23 @@ def _stem(path: Path) -> str:
     return path.stem
 
 
-def discover(inputs: list[str | Path]) -> list[Path]:
-    """Expand directories recursively (hidden files skipped), sorted so runs are reproducible."""
+def discover(inputs: list[str | Path], unreadable: list[InputError] | None = None) -> list[Path]:
+    """Expand directories recursively (hidden directories skipped), sorted so runs are reproducible.
+
+    Directories that cannot be listed are appended to ``unreadable`` (when given) as errors.
+    """
     files: list[Path] = []
+
+    def on_error(exc: OSError) -> None:
+        if unreadable is not None:
+            unreadable.append(InputError(str(exc.filename), None, f"cannot list directory: {exc.strerror}"))
+
     for raw in inputs:
         path = Path(raw)
         if path.is_dir():
-            for root, dirs, names in os.walk(path):
+            for root, dirs, names in os.walk(path, onerror=on_error):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                files.extend(Path(root) / n for n in sorted(names) if not n.startswith("."))
+                files.extend(Path(root) / n for n in sorted(names))
         else:
             files.append(path)
     # de-duplicate while keeping order: the same file named twice is read once
@@ -78,91 +114,246 @@ def discover(inputs: list[str | Path]) -> list[Path]:
     return unique
 
 
-def _open_binary(path: Path) -> IO[bytes]:
-    name = path.name.lower()
-    raw = open(path, "rb")
-    if name.endswith(".gz"):
-        return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
-    if name.endswith(".zst"):
-        return io.BufferedReader(  # type: ignore[arg-type]
-            zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True, closefd=True)
-        )
-    return raw
+def _gzip_chunks(first: bytes, raw_chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Decompress (multi-member) gzip, yielding output as it comes; StreamError if it breaks off.
+
+    Input goes to zlib in small steps: when zlib raises (corrupt data, bad CRC) only the output of
+    one step is lost, so the lines decoded before the damage are kept.
+    """
+    decomp: Any = None
+    for chunk in _prepend(first, raw_chunks):
+        for offset in range(0, len(chunk), GZIP_STEP_BYTES):
+            raw = chunk[offset : offset + GZIP_STEP_BYTES]
+            while raw:
+                if decomp is None or decomp.eof:
+                    if decomp is not None and not raw.strip(b"\x00"):
+                        break  # zero padding after the last member is allowed (as gzip(1) does)
+                    decomp = zlib.decompressobj(wbits=31)
+                try:
+                    out = decomp.decompress(raw, MAX_CHUNK_OUT)
+                except zlib.error as exc:
+                    raise StreamError(f"corrupt gzip data ({exc})") from None
+                if out:
+                    yield out
+                raw = decomp.unconsumed_tail or (decomp.unused_data if decomp.eof else b"")
+    if decomp is None or not decomp.eof:
+        raise StreamError("gzip stream ends early (truncated file)")
+
+
+def _zstd_chunks(first: bytes, raw_chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Decompress (multi-frame) zstd; StreamError if it breaks off (stream_reader would not say)."""
+    decomp: Any = None
+    for raw in _prepend(first, raw_chunks):
+        while raw:
+            if decomp is None or decomp.eof:
+                decomp = zstandard.ZstdDecompressor().decompressobj()
+            try:
+                out = decomp.decompress(raw)
+            except zstandard.ZstdError as exc:
+                raise StreamError(f"corrupt zstd data ({exc})") from None
+            if out:
+                yield out
+            raw = decomp.unused_data if decomp.eof else b""
+    if decomp is None or not decomp.eof:
+        raise StreamError("zstd stream ends early (truncated file)")
+
+
+def _prepend(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    if first:
+        yield first
+    yield from rest
 
 
 class Reader:
-    """Iterate over every record of the input files in a stable order."""
+    """Iterate over every record of the input files in a stable order.
+
+    ``bytes_read`` / ``total_bytes`` (on-disk bytes) let a progress display show how far it got.
+    """
 
     def __init__(self, inputs: list[str | Path], config: InputConfig | None = None):
         self.config = config or InputConfig()
-        self.files = discover(inputs)
+        self.unreadable: list[InputError] = []
+        self.files = discover(inputs, self.unreadable)
+        self.bytes_read = 0
+        self.max_record_bytes = 8 * self.config.max_chars
+
+    @property
+    def total_bytes(self) -> int:
+        total = 0
+        for path in self.files:
+            try:
+                total += path.stat().st_size
+            except OSError:
+                pass
+        return total
 
     def __iter__(self) -> Iterator[Item]:
+        yield from self.unreadable
         for path in self.files:
             yield from self.read_file(path)
 
-    # -- per format -----------------------------------------------------------------------------
+    # -- per file -------------------------------------------------------------------------------
     def read_file(self, path: Path) -> Iterator[Item]:
+        """Every record of one file; never raises for anything wrong with the file itself."""
+        where = str(path)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            yield InputError(where, None, "file not found")
+            return
+        except OSError as exc:
+            yield InputError(where, None, f"cannot read file: {exc.strerror}")
+            return
+        if not stat.S_ISREG(st.st_mode):
+            yield InputError(where, None, "not a regular file")
+            return
         kind = _kind(path)
-        if not path.exists():
-            yield InputError(str(path), None, "file not found")
-            return
         if kind is None:
-            yield InputError(str(path), None, "unsupported file type (expected .jsonl, .jsonl.gz, .jsonl.zst or .txt)")
+            yield InputError(where, None, "unsupported file type (expected .jsonl, .jsonl.gz, .jsonl.zst or .txt)")
             return
         try:
+            fh = open(path, "rb")
+        except OSError as exc:
+            yield InputError(where, None, f"cannot read file: {exc.strerror}")
+            return
+        with fh:
             if kind == "txt":
-                yield from self._read_txt(path)
+                yield from self._read_txt(path, fh)
             else:
-                yield from self._read_jsonl(path)
-        except PermissionError as exc:
-            yield InputError(str(path), None, f"cannot read file: {exc.strerror}")
+                yield from self._read_jsonl(path, fh)
 
-    def _read_txt(self, path: Path) -> Iterator[Item]:
-        data = path.read_bytes()
-        if b"\x00" in data[:8192]:
-            yield InputError(str(path), None, "binary file (NUL bytes), not text")
-            return
+    def _raw_chunks(self, fh: IO[bytes]) -> Iterator[bytes]:
+        while True:
+            chunk = fh.read(CHUNK_BYTES)
+            if not chunk:
+                return
+            self.bytes_read += len(chunk)
+            yield chunk
+
+    def _decoded_chunks(self, fh: IO[bytes]) -> Iterator[bytes]:
+        """The file's bytes, decompressed if the content is gzip or zstd (OSError -> StreamError)."""
+        raw = self._raw_chunks(fh)
         try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            yield InputError(str(path), None, f"invalid UTF-8 at byte {exc.start}")
-            return
-        yield self._document(_stem(path), text, {}, {"path": str(path)})
+            first = next(raw, b"")
+            if first.startswith(GZIP_MAGIC):
+                yield from _gzip_chunks(first, raw)
+            elif first.startswith(ZSTD_MAGIC):
+                yield from _zstd_chunks(first, raw)
+            else:
+                yield from _prepend(first, raw)
+        except OSError as exc:
+            raise StreamError(f"read failed: {exc.strerror or exc}") from None
 
-    def _read_jsonl(self, path: Path) -> Iterator[Item]:
-        cfg = self.config
+    # -- per format -----------------------------------------------------------------------------
+    def _read_txt(self, path: Path, fh: IO[bytes]) -> Iterator[Item]:
+        where = str(path)
+        parts: list[bytes] = []
+        size = 0
+        try:
+            for chunk in self._decoded_chunks(fh):
+                parts.append(chunk)
+                size += len(chunk)
+                if size > self.max_record_bytes:
+                    yield InputError(where, None, f"text file larger than {self.max_record_bytes} bytes (8 x input.max_chars), not read")
+                    return
+        except StreamError as exc:
+            yield InputError(where, None, str(exc))
+            return
+        data = b"".join(parts)
+        if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            try:
+                text = data.decode("utf-16")
+            except UnicodeDecodeError as exc:
+                yield InputError(where, None, f"invalid UTF-16 at byte {exc.start}")
+                return
+        else:
+            if b"\x00" in data[:BINARY_SNIFF_BYTES]:
+                yield InputError(where, None, "binary file (NUL bytes), not text")
+                return
+            try:
+                text = data.decode("utf-8-sig")
+            except UnicodeDecodeError as exc:
+                yield InputError(where, None, f"invalid UTF-8 at byte {exc.start}")
+                return
+        yield self._document(_stem(path), text, {}, {"path": where})
+
+    def _read_jsonl(self, path: Path, fh: IO[bytes]) -> Iterator[Item]:
+        where = str(path)
         stem = _stem(path)
+        limit = self.max_record_bytes
         line_no = 0
+        pending: list[bytes] = []  # the current line so far (it may span chunks)
+        pending_len = 0
+        overlong = False  # the current line passed the limit: its bytes are dropped, not kept
+        first_chunk = True
         try:
-            with _open_binary(path) as fh:
-                for line_no, raw in enumerate(fh, start=1):
-                    if not raw.strip():
-                        continue  # blank lines are not records
-                    item = self._parse_line(raw, path, line_no, stem, cfg)
-                    yield item
-        except (EOFError, OSError, zstandard.ZstdError) as exc:
-            yield InputError(str(path), line_no + 1, f"compressed stream ends early or is corrupt: {exc}")
+            for chunk in self._decoded_chunks(fh):
+                if first_chunk:
+                    first_chunk = False
+                    newline = chunk.find(b"\n", 0, BINARY_SNIFF_BYTES)
+                    if b"\x00" in chunk[: newline if newline >= 0 else BINARY_SNIFF_BYTES]:
+                        yield InputError(where, None, "binary file (NUL bytes in the first line), not JSONL")
+                        return
+                    if chunk.startswith(b"\xef\xbb\xbf"):
+                        chunk = chunk[3:]  # UTF-8 byte order mark
+                pieces = chunk.split(b"\n")
+                tail = pieces.pop()  # after the last newline: continues in the next chunk
+                for piece in pieces:
+                    line_no += 1
+                    if overlong or pending_len + len(piece) > limit:
+                        yield self._too_long(where, line_no, pending_len + len(piece))
+                    elif pending:
+                        yield from self._record(b"".join(pending) + piece, where, line_no, stem)
+                    else:
+                        yield from self._record(piece, where, line_no, stem)
+                    pending, pending_len, overlong = [], 0, False
+                if not overlong:
+                    pending.append(tail)
+                pending_len += len(tail)
+                if pending_len > limit and not overlong:
+                    overlong, pending = True, []
+        except StreamError as exc:
+            cut = f"line {line_no + 1} is cut off" if pending_len else f"no complete line after line {line_no}"
+            yield InputError(where, line_no + 1, f"{exc}: {cut}; the rest of the file cannot be read")
+            return
+        if pending_len:  # last line without a final newline
+            line_no += 1
+            if overlong:
+                yield self._too_long(where, line_no, pending_len)
+            else:
+                yield from self._record(b"".join(pending), where, line_no, stem)
 
-    def _parse_line(self, raw: bytes, path: Path, line_no: int, stem: str, cfg: InputConfig) -> Item:
+    def _too_long(self, where: str, line_no: int, size: int) -> InputError:
+        return InputError(
+            where, line_no, f"line is {size} bytes, over the {self.max_record_bytes} byte limit (8 x input.max_chars); not read"
+        )
+
+    def _record(self, raw: bytes, where: str, line_no: int, stem: str) -> Iterator[Item]:
+        if raw.strip():  # blank lines are not records
+            yield self._parse_line(raw, where, line_no, stem)
+
+    def _parse_line(self, raw: bytes, path: str | Path, line_no: int, stem: str, cfg: InputConfig | None = None) -> Item:
+        """One JSONL record (a non-blank line) -> Document or InputError. Never raises."""
+        cfg = cfg or self.config
+        where = str(path)
         try:
             record = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             try:
                 raw.decode("utf-8")
             except UnicodeDecodeError as uexc:
-                return InputError(str(path), line_no, f"invalid UTF-8 at byte {uexc.start}")
-            return InputError(str(path), line_no, f"malformed JSON: {exc}")
+                return InputError(where, line_no, f"invalid UTF-8 at byte {uexc.start}")
+            return InputError(where, line_no, f"malformed JSON: {exc}")
         if not isinstance(record, dict):
-            return InputError(str(path), line_no, f"record is a JSON {type(record).__name__}, not an object")
+            return InputError(where, line_no, f"record is a JSON {type(record).__name__}, not an object")
         text = record.pop(cfg.text_field, None)
         if text is None:
-            return InputError(str(path), line_no, f"missing {cfg.text_field!r} field")
+            return InputError(where, line_no, f"missing {cfg.text_field!r} field")
         if not isinstance(text, str):
-            return InputError(str(path), line_no, f"{cfg.text_field!r} is a {type(text).__name__}, not a string")
+            return InputError(where, line_no, f"{cfg.text_field!r} is a {type(text).__name__}, not a string")
         raw_id = record.pop(cfg.id_field, None)
         doc_id = str(raw_id) if raw_id is not None and raw_id != "" else f"{stem}:{line_no}"
-        return self._document(doc_id, text, record, {"path": str(path), "line": line_no})
+        return self._document(doc_id, text, record, {"path": where, "line": line_no})
 
     def _document(self, doc_id: str, text: str, metadata: dict[str, Any], source: dict[str, Any]) -> Document:
         doc = Document(id=doc_id, text=text, metadata=metadata, source=source)
@@ -171,3 +362,14 @@ class Reader:
         elif not text.strip():
             doc.flag("input", "empty", "document has no text")
         return doc
+
+
+def read_record(path: Path, line: int | None, config: InputConfig | None = None) -> Item | None:
+    """Re-read one record (``line`` of a JSONL file, or a whole .txt) - for ``winnow inspect``."""
+    reader = Reader([path], config)
+    for item in reader.read_file(Path(path)):
+        if line is None or (isinstance(item, Document) and item.source.get("line") == line) or (
+            isinstance(item, InputError) and item.line == line
+        ):
+            return item
+    return None

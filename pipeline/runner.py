@@ -25,6 +25,8 @@ from .stages import GlobalStage, RunContext, Stage, stage_class
 from .writers import OutputSet
 
 ProgressHook = Callable[[str, int], None]
+"""Called with (event, n): ``input_bytes`` (total on-disk input size, once), ``bytes`` (input bytes
+read since the last call), ``doc`` / ``error`` (records written to an output file)."""
 
 
 @dataclass
@@ -72,6 +74,47 @@ def _live(docs: list[Document]) -> list[Document]:
     return [d for d in docs if d.rejected_by is None and d.duplicate is None]
 
 
+def _snapshot(doc: Document) -> tuple:
+    return doc.text, len(doc.removals), len(doc.flags), dict(doc.annotations), dict(doc.metadata)
+
+
+def _restore(doc: Document, snap: tuple) -> None:
+    doc.text, n_removals, n_flags, annotations, metadata = snap
+    del doc.removals[n_removals:]
+    del doc.flags[n_flags:]
+    doc.annotations, doc.metadata = annotations, metadata
+
+
+def _process_isolating_failures(stage: Stage, live: list[Document]) -> None:
+    """``stage.process`` on a batch; if it raises, find the documents that make it fail.
+
+    One odd document must not kill a nightly run: each document is then processed on its own and
+    those that still raise are flagged (rule ``stage_error``, the exception as reason), so the policy
+    rejects them like any other flag. If every document of a batch fails on its own, the stage
+    itself is broken, not the input: the error is raised and the run fails.
+    """
+    snapshots = [_snapshot(d) for d in live]
+    try:
+        stage.process(live)
+        return
+    except MemoryError:
+        raise
+    except Exception as batch_error:
+        failed = 0
+        for doc, snap in zip(live, snapshots):
+            _restore(doc, snap)
+            try:
+                stage.process([doc])
+            except MemoryError:
+                raise
+            except Exception as exc:
+                _restore(doc, snap)
+                doc.flag(stage.name, "stage_error", f"{type(exc).__name__}: {exc}"[:500])
+                failed += 1
+        if failed == len(live) and len(live) > 1:
+            raise batch_error
+
+
 def apply_stage(stage: Stage, docs: list[Document]) -> StageStats:
     """Run one stage on the live documents and apply the policy to the flags it raised."""
     live = _live(docs)
@@ -81,7 +124,7 @@ def apply_stage(stage: Stage, docs: list[Document]) -> StageStats:
     n_flags = [len(d.flags) for d in live]
     start = time.perf_counter()
     if live:
-        stage.process(live)
+        _process_isolating_failures(stage, live)
     stats.seconds = time.perf_counter() - start
     for doc, nr, nf in zip(live, n_removals, n_flags):
         for removal in doc.removals[nr:]:
@@ -179,7 +222,13 @@ class Run:
     # -- sources --------------------------------------------------------------------------------
     def _read(self, out: OutputSet) -> Iterator[Document]:
         """Input documents; unreadable records go to errors, input-policy rejects to rejected."""
-        for item in Reader(self.inputs, self.config.input):
+        reader = Reader(self.inputs, self.config.input)
+        self.progress("input_bytes", reader.total_bytes)
+        seen_bytes = 0
+        for item in reader:
+            if reader.bytes_read != seen_bytes:
+                self.progress("bytes", reader.bytes_read - seen_bytes)
+                seen_bytes = reader.bytes_read
             if isinstance(item, InputError):
                 self.counts["input"] += 1
                 out.error(item)
@@ -226,6 +275,8 @@ class Run:
                 self.progress("doc", 1)
             stage_reports = {s.name: s.finish() for s in self.stages}
             report = self._report(out, time.perf_counter() - started, stage_reports)
+            if out.recovered:
+                report["recovered"] = out.recovered
             out.commit(report)
             return report
         except BaseException:

@@ -1,11 +1,17 @@
 """Output side: the five files of a run, written to temporaries and renamed into place at the end.
 
-A run that dies half-way leaves the previous run's outputs untouched; a finished run replaces
-them all. Records are built in a fixed field order with orjson, so equal inputs give byte-identical files.
+A run writes into a hidden staging directory ``DIR/.winnow-run-<pid>-*``. A run that dies before
+it finished writing leaves the previous outputs untouched (its staging directory is removed by the
+next run). Publishing is journaled: once every file is complete and fsynced, a ``COMMIT`` marker is
+written into the staging directory, and only then are the files renamed into place (report.json
+last). A crash between those renames is rolled forward by the next run, ``winnow report`` or
+``winnow inspect`` (``recover_output``), so readers never see a mix of two runs once recovered.
+Records are built in a fixed field order with orjson, so equal inputs give byte-identical files.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import tempfile
@@ -18,6 +24,11 @@ from .document import Document
 from .readers import InputError
 
 OUTPUT_FILES = ("clean.jsonl", "rejected.jsonl", "duplicates.jsonl", "errors.jsonl")
+REPORT_FILE = "report.json"
+PUBLISH_ORDER = OUTPUT_FILES + (REPORT_FILE,)  # report.json last: its arrival completes a set
+STAGING_PREFIX = ".winnow-run-"
+COMMIT_MARKER = "COMMIT"
+PUBLISH_LOCK = ".winnow-publish.lock"
 _OPTS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY
 
 
@@ -84,13 +95,93 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+class _PublishLock:
+    """flock on ``DIR/.winnow-publish.lock``: two runs never interleave their renames.
+
+    The kernel drops the lock when its holder dies, so a killed run never leaves it stuck.
+    """
+
+    def __init__(self, output_dir: Path):
+        self.path = output_dir / PUBLISH_LOCK
+        self.fd = -1
+
+    def __enter__(self) -> "_PublishLock":
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+        os.close(self.fd)
+
+
+def _owner_alive(staging: Path) -> bool:
+    """Staging dirs are named ``.winnow-run-<pid>-<random>``; is that process still running?"""
+    try:
+        pid = int(staging.name[len(STAGING_PREFIX):].split("-", 1)[0])
+    except ValueError:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _publish(staging: Path, output_dir: Path) -> None:
+    """Rename a committed staging directory's files into place (idempotent: safe to redo)."""
+    for name in PUBLISH_ORDER:
+        src = staging / name
+        if src.exists():
+            os.replace(src, output_dir / name)
+    fsync_dir(output_dir)
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def recover_output(output_dir: Path) -> list[str]:
+    """Finish publishes a crash interrupted and remove staging dirs of dead runs.
+
+    Returns one line per action taken (for the log). Staging dirs of runs still alive are left alone.
+    """
+    output_dir = Path(output_dir)
+    if not output_dir.is_dir():
+        return []
+    actions: list[str] = []
+    candidates = list(output_dir.glob(STAGING_PREFIX + "*"))
+    if not candidates:
+        return actions
+
+    def committed_at(staging: Path) -> float:  # oldest commit first, so the newest one wins
+        try:
+            return (staging / COMMIT_MARKER).stat().st_mtime
+        except OSError:
+            return 0.0
+
+    with _PublishLock(output_dir):
+        for staging in sorted(candidates, key=lambda p: (committed_at(p), p.name)):
+            if not staging.is_dir():
+                continue
+            if (staging / COMMIT_MARKER).exists():
+                _publish(staging, output_dir)
+                actions.append(f"completed the interrupted publish of {staging.name}")
+            elif not _owner_alive(staging):
+                shutil.rmtree(staging, ignore_errors=True)
+                actions.append(f"removed {staging.name} left by a killed run")
+    return actions
+
+
 class OutputSet:
     """The run's output files, staged in a hidden temp directory inside ``output_dir``."""
 
     def __init__(self, output_dir: Path):
         self.output_dir = Path(output_dir)
         self.output_dir.mkdir(parents=True, exist_ok=True)
-        self.staging = Path(tempfile.mkdtemp(prefix=".winnow-run-", dir=self.output_dir))
+        self.recovered = recover_output(self.output_dir)
+        self.staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=self.output_dir))
         self._files: dict[str, BinaryIO] = {
             name: open(self.staging / name, "wb", buffering=1 << 20) for name in OUTPUT_FILES
         }
@@ -117,19 +208,21 @@ class OutputSet:
         return self.staging / name
 
     def commit(self, report: dict[str, Any]) -> None:
-        """Flush everything and move the finished files into place, report last."""
+        """Make every file durable, mark the set committed, then rename it into place."""
         for fh in self._files.values():
             fh.flush()
             os.fsync(fh.fileno())
             fh.close()
-        for name in OUTPUT_FILES:
-            os.replace(self.staging / name, self.output_dir / name)
+        for leftover in self.staging.iterdir():  # scratch files are not part of the set
+            if leftover.name not in OUTPUT_FILES:
+                shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
         atomic_write_bytes(
-            self.output_dir / "report.json",
+            self.staging / REPORT_FILE,
             orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY),
         )
-        shutil.rmtree(self.staging, ignore_errors=True)
-        fsync_dir(self.output_dir)
+        with _PublishLock(self.output_dir):
+            atomic_write_bytes(self.staging / COMMIT_MARKER, orjson.dumps(list(PUBLISH_ORDER)))
+            _publish(self.staging, self.output_dir)
 
     def abort(self) -> None:
         for fh in self._files.values():
