@@ -1,48 +1,448 @@
-"""spam: remove foreign-script keywords injected into text (e.g. "visit 카지노 North Korea").
+"""spam: cut keyword runs injected into articles by compromised sites ("visit 카지노 North Korea").
 
-First version: within a document whose main script is Latin, a run of Hangul/Han/Kana/Thai/Cyrillic
-characters that is a known spam term (lexicon below) is cut out and the spacing repaired.
+Other cleaners drop the whole page; this stage removes only the injected run. A *run* is a stretch of
+letters whose script group (CJK, Thai, Cyrillic) is foreign to the document's main script, plus
+Vietnamese betting phrases (Latin script, so found by lexicon) inside non-Vietnamese Latin text.
+A run is removed when
+
+* ``lexicon``: it can be cut entirely into spam terms and modifiers (``pipeline/data/spam/``), so
+  compounds such as ``카지노사이트`` or ``คาสิโนออนไลน์`` match and ``토토로`` (Totoro) does not;
+* ``campaign``: it is an unknown run sitting bare between two main-script words, in a document where
+  a lexicon run of the same script was found (injections come in batches);
+* ``repeated``: the same bare mid-sentence run occurs ``min_repeats`` times;
+* ``link``: it is glued to a domain (``바카라사이트.com``).
+
+Runs in brackets or quotes, or after a colon (glosses, quotations) are never removed, nor anything in
+a document whose main script is the run's own. Lines made mostly of spam terms and links count
+towards a whole-document verdict (``spam_document``), for keyword-list pages.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
 import regex
+from pydantic import Field
 
 from ..document import Document
 from .base import Stage, StageConfig
 
-SPAM_TERMS = frozenset({"카지노", "바카라", "토토", "먹튀", "슬롯", "博彩", "赌场", "娱乐城", "カジノ", "คาสิโน", "казино"})
-_FOREIGN_RUN = regex.compile(r"[\p{Hangul}\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Cyrillic}]+")
-_LATIN = regex.compile(r"\p{Latin}")
+# Script groups: letters of one group never count as foreign to each other (Japanese mixes Han and
+# Kana, Korean uses Hanja). ー and 々 are script Common but belong to Japanese words.
+GROUP_CLASSES: dict[str, str] = {
+    "cjk": r"\p{Han}\p{Hangul}\p{Hiragana}\p{Katakana}ー々〆",
+    "thai": r"\p{Thai}",
+    "cyrillic": r"\p{Cyrillic}",
+    "latin": r"\p{Latin}",
+}
+RUN_GROUPS = ("cjk", "thai", "cyrillic")  # scripts whose runs can be foreign, hence candidates
+_GROUP_COUNTS = regex.compile(
+    "|".join(f"(?P<{g}>[{cls}]+)" for g, cls in GROUP_CLASSES.items()) + r"|(?P<other>\p{L}+)"
+)
+_TRIGGER = regex.compile(
+    rf"[{GROUP_CLASSES['cjk']}{GROUP_CLASSES['thai']}{GROUP_CLASSES['cyrillic']}ăđơưĂĐƠƯ\u1EA0-\u1EF9]|nhà cái",
+    regex.IGNORECASE,
+)
+_VIETNAMESE_LETTER = regex.compile(r"[ăđơưĂĐƠƯ\u1EA0-\u1EF9]")
+_KANA = regex.compile(r"[\p{Hiragana}\p{Katakana}]")
+_HANGUL = regex.compile(r"\p{Hangul}")
+_SEPARATOR = r"[ \u00a0\-·・]"
+_RUNS = {
+    g: regex.compile(rf"\d*[{GROUP_CLASSES[g]}](?:[{GROUP_CLASSES[g]}\p{{M}}\d]|{_SEPARATOR}(?=\d*[{GROUP_CLASSES[g]}]))*")
+    for g in RUN_GROUPS
+}
+_GLUED_DOMAIN = regex.compile(r"\.(?:[a-z0-9-]+\.)*(?:com|net|org|info|biz|io|xyz|top|vip|site|club|bet|win|me|cc|tv|kr|cn|jp|ru|th|vn)\b", regex.IGNORECASE)
+_URL = regex.compile(r"(?:https?://|www\.)\S+|\b[\w-]+\.(?:com|net|org|info|xyz|top|vip|site|club|bet|win|cc|kr|cn|jp|ru|th|vn)\b", regex.IGNORECASE)
+OPENERS = "([{（［【「『〈《«‹“‘\"'„‚"
+CLOSERS = ")]}）］】」』〉》»›”’\"'“‘"
+_ATTACHING = ",.;:!?…)]}%）］】」』〉》»›”’\"'。、，！？；："
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Spam terms of one script group, compiled for whole-run and in-text matching."""
+
+    group: str
+    whole: regex.Pattern  # fullmatch: a run that is nothing but terms/modifiers/digits
+    inline: regex.Pattern  # finditer: term compounds not glued to letters of the same group
+    term: regex.Pattern  # search: one term anywhere
+    part: regex.Pattern  # finditer: terms and modifiers anywhere (partial cover of unknown runs)
+
+
+def _entry_pattern(entry: str) -> str:
+    """An entry as regex: ``*`` at the end allows a short inflectional ending."""
+    stem = entry.rstrip("*")
+    words = [regex.escape(w) for w in stem.split()]
+    pattern = rf"{_SEPARATOR}+".join(words)
+    return pattern + (r"[\p{L}\p{M}]{0,4}" if entry.endswith("*") else "")
+
+
+def _entry_group(entry: str) -> str:
+    first = regex.search(r"\p{L}", entry)
+    for group, cls in GROUP_CLASSES.items():
+        if first and regex.match(f"[{cls}]", first.group()):
+            return group
+    raise ValueError(f"spam lexicon entry {entry!r}: no supported script")
+
+
+def _read_lexicon_file(text: str, name: str) -> tuple[list[str], list[str]]:
+    terms: list[str] = []
+    modifiers: list[str] = []
+    target = None
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if line in ("[terms]", "[modifiers]"):
+            target = terms if line == "[terms]" else modifiers
+            continue
+        if target is None:
+            raise ValueError(f"spam lexicon {name}: entry {line!r} before [terms]/[modifiers]")
+        target.append(line)
+    return terms, modifiers
+
+
+@lru_cache(maxsize=None)
+def load_lexicons(languages: tuple[str, ...]) -> dict[str, Lexicon]:
+    """Compile the shipped lexicon files of ``languages`` into one matcher per script group.
+
+    Latin entries are Vietnamese (group ``vi``): matched as words, only in non-Vietnamese text.
+    """
+    root = resources.files("pipeline") / "data" / "spam"
+    terms: dict[str, set[str]] = {}
+    modifiers: dict[str, set[str]] = {}
+    for lang in languages:
+        path = root / f"{lang}.txt"
+        if not path.is_file():
+            raise ValueError(f"spam: no lexicon for language {lang!r} (have: pipeline/data/spam/*.txt)")
+        file_terms, file_mods = _read_lexicon_file(path.read_text(encoding="utf-8"), path.name)
+        for bucket, entries in ((terms, file_terms), (modifiers, file_mods)):
+            for entry in entries:
+                group = _entry_group(entry)
+                if group == "latin":
+                    if lang != "vi":
+                        raise ValueError(f"spam lexicon {lang}.txt: Latin entry {entry!r} (only vi.txt may have them)")
+                    group = "vi"
+                bucket.setdefault(group, set()).add(entry)
+    out: dict[str, Lexicon] = {}
+    for group, group_terms in terms.items():
+        by_length = lambda entries: "|".join(_entry_pattern(e) for e in sorted(entries, key=lambda e: (-len(e), e)))
+        core = f"(?:{by_length(group_terms)})"
+        word = f"(?:{by_length(group_terms | modifiers.get(group, set()))})"
+        segment = rf"\d*{word}\d*"  # digits only glued to a word ("바카라1위", "토토365")
+        compound = rf"(?:{segment}{_SEPARATOR}*)*?{core}(?:{_SEPARATOR}*{segment})*"
+        edge = rf"[{GROUP_CLASSES['latin' if group == 'vi' else group]}\p{{M}}]"
+        # scripts written with spaces match whole words only; CJK and Thai match inside compounds
+        bounded = (lambda p: rf"(?<!{edge}){p}(?!{edge})") if group in ("cyrillic", "vi") else (lambda p: p)
+        out[group] = Lexicon(
+            group,
+            whole=regex.compile(compound, regex.IGNORECASE),
+            inline=regex.compile(rf"(?<!{edge}){compound}(?!{edge})", regex.IGNORECASE),
+            term=regex.compile(bounded(core), regex.IGNORECASE),
+            part=regex.compile(bounded(word), regex.IGNORECASE),
+        )
+    return out
 
 
 class SpamConfig(StageConfig):
-    pass
+    languages: list[str] = Field(default_factory=lambda: ["ko", "zh", "ja", "th", "ru", "vi"])
+    """Lexicon files to load from ``pipeline/data/spam/`` (ISO 639-1 codes)."""
+    campaign: bool = True
+    """Also remove unknown bare mid-sentence runs of a script that already had a lexicon hit."""
+    min_repeats: int = Field(3, ge=0)
+    """A bare mid-sentence run repeated this often is removed (0 disables the rule)."""
+    max_shape_run_chars: int = Field(16, ge=1)
+    """Longer unknown runs are text (a phrase, a sentence), never removed by shape alone."""
+    max_lexicon_run_chars: int = Field(120, ge=1)
+    """Longer runs are not checked against the lexicon (bounds regex work)."""
+    cjk_weight: float = Field(2.0, gt=0)
+    """One CJK character counts as this many letters when deciding a document's main script."""
+    vietnamese_share: float = Field(0.02, ge=0, le=1)
+    """Latin text with this share of Vietnamese-only letters (ă đ ơ ư ạ ...) is Vietnamese."""
+    spam_line_share: float = Field(0.5, gt=0, le=1)
+    """A line is spam when spam terms (and links beside them) are this share of its characters."""
+    spam_line_cut_share: float = Field(0.8, gt=0, le=1)
+    """A spam line this full of spam, in another script than the document's, is cut whole."""
+    spam_document_share: float = Field(0.5, gt=0, le=1)
+    """A document is spam (flag ``spam_document``) when this share of its non-empty lines is spam."""
+    min_spam_lines: int = Field(1, ge=1)
+
+
+_MAX_SPLIT_WORDS = 4
+
+
+@dataclass(frozen=True)
+class _Run:
+    """A stretch of one script group, as found in the text and judged."""
+
+    group: str
+    start: int
+    end: int
+    text: str
+    enclosed: bool  # in brackets/quotes or after a colon
+    rule: str | None  # lexicon rule that matched, if any
+
+
+@dataclass
+class _Cut:
+    start: int
+    end: int
+    rule: str
 
 
 class Spam(Stage):
     name = "spam"
     Config = SpamConfig
+    config: SpamConfig
+
+    def __init__(self, config: SpamConfig | None = None, context=None):
+        super().__init__(config, context)
+        self.lexicons = load_lexicons(tuple(self.config.languages))
 
     def process(self, batch: list[Document]) -> None:
         for doc in batch:
-            text = doc.text
-            if text.isascii():
+            if doc.text.isascii() or not _TRIGGER.search(doc.text):
+                continue  # fast path: nothing any rule could match
+            self._clean(doc)
+
+    # -- analysis --------------------------------------------------------------------------------
+    def _weighted_main(self, counts: Counter[str], default: str = "none") -> str:
+        """The script group with most letters (CJK characters weighted, being denser)."""
+        weighted = {g: n * (self.config.cjk_weight if g == "cjk" else 1) for g, n in counts.items() if n > 0}
+        return max(sorted(weighted), key=weighted.__getitem__) if weighted else default
+
+    def _is_vietnamese(self, text: str, vi_spans: list[tuple[int, int]]) -> bool:
+        latin = sum(1 for _ in regex.finditer(r"\p{Latin}", text))
+        marked = len(_VIETNAMESE_LETTER.findall(text)) - sum(len(_VIETNAMESE_LETTER.findall(text, s, e)) for s, e in vi_spans)
+        return marked >= 5 and marked >= self.config.vietnamese_share * latin
+
+    def _lexicon_rule(self, group: str, run: str) -> str | None:
+        """``lexicon`` when the run is nothing but spam terms and modifiers; ``lexicon_partial`` when
+        it has a term and at least two lexicon parts leaving at most two letters ("해외배팅사이트")."""
+        lexicon = self.lexicons.get(group)
+        if lexicon is None or len(run) > self.config.max_lexicon_run_chars:
+            return None
+        if lexicon.whole.fullmatch(run):
+            return "lexicon"
+        parts = list(lexicon.part.finditer(run))
+        if len(parts) < 2 or not lexicon.term.search(run):
+            return None
+        covered = sum(m.end() - m.start() for m in parts)
+        return "lexicon_partial" if _letters(run) - covered <= 2 else None
+
+    def _split_run(self, group: str, start: int, text: str) -> list[_Run]:
+        """Words of a run judged apart: longest lexicon stretches first, other words left as they are.
+
+        Runs of more than ``_MAX_SPLIT_WORDS`` words are phrases or sentences and stay whole.
+        """
+        words = [(m.start(), m.end()) for m in regex.finditer(r"[^ ]+", text)]
+        if len(words) > _MAX_SPLIT_WORDS:
+            return [_Run(group, start, start + len(text), text, False, None)]
+        out: list[_Run] = []
+        i = 0
+        while i < len(words):
+            for j in range(len(words), i, -1):
+                piece = text[words[i][0] : words[j - 1][1]]
+                rule = self._lexicon_rule(group, piece)
+                if rule == "lexicon" or (rule and j == i + 1):
+                    break
+            else:
+                j, rule = i + 1, None
+                piece = text[words[i][0] : words[i][1]]
+            out.append(_Run(group, start + words[i][0], start + words[j - 1][1], piece, False, rule))
+            i = j
+        return out
+
+    def find_cuts(self, text: str) -> tuple[str, list[_Cut], int, int]:
+        """Main script, spans to remove (with the rule that caught each), spam lines, non-empty lines.
+
+        A run is foreign when its script is not the main script of its line, counting only the
+        line's own prose: lexicon runs and quoted/bracketed runs are left out of that count, so a
+        short line full of injected keywords is still an English line.
+        """
+        line_starts = [0] + [m.end() for m in regex.finditer("\n", text)]
+        line_of = lambda pos: bisect_right(line_starts, pos) - 1
+        per_line: list[Counter[str]] = [Counter() for _ in line_starts]
+        for m in _GROUP_COUNTS.finditer(text):
+            per_line[line_of(m.start())][m.lastgroup] += m.end() - m.start()
+        main = self._weighted_main(sum(per_line, Counter()), "other")
+        raw_line_mains = [self._weighted_main(c) for c in per_line]
+
+        runs: list[_Run] = []
+        for group in RUN_GROUPS:
+            if not any(c[group] for c in per_line):
                 continue
-            latin = len(_LATIN.findall(text))
-            runs = list(_FOREIGN_RUN.finditer(text))
-            foreign = sum(m.end() - m.start() for m in runs)
-            if latin <= foreign:
-                continue  # main script is not Latin: nothing is foreign here
-            for m in reversed(runs):
-                if m.group() not in SPAM_TERMS:
-                    continue
-                start, end = m.start(), m.end()
-                while start > 0 and text[start - 1] == " ":
-                    start -= 1
-                while end < len(text) and text[end] == " ":
-                    end += 1
-                sep = " " if start > 0 and end < len(text) and text[start - 1] != "\n" and text[end] != "\n" else ""
-                doc.remove(self.name, "lexicon", m.group(), m.start())
-                text = text[:start] + sep + text[end:]
-            doc.text = text
+            for match in _RUNS[group].finditer(text):
+                start, end = match.span()
+                enclosed = _enclosed(text, start, end)
+                rule = None if enclosed else self._lexicon_rule(group, match.group())
+                if enclosed or rule or " " not in match.group():
+                    runs.append(_Run(group, start, end, match.group(), enclosed, rule))
+                else:  # "淘宝 スロットアプリ": a legit word next to an injected one
+                    runs += self._split_run(group, start, match.group())
+        for run in runs:
+            if run.enclosed or run.rule:  # not the line's own prose
+                per_line[line_of(run.start)][run.group] -= _letters(run.text)
+        line_mains = [self._weighted_main(c, main) for c in per_line]
+
+        cuts: list[_Cut] = []
+        if "latin" in line_mains and "vi" in self.lexicons:
+            vi_spans = [m.span() for m in self.lexicons["vi"].inline.finditer(text)]
+            if vi_spans and not self._is_vietnamese(text, vi_spans):
+                cuts += [_Cut(s, e, "lexicon") for s, e in vi_spans if line_mains[line_of(s)] == "latin" and not _enclosed(text, s, e)]
+        bare: list[tuple[_Run, str, bool]] = []
+        lexicon_scripts: set[str] = set()
+        for run in runs:
+            line_main = line_mains[line_of(run.start)]
+            if run.enclosed or line_main == run.group:
+                continue  # a gloss/quotation, or the line's own script
+            domain = _GLUED_DOMAIN.match(text, run.end)
+            if run.rule:
+                cuts.append(_Cut(run.start, domain.end() if domain else run.end, run.rule))
+                lexicon_scripts.add(_fine_script(run.text, run.group))
+            elif domain:
+                cuts.append(_Cut(run.start, domain.end(), "link"))
+            elif run.end - run.start <= self.config.max_shape_run_chars and _between_words(text, run.start, run.end, line_main):
+                lexicon = self.lexicons.get(run.group)
+                hint = lexicon is not None and lexicon.part.search(run.text) is not None
+                bare.append((run, _fine_script(run.text, run.group), hint or not _after_name(text, run.start)))
+        repeats = Counter(run.text for run, _, _ in bare)
+        for run, script, not_a_gloss in bare:
+            if not not_a_gloss:
+                continue
+            if self.config.campaign and script in lexicon_scripts:
+                cuts.append(_Cut(run.start, run.end, "campaign"))
+            elif self.config.min_repeats and repeats[run.text] >= self.config.min_repeats:
+                cuts.append(_Cut(run.start, run.end, "repeated"))
+
+        spam_lines = lines = 0
+        for i, line_start in enumerate(line_starts):
+            line_end = line_starts[i + 1] - 1 if i + 1 < len(line_starts) else len(text)
+            line = text[line_start:line_end]
+            if not line.strip():
+                continue
+            lines += 1
+            in_line = [c for c in cuts if line_start <= c.start < line_end]
+            share = self._spam_share(line, [(c.start - line_start, c.end - line_start) for c in in_line])
+            if share < self.config.spam_line_share:
+                continue
+            spam_lines += 1
+            if share >= self.config.spam_line_cut_share and raw_line_mains[i] != main:
+                cuts = [c for c in cuts if c not in in_line] + [_Cut(line_start, line_end, "spam_line")]
+        return main, sorted(cuts, key=lambda c: c.start), spam_lines, lines
+
+    def _spam_share(self, line: str, cut_spans: list[tuple[int, int]]) -> float:
+        """Share of the line's non-space characters in spam terms, cut runs and links beside them."""
+        covered = cut_spans + [m.span() for lex in self.lexicons.values() for m in lex.inline.finditer(line)]
+        if not covered:
+            return 0.0
+        covered += [m.span() for m in _URL.finditer(line)]
+        nonspace = len(line) - sum(1 for c in line if c.isspace())
+        return _covered_chars(line, covered) / nonspace
+
+    # -- editing ---------------------------------------------------------------------------------
+    def _clean(self, doc: Document) -> None:
+        original = doc.text
+        main, cuts, spam_lines, lines = self.find_cuts(original)
+        if not cuts and not spam_lines:
+            return
+        text = original
+        applied: list[_Cut] = []
+        for cut in reversed(cuts):  # right to left: earlier offsets stay valid
+            if applied and cut.end > applied[-1].start:
+                continue  # overlaps a cut already made
+            text = _cut_with_clean_spacing(text, cut.start, cut.end)
+            applied.append(cut)
+        for cut in reversed(applied):
+            doc.remove(self.name, cut.rule, original[cut.start : cut.end], cut.start)
+        doc.text = text
+        found = {"script": main, "runs_removed": len(applied), "spam_lines": spam_lines, "lines": lines}
+        doc.annotations[self.name] = found
+        if spam_lines >= self.config.min_spam_lines and spam_lines >= self.config.spam_document_share * lines:
+            doc.flag(
+                self.name,
+                "spam_document",
+                f"{spam_lines} of {lines} lines are spam keywords or links",
+                round(spam_lines / lines, 3),
+            )
+
+
+def _letters(run: str) -> int:
+    return sum(1 for c in run if c.isalpha())
+
+
+def _fine_script(run: str, group: str) -> str:
+    if group != "cjk":
+        return group
+    if _KANA.search(run):
+        return "kana"
+    return "hangul" if _HANGUL.search(run) else "han"
+
+
+def _neighbours(text: str, start: int, end: int) -> tuple[str, str]:
+    """Nearest non-space characters before and after a span, within its line ("\\n" at the edges)."""
+    i = start - 1
+    while i >= 0 and text[i] in " \t\u00a0":
+        i -= 1
+    j = end
+    while j < len(text) and text[j] in " \t\u00a0":
+        j += 1
+    return (text[i] if i >= 0 else "\n"), (text[j] if j < len(text) else "\n")
+
+
+def _enclosed(text: str, start: int, end: int) -> bool:
+    """In brackets or quotes, or introduced by a colon: a gloss or a quotation, not an injection."""
+    before, after = _neighbours(text, start, end)
+    return before in OPENERS or before in ":：" or after in CLOSERS
+
+
+_WORD_BEFORE = regex.compile(r"(\w+)[ \t\u00a0]*$")
+
+
+def _between_words(text: str, start: int, end: int, main: str) -> bool:
+    """Between two words of the line's main script, with no punctuation either side."""
+    before, after = _neighbours(text, start, end)
+    main_letter = f"[{GROUP_CLASSES[main]}\\d]" if main in GROUP_CLASSES else r"[\p{L}\d]"
+    return bool(regex.match(main_letter, before) and regex.match(main_letter, after))
+
+
+def _after_name(text: str, start: int) -> bool:
+    """Right after a capitalised word: could be a native-script gloss of a name ("Kim Jong-un 김정은")."""
+    word = _WORD_BEFORE.search(text, max(0, start - 40), start)
+    return bool(word and word.group(1)[:1].isupper())
+
+
+def _covered_chars(line: str, spans: list[tuple[int, int]]) -> int:
+    """Non-space characters of ``line`` inside the union of ``spans``."""
+    mask = bytearray(len(line))
+    for s, e in spans:
+        mask[max(0, s) : min(len(line), e)] = b"\x01" * (min(len(line), e) - max(0, s))
+    return sum(1 for i, c in enumerate(line) if mask[i] and not c.isspace())
+
+
+def _cut_with_clean_spacing(text: str, start: int, end: int) -> str:
+    """Remove ``text[start:end]`` and leave one space between words, none before punctuation.
+
+    A line left empty disappears with its line break.
+    """
+    left = start
+    while left > 0 and text[left - 1] in " \t\u00a0":
+        left -= 1
+    right = end
+    while right < len(text) and text[right] in " \t\u00a0":
+        right += 1
+    before = text[left - 1] if left > 0 else "\n"
+    after = text[right] if right < len(text) else "\n"
+    if before == "\n" and after == "\n":
+        return text[:left] + text[right + 1 :] if right < len(text) else text[: max(0, left - 1)]
+    if before == "\n" or after == "\n" or after in _ATTACHING or before in OPENERS:
+        joint = ""
+    elif left < start or right > end or (before.isalnum() and after.isalnum()):
+        joint = " "
+    else:
+        joint = ""
+    return text[:left] + joint + text[right:]
