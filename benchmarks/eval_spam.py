@@ -15,8 +15,10 @@ Seeded, so figures are reproducible: ``.venv/bin/python -m benchmarks.eval_spam`
 
 from __future__ import annotations
 
+import difflib
 import random
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,23 @@ HELD_OUT_SPAM: dict[str, list[str]] = {
     "vi": ["nhà cái uy tín", "cá cược bóng đá", "tài xỉu online", "cá độ bóng đá", "lô đề online", "xóc đĩa đổi thưởng",
            "game bài đổi thưởng", "nổ hũ đổi thưởng", "bắn cá đổi thưởng", "soi kèo nhà cái", "nhà cái hàng đầu",
            "đá gà trực tuyến", "tỷ lệ kèo bóng đá", "sòng bạc trực tuyến"],
+}
+# A second list, written after the first eval round and never used for tuning: the figures on
+# HELD_OUT_SPAM are after tuning (generic modifiers such as "online" were added to the lexicon),
+# the ones on FRESH_SPAM are not.
+FRESH_SPAM: dict[str, list[str]] = {
+    "ko": ["카지노사이트주소", "바카라 사이트", "토토 먹튀검증", "슬롯머신 게임", "라이브카지노", "온라인홀덤", "파워볼 중계",
+           "스포츠토토 분석", "에볼루션카지노", "바둑이게임", "해외토토", "카지노쿠폰", "블랙잭 사이트", "룰렛게임", "성인용품 쇼핑몰"],
+    "zh": ["百家乐技巧", "澳门赌场官网", "网上赌博平台", "真人棋牌", "六合彩网站", "体育博彩公司", "在线老虎机", "彩票平台注册",
+           "德州扑克游戏", "线上娱乐城", "赌球网站", "牛牛游戏", "博彩导航", "成人视频网站", "时时彩计划"],
+    "ja": ["オンラインスロット", "カジノアプリ", "バカラサイト", "ルーレット攻略", "パチスロ動画", "ポーカーアプリ", "ブックメーカー投資",
+           "オンラインパチンコ", "出会い系アプリ", "アダルト動画", "カジノ 無料", "スロット 無料"],
+    "th": ["บาคาร่าเว็บตรง", "สล็อตแตกง่ายล่าสุด", "คาสิโนเว็บตรง", "แทงบอลเว็บตรง", "หวยใต้ดิน", "เว็บคาสิโน", "รูเล็ตออนไลน์",
+           "ไฮโลออนไลน์", "สล็อตทดลองเล่น", "พนันออนไลน์", "เกมยิงปลาออนไลน์", "บาคาร่าฟรีเครดิต"],
+    "ru": ["лучшие онлайн казино", "казино на деньги", "ставки онлайн", "букмекер онлайн", "играть в рулетку", "покер на деньги",
+           "игровые автоматы бесплатно", "интим знакомства", "казино с бонусом", "эскорт услуги", "джекпот казино", "слоты онлайн"],
+    "vi": ["nhà cái trực tuyến", "cá cược thể thao", "tài xỉu uy tín", "xóc đĩa trực tuyến", "lô đề trực tuyến", "game bài uy tín",
+           "nổ hũ uy tín", "đánh bài online", "cá độ trực tuyến", "kèo nhà cái hôm nay", "sòng bạc online", "xổ số trực tuyến"],
 }
 # Brand names people write in their own script beside the Latin one ("Sony ウォークマン").
 BRANDS: dict[str, list[str]] = {
@@ -122,14 +141,14 @@ def _inject(rng: random.Random, tokens: list[str], piece: str) -> None:
     tokens.insert(rng.randint(1, max(1, len(tokens) - 1)), piece)
 
 
-def build_cases(data_dir: Path, n_articles: int = 400) -> dict[str, Any]:
-    """Articles with injected spam and legit spans, native documents, keyword-list pages."""
-    rng = random.Random(SEED)
+def build_articles(data_dir: Path, spam_terms: dict[str, list[str]], seed: int, limit: int = 400) -> list[dict[str, Any]]:
+    """Real article lines with legit foreign spans, then 0-4 spam runs of one campaign language."""
+    rng = random.Random(seed)
     sentences = _sentences(data_dir)
     articles = []
-    for lines in _articles(data_dir, n_articles):
-        campaign = rng.choice(list(HELD_OUT_SPAM))
-        spam = rng.sample(HELD_OUT_SPAM[campaign], rng.randint(0, min(4, len(HELD_OUT_SPAM[campaign]))))
+    for lines in _articles(data_dir, limit):
+        campaign = rng.choice(list(spam_terms))
+        spam = rng.sample(spam_terms[campaign], rng.randint(0, min(4, len(spam_terms[campaign]))))
         legit = [_legit_span(rng, sentences) for _ in range(rng.randint(0, 3))]
         clean_lines = [line.split(" ") for line in lines]  # token lists; inserted pieces stay whole
         is_article = [True] * len(lines)
@@ -147,88 +166,119 @@ def build_cases(data_dir: Path, n_articles: int = 400) -> dict[str, Any]:
         text, expected = ("\n".join(" ".join(t) for t in version) for version in (dirty_lines, clean_lines))
         articles.append({"text": text, "expected": expected, "spam": spam,
                          "legit": [(k, s) for k, _, s in legit], "campaign": campaign})
+    return articles
+
+
+def build_natives(data_dir: Path, seed: int) -> list[dict[str, Any]]:
+    """Native-script documents from real sentences; half of ko/zh/ja/th/ru ones mention spam words."""
+    rng = random.Random(seed)
+    sentences = _sentences(data_dir)
+    spam_words = {lang: HELD_OUT_SPAM[lang] + FRESH_SPAM[lang] for lang in HELD_OUT_SPAM}
     natives = []
     for lang in NATIVE_LANGS:
-        pool = sentences[lang]
         for _ in range(12):
-            lines = [" ".join(rng.sample(pool, 4)) for _ in range(3)]
-            if lang in HELD_OUT_SPAM and rng.random() < 0.5:  # a native article that mentions casinos
+            lines = [" ".join(rng.sample(sentences[lang], 4)) for _ in range(3)]
+            if lang in spam_words and rng.random() < 0.5:  # a native article that mentions casinos
                 tokens = lines[1].split(" ")
-                _inject(rng, tokens, rng.choice(HELD_OUT_SPAM[lang]))
+                _inject(rng, tokens, rng.choice(spam_words[lang]))
                 lines[1] = " ".join(tokens)
             natives.append({"lang": lang, "text": "\n".join(lines)})
-    keyword_pages = []
-    for lang, terms in HELD_OUT_SPAM.items():
-        for _ in range(5):
-            lines = [" ".join(rng.sample(terms, 3)) + rng.choice(["", " https://bet-365win.com", " www.casino77.net"]) for _ in range(6)]
-            keyword_pages.append({"lang": lang, "text": "\n".join(lines)})
-    return {"articles": articles, "natives": natives, "keyword_pages": keyword_pages}
+    return natives
+
+
+def build_keyword_pages(seed: int) -> list[dict[str, Any]]:
+    """Pages that are nothing but spam keywords and links: the whole-document verdict's target."""
+    rng = random.Random(seed)
+    pages = []
+    for spam_terms in (HELD_OUT_SPAM, FRESH_SPAM):
+        for lang, terms in spam_terms.items():
+            for _ in range(5):
+                links = ["", " https://bet-365win.com", " www.casino77.net"]
+                pages.append({"lang": lang, "text": "\n".join(" ".join(rng.sample(terms, 3)) + rng.choice(links) for _ in range(6))})
+    return pages
+
+
+def _token_diff(expected: str, output: str) -> tuple[Counter, Counter]:
+    """Words the output has beyond the expected text (spam left over), and expected words it lost."""
+    a, b = expected.split(), output.split()
+    extra: Counter = Counter()
+    lost: Counter = Counter()
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if op != "equal":
+            lost.update(a[i1:i2])
+            extra.update(b[j1:j2])
+    return extra, lost
 
 
 def _normalise(text: str) -> str:
     return "\n".join(" ".join(line.split()) for line in text.split("\n") if line.strip())
 
 
-def run(data_dir: Path = DATA_DIR) -> dict[str, Any]:
-    cases = build_cases(data_dir)
-    (stage,) = build_stages(["spam"])
-    docs = [Document(f"a{i}", c["text"]) for i, c in enumerate(cases["articles"])]
+def score_articles(stage, articles: list[dict[str, Any]]) -> dict[str, Any]:
+    """Spam recall (a run counts only if none of its words is left), legit retention, collateral."""
+    docs = [Document(f"a{i}", c["text"]) for i, c in enumerate(articles)]
     stage.process(docs)
-
-    spam_total = spam_removed = legit_total = legit_kept = exact = flagged_articles = 0
-    by_lang: dict[str, list[int]] = {}
-    by_kind: dict[str, list[int]] = {}
-    misses: list[str] = []
-    lost: list[str] = []
-    for case, doc in zip(cases["articles"], docs):
-        flagged_articles += bool(doc.flags)
+    spam = Counter()
+    legit = Counter()
+    by_lang: dict[str, Counter] = {}
+    by_kind: dict[str, Counter] = {}
+    misses: set[str] = set()
+    lost: set[str] = set()
+    for case, doc in zip(articles, docs):
+        left_over, lost_words = _token_diff(case["expected"], doc.text)
+        spam["words"] += len(case["expected"].split())
+        spam["words_lost"] += len(lost_words)
+        spam["flagged"] += bool(doc.flags)
+        spam["exact"] += _normalise(doc.text) == _normalise(case["expected"])
         for term in case["spam"]:
-            gone = term not in doc.text
-            spam_total += 1
-            spam_removed += gone
-            by_lang.setdefault(case["campaign"], [0, 0])[0] += gone
-            by_lang[case["campaign"]][1] += 1
+            gone = not any(token in left_over for token in term.split())
+            by_lang.setdefault(case["campaign"], Counter()).update(total=1, removed=gone)
+            spam.update(total=1, removed=gone)
             if not gone:
-                misses.append(term)
+                misses.add(term)
         for kind, span in case["legit"]:
             kept = span in doc.text
-            legit_total += 1
-            legit_kept += kept
-            by_kind.setdefault(kind, [0, 0])[0] += kept
-            by_kind[kind][1] += 1
+            by_kind.setdefault(kind, Counter()).update(total=1, kept=kept)
+            legit.update(total=1, kept=kept)
             if not kept:
-                lost.append(f"{kind}: {span}")
-        exact += _normalise(doc.text) == _normalise(case["expected"])
-
-    natives = [Document(f"n{i}", c["text"]) for i, c in enumerate(cases["natives"])]
-    stage.process(natives)
-    native_chars_lost = sum(len(c["text"]) - len(d.text) for c, d in zip(cases["natives"], natives))
-    native_flagged = sum(bool(d.flags) for d in natives)
-
-    pages = [Document(f"k{i}", c["text"]) for i, c in enumerate(cases["keyword_pages"])]
-    stage.process(pages)
-    pages_flagged = sum(any(f.rule == "spam_document" for f in d.flags) for d in pages)
-
+                lost.add(f"{kind}: {span}")
     return {
         "articles": len(docs),
-        "spam_runs": spam_total,
-        "spam_recall": round(spam_removed / spam_total, 4),
-        "spam_recall_by_language": {k: round(v[0] / v[1], 4) for k, v in sorted(by_lang.items())},
-        "legit_spans": legit_total,
-        "legit_retention": round(legit_kept / legit_total, 4),
-        "legit_retention_by_kind": {k: round(v[0] / v[1], 4) for k, v in sorted(by_kind.items())},
-        "articles_exactly_restored": round(exact / len(docs), 4),
-        "articles_flagged_spam": flagged_articles,
-        "native_documents": len(natives),
-        "native_chars": sum(len(c["text"]) for c in cases["natives"]),
-        "native_chars_lost": native_chars_lost,
-        "native_flagged_spam": native_flagged,
-        "keyword_pages": len(pages),
-        "keyword_pages_flagged": round(pages_flagged / len(pages), 4),
-        "missed_spam": sorted(set(misses)),
-        "lost_legit": sorted(set(lost))[:30],
-        "docs_per_second_clean_pages": _throughput(data_dir, stage),
+        "spam_runs": spam["total"],
+        "spam_recall": round(spam["removed"] / spam["total"], 4),
+        "spam_recall_by_language": {k: round(v["removed"] / v["total"], 4) for k, v in sorted(by_lang.items())},
+        "legit_spans": legit["total"],
+        "legit_retention": round(legit["kept"] / legit["total"], 4),
+        "legit_retention_by_kind": {k: round(v["kept"] / v["total"], 4) for k, v in sorted(by_kind.items())},
+        "articles_exactly_restored": round(spam["exact"] / len(docs), 4),
+        "article_words": spam["words"],
+        "article_words_lost": spam["words_lost"],
+        "articles_flagged_spam": spam["flagged"],
+        "missed_spam": sorted(misses),
+        "lost_legit": sorted(lost)[:30],
     }
+
+
+def run(data_dir: Path = DATA_DIR) -> dict[str, Any]:
+    (stage,) = build_stages(["spam"])
+    result: dict[str, Any] = {
+        "tuned": score_articles(stage, build_articles(data_dir, HELD_OUT_SPAM, SEED)),
+        "fresh": score_articles(stage, build_articles(data_dir, FRESH_SPAM, SEED + 1)),
+    }
+    natives = build_natives(data_dir, SEED)
+    native_docs = [Document(f"n{i}", c["text"]) for i, c in enumerate(natives)]
+    stage.process(native_docs)
+    result["native_documents"] = len(natives)
+    result["native_chars"] = sum(len(c["text"]) for c in natives)
+    result["native_chars_lost"] = sum(len(c["text"]) - len(d.text) for c, d in zip(natives, native_docs))
+    result["native_flagged_spam"] = sum(bool(d.flags) for d in native_docs)
+    pages = build_keyword_pages(SEED)
+    page_docs = [Document(f"k{i}", c["text"]) for i, c in enumerate(pages)]
+    stage.process(page_docs)
+    result["keyword_pages"] = len(pages)
+    result["keyword_pages_flagged"] = round(sum(any(f.rule == "spam_document" for f in d.flags) for d in page_docs) / len(pages), 4)
+    result["docs_per_second_clean_pages"] = _throughput(data_dir, stage)
+    return result
 
 
 def _throughput(data_dir: Path, stage) -> float:
@@ -244,25 +294,36 @@ def _throughput(data_dir: Path, stage) -> float:
 
 
 def table(result: dict[str, Any]) -> str:
+    tuned, fresh = result["tuned"], result["fresh"]
+    both = lambda key: [tuned[key], fresh[key]]
     rows = [
-        ["spam runs removed (recall)", result["spam_recall"], f"{result['spam_runs']} runs in {result['articles']} articles"],
-        ["legit foreign spans kept", result["legit_retention"], f"{result['legit_spans']} spans"],
-        ["articles exactly restored", result["articles_exactly_restored"], "text = article without the spam, spacing included"],
-        ["articles flagged as spam documents", result["articles_flagged_spam"], "should be 0"],
-        ["native-script chars lost", result["native_chars_lost"], f"of {result['native_chars']} in {result['native_documents']} documents"],
-        ["native documents flagged", result["native_flagged_spam"], "should be 0"],
-        ["keyword-list pages flagged", result["keyword_pages_flagged"], f"{result['keyword_pages']} pages"],
-        ["throughput, real pages (docs/s)", result["docs_per_second_clean_pages"], "one process, best of 3"],
+        ["spam runs removed (recall; no word of the run left)", *both("spam_recall")],
+        ["spam runs", *both("spam_runs")],
+        ["legit foreign spans kept", *both("legit_retention")],
+        ["legit foreign spans", *both("legit_spans")],
+        ["articles exactly restored (spacing included)", *both("articles_exactly_restored")],
+        ["article words lost (legit spans included)", f"{tuned['article_words_lost']} of {tuned['article_words']}", f"{fresh['article_words_lost']} of {fresh['article_words']}"],
+        ["articles flagged as spam documents", *both("articles_flagged_spam")],
     ]
-    out = markdown_table(["measure", "value", "note"], rows)
-    by_lang = ", ".join(f"{k} {v:.3f}" for k, v in result["spam_recall_by_language"].items())
-    by_kind = ", ".join(f"{k} {v:.3f}" for k, v in result["legit_retention_by_kind"].items())
-    return f"{out}\n\nRecall by spam language: {by_lang}\n\nRetention by kind: {by_kind}"
+    out = markdown_table(["articles with injected spam", "tuned-on list", "fresh list"], rows)
+    other = markdown_table(["other checks", "value"], [
+        ["native-script chars lost", f"{result['native_chars_lost']} of {result['native_chars']} ({result['native_documents']} documents)"],
+        ["native documents flagged as spam", result["native_flagged_spam"]],
+        ["keyword-list pages flagged as spam", f"{result['keyword_pages_flagged']:.3f} of {result['keyword_pages']}"],
+        ["throughput on real pages, docs/s (one process, best of 3)", result["docs_per_second_clean_pages"]],
+    ])
+    detail = []
+    for name in ("tuned", "fresh"):
+        by_lang = ", ".join(f"{k} {v:.3f}" for k, v in result[name]["spam_recall_by_language"].items())
+        by_kind = ", ".join(f"{k} {v:.3f}" for k, v in result[name]["legit_retention_by_kind"].items())
+        detail.append(f"{name}: recall by language {by_lang}; retention by kind {by_kind}")
+    return "\n\n".join([out, other, *detail])
 
 
 if __name__ == "__main__":
     res = run(DATA_DIR)
     print(table(res))
-    print("missed spam:", ", ".join(res["missed_spam"]))
-    print("lost legit:", "; ".join(res["lost_legit"]))
+    for name in ("tuned", "fresh"):
+        print(f"{name} missed spam:", ", ".join(res[name]["missed_spam"]))
+        print(f"{name} lost legit:", "; ".join(res[name]["lost_legit"]))
     write_result("eval_spam", res)

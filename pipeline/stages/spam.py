@@ -56,9 +56,13 @@ _RUNS = {
     for g in RUN_GROUPS
 }
 _GLUED_DOMAIN = regex.compile(r"\.(?:[a-z0-9-]+\.)*(?:com|net|org|info|biz|io|xyz|top|vip|site|club|bet|win|me|cc|tv|kr|cn|jp|ru|th|vn)\b", regex.IGNORECASE)
+_GLUED_TAIL = regex.compile(r"[a-z0-9]{1,4}(?![\p{L}\p{M}\d])")
 _URL = regex.compile(r"(?:https?://|www\.)\S+|\b[\w-]+\.(?:com|net|org|info|xyz|top|vip|site|club|bet|win|cc|kr|cn|jp|ru|th|vn)\b", regex.IGNORECASE)
 OPENERS = "([{（［【「『〈《«‹“‘\"'„‚"
 CLOSERS = ")]}）］】」』〉》»›”’\"'“‘"
+_PAIR_MARKS = regex.escape("()[]{}（）［］【】「」『』〈〉《》«»‹›“”\"„")  # no single quotes: apostrophes
+_LAST_MARK = regex.compile(rf"([{_PAIR_MARKS}])[^{_PAIR_MARKS}\n]*$")
+_FIRST_MARK = regex.compile(rf"[^{_PAIR_MARKS}\n]*([{_PAIR_MARKS}])")
 _ATTACHING = ",.;:!?…)]}%）］】」』〉》»›”’\"'。、，！？；："
 
 
@@ -172,7 +176,7 @@ class SpamConfig(StageConfig):
     min_spam_lines: int = Field(1, ge=1)
 
 
-_MAX_SPLIT_WORDS = 4
+_MAX_SPLIT_WORDS = 12  # longer runs are sentences, judged whole
 
 
 @dataclass(frozen=True)
@@ -222,40 +226,56 @@ class Spam(Stage):
 
     def _lexicon_rule(self, group: str, run: str) -> str | None:
         """``lexicon`` when the run is nothing but spam terms and modifiers; ``lexicon_partial`` when
-        it has a term and at least two lexicon parts leaving at most two letters ("해외배팅사이트")."""
+        it has a term and lexicon parts leave at most two letters ("해외배팅사이트"), or one term of
+        three or more letters is half the run ("더킹카지노")."""
         lexicon = self.lexicons.get(group)
         if lexicon is None or len(run) > self.config.max_lexicon_run_chars:
             return None
         if lexicon.whole.fullmatch(run):
             return "lexicon"
-        parts = list(lexicon.part.finditer(run))
-        if len(parts) < 2 or not lexicon.term.search(run):
+        terms = [m.end() - m.start() for m in lexicon.term.finditer(run)]
+        if not terms:
             return None
-        covered = sum(m.end() - m.start() for m in parts)
-        return "lexicon_partial" if _letters(run) - covered <= 2 else None
+        letters = _letters(run)
+        parts = list(lexicon.part.finditer(run))
+        if len(parts) >= 2 and letters - sum(m.end() - m.start() for m in parts) <= 2:
+            return "lexicon_partial"
+        if max(terms) >= 3 and max(terms) >= 0.5 * letters:  # "더킹카지노", "六合彩开奖"
+            return "lexicon_partial"
+        return None
 
     def _split_run(self, group: str, start: int, text: str) -> list[_Run]:
-        """Words of a run judged apart: longest lexicon stretches first, other words left as they are.
+        """Words of a run judged apart: longest lexicon stretches first ("淘宝 スロットアプリ").
 
-        Runs of more than ``_MAX_SPLIT_WORDS`` words are phrases or sentences and stay whole.
+        Unless lexicon stretches make up more than half the words, the run is a phrase and stays
+        whole. Other words of the same script inside a spam cluster ("казино вулкан") are spam too
+        (rule ``campaign``); a word in another script (a brand next to the injection) is kept.
         """
+        whole = [_Run(group, start, start + len(text), text, False, None)]
         words = [(m.start(), m.end()) for m in regex.finditer(r"[^ ]+", text)]
         if len(words) > _MAX_SPLIT_WORDS:
-            return [_Run(group, start, start + len(text), text, False, None)]
-        out: list[_Run] = []
+            return whole
+        pieces: list[tuple[int, int, str | None]] = []  # first word, end word, rule
         i = 0
         while i < len(words):
             for j in range(len(words), i, -1):
-                piece = text[words[i][0] : words[j - 1][1]]
-                rule = self._lexicon_rule(group, piece)
+                rule = self._lexicon_rule(group, text[words[i][0] : words[j - 1][1]])
                 if rule == "lexicon" or (rule and j == i + 1):
                     break
             else:
                 j, rule = i + 1, None
-                piece = text[words[i][0] : words[i][1]]
-            out.append(_Run(group, start + words[i][0], start + words[j - 1][1], piece, False, rule))
+            pieces.append((i, j, rule))
             i = j
-        return out
+        if sum(j - i for i, j, rule in pieces if rule) * 2 <= len(words):
+            return whole
+        runs = [_Run(group, start + words[i][0], start + words[j - 1][1], text[words[i][0] : words[j - 1][1]], False, rule)
+                for i, j, rule in pieces]
+        spam_scripts = {_fine_script(r.text, group) for r in runs if r.rule}
+        return [
+            r if r.rule or not self.config.campaign or _fine_script(r.text, group) not in spam_scripts
+            else _Run(r.group, r.start, r.end, r.text, False, "campaign")
+            for r in runs
+        ]
 
     def find_cuts(self, text: str) -> tuple[str, list[_Cut], int, int]:
         """Main script, spans to remove (with the rule that caught each), spam lines, non-empty lines.
@@ -302,7 +322,8 @@ class Spam(Stage):
                 continue  # a gloss/quotation, or the line's own script
             domain = _GLUED_DOMAIN.match(text, run.end)
             if run.rule:
-                cuts.append(_Cut(run.start, domain.end() if domain else run.end, run.rule))
+                tail = domain or _GLUED_TAIL.match(text, run.end)  # "바카라사이트.com", "สล็อตpg"
+                cuts.append(_Cut(run.start, tail.end() if tail else run.end, run.rule))
                 lexicon_scripts.add(_fine_script(run.text, run.group))
             elif domain:
                 cuts.append(_Cut(run.start, domain.end(), "link"))
@@ -310,6 +331,8 @@ class Spam(Stage):
                 lexicon = self.lexicons.get(run.group)
                 hint = lexicon is not None and lexicon.part.search(run.text) is not None
                 bare.append((run, _fine_script(run.text, run.group), hint or not _after_name(text, run.start)))
+        if bare and _capitalises_nouns(text):  # capitals are nouns, not names to gloss
+            bare = [(run, script, True) for run, script, _ in bare]
         repeats = Counter(run.text for run, _, _ in bare)
         for run, script, not_a_gloss in bare:
             if not not_a_gloss:
@@ -395,9 +418,16 @@ def _neighbours(text: str, start: int, end: int) -> tuple[str, str]:
 
 
 def _enclosed(text: str, start: int, end: int) -> bool:
-    """In brackets or quotes, or introduced by a colon: a gloss or a quotation, not an injection."""
+    """A gloss or a quotation, not an injection: tightly in quotes, inside a bracket or double-quote
+    pair on its line, or after a colon and ending its sentence ("Korean: 카지노.")."""
     before, after = _neighbours(text, start, end)
-    return before in OPENERS or before in ":：" or after in CLOSERS
+    if before in OPENERS and after in CLOSERS:
+        return True
+    if before in ":：" and after in "\n.!?。！？":
+        return True
+    left = _LAST_MARK.search(text, max(0, start - 300), start)
+    right = _FIRST_MARK.search(text, end, end + 300)
+    return bool(left and right and left.group(1) in OPENERS and right.group(1) in CLOSERS)
 
 
 _WORD_BEFORE = regex.compile(r"(\w+)[ \t\u00a0]*$")
@@ -414,6 +444,15 @@ def _after_name(text: str, start: int) -> bool:
     """Right after a capitalised word: could be a native-script gloss of a name ("Kim Jong-un 김정은")."""
     word = _WORD_BEFORE.search(text, max(0, start - 40), start)
     return bool(word and word.group(1)[:1].isupper())
+
+
+_MID_SENTENCE_WORD = regex.compile(r"(?<=\p{Ll}[,;]? )\p{L}")
+
+
+def _capitalises_nouns(text: str) -> bool:
+    """German-like text: a quarter of mid-sentence words are capitalised, so capitals mark no names."""
+    initials = _MID_SENTENCE_WORD.findall(text)
+    return len(initials) >= 20 and sum(c.isupper() for c in initials) >= 0.25 * len(initials)
 
 
 def _covered_chars(line: str, spans: list[tuple[int, int]]) -> int:
