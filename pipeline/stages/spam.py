@@ -50,9 +50,8 @@ _CJK_THAI_CYRILLIC_BLOCKS = (
     "\u0400-\u052f\u0e00-\u0e7f\u1100-\u11ff\u1c80-\u1c8f\u2de0-\u2dff\u3040-\u30ff\u3130-\u318f"
     "\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\ua640-\ua69f\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002fa1f"
 )
-_VIETNAMESE_HINT = re.compile("[ăđơưĂĐƠƯ\u1ea0-\u1ef9]|[Nn]h[àÀ] [Cc][áÁ]i")
-_TRIGGER = re.compile(f"[{_CJK_THAI_CYRILLIC_BLOCKS}]|{_VIETNAMESE_HINT.pattern}")
-_VIETNAMESE_LETTER = regex.compile(r"[ăđơưĂĐƠƯ\u1EA0-\u1EF9]")
+_VIETNAMESE_ONLY = "ăđơưĂĐƠƯ\u1ea0-\u1ef9"
+_VIETNAMESE_LETTER = regex.compile(f"[{_VIETNAMESE_ONLY}]")
 _KANA = regex.compile(r"[\p{Hiragana}\p{Katakana}]")
 _HANGUL = regex.compile(r"\p{Hangul}")
 _SEPARATOR = r"[ \u00a0\-·・]"
@@ -66,6 +65,7 @@ _URL = regex.compile(r"(?:https?://|www\.)\S+|\b[\w-]+\.(?:com|net|org|info|xyz|
 OPENERS = "([{（［【「『〈《«‹“‘\"'„‚"
 CLOSERS = ")]}）］】」』〉》»›”’\"'“‘"
 _PAIR_MARKS = frozenset("()[]{}（）［］【】「」『』〈〉《》«»‹›“”\"„")  # no single quotes: apostrophes
+_OTHER_LETTER = {g: regex.compile(rf"(?![{cls}])\p{{L}}") for g, cls in GROUP_CLASSES.items()}
 _ATTACHING = ",.;:!?…)]}%）］】」』〉》»›”’\"'。、，！？；："
 
 
@@ -78,6 +78,7 @@ class Lexicon:
     inline: regex.Pattern  # finditer: term compounds not glued to letters of the same group
     term: regex.Pattern  # search: one term anywhere
     part: regex.Pattern  # finditer: terms and modifiers anywhere (partial cover of unknown runs)
+    plain_terms: tuple[str, ...] = ()  # terms with no Vietnamese-only letter ("game bài"), for the pre-check
 
 
 def _entry_pattern(entry: str) -> str:
@@ -133,6 +134,8 @@ def load_lexicons(languages: tuple[str, ...]) -> dict[str, Lexicon]:
                 if group == "latin":
                     if lang != "vi":
                         raise ValueError(f"spam lexicon {lang}.txt: Latin entry {entry!r} (only vi.txt may have them)")
+                    if bucket is terms and entry.isascii():
+                        raise ValueError(f"spam lexicon vi.txt: term {entry!r} is plain ASCII (ASCII text is never scanned)")
                     group = "vi"
                 bucket.setdefault(group, set()).add(entry)
     out: dict[str, Lexicon] = {}
@@ -151,8 +154,17 @@ def load_lexicons(languages: tuple[str, ...]) -> dict[str, Lexicon]:
             inline=regex.compile(rf"(?<!{edge}){compound}(?!{edge})", regex.IGNORECASE),
             term=regex.compile(bounded(core), regex.IGNORECASE),
             part=regex.compile(bounded(word), regex.IGNORECASE),
+            plain_terms=tuple(sorted(t.rstrip("*") for t in group_terms if not _VIETNAMESE_LETTER.search(t))) if group == "vi" else (),
         )
     return out
+
+
+def _vietnamese_hint(lexicons: dict[str, Lexicon]) -> re.Pattern | None:
+    """Cheap stdlib pre-check for Vietnamese terms: a Vietnamese-only letter, or a term without one."""
+    if "vi" not in lexicons:
+        return None
+    plain = [re.escape(t) for t in lexicons["vi"].plain_terms]
+    return re.compile("|".join([f"[{_VIETNAMESE_ONLY}]", *plain]), re.IGNORECASE)
 
 
 class SpamConfig(StageConfig):
@@ -174,9 +186,10 @@ class SpamConfig(StageConfig):
     """A line is spam when spam terms (and links beside them) are this share of its characters."""
     spam_line_cut_share: float = Field(0.8, gt=0, le=1)
     """A spam line this full of spam, in another script than the document's, is cut whole."""
-    spam_document_share: float = Field(0.5, gt=0, le=1)
-    """A document is spam (flag ``spam_document``) when this share of its non-empty lines is spam."""
+    spam_document_share: float = Field(0.5, ge=0, lt=1)
+    """A document is spam (flag ``spam_document``) when more than this share of its non-empty lines is spam."""
     min_spam_lines: int = Field(1, ge=1)
+    """... and at least this many lines are spam."""
 
 
 _MAX_SPLIT_WORDS = 12  # longer runs are sentences, judged whole
@@ -209,10 +222,13 @@ class Spam(Stage):
     def __init__(self, config: SpamConfig | None = None, context=None):
         super().__init__(config, context)
         self.lexicons = load_lexicons(tuple(self.config.languages))
+        self.vietnamese_hint = _vietnamese_hint(self.lexicons)
+        hints = [f"[{_CJK_THAI_CYRILLIC_BLOCKS}]"] + ([self.vietnamese_hint.pattern] if self.vietnamese_hint else [])
+        self.trigger = re.compile("|".join(hints), re.IGNORECASE)
 
     def process(self, batch: list[Document]) -> None:
         for doc in batch:
-            if doc.text.isascii() or not _TRIGGER.search(doc.text):
+            if doc.text.isascii() or not self.trigger.search(doc.text):
                 continue  # fast path: nothing any rule could match
             self._clean(doc)
 
@@ -236,6 +252,8 @@ class Spam(Stage):
             return None
         if lexicon.whole.fullmatch(run):
             return "lexicon"
+        if " " in run:
+            return None  # several words: judged word by word (``_split_run``)
         terms = [m.end() - m.start() for m in lexicon.term.finditer(run)]
         if not terms:
             return None
@@ -250,8 +268,8 @@ class Spam(Stage):
     def _split_run(self, group: str, start: int, text: str) -> list[_Run]:
         """Words of a run judged apart: longest lexicon stretches first ("淘宝 スロットアプリ").
 
-        Unless lexicon stretches make up more than half the words, the run is a phrase and stays
-        whole. Other words of the same script inside a spam cluster ("казино вулкан") are spam too
+        Unless lexicon stretches make up more than half the words (or one of two), the run is a
+        phrase and stays whole. Other words of the same script inside a spam cluster ("казино вулкан") are spam too
         (rule ``campaign``); a word in another script (a brand next to the injection) is kept.
         """
         whole = [_Run(group, start, start + len(text), text, False, None)]
@@ -269,8 +287,9 @@ class Spam(Stage):
                 j, rule = i + 1, None
             pieces.append((i, j, rule))
             i = j
-        if sum(j - i for i, j, rule in pieces if rule) * 2 <= len(words):
-            return whole
+        spam_words = sum(j - i for i, j, rule in pieces if rule)
+        if spam_words * 2 < len(words) or (spam_words * 2 == len(words) and len(words) > 2):
+            return whole  # a phrase that mentions a spam word, not a spam cluster
         runs = [_Run(group, start + words[i][0], start + words[j - 1][1], text[words[i][0] : words[j - 1][1]], False, rule)
                 for i, j, rule in pieces]
         spam_scripts = {_fine_script(r.text, group) for r in runs if r.rule}
@@ -302,7 +321,7 @@ class Spam(Stage):
                 continue
             for match in _RUNS[group].finditer(text):
                 start, end = match.span()
-                enclosed = _enclosed(text, start, end)
+                enclosed = _enclosed(text, start, end, group)
                 rule = None if enclosed else self._lexicon_rule(group, match.group())
                 if enclosed or rule or " " not in match.group():
                     runs.append(_Run(group, start, end, match.group(), enclosed, rule))
@@ -314,7 +333,7 @@ class Spam(Stage):
         line_mains = [self._weighted_main(c, main) for c in per_line]
 
         cuts: list[_Cut] = []
-        if "latin" in line_mains and "vi" in self.lexicons and _VIETNAMESE_HINT.search(text):
+        if "latin" in line_mains and self.vietnamese_hint and self.vietnamese_hint.search(text):
             vi_spans = [m.span() for m in self.lexicons["vi"].inline.finditer(text)]
             if vi_spans and not self._is_vietnamese(text, vi_spans):
                 cuts += [_Cut(s, e, "lexicon") for s, e in vi_spans if line_mains[line_of(s)] == "latin" and not _enclosed(text, s, e)]
@@ -354,7 +373,7 @@ class Spam(Stage):
                 continue
             lines += 1
             in_line = [c for c in cuts if line_start <= c.start < line_end]
-            groups = [g for g in RUN_GROUPS if raw_counts[i][g]] + (["vi"] if _VIETNAMESE_HINT.search(line) else [])
+            groups = [g for g in RUN_GROUPS if raw_counts[i][g]] + (["vi"] if self.vietnamese_hint and self.vietnamese_hint.search(line) else [])
             share = self._spam_share(line, [(c.start - line_start, c.end - line_start) for c in in_line], groups)
             if share < self.config.spam_line_share:
                 continue
@@ -391,7 +410,7 @@ class Spam(Stage):
         doc.text = text
         found = {"script": main, "runs_removed": len(applied), "spam_lines": spam_lines, "lines": lines}
         doc.annotations[self.name] = found
-        if spam_lines >= self.config.min_spam_lines and spam_lines >= self.config.spam_document_share * lines:
+        if spam_lines >= self.config.min_spam_lines and spam_lines > self.config.spam_document_share * lines:
             doc.flag(
                 self.name,
                 "spam_document",
@@ -423,35 +442,37 @@ def _neighbours(text: str, start: int, end: int) -> tuple[str, str]:
     return (text[i] if i >= 0 else "\n"), (text[j] if j < len(text) else "\n")
 
 
-def _enclosed(text: str, start: int, end: int) -> bool:
-    """A gloss or a quotation, not an injection: tightly in quotes, inside a bracket or double-quote
-    pair on its line, or after a colon and ending its sentence ("Korean: 카지노.")."""
+def _enclosed(text: str, start: int, end: int, group: str | None = None) -> bool:
+    """A gloss or a quotation, not an injection: tightly in quotes or brackets, after a colon and
+    ending its sentence ("Korean: 카지노."), or (given the run's ``group``) inside a bracket or
+    double-quote pair that holds no letters of another script («Мы будем развивать ...»)."""
     before, after = _neighbours(text, start, end)
     if before in OPENERS and after in CLOSERS:
         return True
-    if before in ":：" and after in "\n.!?。！？":
+    if before in ":：" and (after in "\n.!?。！？" or after in CLOSERS):
         return True
-    return _mark_before(text, start) in OPENERS and _mark_after(text, end) in CLOSERS
+    if group is None:
+        return False
+    opener = _mark(text, start, -1)
+    closer = _mark(text, end, 1)
+    if opener < 0 or closer < 0 or text[opener] not in OPENERS or text[closer] not in CLOSERS:
+        return False
+    other_letter = _OTHER_LETTER[group]
+    return not (other_letter.search(text, opener, start) or other_letter.search(text, end, closer))
 
 
-def _mark_before(text: str, start: int) -> str:
-    """The nearest bracket or double quote before ``start`` on its line ("\\n" if none)."""
-    for i in range(start - 1, max(-1, start - 300), -1):
+def _mark(text: str, pos: int, step: int) -> int:
+    """Index of the nearest bracket or double quote before (step -1) or from (step 1) ``pos`` on
+    its line, within 300 characters; -1 if none."""
+    i = pos - 1 if step < 0 else pos
+    stop = max(-1, pos - 301) if step < 0 else min(len(text), pos + 300)
+    while i != stop:
         if text[i] == "\n":
-            break
+            return -1
         if text[i] in _PAIR_MARKS:
-            return text[i]
-    return "\n"
-
-
-def _mark_after(text: str, end: int) -> str:
-    """The nearest bracket or double quote from ``end`` on its line ("\\n" if none)."""
-    for i in range(end, min(len(text), end + 300)):
-        if text[i] == "\n":
-            break
-        if text[i] in _PAIR_MARKS:
-            return text[i]
-    return "\n"
+            return i
+        i += step
+    return -1
 
 
 _WORD_BEFORE = regex.compile(r"(\w+)[ \t\u00a0]*$")
