@@ -51,6 +51,7 @@ _CJK_THAI_CYRILLIC_BLOCKS = (
     "\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\ua640-\ua69f\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002fa1f"
 )
 _VIETNAMESE_ONLY = "ăđơưĂĐƠƯ\u1ea0-\u1ef9"
+_SCRIPT_TRIGGER = re.compile(f"[{_CJK_THAI_CYRILLIC_BLOCKS}{_VIETNAMESE_ONLY}]")
 _VIETNAMESE_LETTER = regex.compile(f"[{_VIETNAMESE_ONLY}]")
 _KANA = regex.compile(r"[\p{Hiragana}\p{Katakana}]")
 _HANGUL = regex.compile(r"\p{Hangul}")
@@ -154,7 +155,7 @@ def load_lexicons(languages: tuple[str, ...]) -> dict[str, Lexicon]:
             inline=regex.compile(rf"(?<!{edge}){compound}(?!{edge})", regex.IGNORECASE),
             term=regex.compile(bounded(core), regex.IGNORECASE),
             part=regex.compile(bounded(word), regex.IGNORECASE),
-            plain_terms=tuple(sorted(t.rstrip("*") for t in group_terms if not _VIETNAMESE_LETTER.search(t))) if group == "vi" else (),
+            plain_terms=tuple(sorted(t.rstrip("*").lower() for t in group_terms if not _VIETNAMESE_LETTER.search(t))) if group == "vi" else (),
         )
     return out
 
@@ -223,12 +224,24 @@ class Spam(Stage):
         super().__init__(config, context)
         self.lexicons = load_lexicons(tuple(self.config.languages))
         self.vietnamese_hint = _vietnamese_hint(self.lexicons)
-        hints = [f"[{_CJK_THAI_CYRILLIC_BLOCKS}]"] + ([self.vietnamese_hint.pattern] if self.vietnamese_hint else [])
-        self.trigger = re.compile("|".join(hints), re.IGNORECASE)
+        self.plain_terms = self.lexicons["vi"].plain_terms if "vi" in self.lexicons else ()
+        self.plain_letters = "".join(sorted({c for t in self.plain_terms for c in t + t.upper() if not c.isascii()}))
+
+    def triggered(self, text: str) -> bool:
+        """Could any rule fire? Script blocks first (one stdlib scan), then Vietnamese terms whose
+        letters are not Vietnamese-only ("game bài"), looked up only if their accents occur."""
+        if text.isascii():
+            return False
+        if _SCRIPT_TRIGGER.search(text):
+            return True
+        if self.plain_terms and any(c in text for c in self.plain_letters):
+            lowered = text.lower()
+            return any(t in lowered for t in self.plain_terms)
+        return False
 
     def process(self, batch: list[Document]) -> None:
         for doc in batch:
-            if doc.text.isascii() or not self.trigger.search(doc.text):
+            if not self.triggered(doc.text):
                 continue  # fast path: nothing any rule could match
             self._clean(doc)
 
@@ -309,18 +322,25 @@ class Spam(Stage):
         line_starts = [0] + [m.end() for m in regex.finditer("\n", text)]
         line_of = lambda pos: bisect_right(line_starts, pos) - 1
         per_line: list[Counter[str]] = [Counter() for _ in line_starts]
+        total: Counter[str] = Counter()
         for m in _GROUP_COUNTS.finditer(text):
-            per_line[line_of(m.start())][m.lastgroup] += m.end() - m.start()
+            n = m.end() - m.start()
+            per_line[line_of(m.start())][m.lastgroup] += n
+            total[m.lastgroup] += n
         raw_counts = [Counter(c) for c in per_line]
-        main = self._weighted_main(sum(per_line, Counter()), "other")
+        main = self._weighted_main(total, "other")
         raw_line_mains = [self._weighted_main(c) for c in per_line]
 
+        # a line written in one script has nothing foreign on it (a keyword line is judged whole below)
+        mixed = [sum(1 for n in c.values() if n > 0) > 1 for c in per_line]
         runs: list[_Run] = []
         for group in RUN_GROUPS:
-            if not any(c[group] for c in per_line):
+            if not any(c[group] and mixed[i] for i, c in enumerate(per_line)):
                 continue
             for match in _RUNS[group].finditer(text):
                 start, end = match.span()
+                if not mixed[line_of(start)]:
+                    continue
                 enclosed = _enclosed(text, start, end, group)
                 rule = None if enclosed else self._lexicon_rule(group, match.group())
                 if enclosed or rule or " " not in match.group():
@@ -366,14 +386,21 @@ class Spam(Stage):
                 cuts.append(_Cut(run.start, run.end, "repeated"))
 
         spam_lines = lines = 0
+        cuts_by_line: dict[int, list[_Cut]] = {}
+        for cut in cuts:
+            cuts_by_line.setdefault(line_of(cut.start), []).append(cut)
         for i, line_start in enumerate(line_starts):
             line_end = line_starts[i + 1] - 1 if i + 1 < len(line_starts) else len(text)
             line = text[line_start:line_end]
             if not line.strip():
                 continue
             lines += 1
-            in_line = [c for c in cuts if line_start <= c.start < line_end]
-            groups = [g for g in RUN_GROUPS if raw_counts[i][g]] + (["vi"] if self.vietnamese_hint and self.vietnamese_hint.search(line) else [])
+            groups = [g for g in RUN_GROUPS if raw_counts[i][g]]
+            if raw_counts[i]["latin"] and self.vietnamese_hint and self.vietnamese_hint.search(line):
+                groups.append("vi")
+            in_line = cuts_by_line.get(i, [])
+            if not groups and not in_line:
+                continue  # nothing on this line a lexicon could match
             share = self._spam_share(line, [(c.start - line_start, c.end - line_start) for c in in_line], groups)
             if share < self.config.spam_line_share:
                 continue
