@@ -278,6 +278,11 @@ def run(data_dir: Path = DATA_DIR) -> dict[str, Any]:
     result["keyword_pages"] = len(pages)
     result["keyword_pages_flagged"] = round(sum(any(f.rule == "spam_document" for f in d.flags) for d in page_docs) / len(pages), 4)
     pages_text = [r["text"] for r in read_jsonl_gz(data_dir / "boilerplate_dev.jsonl.gz")]
+    real_docs = [Document(f"p{i}", t) for i, t in enumerate(pages_text)]
+    stage.process(real_docs)  # real pages as crawled: any cut here is suspect
+    result["real_pages"] = len(real_docs)
+    result["real_pages_changed"] = sum(d.text != t for d, t in zip(real_docs, pages_text))
+    result["real_pages_flagged"] = sum(bool(d.flags) for d in real_docs)
     result["speed_real_pages"] = _throughput(stage, pages_text)  # mostly non-ASCII Latin, no spam
     result["speed_native_documents"] = _throughput(stage, [c["text"] for c in natives] * 5)
     return result
@@ -311,6 +316,7 @@ def table(result: dict[str, Any]) -> str:
     other = markdown_table(["other checks", "value"], [
         ["native-script chars lost", f"{result['native_chars_lost']} of {result['native_chars']} ({result['native_documents']} documents)"],
         ["native documents flagged as spam", result["native_flagged_spam"]],
+        ["real web pages (boilerplate_dev, as crawled) changed / flagged", f"{result['real_pages_changed']} / {result['real_pages_flagged']} of {result['real_pages']}"],
         ["keyword-list pages flagged as spam", f"{result['keyword_pages_flagged']:.3f} of {result['keyword_pages']}"],
         ["speed, real web pages (990, mostly de/en, no spam)", "{docs_per_second} docs/s, {mb_per_second} MB/s".format(**result["speed_real_pages"])],
         ["speed, native ko/zh/ja/th/ru/uk/el/ar/he/hi documents", "{docs_per_second} docs/s, {mb_per_second} MB/s".format(**result["speed_native_documents"])],

@@ -134,6 +134,12 @@ def test_keyword_page_is_flagged_and_articles_are_not():
     assert not article.flags
 
 
+def test_homoglyph_letters_inside_latin_words_are_not_runs():
+    # Cyrillic look-alikes mixed into English words (seen on a real page): not ours to cut
+    text = "Comments\nАdvеrtіѕе wіth thе most visited news site in Веlіzе.\nАdvеrtіѕе wіth thе best."
+    assert clean(text).text == text
+
+
 def test_text_without_foreign_script_is_left_alone():
     for text in ("Plain ASCII news text.", "Über die Straße gehen Fußgänger, déjà vu, naïve café."):
         doc = clean(text)

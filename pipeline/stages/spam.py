@@ -506,7 +506,10 @@ _WORD_BEFORE = regex.compile(r"(\w+)[ \t\u00a0]*$")
 
 
 def _between_words(text: str, start: int, end: int, main: str) -> bool:
-    """Between two words of the line's main script, with no punctuation either side."""
+    """A word of its own between two words of the line's main script, no punctuation either side
+    (letters glued into a word, "Аdvеrtіѕе" with Cyrillic homoglyphs, are not a run of their own)."""
+    if start == 0 or end == len(text) or not text[start - 1].isspace() or not text[end].isspace():
+        return False
     before, after = _neighbours(text, start, end)
     main_letter = f"[{GROUP_CLASSES[main]}\\d]" if main in GROUP_CLASSES else r"[\p{L}\d]"
     return bool(regex.match(main_letter, before) and regex.match(main_letter, after))
