@@ -28,7 +28,7 @@ from pipeline.document import Document
 SEED = 20240618
 ARTICLE_LANGS = ("en", "de", "fr", "es")
 FOREIGN_LANGS = ("ko", "zh", "ja", "th", "ru")
-NATIVE_LANGS = ("ko", "zh", "ja", "th", "ru", "uk", "el", "ar", "he", "hi")
+NATIVE_LANGS = ("ko", "zh", "ja", "th", "ru", "vi", "uk", "el", "ar", "he", "hi")
 
 # Written apart from pipeline/data/spam: what injected spam looks like on real compromised pages.
 HELD_OUT_SPAM: dict[str, list[str]] = {

@@ -102,6 +102,8 @@ def test_vietnamese_betting_terms_removed_only_outside_vietnamese_text():
     assert english.text == "Fans can follow the match tonight, and the result will be posted online."
     vietnamese = "Người hâm mộ có thể theo dõi trận đấu tối nay, nhưng cá cược bóng đá là bất hợp pháp ở Việt Nam."
     assert clean(vietnamese).text == vietnamese
+    short = "Tôi thích cá độ."  # no Vietnamese-only letter outside the term: told by the function word
+    assert clean(short).text == short
 
 
 def test_unknown_runs_cut_beside_a_campaign_but_not_alone():

@@ -30,6 +30,7 @@ import regex
 from pydantic import Field
 
 from ..document import Document
+from ..lexicons import stopwords
 from .base import Stage, StageConfig
 
 # Script groups: letters of one group never count as foreign to each other (Japanese mixes Han and
@@ -252,9 +253,16 @@ class Spam(Stage):
         return max(sorted(weighted), key=weighted.__getitem__) if weighted else default
 
     def _is_vietnamese(self, text: str, vi_spans: list[tuple[int, int]]) -> bool:
-        latin = sum(1 for _ in regex.finditer(r"\p{Latin}", text))
-        marked = len(_VIETNAMESE_LETTER.findall(text)) - sum(len(_VIETNAMESE_LETTER.findall(text, s, e)) for s, e in vi_spans)
-        return marked >= 5 and marked >= self.config.vietnamese_share * latin
+        """Vietnamese text, judged outside the betting terms found in it: letters only Vietnamese
+        uses (ă đ ơ ư ạ ...) or accented Vietnamese function words (tôi, của, không, ...)."""
+        rest = "".join(text[s:e] for s, e in _gaps(vi_spans, len(text)))
+        latin = sum(1 for _ in regex.finditer(r"\p{Latin}", rest))
+        marked = len(_VIETNAMESE_LETTER.findall(rest))
+        if marked >= 2 and marked >= self.config.vietnamese_share * latin:
+            return True
+        words = [w.casefold() for w in regex.findall(r"\p{Latin}+", rest)]
+        function_words = sum(1 for w in words if w in _vietnamese_function_words())
+        return function_words >= 1 and function_words >= 0.2 * len(words)
 
     def _lexicon_rule(self, group: str, run: str) -> str | None:
         """``lexicon`` when the run is nothing but spam terms and modifiers; ``lexicon_partial`` when
@@ -444,6 +452,22 @@ class Spam(Stage):
                 f"{spam_lines} of {lines} lines are spam keywords or links",
                 round(spam_lines / lines, 3),
             )
+
+
+@lru_cache(maxsize=1)
+def _vietnamese_function_words() -> frozenset[str]:
+    """Vietnamese stopwords with a non-ASCII letter (ASCII ones overlap English: "a", "to")."""
+    return frozenset(w for w in stopwords("vi") if not w.isascii() and " " not in w)
+
+
+def _gaps(spans: list[tuple[int, int]], length: int) -> list[tuple[int, int]]:
+    """The stretches of ``range(length)`` outside sorted, non-overlapping ``spans``."""
+    out, pos = [], 0
+    for s, e in spans:
+        out.append((pos, s))
+        pos = e
+    out.append((pos, length))
+    return out
 
 
 def _letters(run: str) -> int:
