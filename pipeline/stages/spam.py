@@ -1,20 +1,24 @@
 """spam: cut keyword runs injected into articles by compromised sites ("visit 카지노 North Korea").
 
-Other cleaners drop the whole page; this stage removes only the injected run. A *run* is a stretch of
-letters whose script group (CJK, Thai, Cyrillic) is foreign to the document's main script, plus
-Vietnamese betting phrases (Latin script, so found by lexicon) inside non-Vietnamese Latin text.
-A run is removed when
+Other cleaners drop the whole page; this stage removes only the injected run and logs it. A *run* is
+a stretch of CJK (Hangul/Han/Kana), Thai or Cyrillic letters that is foreign to the main script of
+its line (counted without lexicon and quoted runs, so injections cannot outvote a short line), plus
+Vietnamese betting phrases (Latin script, so found by lexicon) in Latin lines of non-Vietnamese text.
+A run is removed (the rule is logged) when
 
-* ``lexicon``: it can be cut entirely into spam terms and modifiers (``pipeline/data/spam/``), so
+* ``lexicon``: it can be cut entirely into spam terms and modifiers of ``pipeline/data/spam/``, so
   compounds such as ``카지노사이트`` or ``คาสิโนออนไลน์`` match and ``토토로`` (Totoro) does not;
-* ``campaign``: it is an unknown run sitting bare between two main-script words, in a document where
-  a lexicon run of the same script was found (injections come in batches);
-* ``repeated``: the same bare mid-sentence run occurs ``min_repeats`` times;
-* ``link``: it is glued to a domain (``바카라사이트.com``).
+* ``lexicon_partial``: known parts leave at most two letters ("해외배팅사이트"), or a term of three
+  or more letters is half of it ("더킹카지노");
+* ``campaign``: it is an unknown run standing bare between two main-script words, in a document
+  where a lexicon run of the same script was found (injections come in batches);
+* ``repeated``: the same bare run occurs ``min_repeats`` times;
+* ``link``: it is glued to a domain (``바카라사이트.com``);
+* ``spam_line``: its whole line is spam terms and links, in another script than the document's.
 
-Runs in brackets or quotes, or after a colon (glosses, quotations) are never removed, nor anything in
-a document whose main script is the run's own. Lines made mostly of spam terms and links count
-towards a whole-document verdict (``spam_document``), for keyword-list pages.
+Runs in brackets or quotes (glosses, quotations), after a colon to the end of a sentence, on lines
+written in one script, or in documents of their own script are never cut. Lines made mostly of spam
+terms and links count towards a whole-document verdict (flag ``spam_document``).
 """
 
 from __future__ import annotations
@@ -205,7 +209,7 @@ class _Run:
     start: int
     end: int
     text: str
-    enclosed: bool  # in brackets/quotes or after a colon
+    enclosed: bool  # a gloss or quotation (see ``_enclosed``)
     rule: str | None  # lexicon rule that matched, if any
 
 
@@ -290,8 +294,8 @@ class Spam(Stage):
         """Words of a run judged apart: longest lexicon stretches first ("淘宝 スロットアプリ").
 
         Unless lexicon stretches make up more than half the words (or one of two), the run is a
-        phrase and stays whole. Other words of the same script inside a spam cluster ("казино вулкан") are spam too
-        (rule ``campaign``); a word in another script (a brand next to the injection) is kept.
+        phrase and stays whole. Other words of the same script inside a spam cluster ("казино
+        вулкан") are spam too (rule ``campaign``); a word of another script (a brand) is kept.
         """
         whole = [_Run(group, start, start + len(text), text, False, None)]
         words = [(m.start(), m.end()) for m in regex.finditer(r"[^ ]+", text)]
