@@ -115,6 +115,26 @@ def test_unknown_runs_cut_beside_a_campaign_but_not_alone():
     assert clean(with_campaign, campaign=False).text == alone
 
 
+def test_spam_clusters_are_judged_word_by_word():
+    # an unknown word inside a Cyrillic spam cluster goes with it; a brand in another script stays
+    assert clean("The bank казино вулкан said profits rose.").text == "The bank said profits rose."
+    doc = clean("Shoppers on Acme 淘宝 スロットアプリ spent more this year.")
+    assert doc.text == "Shoppers on Acme 淘宝 spent more this year."
+    # a foreign phrase that merely mentions a spam word is text, not a cluster
+    phrase = "He wrote Мы пошли в казино вчера in his diary."
+    assert clean(phrase).text == phrase
+
+
+def test_injections_cannot_outvote_a_short_line():
+    text = "Local 카지노사이트 news 바카라사이트 today 온라인카지노 here"
+    assert clean(text).text == "Local news today here"
+
+
+def test_name_followed_by_native_script_is_a_gloss_not_campaign():
+    text = "The envoy met Kim Jong-un 김정은 after the 카지노사이트 talks."
+    assert clean(text).text == "The envoy met Kim Jong-un 김정은 after the talks."
+
+
 def test_repeated_bare_runs_are_cut():
     text = "First 新葡京 line here.\nSecond 新葡京 line here.\nThird 新葡京 line here."
     assert clean(text).text == "First line here.\nSecond line here.\nThird line here."

@@ -386,8 +386,6 @@ class Spam(Stage):
                 lexicon = self.lexicons.get(run.group)
                 hint = lexicon is not None and lexicon.part.search(run.text) is not None
                 bare.append((run, _fine_script(run.text, run.group), hint or not _after_name(text, run.start)))
-        if bare and _capitalises_nouns(text):  # capitals are nouns, not names to gloss
-            bare = [(run, script, True) for run, script, _ in bare]
         repeats = Counter(run.text for run, _, _ in bare)
         for run, script, not_a_gloss in bare:
             if not not_a_gloss:
@@ -530,7 +528,7 @@ def _mark(text: str, pos: int, step: int) -> int:
     return -1
 
 
-_WORD_BEFORE = regex.compile(r"(\w+)[ \t\u00a0]*$")
+_WORD_BEFORE = regex.compile(r"([\w\-’'.]+)[ \t\u00a0]*$")  # "Jong-un", "O’Neill"
 
 
 def _between_words(text: str, start: int, end: int, main: str) -> bool:
@@ -547,15 +545,6 @@ def _after_name(text: str, start: int) -> bool:
     """Right after a capitalised word: could be a native-script gloss of a name ("Kim Jong-un 김정은")."""
     word = _WORD_BEFORE.search(text, max(0, start - 40), start)
     return bool(word and word.group(1)[:1].isupper())
-
-
-_MID_SENTENCE_WORD = regex.compile(r"(?<=\p{Ll}[,;]? )\p{L}")
-
-
-def _capitalises_nouns(text: str) -> bool:
-    """German-like text: a quarter of mid-sentence words are capitalised, so capitals mark no names."""
-    initials = _MID_SENTENCE_WORD.findall(text)
-    return len(initials) >= 20 and sum(c.isupper() for c in initials) >= 0.25 * len(initials)
 
 
 def _covered_chars(line: str, spans: list[tuple[int, int]]) -> int:
