@@ -177,6 +177,17 @@ def test_any_shipped_term_injected_anywhere_is_removed_exactly(term, at):
     assert clean(dirty).text == sentence
 
 
+def test_injected_title_is_cleaned_through_the_pipeline(tmp_path, read_output):
+    article = (FIXTURES / "article_injected.in.txt").read_text(encoding="utf-8")
+    record = {"id": "a", "text": "Putin visits 카지노사이트 Pyongyang for talks with Kim\n\n" + article}
+    (tmp_path / "in.jsonl").write_bytes(orjson.dumps(record))
+    out = tmp_path / "out"
+    run([tmp_path / "in.jsonl"], load_config(ROOT / "configs" / "default.yaml"), out, workers=1)
+    (doc,) = read_output(out)["clean"]
+    assert doc["metadata"]["title"] == "Putin visits Pyongyang for talks with Kim"
+    assert {"stage": "spam", "rule": "title_lexicon", "text": "카지노사이트", "position": -1} in doc["metadata"]["removed"]
+
+
 def test_filter_mode_rejects_spam_documents_through_the_runner(tmp_path, read_output):
     records = [
         {"id": "page", "text": (FIXTURES / "keyword_page.txt").read_text(encoding="utf-8")},

@@ -196,6 +196,8 @@ class SpamConfig(StageConfig):
     """A document is spam (flag ``spam_document``) when more than this share of its non-empty lines is spam."""
     min_spam_lines: int = Field(1, ge=1)
     """... and at least this many lines are spam."""
+    clean_title: bool = True
+    """Also cut injected runs from ``metadata.title`` (rules logged as ``title_<rule>``, position -1)."""
 
 
 _MAX_SPLIT_WORDS = 12  # longer runs are sentences, judged whole
@@ -246,9 +248,11 @@ class Spam(Stage):
 
     def process(self, batch: list[Document]) -> None:
         for doc in batch:
-            if not self.triggered(doc.text):
-                continue  # fast path: nothing any rule could match
-            self._clean(doc)
+            if self.triggered(doc.text):  # fast path: otherwise nothing any rule could match
+                self._clean(doc)
+            title = doc.metadata.get("title")
+            if self.config.clean_title and isinstance(title, str) and self.triggered(title):
+                self._clean_title(doc, title)
 
     # -- analysis --------------------------------------------------------------------------------
     def _weighted_main(self, counts: Counter[str], default: str = "none") -> str:
@@ -435,14 +439,8 @@ class Spam(Stage):
         main, cuts, spam_lines, lines = self.find_cuts(original)
         if not cuts and not spam_lines:
             return
-        text = original
-        applied: list[_Cut] = []
-        for cut in reversed(cuts):  # right to left: earlier offsets stay valid
-            if applied and cut.end > applied[-1].start:
-                continue  # overlaps a cut already made
-            text = _cut_with_clean_spacing(text, cut.start, cut.end)
-            applied.append(cut)
-        for cut in reversed(applied):
+        text, applied = _apply_cuts(original, cuts)
+        for cut in applied:
             doc.remove(self.name, cut.rule, original[cut.start : cut.end], cut.start)
         doc.text = text
         found = {"script": main, "runs_removed": len(applied), "spam_lines": spam_lines, "lines": lines}
@@ -454,6 +452,27 @@ class Spam(Stage):
                 f"{spam_lines} of {lines} lines are spam keywords or links",
                 round(spam_lines / lines, 3),
             )
+
+
+    def _clean_title(self, doc: Document, title: str) -> None:
+        """The headline the boilerplate stage moved to ``metadata.title`` gets injections too."""
+        _, cuts, _, _ = self.find_cuts(title)
+        cleaned, applied = _apply_cuts(title, cuts)
+        for cut in applied:  # position -1: not an offset in the text
+            doc.remove(self.name, f"title_{cut.rule}", title[cut.start : cut.end])
+        if applied:
+            doc.metadata["title"] = cleaned
+
+
+def _apply_cuts(text: str, cuts: list[_Cut]) -> tuple[str, list[_Cut]]:
+    """Text with the (sorted) cuts made, spacing repaired; the cuts applied, overlaps skipped."""
+    applied: list[_Cut] = []
+    for cut in reversed(cuts):  # right to left: earlier offsets stay valid
+        if applied and cut.end > applied[-1].start:
+            continue  # overlaps a cut already made
+        text = _cut_with_clean_spacing(text, cut.start, cut.end)
+        applied.append(cut)
+    return text, applied[::-1]
 
 
 @lru_cache(maxsize=1)
