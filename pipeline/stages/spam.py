@@ -46,8 +46,9 @@ GROUP_CLASSES: dict[str, str] = {
     "latin": r"\p{Latin}",
 }
 RUN_GROUPS = ("cjk", "thai", "cyrillic")  # scripts whose runs can be foreign, hence candidates
+# letters per group, a whole space-separated stretch per match (fewer matches: counted in Python)
 _GROUP_COUNTS = regex.compile(
-    "|".join(f"(?P<{g}>[{cls}]+)" for g, cls in GROUP_CLASSES.items()) + r"|(?P<other>\p{L}+)"
+    "|".join(f"(?P<{g}>[{cls}]+(?: [{cls}]+)*)" for g, cls in GROUP_CLASSES.items()) + r"|(?P<other>\p{L}+)"
 )
 # Fast path: stdlib ``re`` with the blocks of the scripts above (5-10x faster than ``regex`` with
 # script properties on long Latin text); a document without any of these is left alone.
@@ -58,6 +59,7 @@ _CJK_THAI_CYRILLIC_BLOCKS = (
 _VIETNAMESE_ONLY = "ăđơưĂĐƠƯ\u1ea0-\u1ef9"
 _SCRIPT_TRIGGER = re.compile(f"[{_CJK_THAI_CYRILLIC_BLOCKS}{_VIETNAMESE_ONLY}]")
 _VIETNAMESE_LETTER = regex.compile(f"[{_VIETNAMESE_ONLY}]")
+_ASCII_LETTER = re.compile("[A-Za-z]")
 _KANA = regex.compile(r"[\p{Hiragana}\p{Katakana}]")
 _HANGUL = regex.compile(r"\p{Hangul}")
 _SEPARATOR = r"[ \u00a0\-·・]"
@@ -70,7 +72,8 @@ _GLUED_TAIL = regex.compile(r"[a-z0-9]{1,4}(?![\p{L}\p{M}\d])")
 _URL = regex.compile(r"(?:https?://|www\.)\S+|\b[\w-]+\.(?:com|net|org|info|xyz|top|vip|site|club|bet|win|cc|kr|cn|jp|ru|th|vn)\b", regex.IGNORECASE)
 OPENERS = "([{（［【「『〈《«‹“‘\"'„‚"
 CLOSERS = ")]}）］】」』〉》»›”’\"'“‘"
-_PAIR_MARKS = frozenset("()[]{}（）［］【】「」『』〈〉《》«»‹›“”\"„")  # no single quotes: apostrophes
+_PAIR_MARKS = "()[]{}（）［］【】「」『』〈〉《》«»‹›“”\"„"  # no single quotes: apostrophes
+_PAIR_MARK = re.compile(f"[{re.escape(_PAIR_MARKS)}]")
 _OTHER_LETTER = {g: regex.compile(rf"(?![{cls}])\p{{L}}") for g, cls in GROUP_CLASSES.items()}
 _ATTACHING = ",.;:!?…)]}%）］】」』〉》»›”’\"'。、，！？；："
 
@@ -260,6 +263,17 @@ class Spam(Stage):
         weighted = {g: n * (self.config.cjk_weight if g == "cjk" else 1) for g, n in counts.items() if n > 0}
         return max(sorted(weighted), key=weighted.__getitem__) if weighted else default
 
+    def _candidate_groups(self, counts: Counter[str]) -> set[str]:
+        """Groups whose runs on this line need judging. Runs of the line's main group only matter if
+        leaving out lexicon and quoted runs could make another group main, i.e. other letters weigh
+        at least a quarter as much (a short line full of injections), not a stray "KBS" or "ʼ"."""
+        weighted = {g: n * (self.config.cjk_weight if g == "cjk" else 1) for g, n in counts.items() if n > 0}
+        if len(weighted) < 2:
+            return set()
+        main = max(sorted(weighted), key=weighted.__getitem__)
+        others = max(n for g, n in weighted.items() if g != main)
+        return {g for g in RUN_GROUPS if g in weighted and (g != main or others * 4 >= weighted[g])}
+
     def _is_vietnamese(self, text: str, vi_spans: list[tuple[int, int]]) -> bool:
         """Vietnamese text, judged outside the betting terms found in it: letters only Vietnamese
         uses (ă đ ơ ư ạ ...) or accented Vietnamese function words (tôi, của, không, ...)."""
@@ -303,12 +317,14 @@ class Spam(Stage):
         """
         whole = [_Run(group, start, start + len(text), text, False, None)]
         words = [(m.start(), m.end()) for m in regex.finditer(r"[^ ]+", text)]
-        if len(words) > _MAX_SPLIT_WORDS:
+        if len(words) > _MAX_SPLIT_WORDS or group not in self.lexicons:
             return whole
+        part = self.lexicons[group].part
         pieces: list[tuple[int, int, str | None]] = []  # first word, end word, rule
         i = 0
         while i < len(words):
-            for j in range(len(words), i, -1):
+            has_part = part.search(text, words[i][0], words[i][1]) is not None  # else no stretch starts here
+            for j in range(len(words), i, -1) if has_part else ():
                 rule = self._lexicon_rule(group, text[words[i][0] : words[j - 1][1]])
                 if rule == "lexicon" or (rule and j == i + 1):
                     break
@@ -340,22 +356,23 @@ class Spam(Stage):
         per_line: list[Counter[str]] = [Counter() for _ in line_starts]
         total: Counter[str] = Counter()
         for m in _GROUP_COUNTS.finditer(text):
-            n = m.end() - m.start()
+            n = m.end() - m.start() - m.group().count(" ")
             per_line[line_of(m.start())][m.lastgroup] += n
             total[m.lastgroup] += n
         raw_counts = [Counter(c) for c in per_line]
         main = self._weighted_main(total, "other")
         raw_line_mains = [self._weighted_main(c) for c in per_line]
 
-        # a line written in one script has nothing foreign on it (a keyword line is judged whole below)
-        mixed = [sum(1 for n in c.values() if n > 0) > 1 for c in per_line]
+        # lines where a group's runs may be foreign: other letters there, and not a token few of them
+        # (a line in one script is judged whole below, as a possible keyword line)
+        candidates = [self._candidate_groups(c) for c in per_line]
         runs: list[_Run] = []
         for group in RUN_GROUPS:
-            if not any(c[group] and mixed[i] for i, c in enumerate(per_line)):
+            if not any(group in c for c in candidates):
                 continue
             for match in _RUNS[group].finditer(text):
                 start, end = match.span()
-                if not mixed[line_of(start)]:
+                if group not in candidates[line_of(start)]:
                     continue
                 enclosed = _enclosed(text, start, end, group)
                 rule = None if enclosed else self._lexicon_rule(group, match.group())
@@ -369,7 +386,7 @@ class Spam(Stage):
         line_mains = [self._weighted_main(c, main) for c in per_line]
 
         cuts: list[_Cut] = []
-        if "latin" in line_mains and self.vietnamese_hint and self.vietnamese_hint.search(text):
+        if "latin" in line_mains and self.vietnamese_hint and self.vietnamese_hint.search(text) and not _plainly_vietnamese(text):
             vi_spans = [m.span() for m in self.lexicons["vi"].inline.finditer(text)]
             if vi_spans and not self._is_vietnamese(text, vi_spans):
                 cuts += [_Cut(s, e, "lexicon") for s, e in vi_spans if line_mains[line_of(s)] == "latin" and not _enclosed(text, s, e)]
@@ -426,6 +443,7 @@ class Spam(Stage):
     def _spam_share(self, line: str, cut_spans: list[tuple[int, int]], groups: list[str]) -> float:
         """Share of the line's non-space characters in spam terms, cut runs and links beside them."""
         lexicons = [self.lexicons[g] for g in groups if g in self.lexicons]
+        lexicons = [lex for lex in lexicons if lex.term.search(line)]  # cheap pre-check: any term at all
         covered = cut_spans + [m.span() for lex in lexicons for m in lex.inline.finditer(line)]
         if not covered:
             return 0.0
@@ -481,6 +499,13 @@ def _vietnamese_function_words() -> frozenset[str]:
     return frozenset(w for w in stopwords("vi") if not w.isascii() and " " not in w)
 
 
+def _plainly_vietnamese(text: str) -> bool:
+    """Vietnamese at a glance: Vietnamese-only letters are 8 % of Latin ones (prose has ~15 %; an
+    English page with injected Vietnamese spam ~1 %), so no need to look for betting terms."""
+    marked = len(_VIETNAMESE_LETTER.findall(text))
+    return marked >= 20 and marked >= 0.08 * len(_ASCII_LETTER.findall(text))
+
+
 def _gaps(spans: list[tuple[int, int]], length: int) -> list[tuple[int, int]]:
     """The stretches of ``range(length)`` outside sorted, non-overlapping ``spans``."""
     out, pos = [], 0
@@ -525,26 +550,25 @@ def _enclosed(text: str, start: int, end: int, group: str | None = None) -> bool
         return True
     if group is None:
         return False
-    opener = _mark(text, start, -1)
-    closer = _mark(text, end, 1)
+    opener = _mark_before(text, start)
+    closer = _mark_after(text, end)
     if opener < 0 or closer < 0 or text[opener] not in OPENERS or text[closer] not in CLOSERS:
         return False
     other_letter = _OTHER_LETTER[group]
     return not (other_letter.search(text, opener, start) or other_letter.search(text, end, closer))
 
 
-def _mark(text: str, pos: int, step: int) -> int:
-    """Index of the nearest bracket or double quote before (step -1) or from (step 1) ``pos`` on
-    its line, within 300 characters; -1 if none."""
-    i = pos - 1 if step < 0 else pos
-    stop = max(-1, pos - 301) if step < 0 else min(len(text), pos + 300)
-    while i != stop:
-        if text[i] == "\n":
-            return -1
-        if text[i] in _PAIR_MARKS:
-            return i
-        i += step
-    return -1
+def _mark_before(text: str, pos: int) -> int:
+    """Index of the nearest bracket or double quote before ``pos`` on its line (300 chars); -1 if none."""
+    low = max(0, pos - 300, text.rfind("\n", max(0, pos - 300), pos) + 1)
+    return max(text.rfind(mark, low, pos) for mark in _PAIR_MARKS)
+
+
+def _mark_after(text: str, pos: int) -> int:
+    """Index of the nearest bracket or double quote from ``pos`` on its line (300 chars); -1 if none."""
+    high = text.find("\n", pos, pos + 300)
+    found = _PAIR_MARK.search(text, pos, high if high >= 0 else min(len(text), pos + 300))
+    return found.start() if found else -1
 
 
 _WORD_BEFORE = regex.compile(r"([\w\-’'.]+)[ \t\u00a0]*$")  # "Jong-un", "O’Neill"
