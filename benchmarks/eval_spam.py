@@ -319,7 +319,7 @@ def table(result: dict[str, Any]) -> str:
         ["real web pages (boilerplate_dev, as crawled) changed / flagged", f"{result['real_pages_changed']} / {result['real_pages_flagged']} of {result['real_pages']}"],
         ["keyword-list pages flagged as spam", f"{result['keyword_pages_flagged']:.3f} of {result['keyword_pages']}"],
         ["speed, real web pages (990, mostly de/en, no spam)", "{docs_per_second} docs/s, {mb_per_second} MB/s".format(**result["speed_real_pages"])],
-        ["speed, native ko/zh/ja/th/ru/uk/el/ar/he/hi documents", "{docs_per_second} docs/s, {mb_per_second} MB/s".format(**result["speed_native_documents"])],
+        ["speed, native ko/zh/ja/th/ru/vi/uk/el/ar/he/hi documents", "{docs_per_second} docs/s, {mb_per_second} MB/s".format(**result["speed_native_documents"])],
     ])
     detail = []
     for name in ("tuned", "fresh"):

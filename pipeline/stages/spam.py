@@ -24,6 +24,7 @@ terms and links count towards a whole-document verdict (flag ``spam_document``).
 from __future__ import annotations
 
 from bisect import bisect_right
+from itertools import accumulate
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
@@ -157,12 +158,13 @@ def load_lexicons(languages: tuple[str, ...]) -> dict[str, Lexicon]:
         edge = rf"[{GROUP_CLASSES['latin' if group == 'vi' else group]}\p{{M}}]"
         # scripts written with spaces match whole words only; CJK and Thai match inside compounds
         bounded = (lambda p: rf"(?<!{edge}){p}(?!{edge})") if group in ("cyrillic", "vi") else (lambda p: p)
+        flags = regex.IGNORECASE if group in ("cyrillic", "vi") else 0  # CJK and Thai have no case (and match faster)
         out[group] = Lexicon(
             group,
-            whole=regex.compile(compound, regex.IGNORECASE),
-            inline=regex.compile(rf"(?<!{edge}){compound}(?!{edge})", regex.IGNORECASE),
-            term=regex.compile(bounded(core), regex.IGNORECASE),
-            part=regex.compile(bounded(word), regex.IGNORECASE),
+            whole=regex.compile(compound, flags),
+            inline=regex.compile(rf"(?<!{edge}){compound}(?!{edge})", flags),
+            term=regex.compile(bounded(core), flags),
+            part=regex.compile(bounded(word), flags),
             plain_terms=tuple(sorted(t.rstrip("*").lower() for t in group_terms if not _VIETNAMESE_LETTER.search(t))) if group == "vi" else (),
         )
     return out
@@ -483,14 +485,29 @@ class Spam(Stage):
 
 
 def _apply_cuts(text: str, cuts: list[_Cut]) -> tuple[str, list[_Cut]]:
-    """Text with the (sorted) cuts made, spacing repaired; the cuts applied, overlaps skipped."""
+    """Text with the (sorted) cuts made, spacing repaired; the cuts applied, overlaps skipped.
+
+    Cuts never cross a line, so each line is edited on its own (linear in the text, however many
+    cuts); a line left empty disappears with its line break.
+    """
+    if not cuts:
+        return text, []
+    lines: list[str | None] = list(text.split("\n"))
+    line_starts = list(accumulate((len(line) + 1 for line in text.split("\n")[:-1]), initial=0))
+    by_line: dict[int, list[_Cut]] = {}
+    for cut in cuts:
+        by_line.setdefault(bisect_right(line_starts, cut.start) - 1, []).append(cut)
     applied: list[_Cut] = []
-    for cut in reversed(cuts):  # right to left: earlier offsets stay valid
-        if applied and cut.end > applied[-1].start:
-            continue  # overlaps a cut already made
-        text = _cut_with_clean_spacing(text, cut.start, cut.end)
-        applied.append(cut)
-    return text, applied[::-1]
+    for index, line_cuts in by_line.items():
+        offset, line, done = line_starts[index], lines[index], []
+        for cut in reversed(line_cuts):  # right to left: earlier offsets stay valid
+            if done and cut.end > done[-1].start:
+                continue  # overlaps a cut already made
+            line = _cut_with_clean_spacing(line, cut.start - offset, cut.end - offset)
+            done.append(cut)
+        lines[index] = line if line.strip() else None
+        applied += reversed(done)
+    return "\n".join(line for line in lines if line is not None), applied
 
 
 @lru_cache(maxsize=1)
