@@ -114,7 +114,10 @@ def _legit_span(rng: random.Random, sentences: dict[str, list[str]]) -> tuple[st
     """(kind, text to insert, the foreign span that must survive)."""
     lang = rng.choice(FOREIGN_LANGS)
     sentence = rng.choice(sentences[lang])
-    kind = rng.choice(["gloss", "quote", "colon_sentence", "bilingual_line", "brand", "spam_word_gloss", "symbols"])
+    kind = rng.choice(["gloss", "quote", "colon_sentence", "bilingual_line", "brand", "spam_word_gloss", "symbols", "bare_phrase"])
+    if kind == "bare_phrase":  # "the banner said 欢迎光临 in large letters": no brackets, no quotes
+        span = _phrase(rng, sentence, lang)
+        return kind, span, span
     if kind == "gloss":
         span = _phrase(rng, sentence, lang)
         return kind, f"({span})", span

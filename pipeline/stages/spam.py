@@ -413,8 +413,8 @@ class Spam(Stage):
         for run, script, not_a_gloss in bare:
             if not not_a_gloss:
                 continue
-            if self.config.campaign and script in lexicon_scripts:
-                cuts.append(_Cut(run.start, run.end, "campaign"))
+            if self.config.campaign and script in lexicon_scripts and run.text.count(" ") <= 1:
+                cuts.append(_Cut(run.start, run.end, "campaign"))  # keywords, not a phrase of 3+ words
             elif self.config.min_repeats and repeats[run.text] >= self.config.min_repeats:
                 cuts.append(_Cut(run.start, run.end, "repeated"))
 
