@@ -1,16 +1,17 @@
 """Spam stage evaluation: injected spam runs beside legitimate foreign text in real article text.
 
 Articles: pages of ``boilerplate_dev.jsonl.gz`` (en/de/fr/es) rebuilt from their ``keep`` snippets.
-Into each, at random word boundaries, we inject 0-4 spam runs from ``HELD_OUT_SPAM`` - a list kept
-apart from the shipped lexicon: compounds and variants a spammer would use, some of which the lexicon
-cannot cut into known parts (those are honest misses unless a shape rule catches them) - and 0-3
-legitimate foreign spans made from real ko/zh/ja/th/ru sentences of ``langid_dev.jsonl.gz``:
-glosses after a name, quoted phrases, whole sentences after a colon, foreign lines in a bilingual
-text, brand names, glosses of spam words ("casino (카지노)"), emoji and math.
+Into each, at random word boundaries, we inject 0-4 spam runs of one language from a list kept apart
+from the shipped lexicon (compounds and variants a spammer would use, some of which the lexicon cannot
+cut into known parts: honest misses unless a shape rule catches them), and 0-3 legitimate foreign
+spans made from real ko/zh/ja/th/ru sentences of ``langid_dev.jsonl.gz``: glosses after a name,
+quoted phrases, whole sentences after a colon, foreign lines, brand names, glosses of spam words
+("casino (카지노)"), bare phrases mid-sentence, emoji and math. ``HELD_OUT_SPAM`` was tuned on,
+``FRESH_SPAM`` never was; both are scored.
 
-Native documents (ko/zh/ja/th/ru/uk/el/ar/he/hi sentences, some with spam words in them) must lose
-nothing. Keyword-list pages must get the whole-document verdict; articles must not.
-Seeded, so figures are reproducible: ``.venv/bin/python -m benchmarks.eval_spam``.
+Native documents (ko/zh/ja/th/ru/vi/uk/el/ar/he/hi sentences, some with spam words in them) must lose
+nothing; the real pages as crawled should not change. Keyword-list pages must get the whole-document
+verdict; articles must not. Seeded: ``.venv/bin/python -m benchmarks.eval_spam``.
 """
 
 from __future__ import annotations

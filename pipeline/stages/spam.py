@@ -311,23 +311,39 @@ class Spam(Stage):
         return None
 
     def _split_run(self, group: str, start: int, text: str) -> list[_Run]:
-        """Words of a run judged apart: longest lexicon stretches first ("淘宝 スロットアプリ").
+        """Words of a run judged apart ("淘宝 スロットアプリ", "博彩網站 독재정권은 그를 ...").
 
-        Unless lexicon stretches make up more than half the words (or one of two), the run is a
-        phrase and stays whole. Other words of the same script inside a spam cluster ("казино
-        вулкан") are spam too (rule ``campaign``); a word of another script (a brand) is kept.
+        Consecutive Korean words, or Chinese/Japanese ones, form a segment. Within a segment, longest
+        lexicon stretches come first; unless they make up more than half its words (or one of two),
+        the segment is a phrase and stays whole. Other words of a spam cluster ("казино вулкан") are
+        spam too (rule ``campaign``).
         """
-        whole = [_Run(group, start, start + len(text), text, False, None)]
-        words = [(m.start(), m.end()) for m in regex.finditer(r"[^ ]+", text)]
-        if len(words) > _MAX_SPLIT_WORDS or group not in self.lexicons:
+        words = [(start + m.start(), start + m.end()) for m in regex.finditer(r"[^ ]+", text)]
+        if group not in self.lexicons:
+            return [_Run(group, start, start + len(text), text, False, None)]
+        # Korean words apart from Chinese/Japanese ones (Japanese mixes Han and Kana across words)
+        korean = [_HANGUL.search(text, s - start, e - start) is not None for s, e in words]
+        segments: list[list[tuple[int, int]]] = []
+        for index, word in enumerate(words):
+            if index and korean[index] == korean[index - 1]:
+                segments[-1].append(word)
+            else:
+                segments.append([word])
+        return [run for segment in segments for run in self._judge_words(group, text, start, segment)]
+
+    def _judge_words(self, group: str, text: str, offset: int, words: list[tuple[int, int]]) -> list[_Run]:
+        """Lexicon stretches among consecutive words of one script (see ``_split_run``)."""
+        piece_text = lambda i, j: text[words[i][0] - offset : words[j - 1][1] - offset]
+        whole = [_Run(group, words[0][0], words[-1][1], piece_text(0, len(words)), False, None)]
+        if len(words) > _MAX_SPLIT_WORDS:
             return whole
         part = self.lexicons[group].part
         pieces: list[tuple[int, int, str | None]] = []  # first word, end word, rule
         i = 0
         while i < len(words):
-            has_part = part.search(text, words[i][0], words[i][1]) is not None  # else no stretch starts here
-            for j in range(len(words), i, -1) if has_part else ():
-                rule = self._lexicon_rule(group, text[words[i][0] : words[j - 1][1]])
+            has_part = part.search(text, words[i][0] - offset, words[i][1] - offset) is not None
+            for j in range(len(words), i, -1) if has_part else ():  # no part: no stretch starts here
+                rule = self._lexicon_rule(group, piece_text(i, j))
                 if rule == "lexicon" or (rule and j == i + 1):
                     break
             else:
@@ -337,10 +353,9 @@ class Spam(Stage):
         spam_words = sum(j - i for i, j, rule in pieces if rule)
         if spam_words * 2 < len(words) or (spam_words * 2 == len(words) and len(words) > 2):
             return whole  # a phrase that mentions a spam word, not a spam cluster
-        runs = [_Run(group, start + words[i][0], start + words[j - 1][1], text[words[i][0] : words[j - 1][1]], False, rule)
-                for i, j, rule in pieces]
+        runs = [_Run(group, words[i][0], words[j - 1][1], piece_text(i, j), False, rule) for i, j, rule in pieces]
         spam_scripts = {_fine_script(r.text, group) for r in runs if r.rule}
-        return [
+        return [  # a leftover word in another script ("淘宝" beside Kana spam) is kept
             r if r.rule or not self.config.campaign or _fine_script(r.text, group) not in spam_scripts
             else _Run(r.group, r.start, r.end, r.text, False, "campaign")
             for r in runs
