@@ -78,6 +78,7 @@ def test_seed_sentence_spacing():
         ("카지노사이트 The report was published.", "The report was published."),
         ("The report was published 바카라사이트", "The report was published"),
         ('He said "visit 토토사이트" to everyone.', 'He said "visit" to everyone.'),
+        ("La dette a augmenté (6,6 카지노 %) ; pourquoi 바카라 ?", "La dette a augmenté (6,6 %) ; pourquoi ?"),
         ("The film 토토로 is a classic, and so is the (토토) lottery.", "The film 토토로 is a classic, and so is the (토토) lottery."),
     ],
 )

@@ -75,7 +75,7 @@ OPENERS = "([{（［【「『〈《«‹“‘\"'„‚"
 CLOSERS = ")]}）］】」』〉》»›”’\"'“‘"
 _PAIR_MARKS = "()[]{}（）［］【】「」『』〈〉《》«»‹›“”\"„"  # no single quotes: apostrophes
 _PAIR_MARK = re.compile(f"[{re.escape(_PAIR_MARKS)}]")
-_OTHER_LETTER = {g: regex.compile(rf"(?![{cls}])\p{{L}}") for g, cls in GROUP_CLASSES.items()}
+_OTHER_LETTER = {g: regex.compile(rf"(?![{cls}])[\p{{L}}\d]") for g, cls in GROUP_CLASSES.items()}  # or digit: "(20,4 룰렛게임 %)"
 _ATTACHING = ",.;:!?…)]}%）］】」』〉》»›”’\"'。、，！？；："
 
 
@@ -574,7 +574,7 @@ def _neighbours(text: str, start: int, end: int) -> tuple[str, str]:
 def _enclosed(text: str, start: int, end: int, group: str | None = None) -> bool:
     """A gloss or a quotation, not an injection: tightly in quotes or brackets, after a colon and
     ending its sentence ("Korean: 카지노."), or (given the run's ``group``) inside a bracket or
-    double-quote pair that holds no letters of another script («Мы будем развивать ...»)."""
+    double-quote pair that holds no digits nor letters of another script («Мы будем развивать ...»)."""
     before, after = _neighbours(text, start, end)
     if before in OPENERS and after in CLOSERS:
         return True
@@ -648,8 +648,10 @@ def _cut_with_clean_spacing(text: str, start: int, end: int) -> str:
     next_char = text[right + 1] if right + 1 < len(text) else "\n"
     closing = after in _ATTACHING and not (after in OPENERS and next_char.isalnum())  # '"' opens "word"
     opening = before in OPENERS and not (before in CLOSERS and left < start)  # '" ' closed a quote
-    if before == "\n" or after == "\n" or closing or opening:
+    if before == "\n" or after == "\n" or opening:
         joint = ""
+    elif closing:  # "visit 카지노, North" -> "visit, North"; "(20,4 룰렛게임 %)" keeps its space
+        joint = " " if left < start and right > end else ""
     elif left < start or right > end or (before.isalnum() and after.isalnum()):
         joint = " "
     else:
