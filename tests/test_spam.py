@@ -189,6 +189,21 @@ def test_injected_title_is_cleaned_through_the_pipeline(tmp_path, read_output):
     assert {"stage": "spam", "rule": "title_lexicon", "text": "카지노사이트", "position": -1} in doc["metadata"]["removed"]
 
 
+MIXED_ALPHABET = "ab Z.,:;()«»\"'“”„\n\t 0123456789카지노사이트김정은百家乐网站カジノサイトคาสิโนออนไลน์казино онлайннhàcáiuytín😀%-"
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet=MIXED_ALPHABET, max_size=120))
+def test_any_text_is_handled_and_every_cut_is_logged_where_it_was(text):
+    doc = clean(text)
+    assert len(doc.text) <= len(text)
+    for removal in doc.removals:
+        if removal.position >= 0:
+            assert text[removal.position : removal.position + len(removal.text)] == removal.text
+    if not doc.removals:
+        assert doc.text == text
+
+
 def test_filter_mode_rejects_spam_documents_through_the_runner(tmp_path, read_output):
     records = [
         {"id": "page", "text": (FIXTURES / "keyword_page.txt").read_text(encoding="utf-8")},
