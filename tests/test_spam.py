@@ -126,6 +126,13 @@ def test_spam_clusters_are_judged_word_by_word():
     assert clean(phrase).text == phrase
 
 
+def test_spam_compound_glued_to_a_foreign_phrase_is_cut_but_a_plain_term_is_not():
+    doc = clean("The review of 카지노쿠폰 맛있는 김치찌개 was glowing.")
+    assert doc.text == "The review of 맛있는 김치찌개 was glowing."
+    phrase = "The sign said 카지노 영업 시간 변경 in red letters."
+    assert clean(phrase).text == phrase
+
+
 def test_injections_cannot_outvote_a_short_line():
     text = "Local 카지노사이트 news 바카라사이트 today 온라인카지노 here"
     assert clean(text).text == "Local news today here"

@@ -352,7 +352,7 @@ class Spam(Stage):
             i = j
         spam_words = sum(j - i for i, j, rule in pieces if rule)
         if spam_words * 2 < len(words) or (spam_words * 2 == len(words) and len(words) > 2):
-            return whole  # a phrase that mentions a spam word, not a spam cluster
+            return self._phrase_with_edge_spam(group, words, pieces, piece_text) or whole
         runs = [_Run(group, words[i][0], words[j - 1][1], piece_text(i, j), False, rule) for i, j, rule in pieces]
         spam_scripts = {_fine_script(r.text, group) for r in runs if r.rule}
         return [  # a leftover word in another script ("淘宝" beside Kana spam) is kept
@@ -360,6 +360,20 @@ class Spam(Stage):
             else _Run(r.group, r.start, r.end, r.text, False, "campaign")
             for r in runs
         ]
+
+    def _phrase_with_edge_spam(self, group, words, pieces, piece_text) -> list[_Run] | None:
+        """A phrase that mentions a spam word stays whole, but a spam *compound* glued to its start
+        or end ("카지노쿠폰 품질 면에서": term + modifier) is an injection next to it."""
+        part = self.lexicons[group].part
+        edges = {k for k in {0, len(pieces) - 1} if pieces[k][2] and len(part.findall(piece_text(*pieces[k][:2]))) >= 2}
+        if not edges:
+            return None
+        runs = [_Run(group, words[i][0], words[j - 1][1], piece_text(i, j), False, rule) for k, (i, j, rule) in enumerate(pieces) if k in edges]
+        inner = [p for k, p in enumerate(pieces) if k not in edges]
+        if inner:
+            i, j = inner[0][0], inner[-1][1]
+            runs.append(_Run(group, words[i][0], words[j - 1][1], piece_text(i, j), False, None))
+        return sorted(runs, key=lambda r: r.start)
 
     def find_cuts(self, text: str) -> tuple[str, list[_Cut], int, int]:
         """Main script, spans to remove (with the rule that caught each), spam lines, non-empty lines.
