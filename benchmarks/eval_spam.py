@@ -7,7 +7,7 @@ cut into known parts: honest misses unless a shape rule catches them), and 0-3 l
 spans made from real ko/zh/ja/th/ru sentences of ``langid_dev.jsonl.gz``: glosses after a name,
 quoted phrases, whole sentences after a colon, foreign lines, brand names, glosses of spam words
 ("casino (카지노)"), bare phrases mid-sentence, emoji and math. ``HELD_OUT_SPAM`` was tuned on,
-``FRESH_SPAM`` never was; both are scored.
+``FRESH_SPAM`` a little (see README), ``UNSEEN_SPAM`` never; all three are scored.
 
 Native documents (ko/zh/ja/th/ru/vi/uk/el/ar/he/hi sentences, some with spam words in them) must lose
 nothing; the real pages as crawled should not change. Keyword-list pages must get the whole-document
@@ -67,6 +67,22 @@ FRESH_SPAM: dict[str, list[str]] = {
            "игровые автоматы бесплатно", "интим знакомства", "казино с бонусом", "эскорт услуги", "джекпот казино", "слоты онлайн"],
     "vi": ["nhà cái trực tuyến", "cá cược thể thao", "tài xỉu uy tín", "xóc đĩa trực tuyến", "lô đề trực tuyến", "game bài uy tín",
            "nổ hũ uy tín", "đánh bài online", "cá độ trực tuyến", "kèo nhà cái hôm nay", "sòng bạc online", "xổ số trực tuyến"],
+}
+# A third list, written at the end after all tuning and run once: the untouched held-out figure.
+UNSEEN_SPAM: dict[str, list[str]] = {
+    "ko": ["카지노 사이트 추천 순위", "안전한 토토사이트", "먹튀 없는 바카라", "실시간 카지노", "스포츠 배팅 사이트", "온라인 슬롯머신",
+           "카지노게임 종류", "바카라 필승법", "토토 배당률", "홀덤 포커 사이트", "안전공원", "사다리게임", "미니게임 사이트", "꽁머니 지급"],
+    "zh": ["澳门新葡京", "皇冠体育", "线上百家乐", "博彩平台推荐", "足彩投注", "网络赌博", "真钱游戏", "棋牌游戏平台", "百家乐必胜",
+           "时时彩技巧", "北京赛车", "体育博彩网站", "娱乐城注册送", "老虎机在线"],
+    "ja": ["オンラインカジノおすすめ", "カジノ入金ボーナス", "スロット攻略法", "バカラ必勝法", "パチスロ攻略", "ネットカジノ日本",
+           "ライブカジノ比較", "ブックメーカー登録", "アダルトサイト", "出会い系無料", "無料エロ動画"],
+    "th": ["เว็บพนันออนไลน์", "คาสิโนออนไลน์ได้เงินจริง", "สล็อตออนไลน์ฟรีเครดิต", "แทงบอลออนไลน์ขั้นต่ำ", "บาคาร่าออนไลน์ฟรี",
+           "หวยออนไลน์จ่ายจริง", "เว็บสล็อตแตกง่าย", "ไฮโลไทย", "เสือมังกรออนไลน์", "สล็อตpgเว็บตรง"],
+    "ru": ["онлайн казино на деньги", "казино вулкан играть", "игровые автоматы на деньги", "букмекерская контора онлайн",
+           "ставки на футбол онлайн", "казино с выводом денег", "покер на реальные деньги", "рулетка на деньги", "бонус без депозита",
+           "проститутки москвы", "эскорт агентство"],
+    "vi": ["nhà cái uy tín nhất", "cá cược thể thao trực tuyến", "tài xỉu online uy tín", "xóc đĩa online", "nổ hũ đổi thưởng uy tín",
+           "bắn cá đổi thưởng online", "lô đề online uy tín", "game bài đổi thưởng uy tín", "soi cầu lô đề", "đá gà trực tiếp"],
 }
 # Brand names people write in their own script beside the Latin one ("Sony ウォークマン").
 BRANDS: dict[str, list[str]] = {
@@ -194,7 +210,7 @@ def build_keyword_pages(seed: int) -> list[dict[str, Any]]:
     """Pages that are nothing but spam keywords and links: the whole-document verdict's target."""
     rng = random.Random(seed)
     pages = []
-    for spam_terms in (HELD_OUT_SPAM, FRESH_SPAM):
+    for spam_terms in (HELD_OUT_SPAM, FRESH_SPAM, UNSEEN_SPAM):
         for lang, terms in spam_terms.items():
             for _ in range(5):
                 links = ["", " https://bet-365win.com", " www.casino77.net"]
@@ -268,6 +284,7 @@ def run(data_dir: Path = DATA_DIR) -> dict[str, Any]:
     result: dict[str, Any] = {
         "tuned": score_articles(stage, build_articles(data_dir, HELD_OUT_SPAM, SEED)),
         "fresh": score_articles(stage, build_articles(data_dir, FRESH_SPAM, SEED + 1)),
+        "unseen": score_articles(stage, build_articles(data_dir, UNSEEN_SPAM, SEED + 2)),
     }
     natives = build_natives(data_dir, SEED)
     native_docs = [Document(f"n{i}", c["text"]) for i, c in enumerate(natives)]
@@ -305,18 +322,18 @@ def _throughput(stage, texts: list[str]) -> dict[str, float]:
 
 
 def table(result: dict[str, Any]) -> str:
-    tuned, fresh = result["tuned"], result["fresh"]
-    both = lambda key: [tuned[key], fresh[key]]
+    lists = [result[name] for name in ("tuned", "fresh", "unseen")]
+    both = lambda key: [figures[key] for figures in lists]
     rows = [
         ["spam runs removed (recall; no word of the run left)", *both("spam_recall")],
         ["spam runs", *both("spam_runs")],
         ["legit foreign spans kept", *both("legit_retention")],
         ["legit foreign spans", *both("legit_spans")],
         ["articles exactly restored (spacing included)", *both("articles_exactly_restored")],
-        ["article words lost (legit spans included)", f"{tuned['article_words_lost']} of {tuned['article_words']}", f"{fresh['article_words_lost']} of {fresh['article_words']}"],
+        ["article words lost (legit spans included)", *(f"{f['article_words_lost']} of {f['article_words']}" for f in lists)],
         ["articles flagged as spam documents", *both("articles_flagged_spam")],
     ]
-    out = markdown_table(["articles with injected spam", "tuned-on list", "fresh list"], rows)
+    out = markdown_table(["articles with injected spam", "tuned-on list", "fresh list", "unseen list"], rows)
     other = markdown_table(["other checks", "value"], [
         ["native-script chars lost", f"{result['native_chars_lost']} of {result['native_chars']} ({result['native_documents']} documents)"],
         ["native documents flagged as spam", result["native_flagged_spam"]],
@@ -326,7 +343,7 @@ def table(result: dict[str, Any]) -> str:
         ["speed, native ko/zh/ja/th/ru/vi/uk/el/ar/he/hi documents", "{docs_per_second} docs/s, {mb_per_second} MB/s".format(**result["speed_native_documents"])],
     ])
     detail = []
-    for name in ("tuned", "fresh"):
+    for name in ("tuned", "fresh", "unseen"):
         by_lang = ", ".join(f"{k} {v:.3f}" for k, v in result[name]["spam_recall_by_language"].items())
         by_kind = ", ".join(f"{k} {v:.3f}" for k, v in result[name]["legit_retention_by_kind"].items())
         detail.append(f"{name}: recall by language {by_lang}; retention by kind {by_kind}")
@@ -336,7 +353,7 @@ def table(result: dict[str, Any]) -> str:
 if __name__ == "__main__":
     res = run(DATA_DIR)
     print(table(res))
-    for name in ("tuned", "fresh"):
+    for name in ("tuned", "fresh", "unseen"):
         print(f"{name} missed spam:", ", ".join(res[name]["missed_spam"]))
         print(f"{name} lost legit:", "; ".join(res[name]["lost_legit"]))
     write_result("eval_spam", res)

@@ -193,7 +193,7 @@ class SpamConfig(StageConfig):
     """One CJK character counts as this many letters when deciding a document's main script."""
     vietnamese_share: float = Field(0.02, ge=0, le=1)
     """Latin text with this share of Vietnamese-only letters (ă đ ơ ư ạ ...) is Vietnamese."""
-    spam_line_share: float = Field(0.5, gt=0, le=1)
+    spam_line_share: float = Field(0.6, gt=0, le=1)
     """A line is spam when spam terms (and links beside them) are this share of its characters."""
     spam_line_cut_share: float = Field(0.8, gt=0, le=1)
     """A spam line this full of spam, in another script than the document's, is cut whole."""
