@@ -108,10 +108,10 @@ def test_vietnamese_betting_terms_removed_only_outside_vietnamese_text():
 
 
 def test_unknown_runs_cut_beside_a_campaign_but_not_alone():
-    with_campaign = "The mayor said 카지노사이트 the plan 해외배팅 would save money."
+    with_campaign = "The mayor said 카지노사이트 the plan 뉴헤븐벳 would save money."
     assert clean(with_campaign).text == "The mayor said the plan would save money."
     assert [r.rule for r in clean(with_campaign).removals] == ["lexicon", "campaign"]
-    alone = "The mayor said the plan 해외배팅 would save money."
+    alone = "The mayor said the plan 뉴헤븐벳 would save money."
     assert clean(alone).text == alone
     assert clean(with_campaign, campaign=False).text == alone
 
