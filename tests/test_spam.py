@@ -1,0 +1,232 @@
+"""spam stage: injected foreign-script keywords go, legitimate foreign text and native documents stay."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.config import ConfigError, load_config
+from pipeline.document import Document
+from pipeline.runner import run
+from pipeline.stages.spam import Spam, SpamConfig, _read_lexicon_file
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).parent / "fixtures" / "spam"
+NATIVE = sorted(FIXTURES.glob("native_*.txt"))
+INJECTED = sorted(FIXTURES.glob("*.in.txt"))
+
+
+def clean(text: str, **options) -> Document:
+    doc = Document("t", text)
+    Spam(SpamConfig(**options)).process([doc])
+    return doc
+
+
+def shipped_terms() -> list[str]:
+    """Every [terms] entry of the shipped lexicon files, as it would appear in text."""
+    root = resources.files("pipeline") / "data" / "spam"
+    terms = []
+    for path in sorted(root.iterdir(), key=lambda p: p.name):
+        if path.name.endswith(".txt"):
+            file_terms, _ = _read_lexicon_file(path.read_text(encoding="utf-8"), path.name)
+            terms += [t.rstrip("*") for t in file_terms]
+    return terms
+
+
+@pytest.mark.parametrize("path", INJECTED, ids=lambda p: p.stem)
+def test_injected_runs_removed_and_legit_foreign_text_kept(path):
+    doc = clean(path.read_text(encoding="utf-8"))
+    expected = path.with_name(path.name.replace(".in.txt", ".expected.txt")).read_text(encoding="utf-8")
+    assert doc.text == expected
+    assert not doc.flags
+
+
+@pytest.mark.parametrize("path", INJECTED, ids=lambda p: p.stem)
+def test_every_removal_names_rule_and_original_position(path):
+    original = path.read_text(encoding="utf-8")
+    doc = clean(original)
+    assert doc.removals
+    for removal in doc.removals:
+        assert removal.stage == "spam" and removal.rule in {"lexicon", "lexicon_partial", "campaign", "repeated", "link", "spam_line"}
+        assert original[removal.position : removal.position + len(removal.text)] == removal.text
+    assert doc.annotations["spam"]["runs_removed"] == len(doc.removals)
+
+
+@pytest.mark.parametrize("path", NATIVE, ids=lambda p: p.stem)
+def test_native_script_documents_about_gambling_are_untouched(path):
+    text = path.read_text(encoding="utf-8")
+    doc = clean(text)
+    assert doc.text == text
+    assert not doc.removals and not doc.flags
+
+
+def test_seed_sentence_spacing():
+    doc = clean("Putin had accepted Kim’s invitation to visit 카지노 North Korea during their meeting.")
+    assert doc.text == "Putin had accepted Kim’s invitation to visit North Korea during their meeting."
+    assert [(r.rule, r.text, r.position) for r in doc.removals] == [("lexicon", "카지노", 45)]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("The report lists 카지노, hotels and shops.", "The report lists, hotels and shops."),
+        ("카지노사이트 The report was published.", "The report was published."),
+        ("The report was published 바카라사이트", "The report was published"),
+        ('He said "visit 토토사이트" to everyone.', 'He said "visit" to everyone.'),
+        ("La dette a augmenté (6,6 카지노 %) ; pourquoi 바카라 ?", "La dette a augmenté (6,6 %) ; pourquoi ?"),
+        ("The film 토토로 is a classic, and so is the (토토) lottery.", "The film 토토로 is a classic, and so is the (토토) lottery."),
+    ],
+)
+def test_spacing_and_compounds(text, expected):
+    assert clean(text).text == expected
+
+
+def test_glosses_quotes_symbols_and_colon_sentences_are_kept():
+    text = (
+        "In Korean the word casino (카지노) is a loanword, and Macau's gambling (博彩) industry is huge.\n"
+        "The slogan read 「カジノで遊ぼう」 on every bus, while Moscow papers wrote «казино закрыты».\n"
+        "Her sign said: 안녕하세요 여러분.\n"
+        "Growth was 3 % → 5 % ✅ and x² ≥ 0 holds 😀."
+    )
+    doc = clean(text)
+    assert doc.text == text
+    assert not doc.removals
+
+
+def test_vietnamese_betting_terms_removed_only_outside_vietnamese_text():
+    english = clean("Fans can follow the match tonight, tài xỉu uy tín and the result will be posted online.")
+    assert english.text == "Fans can follow the match tonight, and the result will be posted online."
+    vietnamese = "Người hâm mộ có thể theo dõi trận đấu tối nay, nhưng cá cược bóng đá là bất hợp pháp ở Việt Nam."
+    assert clean(vietnamese).text == vietnamese
+    short = "Tôi thích cá độ."  # no Vietnamese-only letter outside the term: told by the function word
+    assert clean(short).text == short
+
+
+def test_unknown_runs_cut_beside_a_campaign_but_not_alone():
+    with_campaign = "The mayor said 카지노사이트 the plan 뉴헤븐벳 would save money."
+    assert clean(with_campaign).text == "The mayor said the plan would save money."
+    assert [r.rule for r in clean(with_campaign).removals] == ["lexicon", "campaign"]
+    alone = "The mayor said the plan 뉴헤븐벳 would save money."
+    assert clean(alone).text == alone
+    assert clean(with_campaign, campaign=False).text == alone
+
+
+def test_spam_clusters_are_judged_word_by_word():
+    # an unknown word inside a Cyrillic spam cluster goes with it; a brand in another script stays
+    assert clean("The bank казино вулкан said profits rose.").text == "The bank said profits rose."
+    doc = clean("Shoppers on Acme 淘宝 スロットアプリ spent more this year.")
+    assert doc.text == "Shoppers on Acme 淘宝 spent more this year."
+    # a foreign phrase that merely mentions a spam word is text, not a cluster
+    phrase = "He wrote Мы пошли в казино вчера in his diary."
+    assert clean(phrase).text == phrase
+
+
+def test_spam_compound_glued_to_a_foreign_phrase_is_cut_but_a_plain_term_is_not():
+    doc = clean("The review of 카지노쿠폰 맛있는 김치찌개 was glowing.")
+    assert doc.text == "The review of 맛있는 김치찌개 was glowing."
+    phrase = "The sign said 카지노 영업 시간 변경 in red letters."
+    assert clean(phrase).text == phrase
+
+
+def test_injections_cannot_outvote_a_short_line():
+    text = "Local 카지노사이트 news 바카라사이트 today 온라인카지노 here"
+    assert clean(text).text == "Local news today here"
+
+
+def test_name_followed_by_native_script_is_a_gloss_not_campaign():
+    text = "The envoy met Kim Jong-un 김정은 after the 카지노사이트 talks."
+    assert clean(text).text == "The envoy met Kim Jong-un 김정은 after the talks."
+
+
+def test_repeated_bare_runs_are_cut():
+    text = "First 新葡京 line here.\nSecond 新葡京 line here.\nThird 新葡京 line here."
+    assert clean(text).text == "First line here.\nSecond line here.\nThird line here."
+    assert clean(text, min_repeats=0).text == text
+
+
+def test_spam_line_inside_an_article_is_cut_whole():
+    text = "The council met on Monday.\n카지노사이트 바카라사이트 https://bet-365win.com\nThe vote is next week."
+    doc = clean(text)
+    assert doc.text == "The council met on Monday.\nThe vote is next week."
+    assert [r.rule for r in doc.removals] == ["spam_line"]
+    assert not doc.flags
+
+
+def test_keyword_page_is_flagged_and_articles_are_not():
+    page = clean((FIXTURES / "keyword_page.txt").read_text(encoding="utf-8"))
+    assert [(f.rule, f.value) for f in page.flags] == [("spam_document", 1.0)]
+    article = clean((FIXTURES / "article_injected.in.txt").read_text(encoding="utf-8"))
+    assert not article.flags
+
+
+def test_homoglyph_letters_inside_latin_words_are_not_runs():
+    # Cyrillic look-alikes mixed into English words (seen on a real page): not ours to cut
+    text = "Comments\nАdvеrtіѕе wіth thе most visited news site in Веlіzе.\nАdvеrtіѕе wіth thе best."
+    assert clean(text).text == text
+
+
+def test_text_without_foreign_script_is_left_alone():
+    for text in ("Plain ASCII news text.", "Über die Straße gehen Fußgänger, déjà vu, naïve café."):
+        doc = clean(text)
+        assert doc.text == text and not doc.annotations and not doc.removals
+
+
+@settings(max_examples=150, deadline=None)
+@given(term=st.sampled_from(shipped_terms()), at=st.integers(min_value=1, max_value=13))
+def test_any_shipped_term_injected_anywhere_is_removed_exactly(term, at):
+    sentence = "Officials said on Tuesday that the new bridge will open to traffic in the spring of next year."
+    words = sentence.split(" ")
+    dirty = " ".join(words[:at] + [term] + words[at:])
+    assert clean(dirty).text == sentence
+
+
+def test_injected_title_is_cleaned_through_the_pipeline(tmp_path, read_output):
+    article = (FIXTURES / "article_injected.in.txt").read_text(encoding="utf-8")
+    record = {"id": "a", "text": "Putin visits 카지노사이트 Pyongyang for talks with Kim\n\n" + article}
+    (tmp_path / "in.jsonl").write_bytes(orjson.dumps(record))
+    out = tmp_path / "out"
+    run([tmp_path / "in.jsonl"], load_config(ROOT / "configs" / "default.yaml"), out, workers=1)
+    (doc,) = read_output(out)["clean"]
+    assert doc["metadata"]["title"] == "Putin visits Pyongyang for talks with Kim"
+    assert {"stage": "spam", "rule": "title_lexicon", "text": "카지노사이트", "position": -1} in doc["metadata"]["removed"]
+
+
+MIXED_ALPHABET = "ab Z.,:;()«»\"'“”„\n\t 0123456789카지노사이트김정은百家乐网站カジノサイトคาสิโนออนไลน์казино онлайннhàcáiuytín😀%-"
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet=MIXED_ALPHABET, max_size=120))
+def test_any_text_is_handled_and_every_cut_is_logged_where_it_was(text):
+    doc = clean(text)
+    assert len(doc.text) <= len(text)
+    for removal in doc.removals:
+        if removal.position >= 0:
+            assert text[removal.position : removal.position + len(removal.text)] == removal.text
+    if not doc.removals:
+        assert doc.text == text
+
+
+def test_filter_mode_rejects_spam_documents_through_the_runner(tmp_path, read_output):
+    records = [
+        {"id": "page", "text": (FIXTURES / "keyword_page.txt").read_text(encoding="utf-8")},
+        {"id": "article", "text": (FIXTURES / "article_injected.in.txt").read_text(encoding="utf-8")},
+    ]
+    (tmp_path / "in.jsonl").write_bytes(b"\n".join(orjson.dumps(r) for r in records))
+    out = tmp_path / "out"
+    run([tmp_path / "in.jsonl"], load_config(ROOT / "configs" / "default.yaml"), out, workers=1)
+    result = read_output(out)
+    assert [(r["id"], r["rule"]) for r in result["rejected"]] == [("page", "spam_document")]
+    assert [r["id"] for r in result["clean"]] == ["article"]
+    assert "카지노사이트" not in result["clean"][0]["text"]
+
+
+def test_unknown_lexicon_language_is_a_clear_error():
+    with pytest.raises(ValueError, match="no lexicon for language 'xx'"):
+        Spam(SpamConfig(languages=["xx"]))
+    with pytest.raises(ConfigError):
+        load_config(ROOT / "configs" / "default.yaml", ["spam.min_repeats=-1"])
