@@ -15,6 +15,7 @@ from rich.table import Table
 from . import __version__
 from .config import ConfigError, load_config
 from .runner import run as run_pipeline
+from .state import StateError
 
 DEFAULT_CONFIG = Path("configs/default.yaml")
 
@@ -66,9 +67,34 @@ def run_command(
         [], "--set", help="Override a config option: stage.option=value (YAML value), e.g. --set dedup.threshold=0.7. Repeatable."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
+    state: Optional[Path] = typer.Option(
+        None, "--state", help="Cross-run state directory: skip inputs already processed, remove duplicates of earlier runs' documents."
+    ),
 ) -> None:
     """Clean INPUT files into OUTPUT: clean.jsonl, rejected.jsonl, duplicates.jsonl, errors.jsonl, report.json."""
-    paths = list(inputs) if inputs else [Path("seeds")]
+    _run(list(inputs) if inputs else [Path("seeds")], config, output, workers, overrides, quiet, state, readonly=False)
+
+
+@app.command("dedup")
+def dedup_command(
+    inputs: List[Path] = typer.Argument(..., help="New input files or directories to check."),
+    against: Path = typer.Option(..., "--against", help="State directory of an existing corpus (from winnow run --state); not modified."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="Pipeline config; its dedup settings must match the state's."),
+    output: Path = typer.Option(Path("output"), "--output", "-o", help="Directory for the output files."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="Worker processes."),
+    overrides: List[str] = typer.Option([], "--set", help="Override a config option: stage.option=value. Repeatable."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
+) -> None:
+    """Run the pipeline on INPUT and remove documents that duplicate the corpus in --against DIR."""
+    if not against.is_dir():
+        raise UsageFailure(f"state directory not found: {against}")
+    _run(inputs, config, output, workers, overrides, quiet, against, readonly=True)
+
+
+def _run(
+    paths: List[Path], config: Optional[Path], output: Path, workers: Optional[int], overrides: List[str],
+    quiet: bool, state: Optional[Path], readonly: bool,
+) -> None:
     for p in paths:
         if not p.exists():
             raise UsageFailure(f"input not found: {p}")
@@ -76,7 +102,10 @@ def run_command(
         cfg = load_config(_resolve_config(config), overrides)
     except ConfigError as exc:
         raise UsageFailure(f"config: {exc}") from None
-    report = run_pipeline(paths, cfg, output, workers=workers)
+    try:
+        report = run_pipeline(paths, cfg, output, workers=workers, state_dir=state, state_readonly=readonly)
+    except StateError as exc:
+        raise UsageFailure(str(exc)) from None
     if not quiet:
         _print_summary(report, output)
 

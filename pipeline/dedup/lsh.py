@@ -1,0 +1,91 @@
+"""Candidate pairs from LSH band collisions, by sorting each band's keys - no dict of lists.
+
+One task per band (run through the run's executor, so it scales out on Ray like any other map): sort
+the band's key column, find runs of equal keys, emit the pairs inside each run. Pairs are then
+de-duplicated and kept only if their estimated Jaccard (signature agreement) reaches the threshold.
+Verifying before any union is what stops a chain of chance band collisions from gluing unrelated
+documents together.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..executor import worker_state
+
+ALL_PAIRS_UP_TO = 64
+"""Buckets with at most this many documents emit every pair; bigger ones emit a star from the
+first member plus the chain of neighbours (linear, still connects every verified link's component)."""
+
+_PAIR_CHUNK = 1 << 16
+_VERIFY_CHUNK = 1 << 20
+
+
+def agreement(sig: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Estimated Jaccard of each (left, right) pair: share of equal signature values (chunked)."""
+    out = np.empty(len(left), dtype=np.float32)
+    for lo in range(0, len(left), _PAIR_CHUNK):
+        hi = lo + _PAIR_CHUNK
+        out[lo:hi] = np.count_nonzero(sig[left[lo:hi]] == sig[right[lo:hi]], axis=1)
+    out /= sig.shape[1] if sig.ndim == 2 and sig.shape[1] else 1
+    return out
+
+
+def bucket_pairs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of row positions sharing a key, as (first, second) with first < second."""
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    boundary = np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1
+    starts = np.concatenate(([0], boundary))
+    sizes = np.diff(np.concatenate((starts, [len(keys)])))
+    left: list[np.ndarray] = []
+    right: list[np.ndarray] = []
+    small = (sizes > 1) & (sizes <= ALL_PAIRS_UP_TO)
+    for size in np.unique(sizes[small]):
+        base = starts[sizes == size]
+        i, j = np.triu_indices(int(size), 1)
+        left.append((base[:, None] + i[None, :]).ravel())
+        right.append((base[:, None] + j[None, :]).ravel())
+    for start, size in zip(starts[sizes > ALL_PAIRS_UP_TO].tolist(), sizes[sizes > ALL_PAIRS_UP_TO].tolist()):
+        members = np.arange(start + 1, start + size)
+        left += [np.full(size - 1, start), members[:-1]]
+        right += [members, members[1:]]
+    if not left:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty
+    a, b = order[np.concatenate(left)], order[np.concatenate(right)]
+    return np.minimum(a, b), np.maximum(a, b)
+
+
+def band_task(band: int) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate pairs of one band, as rows of the shared ``keys`` (rows x bands); pairs among the
+    first ``n_fixed`` rows (earlier-run documents, all kept already) are skipped."""
+    state: dict[str, Any] = worker_state()
+    left, right = bucket_pairs(state["keys"][:, band])
+    fresh = right >= state["n_fixed"]
+    return left[fresh], right[fresh]
+
+
+def verify_task(pairs: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Estimated Jaccard of a chunk of pairs, from the shared signatures."""
+    return agreement(worker_state()["sig"], pairs[0], pairs[1])
+
+
+def candidate_pairs(executor: Any, keys: np.ndarray, sig: np.ndarray, threshold: float, n_fixed: int = 0):
+    """Verified pairs over every band: (left, right, similarity), each pair once, sorted.
+
+    Band collisions are gathered per band (one task each), de-duplicated by sorting pair codes,
+    then verified once per pair (chunks as tasks) - only pairs at or above ``threshold`` remain.
+    """
+    empty = np.empty(0, dtype=np.int64)
+    parts = list(executor.map(band_task, range(keys.shape[1]), {"keys": keys, "n_fixed": n_fixed}))
+    if not parts:
+        return empty, empty, np.empty(0, dtype=np.float32)
+    code = np.unique(np.concatenate([p[0] * len(keys) + p[1] for p in parts]).astype(np.int64))
+    left, right = code // max(1, len(keys)), code % max(1, len(keys))
+    chunks = [(left[i : i + _VERIFY_CHUNK], right[i : i + _VERIFY_CHUNK]) for i in range(0, len(left), _VERIFY_CHUNK)]
+    similarity = np.concatenate(list(executor.map(verify_task, chunks, {"sig": sig}))) if chunks else np.empty(0, np.float32)
+    keep = similarity >= threshold
+    return left[keep], right[keep], similarity[keep]

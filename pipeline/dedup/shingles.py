@@ -1,0 +1,147 @@
+"""Word n-gram shingles of a whole batch at once, hashed with numpy: no per-token Python loop.
+
+The batch's texts are casefolded (``str.casefold``, C speed), UTF-8 encoded and joined into one byte
+array. A lookup table marks word bytes (ASCII letters and digits, and every non-ASCII byte) and
+separators (ASCII punctuation, ``_``, whitespace, plus the Unicode general-punctuation, Latin-1
+punctuation and CJK punctuation blocks, recognised by their UTF-8 prefixes). That is the
+``[\\W_]+`` normalisation of the exact-dedup stage, done on bytes. Each token is hashed with a
+polynomial over its bytes computed from one prefix sum, n-gram hashes combine token hashes, and
+a MurmurHash3 finaliser spreads the bits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import xxhash
+
+_COMBINE = np.uint64(0x9E3779B97F4A7C15)
+_SPACE = 0x20
+
+
+def _ascii_table() -> bytes:
+    """bytes.translate table: ASCII letters lowercased, ASCII non-alphanumerics to a space."""
+    table = bytearray(range(256))
+    for b in range(0x80):
+        ch = chr(b)
+        if "A" <= ch <= "Z":
+            table[b] = ord(ch.lower())
+        elif not ch.isalnum():
+            table[b] = _SPACE
+    return bytes(table)
+
+
+_TRANSLATE = _ascii_table()
+# little-endian masks keeping the first k bytes of a uint64 word, k = 0..8
+_KEEP = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
+
+
+def fmix64(x: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 64-bit finaliser (a bijection that avalanches), element-wise, wrapping."""
+    x = x ^ (x >> np.uint64(33))
+    x = x * np.uint64(0xFF51AFD7ED558CCD)
+    x = x ^ (x >> np.uint64(33))
+    x = x * np.uint64(0xC4CEB9FE1A85EC53)
+    return x ^ (x >> np.uint64(33))
+
+
+def _blank_unicode_punctuation(buf: np.ndarray) -> None:
+    """Turn multi-byte UTF-8 punctuation into spaces (in place): Latin-1 punctuation and symbols
+    U+0080-U+00BF (C2 xx), general punctuation U+2000-U+206F (E2 80 xx, E2 81 80-AF) and CJK
+    punctuation U+3000-U+303F (E3 80 xx)."""
+    lead = np.flatnonzero((buf[:-2] >= 0xC2) & (buf[:-2] <= 0xE3))
+    if len(lead) == 0:
+        return
+    b0, b1, b2 = buf[lead], buf[lead + 1], buf[lead + 2]
+    two = lead[b0 == 0xC2]
+    three = lead[((b0 == 0xE2) & ((b1 == 0x80) | ((b1 == 0x81) & (b2 < 0xB0)))) | ((b0 == 0xE3) & (b1 == 0x80))]
+    for k in range(2):
+        buf[two + k] = _SPACE
+    for k in range(3):
+        buf[three + k] = _SPACE
+
+
+def _token_hashes(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Hash each token buf[start:end] 8 bytes at a time (gathered as uint64 words), plus its length."""
+    windows = np.lib.stride_tricks.as_strided(buf, shape=(len(buf) - 7, 8), strides=(1, 1))
+    lengths = ends - starts
+    word = windows[starts].view(np.uint64).ravel() & _KEEP[np.minimum(lengths, 8)]
+    h = lengths.astype(np.uint64) * _COMBINE + word
+    long = np.flatnonzero(lengths > 8)  # most words fit in one uint64; the rest take more rounds
+    offset = 8
+    while len(long):
+        word = windows[starts[long] + offset].view(np.uint64).ravel() & _KEEP[np.minimum(lengths[long] - offset, 8)]
+        h[long] = fmix64(h[long]) * _COMBINE + word
+        offset += 8
+        long = long[lengths[long] > offset]
+    return fmix64(h)
+
+
+@dataclass
+class Tokens:
+    """Token hashes of a batch in document order, with each document's slice."""
+
+    hashes: np.ndarray  # uint64, one per token
+    offsets: np.ndarray  # int64, len(docs) + 1: tokens of doc i are hashes[offsets[i]:offsets[i + 1]]
+
+
+def tokenize(texts: list[str]) -> Tokens:
+    """Hash every word token of every text (casefolded, punctuation-insensitive)."""
+    parts = [t.encode("utf-8") if t.isascii() else t.casefold().encode("utf-8", "surrogatepass") for t in texts]
+    lengths = np.fromiter((len(p) + 1 for p in parts), dtype=np.int64, count=len(parts))
+    doc_start = np.zeros(len(parts) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=doc_start[1:])
+    data = (b" ".join(parts) + b" " * 9).translate(_TRANSLATE)
+    buf = np.frombuffer(data, dtype=np.uint8)
+    if not data.isascii():
+        buf = buf.copy()
+        _blank_unicode_punctuation(buf)
+    is_word = (buf != _SPACE).view(np.int8)
+    edges = np.flatnonzero(np.diff(is_word, prepend=np.int8(0)))
+    starts, ends = edges[0::2], edges[1::2]
+    hashes = _token_hashes(buf, starts, ends)
+    offsets = np.searchsorted(starts, doc_start).astype(np.int64)
+    return Tokens(hashes, offsets)
+
+
+def exact_hashes(tokens: Tokens) -> np.ndarray:
+    """One 64-bit hash per document of its token sequence: equal iff normalised texts are equal."""
+    h, off = tokens.hashes, tokens.offsets
+    return np.fromiter(
+        (xxhash.xxh3_64_intdigest(h[off[i] : off[i + 1]].tobytes()) for i in range(len(off) - 1)),
+        dtype=np.uint64,
+        count=len(off) - 1,
+    )
+
+
+def shingle_hashes(tokens: Tokens, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Hashes of each document's word ``size``-grams, flat, plus per-document offsets.
+
+    A document with fewer than ``size`` (but at least one) tokens gets one shingle of all its tokens;
+    a document without tokens gets none.
+    """
+    h, off = tokens.hashes, tokens.offsets
+    n_tok = np.diff(off)
+    total = len(h)
+    grams = [h]  # grams[k][i]: hash of tokens i..i+k (unmixed; mixed once at the end)
+    for k in range(1, size):
+        nxt = np.zeros(total, dtype=np.uint64)
+        if total > k:
+            nxt[: total - k] = grams[-1][: total - k] * _COMBINE + h[k:]
+        grams.append(nxt)
+    shingles = grams[-1].copy()
+    valid = np.ones(total, dtype=bool)
+    # a shingle starting in the last size-1 tokens of a document would cross into the next one
+    tail = off[1:, None] - np.arange(1, size)[None, :]
+    tail = tail[tail >= off[:-1, None]]
+    valid[tail] = False
+    short = np.flatnonzero((n_tok > 0) & (n_tok < size))
+    if len(short):
+        first = off[:-1][short]
+        valid[first] = True
+        shingles[first] = np.stack(grams)[n_tok[short] - 1, first]
+    per_doc = np.where(n_tok >= size, n_tok - size + 1, np.minimum(n_tok, 1))
+    out_off = np.zeros(len(n_tok) + 1, dtype=np.int64)
+    np.cumsum(per_doc, out=out_off[1:])
+    return fmix64(shingles[valid]), out_off
