@@ -16,6 +16,11 @@ from scipy.sparse.csgraph import connected_components
 from .lsh import agreement
 
 
+MAX_ROUNDS = 64
+"""Re-clustering rounds in strict mode; nodes still unsettled after that are kept (never removed
+without a verified keeper). Only long chains of successive revisions need more than a few."""
+
+
 def components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Component label of each of ``n`` nodes for the undirected graph of (left, right) edges."""
     if n == 0:
@@ -43,28 +48,37 @@ def cluster(
     threshold: float,
     strict: bool,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(keeper of each node, estimated Jaccard of each node to its keeper; 1.0 for keepers)."""
-    labels = components(n, left, right)
-    keeper = keepers(labels, rank)
+    """(keeper of each node, estimated Jaccard of each node to its keeper; 1.0 for keepers).
+
+    Each round works on the nodes still unsettled, renumbered 0..m-1, so a long chain costs rounds
+    proportional to what is left, not to the corpus.
+    """
+    keeper = np.arange(n)
     similarity = np.ones(n, dtype=np.float32)
-    pending = np.flatnonzero(keeper != np.arange(n))
-    while len(pending):
-        similarity[pending] = agreement(sig, pending, keeper[pending])
-        if not strict:
+    paired = np.zeros(n, dtype=bool)
+    paired[left] = paired[right] = True
+    nodes = np.flatnonzero(paired)  # nodes without a verified pair stay alone
+    local = np.searchsorted(nodes, left), np.searchsorted(nodes, right)
+    for _ in range(MAX_ROUNDS):
+        if len(nodes) == 0:
             break
-        bad = pending[similarity[pending] < threshold]
+        m = len(nodes)
+        best = keepers(components(m, *local), rank[nodes])
+        keeper[nodes] = nodes[best]
+        members = np.flatnonzero(best != np.arange(m))
+        sim = agreement(sig, nodes[members], nodes[best[members]])
+        similarity[nodes[members]] = sim
+        bad = members[sim < threshold] if strict else members[:0]
         if len(bad) == 0:
             break
-        # re-cluster the nodes that are not similar to their keeper, using only edges among them
-        is_bad = np.zeros(n, dtype=bool)
+        # nodes not similar to their keeper: cluster them again, using only the edges among them
+        keeper[nodes[bad]] = nodes[bad]
+        similarity[nodes[bad]] = 1.0
+        is_bad = np.zeros(m, dtype=bool)
         is_bad[bad] = True
-        inside = is_bad[left] & is_bad[right]
-        left, right = left[inside], right[inside]
-        local = np.full(n, -1, dtype=np.int64)
-        local[bad] = np.arange(len(bad))
-        sub_labels = components(len(bad), local[left], local[right])
-        sub_keeper = bad[keepers(sub_labels, rank[bad])]
-        keeper[bad] = sub_keeper
-        similarity[bad] = 1.0
-        pending = bad[sub_keeper != bad]
+        inside = is_bad[local[0]] & is_bad[local[1]]
+        renumber = np.full(m, -1, dtype=np.int64)
+        renumber[bad] = np.arange(len(bad))
+        local = renumber[local[0][inside]], renumber[local[1][inside]]
+        nodes = nodes[bad]
     return keeper, similarity

@@ -15,9 +15,9 @@ import numpy as np
 
 from ..executor import worker_state
 
-ALL_PAIRS_UP_TO = 64
-"""Buckets with at most this many documents emit every pair; bigger ones emit a star from the
-first member plus the chain of neighbours (linear, still connects every verified link's component)."""
+ALL_PAIRS_UP_TO = 16
+"""Buckets with at most this many documents emit every pair; bigger ones (many copies of one text)
+emit a star from their lowest row plus a chain of neighbours, so their pair count stays linear."""
 
 _PAIR_CHUNK = 1 << 16
 _VERIFY_CHUNK = 1 << 20
@@ -35,28 +35,32 @@ def agreement(sig: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarra
 
 def bucket_pairs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pairs of row positions sharing a key, as (first, second) with first < second."""
-    order = np.argsort(keys, kind="stable")
+    order = np.argsort(keys)  # deterministic for equal input; the pairs do not depend on order
     sorted_keys = keys[order]
-    boundary = np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1
-    starts = np.concatenate(([0], boundary))
-    sizes = np.diff(np.concatenate((starts, [len(keys)])))
+    starts = np.flatnonzero(np.concatenate(([True], sorted_keys[1:] != sorted_keys[:-1])))
+    sizes = np.diff(np.append(starts, len(keys)))
     left: list[np.ndarray] = []
     right: list[np.ndarray] = []
     small = (sizes > 1) & (sizes <= ALL_PAIRS_UP_TO)
-    for size in np.unique(sizes[small]):
-        base = starts[sizes == size]
+    for size in np.flatnonzero(np.bincount(sizes[small])) if small.any() else []:
+        base = starts[small & (sizes == size)]
         i, j = np.triu_indices(int(size), 1)
-        left.append((base[:, None] + i[None, :]).ravel())
-        right.append((base[:, None] + j[None, :]).ravel())
-    for start, size in zip(starts[sizes > ALL_PAIRS_UP_TO].tolist(), sizes[sizes > ALL_PAIRS_UP_TO].tolist()):
-        members = np.arange(start + 1, start + size)
-        left += [np.full(size - 1, start), members[:-1]]
-        right += [members, members[1:]]
+        left.append(order[(base[:, None] + i[None, :]).ravel()])
+        right.append(order[(base[:, None] + j[None, :]).ravel()])
+    large = np.flatnonzero(sizes > ALL_PAIRS_UP_TO)
+    if len(large):
+        # star from the bucket's lowest row (earlier runs and earlier input come first) + neighbour chain
+        anchors = np.minimum.reduceat(order, starts)[large]
+        member = np.concatenate([np.arange(starts[b], starts[b] + sizes[b]) for b in large.tolist()])
+        bucket = np.repeat(np.arange(len(large)), sizes[large])
+        left += [anchors[bucket], order[member[:-1]][bucket[1:] == bucket[:-1]]]
+        right += [order[member], order[member[1:]][bucket[1:] == bucket[:-1]]]
     if not left:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty
-    a, b = order[np.concatenate(left)], order[np.concatenate(right)]
-    return np.minimum(a, b), np.maximum(a, b)
+    a, b = np.concatenate(left), np.concatenate(right)
+    keep = a != b
+    return np.minimum(a, b)[keep], np.maximum(a, b)[keep]
 
 
 def band_task(band: int) -> tuple[np.ndarray, np.ndarray]:
@@ -83,7 +87,8 @@ def candidate_pairs(executor: Any, keys: np.ndarray, sig: np.ndarray, threshold:
     parts = list(executor.map(band_task, range(keys.shape[1]), {"keys": keys, "n_fixed": n_fixed}))
     if not parts:
         return empty, empty, np.empty(0, dtype=np.float32)
-    code = np.unique(np.concatenate([p[0] * len(keys) + p[1] for p in parts]).astype(np.int64))
+    code = np.sort(np.concatenate([p[0].astype(np.int64) * len(keys) + p[1] for p in parts]))
+    code = code[np.concatenate(([True], code[1:] != code[:-1]))] if len(code) else code  # each pair once
     left, right = code // max(1, len(keys)), code % max(1, len(keys))
     chunks = [(left[i : i + _VERIFY_CHUNK], right[i : i + _VERIFY_CHUNK]) for i in range(0, len(left), _VERIFY_CHUNK)]
     similarity = np.concatenate(list(executor.map(verify_task, chunks, {"sig": sig}))) if chunks else np.empty(0, np.float32)

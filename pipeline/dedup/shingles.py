@@ -64,14 +64,15 @@ def _blank_unicode_punctuation(buf: np.ndarray) -> None:
 
 def _token_hashes(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """Hash each token buf[start:end] 8 bytes at a time (gathered as uint64 words), plus its length."""
-    windows = np.lib.stride_tricks.as_strided(buf, shape=(len(buf) - 7, 8), strides=(1, 1))
+    # the 8 bytes starting at every offset, as one unaligned uint64 view (a gather, no copy of buf)
+    windows = np.ndarray(shape=(len(buf) - 7,), dtype="<u8", buffer=buf, strides=(1,))
     lengths = ends - starts
-    word = windows[starts].view(np.uint64).ravel() & _KEEP[np.minimum(lengths, 8)]
+    word = windows[starts] & _KEEP[np.minimum(lengths, 8)]
     h = lengths.astype(np.uint64) * _COMBINE + word
     long = np.flatnonzero(lengths > 8)  # most words fit in one uint64; the rest take more rounds
     offset = 8
     while len(long):
-        word = windows[starts[long] + offset].view(np.uint64).ravel() & _KEEP[np.minimum(lengths[long] - offset, 8)]
+        word = windows[starts[long] + offset] & _KEEP[np.minimum(lengths[long] - offset, 8)]
         h[long] = fmix64(h[long]) * _COMBINE + word
         offset += 8
         long = long[lengths[long] > offset]

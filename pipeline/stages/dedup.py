@@ -200,8 +200,8 @@ class Dedup(GlobalStage):
         similarity = np.ones(n_old + n, dtype=np.float32)
         if cfg.near:
             active = np.flatnonzero(np.concatenate((old.shingled, new.shingled)) & (exact_keeper == np.arange(n_old + n)))
-            keys = np.concatenate((old.keys, new.keys))[active]
-            sig = np.concatenate((old.sig, new.sig))[active]
+            keys = _rows(old.keys, new.keys, active)
+            sig = _rows(old.sig, new.sig, active)
             n_fixed = int(np.searchsorted(active, n_old))
             left, right, _ = lsh.candidate_pairs(self.context.executor or _Serial(), keys, sig, cfg.threshold, n_fixed)
             near_keeper, near_sim = clusters.cluster(
@@ -281,6 +281,13 @@ def _concat(signatures: list[DedupSignature], bands: int, num_perm: int) -> Inde
         np.concatenate([s.sig for s in signatures]),
         np.concatenate([s.shingled for s in signatures]),
     )
+
+
+def _rows(old: np.ndarray, new: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Rows of old-then-new without building the concatenation when there is nothing old."""
+    if len(old) == 0:
+        return new if len(rows) == len(new) else new[rows]
+    return np.concatenate((old, new))[rows]
 
 
 def _exact_keepers(hashes: np.ndarray, rank: np.ndarray) -> np.ndarray:
