@@ -16,7 +16,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .shingles import fmix64
+from .shingles import fmix, fmix64
 
 _EMPTY = np.uint32(0xFFFFFFFF)
 
@@ -38,14 +38,6 @@ def datasketch_permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.nd
     return a, b
 
 
-def _fmix32(h: np.ndarray) -> np.ndarray:
-    h = h ^ (h >> np.uint32(16))
-    h = h * np.uint32(0x85EBCA6B)
-    h = h ^ (h >> np.uint32(13))
-    h = h * np.uint32(0xC2B2AE35)
-    return h ^ (h >> np.uint32(16))
-
-
 def shingles32(shingles: np.ndarray) -> np.ndarray:
     """The 32-bit shingle hashes the datasketch backend uses (low half of the 64-bit hash)."""
     return (shingles & np.uint64(0xFFFFFFFF)).astype(np.uint32)
@@ -56,7 +48,7 @@ def signatures_datasketch(shingles: np.ndarray, offsets: np.ndarray, num_perm: i
     a, b = datasketch_permutations(num_perm, seed)
     n_docs = len(offsets) - 1
     out = np.full((n_docs, num_perm), _EMPTY, dtype=np.uint32)
-    hv = _fmix32(shingles32(shingles))
+    hv = fmix(shingles32(shingles), 32)
     counts = np.diff(offsets)
     nonempty = np.flatnonzero(counts > 0)
     if len(nonempty) == 0:

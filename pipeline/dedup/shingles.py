@@ -1,12 +1,12 @@
 """Word n-gram shingles of a whole batch at once, hashed with numpy: no per-token Python loop.
 
-The batch's texts are casefolded (``str.casefold``, C speed), UTF-8 encoded and joined into one byte
-array. A lookup table marks word bytes (ASCII letters and digits, and every non-ASCII byte) and
-separators (ASCII punctuation, ``_``, whitespace, plus the Unicode general-punctuation, Latin-1
-punctuation and CJK punctuation blocks, recognised by their UTF-8 prefixes). That is the
-``[\\W_]+`` normalisation of the exact-dedup stage, done on bytes. Each token is hashed with a
-polynomial over its bytes computed from one prefix sum, n-gram hashes combine token hashes, and
-a MurmurHash3 finaliser spreads the bits.
+The batch's texts are casefolded (``str.casefold``, C speed, only for non-ASCII texts), UTF-8
+encoded and joined into one byte array; ``bytes.translate`` lowercases ASCII and turns ASCII
+punctuation, ``_`` and whitespace into spaces, and the Unicode general-punctuation, Latin-1
+punctuation and CJK punctuation blocks are blanked by their UTF-8 prefixes. That is the
+``[\\W_]+`` normalisation, done on bytes. Each token is hashed from its bytes read 8 at a time
+as unaligned uint64 words, n-gram hashes combine token hashes, and a MurmurHash3 finaliser
+spreads the bits.
 """
 
 from __future__ import annotations
@@ -37,13 +37,22 @@ _TRANSLATE = _ascii_table()
 _KEEP = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
 
 
+_FMIX = {
+    64: (np.uint64(33), np.uint64(0xFF51AFD7ED558CCD), np.uint64(33), np.uint64(0xC4CEB9FE1A85EC53), np.uint64(33)),
+    32: (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35), np.uint32(16)),
+}
+
+
+def fmix(x: np.ndarray, width: int = 64) -> np.ndarray:
+    """MurmurHash3's finaliser (a bijection that avalanches), element-wise, wrapping; 64 or 32 bits."""
+    s1, m1, s2, m2, s3 = _FMIX[width]
+    x = (x ^ (x >> s1)) * m1
+    x = (x ^ (x >> s2)) * m2
+    return x ^ (x >> s3)
+
+
 def fmix64(x: np.ndarray) -> np.ndarray:
-    """MurmurHash3's 64-bit finaliser (a bijection that avalanches), element-wise, wrapping."""
-    x = x ^ (x >> np.uint64(33))
-    x = x * np.uint64(0xFF51AFD7ED558CCD)
-    x = x ^ (x >> np.uint64(33))
-    x = x * np.uint64(0xC4CEB9FE1A85EC53)
-    return x ^ (x >> np.uint64(33))
+    return fmix(x, 64)
 
 
 def _blank_unicode_punctuation(buf: np.ndarray) -> None:
@@ -98,8 +107,10 @@ def tokenize(texts: list[str]) -> Tokens:
     if not data.isascii():
         buf = buf.copy()
         _blank_unicode_punctuation(buf)
-    is_word = (buf != _SPACE).view(np.int8)
-    edges = np.flatnonzero(np.diff(is_word, prepend=np.int8(0)))
+    is_word = buf != _SPACE
+    edges = np.flatnonzero(is_word[1:] != is_word[:-1]) + 1  # word starts and ends alternate
+    if len(buf) and is_word[0]:
+        edges = np.concatenate(([0], edges))
     starts, ends = edges[0::2], edges[1::2]
     hashes = _token_hashes(buf, starts, ends)
     offsets = np.searchsorted(starts, doc_start).astype(np.int64)
