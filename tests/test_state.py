@@ -57,6 +57,7 @@ def batches(tmp_path):
         {"id": "tue-harbour", "text": article(0, 0, 15) + "\n\nShare this story with your neighbours."},
         {"id": "tue-transit", "text": article(2)},
         {"id": "tue-transit-copy", "text": article(2).upper()},
+        {"id": "tue-library", "text": article(1).replace(". ", "! ")},
     ])
     return first, second
 
@@ -69,7 +70,13 @@ def test_next_run_removes_copies_of_earlier_documents(tmp_path, batches):
     report = run([second], cfg, tmp_path / "out2", workers=1, state_dir=state)
     out = outputs(tmp_path / "out2")
     assert [r["id"] for r in out["clean"]] == ["tue-transit"]
-    assert {d["id"]: d["duplicate_of"] for d in out["duplicates"]} == {"tue-harbour": "mon-harbour", "tue-transit-copy": "tue-transit"}
+    assert {d["id"]: (d["duplicate_of"], d["rule"]) for d in out["duplicates"]} == {
+        "tue-harbour": ("mon-harbour", "near"),
+        "tue-transit-copy": ("tue-transit", "exact"),
+        "tue-library": ("mon-library", "exact"),
+    }
+    details = next(s for s in report["stages"] if s["stage"] == "dedup")["details"]
+    assert details["earlier_documents"] == 2 and details["duplicates_of_earlier"] == 2
     manifest = orjson.loads((state / MANIFEST).read_bytes())
     assert manifest["runs"] == 2 and [i["path"] for i in manifest["inputs"]] == [str(first), str(second)]
     assert manifest["components"]["dedup"]["documents"] == 3  # kept documents only

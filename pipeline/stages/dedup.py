@@ -196,21 +196,9 @@ class Dedup(GlobalStage):
         exact_keeper = np.arange(n_old + n)
         if cfg.exact:
             exact_keeper = _exact_keepers(np.concatenate((old.exact, new.exact)), rank)
-        keeper = exact_keeper.copy()
-        similarity = np.ones(n_old + n, dtype=np.float32)
+        keeper, similarity = exact_keeper.copy(), np.ones(n_old + n, dtype=np.float32)
         if cfg.near:
-            active = np.flatnonzero(np.concatenate((old.shingled, new.shingled)) & (exact_keeper == np.arange(n_old + n)))
-            keys = _rows(old.keys, new.keys, active)
-            sig = _rows(old.sig, new.sig, active)
-            n_fixed = int(np.searchsorted(active, n_old))
-            left, right, _ = lsh.candidate_pairs(self.context.executor or _Serial(), keys, sig, cfg.threshold, n_fixed)
-            near_keeper, near_sim = clusters.cluster(
-                len(active), left, right, rank[active], sig, cfg.threshold, strict=cfg.verify == "keeper"
-            )
-            keeper[active] = active[near_keeper]
-            similarity[active] = near_sim
-            self._report["candidate_pairs"] = int(len(left))
-            del keys, sig
+            self._near(old, new, exact_keeper, rank, keeper, similarity)
         # an exact copy follows its representative to the representative's keeper
         final = keeper[exact_keeper]
         sim = np.where(final == exact_keeper, 1.0, similarity[exact_keeper])
@@ -230,6 +218,26 @@ class Dedup(GlobalStage):
             self._report["duplicates_of_earlier"] = int(np.count_nonzero(final[n_old:][removed] < n_old))
         self._save(new, ids, removed, meta)
         return decisions
+
+    def _near(
+        self, old: IndexArrays, new: IndexArrays, exact_keeper: np.ndarray, rank: np.ndarray,
+        keeper: np.ndarray, similarity: np.ndarray,
+    ) -> None:
+        """Near-duplicate keepers among exact-group representatives (``keeper``/``similarity`` in place)."""
+        cfg: DedupConfig = self.config  # type: ignore[assignment]
+        n_old, total = len(old), len(exact_keeper)
+        active = np.flatnonzero(np.concatenate((old.shingled, new.shingled)) & (exact_keeper == np.arange(total)))
+        keys = _rows(old.keys, new.keys, active)
+        sig = _rows(old.sig, new.sig, active)
+        n_fixed = int(np.searchsorted(active, n_old))
+        left, right, _ = lsh.candidate_pairs(self.context.executor or _Serial(), keys, sig, cfg.threshold, n_fixed)
+        near_keeper, near_sim = clusters.cluster(
+            len(active), left, right, rank[active], sig, cfg.threshold, strict=cfg.verify == "keeper"
+        )
+        keeper[active] = active[near_keeper]
+        similarity[active] = near_sim
+        keeper[:n_old], similarity[:n_old] = np.arange(n_old), 1.0  # earlier documents stay as they are
+        self._report["verified_pairs"] = int(len(left))
 
     def _save(self, new: IndexArrays, ids: list[str], removed: np.ndarray, meta: dict[str, Any] | None) -> None:
         """Stage this run's kept documents as a new index segment (committed with the run)."""
