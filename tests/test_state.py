@@ -106,15 +106,15 @@ def test_rerunning_a_processed_input_adds_nothing(tmp_path, batches):
 def test_dedup_against_checks_without_modifying_the_state(tmp_path, batches):
     first, second = batches
     state = tmp_path / "state"
-    assert winnow("run", str(first), "-c", str(PIPELINE), "-o", str(tmp_path / "o1"), "--state", str(state), "-q", cwd=tmp_path).returncode == 0
+    run([first], load_config(PIPELINE), tmp_path / "o1", workers=1, state_dir=state)
     before = snapshot(state)
     proc = winnow("dedup", str(second), "--against", str(state), "-c", str(PIPELINE), "-o", str(tmp_path / "o2"), "-q", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert {d["id"]: d["duplicate_of"] for d in outputs(tmp_path / "o2")["duplicates"]}["tue-harbour"] == "mon-harbour"
     assert snapshot(state) == before and not (state / LOCK).exists()
     # settings that do not match the index are refused, naming the setting
-    proc = winnow("dedup", str(second), "--against", str(state), "-c", str(PIPELINE), "--set", "dedup.num_perm=64", "-o", str(tmp_path / "o3"), cwd=tmp_path)
-    assert proc.returncode == 2 and "num_perm" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    with pytest.raises(StateError, match="built with dedup num_perm=128, this run has 64"):
+        run([second], load_config(PIPELINE, ["dedup.num_perm=64"]), tmp_path / "o3", workers=1, state_dir=state, state_readonly=True)
     proc = winnow("dedup", str(second), "--against", str(tmp_path / "nope"), "-c", str(PIPELINE), cwd=tmp_path)
     assert proc.returncode == 2 and "state directory not found" in proc.stderr
 
@@ -165,7 +165,7 @@ def test_kill_9_mid_run_leaves_the_state_as_it_was(tmp_path, batches):
     first, _ = batches
     state = tmp_path / "state"
     cmd = ["-c", str(PIPELINE), "--state", str(state), "-w", "1", "-q"]
-    assert winnow("run", str(first), "-o", str(tmp_path / "o1"), *cmd, cwd=tmp_path).returncode == 0
+    run([first], load_config(PIPELINE), tmp_path / "o1", workers=1, state_dir=state)
     before = snapshot(state)
     big = _big_input(tmp_path / "big.jsonl", 3000)
     proc = subprocess.Popen([sys.executable, "-m", "pipeline", "run", str(big), "-o", str(tmp_path / "o2"), *cmd], cwd=tmp_path)
@@ -178,9 +178,7 @@ def test_kill_9_mid_run_leaves_the_state_as_it_was(tmp_path, batches):
     assert {k: v for k, v in snapshot(state).items() if not k.startswith(".staging")} == before
     assert not (tmp_path / "o2" / "clean.jsonl").exists()
     # the rerun clears the dead run's lock and leftovers, and completes
-    done = winnow("run", str(big), "-o", str(tmp_path / "o2"), *cmd, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    report = orjson.loads((tmp_path / "o2" / "report.json").read_bytes())
+    report = run([big], load_config(PIPELINE), tmp_path / "o2", workers=1, state_dir=state)
     assert report["documents"]["input"] == 3000 and report["accounted"]
     assert not (state / ".staging").exists() and not (state / LOCK).exists()
     assert orjson.loads((state / MANIFEST).read_bytes())["runs"] == 2
