@@ -1,6 +1,6 @@
 """Word n-gram shingles of a whole batch at once, hashed with numpy: no per-token Python loop.
 
-The batch's texts are casefolded (``str.casefold``, C speed, only for non-ASCII texts), UTF-8
+The batch's texts are lowercased (``str.lower``, C speed, only for non-ASCII texts), UTF-8
 encoded and joined into one byte array; ``bytes.translate`` lowercases ASCII and turns ASCII
 punctuation, ``_`` and whitespace into spaces, and the Unicode general-punctuation, Latin-1
 punctuation and CJK punctuation blocks are blanked by their UTF-8 prefixes. That is the
@@ -18,6 +18,7 @@ import xxhash
 
 _COMBINE = np.uint64(0x9E3779B97F4A7C15)
 _SPACE = 0x20
+_WORDS_INLINE = 8  # tokens up to 64 bytes are hashed in vectorised rounds
 
 
 def _ascii_table() -> bytes:
@@ -72,20 +73,29 @@ def _blank_unicode_punctuation(buf: np.ndarray) -> None:
 
 
 def _token_hashes(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Hash each token buf[start:end] 8 bytes at a time (gathered as uint64 words), plus its length."""
+    """Hash each token buf[start:end] 8 bytes at a time (gathered as uint64 words), plus its length.
+
+    Tokens longer than ``_WORDS_INLINE`` words (URLs, base64 blobs) are rare: they are hashed one by
+    one with xxh3 instead of costing every token another numpy round."""
     # the 8 bytes starting at every offset, as one unaligned uint64 view (a gather, no copy of buf)
     windows = np.ndarray(shape=(len(buf) - 7,), dtype="<u8", buffer=buf, strides=(1,))
     lengths = ends - starts
     word = windows[starts] & _KEEP[np.minimum(lengths, 8)]
     h = lengths.astype(np.uint64) * _COMBINE + word
-    long = np.flatnonzero(lengths > 8)  # most words fit in one uint64; the rest take more rounds
-    offset = 8
-    while len(long):
+    long = np.flatnonzero(lengths > 8)  # most words fit in one uint64
+    for offset in range(8, 8 * _WORDS_INLINE, 8):
+        if len(long) == 0:
+            break
         word = windows[starts[long] + offset] & _KEEP[np.minimum(lengths[long] - offset, 8)]
         h[long] = fmix64(h[long]) * _COMBINE + word
-        offset += 8
-        long = long[lengths[long] > offset]
-    return fmix64(h)
+        long = long[lengths[long] > offset + 8]
+    h = fmix64(h)
+    if len(long):
+        data = buf.tobytes() if len(long) > 16 else None
+        for i in long.tolist():
+            token = data[starts[i] : ends[i]] if data is not None else buf[starts[i] : ends[i]].tobytes()
+            h[i] = xxhash.xxh3_64_intdigest(token)
+    return h
 
 
 @dataclass
@@ -97,8 +107,8 @@ class Tokens:
 
 
 def tokenize(texts: list[str]) -> Tokens:
-    """Hash every word token of every text (casefolded, punctuation-insensitive)."""
-    parts = [t.encode("utf-8") if t.isascii() else t.casefold().encode("utf-8", "surrogatepass") for t in texts]
+    """Hash every word token of every text (lowercased, punctuation-insensitive)."""
+    parts = [t.encode("utf-8") if t.isascii() else t.lower().encode("utf-8", "surrogatepass") for t in texts]
     lengths = np.fromiter((len(p) + 1 for p in parts), dtype=np.int64, count=len(parts))
     doc_start = np.zeros(len(parts) + 1, dtype=np.int64)
     np.cumsum(lengths, out=doc_start[1:])

@@ -1,6 +1,6 @@
 """dedup: remove exact and near-duplicate documents, keep one per cluster, and say which and why.
 
-A global stage. Workers ``sign`` each batch: token hashes of the normalised text (casefolded,
+A global stage. Workers ``sign`` each batch: token hashes of the normalised text (lowercased,
 punctuation-insensitive), an exact hash, MinHash signatures of word n-gram shingles (rensa's batch
 kernel, or a numpy port of datasketch's scheme) and their LSH band keys - compact numpy arrays, no
 text. The main process ``resolve``-s: exact groups first, then LSH candidates per band (tasks on the
