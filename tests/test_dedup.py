@@ -49,6 +49,10 @@ def test_tokens_ignore_case_punctuation_and_unicode_quotes():
     reference = " ".join(regex.sub(r"[\W_]+", " ", raw.lower()).split())
     assert shingles.tokenize([raw]).hashes.tolist() == shingles.tokenize([reference]).hashes.tolist()
     assert len(shingles.tokenize([raw]).hashes) == len(reference.split())
+    # capitals folded on the bytes: Latin-1, Greek, Cyrillic (as str.lower does)
+    for text in ("ÀÉÎÕÜÝÞ × ÷ ßÿ", "ΑΘΗΝΑ ΠΟΛΗ Ωρα", "МОСКВА Ёлка ЀЏ", "Ελλάδα Россия Österreich"):
+        folded = " ".join(regex.sub(r"[\W_]+", " ", text.lower()).split())
+        assert shingles.tokenize([text]).hashes.tolist() == shingles.tokenize([folded]).hashes.tolist(), text
     # one hash per distinct word: no collisions between the article's words
     long_words = ["w" + "a" * n for n in (60, 62, 63, 64, 70, 200)] + ["a" * 90 + c + "a" * 90 for c in "bc"]
     assert len(set(shingles.tokenize([" ".join(long_words)]).hashes.tolist())) == len(long_words)

@@ -1,12 +1,11 @@
 """Word n-gram shingles of a whole batch at once, hashed with numpy: no per-token Python loop.
 
-The batch's texts are lowercased (``str.lower``, C speed, only for non-ASCII texts), UTF-8
-encoded and joined into one byte array; ``bytes.translate`` lowercases ASCII and turns ASCII
-punctuation, ``_`` and whitespace into spaces, and the Unicode general-punctuation, Latin-1
-punctuation and CJK punctuation blocks are blanked by their UTF-8 prefixes. That is the
-``[\\W_]+`` normalisation, done on bytes. Each token is hashed from its bytes read 8 at a time
-as unaligned uint64 words, n-gram hashes combine token hashes, and a MurmurHash3 finaliser
-spreads the bits.
+The batch's texts are UTF-8 encoded and joined into one byte array; ``bytes.translate`` lowercases
+ASCII and turns ASCII punctuation, ``_`` and whitespace into spaces; numpy lowercases Latin-1,
+Greek and Cyrillic capitals and blanks the Unicode punctuation blocks by their UTF-8 bytes. That
+is the ``[\\W_]+`` normalisation of lowercased text, done on bytes. Each token is hashed from its
+bytes read 8 at a time as unaligned uint64 words, n-gram hashes combine token hashes, and a
+MurmurHash3 finaliser spreads the bits.
 """
 
 from __future__ import annotations
@@ -56,15 +55,30 @@ def fmix64(x: np.ndarray) -> np.ndarray:
     return fmix(x, 64)
 
 
-def _blank_unicode_punctuation(buf: np.ndarray) -> None:
-    """Turn multi-byte UTF-8 punctuation into spaces (in place): Latin-1 punctuation and symbols
-    U+0080-U+00BF (C2 xx), general punctuation U+2000-U+206F (E2 80 xx, E2 81 80-AF) and CJK
-    punctuation U+3000-U+303F (E3 80 xx)."""
+def _fold_multibyte(buf: np.ndarray) -> None:
+    """Lowercase and blank the common multi-byte UTF-8 characters in place, without decoding.
+
+    Lowercased: Latin-1 capitals (C3 80-9E), basic Greek (CE 91-A9) and Cyrillic (D0 80-AF) -
+    byte-for-byte what ``str.lower`` gives for them. Blanked: Latin-1 punctuation and symbols
+    U+0080-U+00BF (C2 xx) and × ÷, general punctuation U+2000-U+206F (E2 80 xx, E2 81 80-AF) and CJK
+    punctuation U+3000-U+303F (E3 80 xx). Capitals of other scripts keep their case.
+    """
     lead = np.flatnonzero((buf[:-2] >= 0xC2) & (buf[:-2] <= 0xE3))
     if len(lead) == 0:
         return
     b0, b1, b2 = buf[lead], buf[lead + 1], buf[lead + 2]
-    two = lead[b0 == 0xC2]
+    # Latin-1 capitals except the multiplication sign; Greek Α-Ο and Cyrillic А-П: +0x20
+    plus = ((b0 == 0xC3) & (b1 <= 0x9E) & (b1 != 0x97)) | ((b0 == 0xCE) & (b1 >= 0x91) & (b1 <= 0x9F))
+    plus |= (b0 == 0xD0) & (b1 >= 0x90) & (b1 <= 0x9F)
+    buf[lead[plus] + 1] += 0x20
+    # Greek Π-Ω -> CF 80-89; Cyrillic Р-Я -> D1 80-8F; Cyrillic Ѐ-Џ -> D1 90-9F
+    greek = lead[(b0 == 0xCE) & (b1 >= 0xA0) & (b1 <= 0xA9) & (b1 != 0xA2)]
+    buf[greek], buf[greek + 1] = 0xCF, buf[greek + 1] - 0x20
+    cyr_high = lead[(b0 == 0xD0) & (b1 >= 0xA0) & (b1 <= 0xAF)]
+    buf[cyr_high], buf[cyr_high + 1] = 0xD1, buf[cyr_high + 1] - 0x20
+    cyr_ext = lead[(b0 == 0xD0) & (b1 <= 0x8F)]
+    buf[cyr_ext], buf[cyr_ext + 1] = 0xD1, buf[cyr_ext + 1] + 0x10
+    two = lead[(b0 == 0xC2) | ((b0 == 0xC3) & ((b1 == 0x97) | (b1 == 0xB7)))]  # and × ÷
     three = lead[((b0 == 0xE2) & ((b1 == 0x80) | ((b1 == 0x81) & (b2 < 0xB0)))) | ((b0 == 0xE3) & (b1 == 0x80))]
     for k in range(2):
         buf[two + k] = _SPACE
@@ -107,8 +121,8 @@ class Tokens:
 
 
 def tokenize(texts: list[str]) -> Tokens:
-    """Hash every word token of every text (lowercased, punctuation-insensitive)."""
-    parts = [t.encode("utf-8") if t.isascii() else t.lower().encode("utf-8", "surrogatepass") for t in texts]
+    """Hash every word token of every text (case- and punctuation-insensitive, see module doc)."""
+    parts = [t.encode("utf-8", "surrogatepass") for t in texts]
     lengths = np.fromiter((len(p) + 1 for p in parts), dtype=np.int64, count=len(parts))
     doc_start = np.zeros(len(parts) + 1, dtype=np.int64)
     np.cumsum(lengths, out=doc_start[1:])
@@ -116,7 +130,7 @@ def tokenize(texts: list[str]) -> Tokens:
     buf = np.frombuffer(data, dtype=np.uint8)
     if not data.isascii():
         buf = buf.copy()
-        _blank_unicode_punctuation(buf)
+        _fold_multibyte(buf)
     is_word = buf != _SPACE
     edges = np.flatnonzero(is_word[1:] != is_word[:-1]) + 1  # word starts and ends alternate
     if len(buf) and is_word[0]:
