@@ -90,8 +90,13 @@ class StateDir:
         else:
             self.path.mkdir(parents=True, exist_ok=True)
             self._acquire()
-            self._clear_leftovers()
-        self._load_manifest()
+        try:
+            if not self.readonly:
+                self._clear_leftovers()
+            self._load_manifest()
+        except BaseException:
+            self.close()
+            raise
 
     def close(self) -> None:
         if self._locked:
@@ -250,6 +255,8 @@ class StateDir:
         for relative in self._staged:
             target = self.path / relative
             target.parent.mkdir(parents=True, exist_ok=True)
+            if target.is_dir():  # moved in by a run killed before its manifest: never committed
+                shutil.rmtree(target)
             os.replace(self.path / STAGING / relative, target)
             fsync_dir(target.parent)
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

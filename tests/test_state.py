@@ -182,3 +182,16 @@ def test_kill_9_mid_run_leaves_the_state_as_it_was(tmp_path, batches):
     assert report["documents"]["input"] == 3000 and report["accounted"]
     assert not (state / ".staging").exists() and not (state / LOCK).exists()
     assert orjson.loads((state / MANIFEST).read_bytes())["runs"] == 2
+
+
+def test_files_moved_in_by_a_run_killed_before_its_manifest_are_replaced(tmp_path, batches):
+    first, second = batches
+    state = tmp_path / "state"
+    orphan = state / "dedup" / "seg-000001"  # as if a first run died between rename and manifest
+    orphan.mkdir(parents=True)
+    (orphan / "keys.npy").write_bytes(b"half-written")
+    cfg = load_config(PIPELINE)
+    run([first], cfg, tmp_path / "o1", workers=1, state_dir=state)
+    assert (orphan / "keys.npy").read_bytes() != b"half-written"
+    report = run([second], cfg, tmp_path / "o2", workers=1, state_dir=state)
+    assert report["documents"]["duplicates"] == 3  # the index written over the orphan is sound
