@@ -111,7 +111,7 @@ def test_rensa_and_datasketch_estimate_the_same_similarity():
 
 
 def test_bucket_pairs_small_and_large_buckets():
-    keys = np.array([5, 9, 5, 7, 9, 5], dtype=np.uint64)
+    keys = shingles.fmix64(np.array([5, 9, 5, 7, 9, 5], dtype=np.uint64))  # band keys are 64-bit hashes
     left, right = lsh.bucket_pairs(keys)
     assert sorted(zip(left.tolist(), right.tolist())) == [(0, 2), (0, 5), (1, 4), (2, 5)]
     big = np.zeros(lsh.ALL_PAIRS_UP_TO + 10, dtype=np.uint64)

@@ -35,8 +35,12 @@ def agreement(sig: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarra
 
 def bucket_pairs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pairs of row positions sharing a key, as (first, second) with first < second."""
-    order = np.argsort(keys)  # deterministic for equal input; the pairs do not depend on order
-    sorted_keys = keys[order]
+    # sort (key, row) packed in one uint64 - a plain sort is ~2x faster than argsort. The key loses
+    # its low log2(rows) bits: a rare false collision becomes a candidate that verification drops.
+    bits = np.uint64(max(1, (len(keys) - 1).bit_length()))
+    packed = np.sort(((keys >> bits) << bits) | np.arange(len(keys), dtype=np.uint64))
+    order = (packed & ((np.uint64(1) << bits) - np.uint64(1))).astype(np.int64)
+    sorted_keys = packed >> bits
     starts = np.flatnonzero(np.concatenate(([True], sorted_keys[1:] != sorted_keys[:-1])))
     sizes = np.diff(np.append(starts, len(keys)))
     left: list[np.ndarray] = []
