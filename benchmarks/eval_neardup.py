@@ -56,25 +56,29 @@ def adjusted_rand_index(predicted: np.ndarray, gold: np.ndarray) -> float:
     return (index - expected) / (maximum - expected) if maximum != expected else 1.0
 
 
-def _cleaned(records: list[dict[str, Any]], overrides: list[str]) -> tuple[list[Document], Any]:
+def _cleaned(records: list[dict[str, Any]], overrides: list[str]) -> tuple[list[Document], int, Any]:
+    """Documents that survive the stages before dedup (cleaned), how many were rejected, the dedup stage."""
     cfg = load_config(DEFAULT_CONFIG, overrides)
     names = [s.name for s in cfg.stages]
     before = [n for n in names[: names.index("dedup")] if cfg.stage(n).config.enabled]
     stages = build_stages(before + ["dedup"], overrides)
     docs = [Document(r["id"], r["text"]) for r in records]
+    rejected: set[int] = set()  # as the runner's policy: a flag from a stage in filter mode rejects
     for stage in stages[:-1]:
-        live = [d for d in docs if not (d.flags and stage.config.mode == "filter")]
-        stage.process(live)
-    return docs, stages[-1]
+        live = [i for i in range(len(docs)) if i not in rejected]
+        before = [len(docs[i].flags) for i in live]
+        stage.process([docs[i] for i in live])
+        if stage.config.mode == "filter":
+            rejected |= {i for i, n in zip(live, before) if len(docs[i].flags) > n}
+    return [d for i, d in enumerate(docs) if i not in rejected], len(rejected), stages[-1]
 
 
 def run(data_dir: Path = DATA_DIR, overrides: list[str] | None = None) -> dict[str, Any]:
     overrides = list(overrides or [])
     records = list(read_jsonl_gz(data_dir / "neardup_dev.jsonl.gz"))
-    docs, dedup = _cleaned(records, overrides)
-    live = [d for d in docs if not d.flags]
+    live, n_rejected, dedup = _cleaned(records, overrides)
     decisions = dedup.resolve([dedup.sign(live)], [d.id for d in live])
-    kept_as = {d.id: d.id for d in docs}
+    kept_as = {r["id"]: r["id"] for r in records}  # rejected documents stay singletons
     for ordinal, dup in decisions.items():
         kept_as[live[ordinal].id] = dup.duplicate_of
     predicted = np.array([kept_as[r["id"]] for r in records])
@@ -84,7 +88,7 @@ def run(data_dir: Path = DATA_DIR, overrides: list[str] | None = None) -> dict[s
         "documents": len(records),
         "gold_clusters": int(len(set(gold.tolist()))),
         "predicted_clusters": int(len(set(predicted.tolist()))),
-        "rejected_before_dedup": len(docs) - len(live),
+        "rejected_before_dedup": n_rejected,
         **scores,
         "ari": adjusted_rand_index(predicted, gold),
         "config": {k: v for k, v in dedup.config.model_dump().items() if k not in ("enabled", "mode")},

@@ -243,7 +243,8 @@ class Run:
             stage_reports = {s.name: s.finish() for s in self.stages}
             report = self._report(out, time.perf_counter() - started, stage_reports)
             if self.state is not None:
-                report["state"] = {"dir": str(self.state.path), "run": self.state.run_number, "readonly": self.state.readonly}
+                run_number = None if self.state.readonly else self.state.run_number
+                report["state"] = {"dir": str(self.state.path), "run": run_number, "readonly": self.state.readonly}
                 report["skipped_inputs"] = skipped_inputs
             out.commit(report)
             return report
