@@ -145,8 +145,41 @@ def table(result: dict[str, Any]) -> str:
     )
 
 
+def resolve_scale(n: int, seed: int = 0) -> dict[str, Any]:
+    """Resolve alone on ``n`` synthetic signatures (10% near-copies of 256 base documents, 20% of
+    MinHash values changed), as a sign step would hand them over: seconds and peak RSS."""
+    import resource
+
+    from pipeline.stages.dedup import Dedup, DedupConfig, DedupSignature
+
+    stage = Dedup(DedupConfig())
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 2**32, size=(256, 128), dtype=np.uint32)
+    signatures = []
+    for lo in range(0, n, 256):
+        size = min(256, n - lo)
+        sig = rng.integers(0, 2**32, size=(size, 128), dtype=np.uint32)
+        copies = size // 10
+        sig[:copies] = base[rng.integers(0, 256, copies)]
+        changed = rng.random((copies, 128)) < 0.2
+        sig[:copies][changed] = rng.integers(0, 2**32, size=int(changed.sum()), dtype=np.uint32)
+        signatures.append(DedupSignature(
+            exact=rng.integers(0, 2**63, size=size, dtype=np.uint64), keys=minhash.band_keys(sig, stage.bands, stage.rows),
+            sig=minhash.compact(sig), shingled=np.ones(size, dtype=bool), length=np.full(size, 3000), keep_values=None,
+        ))
+    ids = [f"doc-{i:07d}" for i in range(n)]
+    start = time.perf_counter()
+    removed = len(stage.resolve(signatures, ids))
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # KB -> GB
+    return {"documents": n, "removed": removed, "resolve_s": round(seconds, 2), "peak_rss_gb": round(peak, 2)}
+
+
 if __name__ == "__main__":
     args = sys.argv[1:]
+    if args[:1] == ["--scale"]:  # python -m benchmarks.eval_neardup --scale 1000000 (one size per process)
+        print(resolve_scale(int(args[1])))
+        sys.exit(0)
     sets = [a for i, a in enumerate(args) if i > 0 and args[i - 1] == "--set"]
     out = run(DATA_DIR, sets)
     print(table(out))
