@@ -160,24 +160,24 @@ def shingle_hashes(tokens: Tokens, size: int) -> tuple[np.ndarray, np.ndarray]:
     h, off = tokens.hashes, tokens.offsets
     n_tok = np.diff(off)
     total = len(h)
-    grams = [h]  # grams[k][i]: hash of tokens i..i+k (unmixed; mixed once at the end)
+    short = np.flatnonzero((n_tok > 0) & (n_tok < size))
+    first = off[:-1][short]
+    short_grams = h[first].copy()  # for short documents: the hash of all their tokens
+    gram = h  # gram[i]: hash of tokens i..i+k (unmixed; mixed once at the end), two arrays live
     for k in range(1, size):
         nxt = np.zeros(total, dtype=np.uint64)
         if total > k:
-            nxt[: total - k] = grams[-1][: total - k] * _COMBINE + h[k:]
-        grams.append(nxt)
-    shingles = grams[-1].copy()
+            nxt[: total - k] = gram[: total - k] * _COMBINE + h[k:]
+        gram = nxt
+        done = n_tok[short] == k + 1
+        short_grams[done] = gram[first[done]]
     valid = np.ones(total, dtype=bool)
     # a shingle starting in the last size-1 tokens of a document would cross into the next one
     tail = off[1:, None] - np.arange(1, size)[None, :]
-    tail = tail[tail >= off[:-1, None]]
-    valid[tail] = False
-    short = np.flatnonzero((n_tok > 0) & (n_tok < size))
-    if len(short):
-        first = off[:-1][short]
-        valid[first] = True
-        shingles[first] = np.stack(grams)[n_tok[short] - 1, first]
+    valid[tail[tail >= off[:-1, None]]] = False
+    valid[first] = True
+    gram[first] = short_grams
     per_doc = np.where(n_tok >= size, n_tok - size + 1, np.minimum(n_tok, 1))
     out_off = np.zeros(len(n_tok) + 1, dtype=np.int64)
     np.cumsum(per_doc, out=out_off[1:])
-    return fmix64(shingles[valid]), out_off
+    return fmix64(gram[valid]), out_off
