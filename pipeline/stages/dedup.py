@@ -34,7 +34,7 @@ class DedupConfig(StageConfig):
     """Remove near-duplicates: MinHash + LSH over word shingles, verified by estimated Jaccard."""
     shingle_size: int = Field(5, ge=1, le=16)
     num_perm: int = Field(128, ge=8, le=1024)
-    threshold: float = Field(0.5, gt=0.0, le=1.0)
+    threshold: float = Field(0.4, gt=0.0, le=1.0)
     """Estimated Jaccard similarity of shingle sets from which two documents are duplicates."""
     bands: int | None = Field(None, ge=1)
     rows: int | None = Field(None, ge=1)
