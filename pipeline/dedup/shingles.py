@@ -63,7 +63,7 @@ def _fold_multibyte(buf: np.ndarray) -> None:
     U+0080-U+00BF (C2 xx) and × ÷, general punctuation U+2000-U+206F (E2 80 xx, E2 81 80-AF) and CJK
     punctuation U+3000-U+303F (E3 80 xx). Capitals of other scripts keep their case.
     """
-    lead = np.flatnonzero((buf[:-2] >= 0xC2) & (buf[:-2] <= 0xE3))
+    lead = np.flatnonzero(buf[:-2] - np.uint8(0xC2) <= 0xE3 - 0xC2)  # 0xC2 <= b <= 0xE3, uint8 wraps
     if len(lead) == 0:
         return
     b0, b1, b2 = buf[lead], buf[lead + 1], buf[lead + 2]
@@ -101,7 +101,8 @@ def _token_hashes(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.n
         if len(long) == 0:
             break
         word = windows[starts[long] + offset] & _KEEP[np.minimum(lengths[long] - offset, 8)]
-        h[long] = fmix64(h[long]) * _COMBINE + word
+        previous = h[long]
+        h[long] = (previous ^ (previous >> np.uint64(32))) * _COMBINE + word  # cheap round; fmix at the end
         long = long[lengths[long] > offset + 8]
     h = fmix64(h)
     if len(long):
