@@ -128,7 +128,8 @@ def test_lock_held_by_a_live_run_fails_fast_naming_it(tmp_path, batches):
         (state / LOCK).write_bytes(orjson.dumps({"pid": holder.pid, "host": socket.gethostname(), "started": "2026-01-01T03:00:00Z"}))
         proc = winnow("run", str(first), "-c", str(PIPELINE), "-o", str(tmp_path / "out"), "--state", str(state), cwd=tmp_path)
         assert proc.returncode == 2
-        (line,) = proc.stderr.strip().splitlines()
+        (line,) = [l for l in proc.stderr.splitlines() if l.startswith("winnow: error:")]  # one line, no traceback
+        assert "Traceback" not in proc.stderr
         assert f"locked by pid {holder.pid}" in line and "2026-01-01T03:00:00Z" in line
         assert not (tmp_path / "out" / "clean.jsonl").exists()
     finally:
