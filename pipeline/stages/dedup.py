@@ -170,6 +170,8 @@ class Dedup(GlobalStage):
             return None, None
         meta = state.component(self.name)
         if meta is None:
+            if state.readonly:
+                raise StateError(f"state {state.path} has no dedup index to compare against")
             return None, None
         params = self._params()
         for key, value in params.items():
