@@ -196,3 +196,17 @@ def test_files_moved_in_by_a_run_killed_before_its_manifest_are_replaced(tmp_pat
     assert (orphan / "keys.npy").read_bytes() != b"half-written"
     report = run([second], cfg, tmp_path / "o2", workers=1, state_dir=state)
     assert report["documents"]["duplicates"] == 3  # the index written over the orphan is sound
+
+
+def test_two_cron_runs_decide_like_one_run_over_both_inputs(tmp_path, batches):
+    first, second = batches
+    cfg = load_config(PIPELINE)
+    run([first, second], cfg, tmp_path / "once", workers=1)
+    once = outputs(tmp_path / "once")
+    state = tmp_path / "state"
+    run([first], cfg, tmp_path / "run1", workers=2, state_dir=state)
+    run([second], cfg, tmp_path / "run2", workers=2, state_dir=state)
+    split = [outputs(tmp_path / "run1"), outputs(tmp_path / "run2")]
+    assert [r["id"] for r in once["clean"]] == [r["id"] for o in split for r in o["clean"]]
+    decided = {d["id"]: (d["duplicate_of"], d["rule"]) for o in split for d in o["duplicates"]}
+    assert decided == {d["id"]: (d["duplicate_of"], d["rule"]) for d in once["duplicates"]}
