@@ -20,6 +20,7 @@ from .progress import RunProgress, choose_mode, log_line
 from .readers import is_supported
 from .report_html import write_report
 from .runner import run as run_pipeline
+from .state import StateError
 from .writers import recover_output
 
 DEFAULT_CONFIG = Path("configs/default.yaml")
@@ -85,9 +86,35 @@ def run_command(
     log_every: float = typer.Option(
         30.0, "--log-every", min=0.1, help="Seconds between progress lines when stderr is not a terminal (cron)."
     ),
+    state: Optional[Path] = typer.Option(
+        None, "--state", help="Cross-run state directory: skip inputs already processed, remove duplicates of earlier runs' documents."
+    ),
 ) -> None:
     """Clean INPUT files into OUTPUT: clean.jsonl, rejected.jsonl, duplicates.jsonl, errors.jsonl, report.json."""
     paths = list(inputs) if inputs else [Path("seeds")]
+    cfg = _checked(paths, output, config, overrides)
+    _run_and_report(paths, cfg, output, quiet, strict, log_every, workers=workers, state_dir=state)
+
+
+@app.command("dedup")
+def dedup_command(
+    inputs: List[Path] = typer.Argument(..., help="New input files or directories to check."),
+    against: Path = typer.Option(..., "--against", help="State directory of an existing corpus (from winnow run --state); not modified."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="Pipeline config; its dedup settings must match the state's."),
+    output: Path = typer.Option(Path("output"), "--output", "-o", help="Directory for the output files."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="Worker processes."),
+    overrides: List[str] = typer.Option([], "--set", help="Override a config option: stage.option=value. Repeatable."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
+) -> None:
+    """Run the pipeline on INPUT and remove documents that duplicate the corpus in --against DIR."""
+    if not against.is_dir():
+        raise UsageFailure(f"state directory not found: {against}")
+    cfg = _checked(inputs, output, config, overrides)
+    _run_and_report(inputs, cfg, output, quiet, False, 30.0, workers=workers, state_dir=against, state_readonly=True)
+
+
+def _checked(paths: List[Path], output: Path, config: Optional[Path], overrides: List[str]) -> PipelineConfig:
+    """Usage checks before any work: inputs exist and are supported, output is a directory, config is valid."""
     for p in paths:
         if not p.exists():
             raise UsageFailure(f"input not found: {p}")
@@ -96,10 +123,9 @@ def run_command(
     if output.exists() and not output.is_dir():
         raise UsageFailure(f"output {output} exists and is not a directory")
     try:
-        cfg = load_config(_resolve_config(config), overrides)
+        return load_config(_resolve_config(config), overrides)
     except ConfigError as exc:
         raise UsageFailure(f"config: {exc}") from None
-    _run_and_report(paths, cfg, output, quiet, strict, log_every, workers=workers)
 
 
 def _run_and_report(
@@ -109,8 +135,11 @@ def _run_and_report(
     mode = choose_mode(quiet)
     if mode == "log":
         log_line(f"run started: {', '.join(map(str, paths))} -> {output}")
-    with RunProgress(mode, log_every) as progress:
-        report = run_pipeline(paths, cfg, output, progress=progress, **run_options)
+    try:
+        with RunProgress(mode, log_every) as progress:
+            report = run_pipeline(paths, cfg, output, progress=progress, **run_options)
+    except StateError as exc:  # locked by another run, incompatible settings: one line, exit 2
+        raise UsageFailure(str(exc)) from None
     if not quiet:
         _print_summary(report, output, plain=mode != "bar")
     if mode == "log":

@@ -22,6 +22,7 @@ from .document import Document
 from .executor import LocalExecutor, default_workers, worker_state
 from .readers import InputError, Reader
 from .stages import GlobalStage, RunContext, Stage, stage_class
+from .state import StateDir
 from .writers import OutputSet
 
 ProgressHook = Callable[[str, int], None]
@@ -204,14 +205,17 @@ class Run:
         state_dir: Path | None = None,
         executor: Any = None,
         progress: ProgressHook | None = None,
+        state_readonly: bool = False,
     ):
         self.config = config
         self.inputs = [str(i) for i in inputs]
+        self.read_inputs = self.inputs  # minus inputs a --state directory has already processed
+        self.state = StateDir(state_dir, readonly=state_readonly) if state_dir else None
         self.output_dir = Path(output_dir)
         self.workers = workers or default_workers()
         self.executor = executor or LocalExecutor(self.workers)
         self.context = RunContext(
-            state_dir=Path(state_dir) if state_dir else None, workers=self.workers, executor=self.executor
+            state_dir=Path(state_dir) if state_dir else None, state=self.state, workers=self.workers, executor=self.executor
         )
         self.progress = progress or (lambda event, n: None)
         self.stages = build_stages(config, self.context)
@@ -222,7 +226,7 @@ class Run:
     # -- sources --------------------------------------------------------------------------------
     def _read(self, out: OutputSet) -> Iterator[Document]:
         """Input documents; unreadable records go to errors, input-policy rejects to rejected."""
-        reader = Reader(self.inputs, self.config.input)
+        reader = Reader(self.read_inputs, self.config.input)
         self.progress("input_bytes", reader.total_bytes)
         seen_bytes = 0
         for item in reader:
@@ -247,7 +251,7 @@ class Run:
         collectors = [s for s in self.stages if s.needs_corpus_pass]
         if not collectors:
             return
-        docs = (d for d in Reader(self.inputs, self.config.input) if isinstance(d, Document) and not d.flags)
+        docs = (d for d in Reader(self.read_inputs, self.config.input) if isinstance(d, Document) and not d.flags)
         batches = _batched(docs, self.config.runner.batch_size)
         partials: list[list[Any]] = [[] for _ in collectors]
         start = time.perf_counter()
@@ -262,6 +266,18 @@ class Run:
 
     # -- the run --------------------------------------------------------------------------------
     def execute(self) -> dict[str, Any]:
+        if self.state is None:
+            return self._execute([])
+        self.state.open()  # locks (fails fast if another run holds it)
+        try:
+            self.read_inputs, skipped = self.state.select_inputs(self.inputs)
+            report = self._execute(skipped)
+            self.state.commit()  # after the outputs: a crash in between re-processes, never loses
+            return report
+        finally:
+            self.state.close()
+
+    def _execute(self, skipped_inputs: list[dict[str, Any]]) -> dict[str, Any]:
         started = time.perf_counter()
         out = OutputSet(self.output_dir)
         try:
@@ -277,6 +293,10 @@ class Run:
             report = self._report(out, time.perf_counter() - started, stage_reports)
             if out.recovered:
                 report["recovered"] = out.recovered
+            if self.state is not None:
+                run_number = None if self.state.readonly else self.state.run_number
+                report["state"] = {"dir": str(self.state.path), "run": run_number, "readonly": self.state.readonly}
+                report["skipped_inputs"] = skipped_inputs
             out.commit(report)
             return report
         except BaseException:
@@ -395,6 +415,13 @@ def run(
     workers: int | None = None,
     state_dir: Path | str | None = None,
     progress: ProgressHook | None = None,
+    state_readonly: bool = False,
 ) -> dict[str, Any]:
-    """Clean ``inputs`` into ``output_dir``; returns the run report (also written as report.json)."""
-    return Run(config, inputs, Path(output_dir), workers, Path(state_dir) if state_dir else None, progress=progress).execute()
+    """Clean ``inputs`` into ``output_dir``; returns the run report (also written as report.json).
+
+    ``state_dir``: cross-run state, locked for the run and committed after the outputs;
+    ``state_readonly``: only compare against it (``winnow dedup --against``)."""
+    return Run(
+        config, inputs, Path(output_dir), workers, Path(state_dir) if state_dir else None,
+        progress=progress, state_readonly=state_readonly,
+    ).execute()

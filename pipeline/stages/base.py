@@ -37,6 +37,8 @@ class RunContext:
 
     state_dir: Path | None = None
     """Cross-run state (``--state DIR``); None for a one-off run."""
+    state: Any = None
+    """The opened ``pipeline.state.StateDir`` (locked, or read-only for ``winnow dedup --against``)."""
     workers: int = 1
     executor: Any = None
     """The run's executor: ``executor.map(fn, items, shared)`` runs picklable top-level functions
