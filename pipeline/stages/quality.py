@@ -1,0 +1,320 @@
+"""quality: document-level heuristics in the spirit of Gopher, C4 and FineWeb.
+
+Each rule measures one thing (word count, mean word length, symbol and ellipsis ratios, bullet
+lines, repeated lines/paragraphs, repeated n-grams, stopwords, lorem ipsum, lines ending in
+punctuation) and flags the document with the rule's config key as its name and the measured value,
+e.g. ``max_bullet_line_ratio: bullet lines 0.95 > 0.9``. Thresholds are config options; any may be
+overridden per language (``by_language``) or switched off (``null``).
+
+Gopher's rules assume words separated by spaces and misjudge Chinese, Japanese and Thai, where a
+"word" would be a whole clause. For text mostly in such scripts the unit is the character: counts
+are estimated as characters / ``chars_per_word`` and n-gram rules use n x ``chars_per_word``
+characters; mean word length and the stopword rule do not apply. The language comes from the
+language stage's annotation (script alone decides when it is missing).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import regex
+from pydantic import Field, ValidationError, field_serializer, model_validator
+
+from ..document import Document
+from ..lexicons import stopwords as broad_stopwords
+from .base import Stage, StageConfig
+
+_DATA = Path(__file__).resolve().parents[1] / "data" / "quality"
+_NO_SPACE_SCRIPT = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Tibetan}"
+_NO_SPACE_CHAR = regex.compile(rf"[{_NO_SPACE_SCRIPT}]")
+_LETTER = regex.compile(r"\p{L}")
+# char mode units: one no-space-script character, or a run of other letters/digits ("G20", "APEC")
+_CHAR_UNIT = regex.compile(rf"[{_NO_SPACE_SCRIPT}]|[[\p{{L}}\p{{N}}]--[{_NO_SPACE_SCRIPT}]]+", regex.V1)
+_EDGE_PUNCT = regex.compile(r"^[\p{P}\p{S}]+|[\p{P}\p{S}]+$")
+_HAS_ALPHA = regex.compile(r"\p{L}")
+_BULLET = regex.compile(r"^\s*[•●○◦▪▫■□►▶▸‣⁃∙·\-\*–—✓✔➢➤→]")
+_ELLIPSIS_END = regex.compile(r"(?:\.\.\.|…)\s*$")
+_ELLIPSIS = regex.compile(r"\.\.\.|…")
+_TERMINAL_PUNCT = regex.compile(r"[.!?。！？…\"'”’»)\]:;]\s*$")
+_PARAGRAPH_BREAK = regex.compile(r"\n\s*\n")
+_LOREM = regex.compile(r"lorem ipsum", regex.IGNORECASE)
+
+
+@lru_cache(maxsize=None)
+def stopword_list(lang: str) -> frozenset[str]:
+    """A tight list from ``pipeline/data/quality/stopwords.json``, else stopwordsiso's list."""
+    tight = json.loads((_DATA / "stopwords.json").read_text(encoding="utf-8"))
+    if lang in tight and not lang.startswith("_"):
+        return frozenset(w.casefold() for w in tight[lang])
+    return broad_stopwords(lang)
+
+
+class Thresholds(StageConfig):
+    """Every rule's threshold (``None`` switches the rule off). Defaults follow Gopher unless noted."""
+
+    min_words: int | None = 10
+    """Gopher uses 50 for pretraining corpora; 10 keeps short news briefs."""
+    max_words: int | None = 100_000
+    min_mean_word_length: float | None = 3.0
+    max_mean_word_length: float | None = 10.0
+    max_symbol_word_ratio: float | None = 0.1
+    """('#' + ellipses) per word."""
+    max_bullet_line_ratio: float | None = 0.9
+    max_ellipsis_line_ratio: float | None = 0.3
+    min_alpha_word_ratio: float | None = 0.8
+    """Share of words with at least one letter."""
+    min_stopwords: int | None = 2
+    max_dup_line_ratio: float | None = 0.3
+    max_dup_line_char_ratio: float | None = 0.2
+    max_dup_paragraph_ratio: float | None = 0.3
+    max_dup_paragraph_char_ratio: float | None = 0.2
+    max_top_ngram_char_ratio: dict[int, float] | None = Field(default_factory=lambda: {2: 0.20, 3: 0.18, 4: 0.16})
+    """n -> the largest share of characters the most frequent word n-gram may cover."""
+    max_dup_ngram_char_ratio: dict[int, float] | None = Field(
+        default_factory=lambda: {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
+    )
+    """n -> the largest share of characters that may sit in repeats of an earlier word n-gram."""
+    max_lorem_ipsum: int | None = 0
+    """C4: placeholder text."""
+    min_line_punct_ratio: float | None = 0.12
+    """FineWeb: share of lines ending in punctuation (only with 5 or more lines)."""
+
+    @field_serializer("max_top_ngram_char_ratio", "max_dup_ngram_char_ratio")
+    def _string_keys(self, value: dict[int, float] | None) -> dict[str, float] | None:
+        return None if value is None else {str(n): ratio for n, ratio in sorted(value.items())}  # JSON report
+
+
+THRESHOLD_KEYS = frozenset(Thresholds.model_fields) - frozenset(StageConfig.model_fields)
+
+
+class QualityConfig(Thresholds):
+    chars_per_word: float = Field(2.0, gt=0)
+    """Scripts written without spaces: words are estimated as characters / this."""
+    by_language: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Per-language threshold overrides (ISO 639-1), e.g. {de: {max_mean_word_length: 12}}."""
+    record_stats: bool = False
+    """Also write every measured value to ``metadata.quality`` (flags always carry theirs)."""
+
+    @model_validator(mode="after")
+    def _check_overrides(self) -> "QualityConfig":
+        for lang, override in self.by_language.items():
+            unknown = set(override) - THRESHOLD_KEYS
+            if unknown:
+                raise ValueError(f"by_language.{lang}: unknown threshold {sorted(unknown)[0]!r}")
+            try:
+                Thresholds(**override)
+            except ValidationError as exc:
+                raise ValueError(f"by_language.{lang}: {exc.errors()[0]['msg']}") from None
+        return self
+
+    def for_language(self, lang: str) -> Thresholds:
+        base = {k: getattr(self, k) for k in THRESHOLD_KEYS}
+        return Thresholds(**{**base, **self.by_language.get(lang, {})})
+
+
+# -- measurements --------------------------------------------------------------------------------
+
+
+@dataclass
+class Units:
+    """The text cut into units (words, or characters for scripts written without spaces)."""
+
+    tokens: list[str]
+    char_mode: bool
+    words: float  # estimated word count
+
+
+def split_units(text: str, chars_per_word: float) -> Units:
+    letters = len(_LETTER.findall(text))
+    no_space = len(_NO_SPACE_CHAR.findall(text))
+    if letters and no_space / letters > 0.5:
+        tokens = _CHAR_UNIT.findall(text)
+        return Units(tokens, True, len(tokens) / chars_per_word)
+    tokens = text.split()
+    return Units(tokens, False, float(len(tokens)))
+
+
+def _duplicates(items: list[str]) -> tuple[int, int]:
+    """How many items repeat an earlier one, and their characters (Gopher's dup line/paragraph)."""
+    seen: set[str] = set()
+    count = chars = 0
+    for item in items:
+        if item in seen:
+            count += 1
+            chars += len(item)
+        else:
+            seen.add(item)
+    return count, chars
+
+
+def _ngram_keys(ids: np.ndarray, n: int) -> np.ndarray:
+    """A 64-bit key per n-gram of token ids (polynomial hash; wraps on overflow by design)."""
+    m = len(ids) - n + 1
+    keys = np.zeros(m, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(n):
+            keys = keys * np.uint64(1_000_003) + ids[j : j + m]
+    return keys
+
+
+def ngram_ratios(tokens: list[str], top_ns: list[int], dup_ns: list[int]) -> tuple[dict[int, float], dict[int, float]]:
+    """Gopher's repetition measures over token n-grams, vectorised with numpy.
+
+    top[n]: share of characters covered by the most frequent n-gram (all its occurrences);
+    dup[n]: share of characters inside n-grams that repeat an earlier occurrence.
+    """
+    top = {n: 0.0 for n in top_ns}
+    dup = {n: 0.0 for n in dup_ns}
+    if not tokens:
+        return top, dup
+    vocab: dict[str, int] = {}
+    ids = np.fromiter((vocab.setdefault(t, len(vocab)) for t in tokens), dtype=np.uint64, count=len(tokens))
+    lengths = np.fromiter((len(t) for t in tokens), dtype=np.int64, count=len(tokens))
+    total = int(lengths.sum())
+    cumulative = np.concatenate(([0], np.cumsum(lengths)))
+    for n in sorted(set(top_ns) | set(dup_ns)):
+        if len(tokens) < n:
+            continue
+        keys = _ngram_keys(ids, n)
+        _, first, inverse, counts = np.unique(keys, return_index=True, return_inverse=True, return_counts=True)
+        if n in top and counts.max() > 1:
+            chars = cumulative[first + n] - cumulative[first]
+            best = counts.max()
+            top[n] = float((chars[counts == best] * best).max()) / total
+        if n in dup:
+            starts = np.nonzero(first[inverse] != np.arange(len(keys)))[0]
+            if len(starts):
+                covered = np.zeros(len(tokens), dtype=bool)
+                for j in range(n):
+                    covered[starts + j] = True
+                dup[n] = float(lengths[covered].sum()) / total
+    return top, dup
+
+
+# -- the stage -----------------------------------------------------------------------------------
+
+Flag = tuple[str, str, Any]  # rule, reason, value
+
+
+def _upper(rule: str, what: str, value: float, limit: float | None) -> Flag | None:
+    if limit is not None and value > limit:
+        return rule, f"{what} {value:.3g} > {limit}", round(value, 4)
+    return None
+
+
+def _lower(rule: str, what: str, value: float, limit: float | None) -> Flag | None:
+    if limit is not None and value < limit:
+        return rule, f"{what} {value:.3g} < {limit}", round(value, 4)
+    return None
+
+
+class Quality(Stage):
+    name = "quality"
+    Config = QualityConfig
+    config: QualityConfig
+
+    def process(self, batch: list[Document]) -> None:
+        for doc in batch:
+            lang = (doc.annotations.get("language") or {}).get("lang", "und")
+            flags, stats = self.assess(doc.text, lang)
+            for rule, reason, value in flags:
+                doc.flag(self.name, rule, reason, value)
+            if self.config.record_stats:
+                doc.annotations[self.name] = stats
+
+    def assess(self, text: str, lang: str = "und") -> tuple[list[Flag], dict[str, Any]]:
+        """Every rule the text fails (in rule order), and the measured values."""
+        t = self._thresholds(lang)
+        units = split_units(text, self.config.chars_per_word)
+        tokens, words = units.tokens, units.words
+        unit = "characters" if units.char_mode else "words"
+        lines = [line.strip() for line in text.split("\n") if line.strip()]
+        paragraphs = [p.strip() for p in _PARAGRAPH_BREAK.split(text) if p.strip()]
+        checks: list[Flag | None] = []
+        stats: dict[str, Any] = {"unit": "char" if units.char_mode else "word", "words": round(words, 1)}
+
+        counted = f"words ({len(tokens)} {unit} / {self.config.chars_per_word})" if units.char_mode else "words"
+        checks.append(_lower("min_words", counted, words, t.min_words))
+        checks.append(_upper("max_words", counted, words, t.max_words))
+        if not tokens:
+            return [c for c in checks if c], stats
+
+        if not units.char_mode:
+            stripped = [_EDGE_PUNCT.sub("", w) for w in tokens]
+            lengths = [len(w) for w in stripped if w]
+            mean_length = sum(lengths) / len(lengths) if lengths else 0.0
+            stats["mean_word_length"] = round(mean_length, 3)
+            checks.append(_lower("min_mean_word_length", "mean word length", mean_length, t.min_mean_word_length))
+            checks.append(_upper("max_mean_word_length", "mean word length", mean_length, t.max_mean_word_length))
+
+        symbols = text.count("#") + len(_ELLIPSIS.findall(text))
+        stats["symbol_word_ratio"] = round(symbols / words, 4)
+        checks.append(_upper("max_symbol_word_ratio", "('#' + ellipses) per word", symbols / words, t.max_symbol_word_ratio))
+
+        if lines:
+            bullet = sum(1 for line in lines if _BULLET.match(line)) / len(lines)
+            ellipsis = sum(1 for line in lines if _ELLIPSIS_END.search(line)) / len(lines)
+            stats.update(bullet_line_ratio=round(bullet, 4), ellipsis_line_ratio=round(ellipsis, 4))
+            checks.append(_upper("max_bullet_line_ratio", "lines starting with a bullet", bullet, t.max_bullet_line_ratio))
+            checks.append(_upper("max_ellipsis_line_ratio", "lines ending in an ellipsis", ellipsis, t.max_ellipsis_line_ratio))
+
+        alpha = sum(1 for w in tokens if _HAS_ALPHA.search(w)) / len(tokens)
+        stats["alpha_word_ratio"] = round(alpha, 4)
+        checks.append(_lower("min_alpha_word_ratio", f"{unit} with a letter", alpha, t.min_alpha_word_ratio))
+
+        if not units.char_mode and t.min_stopwords is not None:
+            known = stopword_list(lang)
+            if known:
+                found = sum(1 for w in stripped if w.casefold() in known)
+                stats["stopwords"] = found
+                if found < t.min_stopwords:
+                    checks.append(("min_stopwords", f"{found} {lang} stopwords < {t.min_stopwords}", found))
+
+        for kind, items in (("line", lines), ("paragraph", paragraphs)):
+            if not items:
+                continue
+            count, chars = _duplicates(items)
+            ratio, char_ratio = count / len(items), chars / len(text)
+            stats[f"dup_{kind}_ratio"], stats[f"dup_{kind}_char_ratio"] = round(ratio, 4), round(char_ratio, 4)
+            limit = getattr(t, f"max_dup_{kind}_ratio")
+            checks.append(_upper(f"max_dup_{kind}_ratio", f"repeated {kind}s", ratio, limit))
+            limit = getattr(t, f"max_dup_{kind}_char_ratio")
+            checks.append(_upper(f"max_dup_{kind}_char_ratio", f"characters in repeated {kind}s", char_ratio, limit))
+
+        checks += self._ngram_checks(tokens, units.char_mode, t, stats)
+
+        lorem = len(_LOREM.findall(text))
+        if t.max_lorem_ipsum is not None and lorem > t.max_lorem_ipsum:
+            checks.append(("max_lorem_ipsum", f"'lorem ipsum' {lorem} times > {t.max_lorem_ipsum}", lorem))
+
+        if len(lines) >= 5:
+            punct = sum(1 for line in lines if _TERMINAL_PUNCT.search(line)) / len(lines)
+            stats["line_punct_ratio"] = round(punct, 4)
+            checks.append(_lower("min_line_punct_ratio", "lines ending in punctuation", punct, t.min_line_punct_ratio))
+        return [c for c in checks if c], stats
+
+    def _ngram_checks(self, tokens: list[str], char_mode: bool, t: Thresholds, stats: dict[str, Any]) -> list[Flag | None]:
+        top_limits = t.max_top_ngram_char_ratio or {}
+        dup_limits = t.max_dup_ngram_char_ratio or {}
+        scale: Callable[[int], int] = (lambda n: round(n * self.config.chars_per_word)) if char_mode else (lambda n: n)
+        top, dup = ngram_ratios(tokens, [scale(n) for n in top_limits], [scale(n) for n in dup_limits])
+        unit = "characters" if char_mode else "words"
+        checks: list[Flag | None] = []
+        for n, limit in sorted(top_limits.items()):
+            value = top[scale(n)]
+            stats[f"top_{n}gram_char_ratio"] = round(value, 4)
+            checks.append(_upper("max_top_ngram_char_ratio", f"most frequent {scale(n)}-{unit[:-1]} n-gram covers", value, limit))
+        for n, limit in sorted(dup_limits.items()):
+            value = dup[scale(n)]
+            stats[f"dup_{n}gram_char_ratio"] = round(value, 4)
+            checks.append(_upper("max_dup_ngram_char_ratio", f"text in repeated {scale(n)}-{unit[:-1]} n-grams", value, limit))
+        return checks
+
+    @lru_cache(maxsize=64)
+    def _thresholds(self, lang: str) -> Thresholds:
+        return self.config.for_language(lang)
