@@ -28,7 +28,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-import regex
 from pydantic import Field, field_validator
 
 from ..document import Document
@@ -36,7 +35,6 @@ from .base import Stage, StageConfig
 
 UNDETERMINED = "und"
 _DATA = Path(__file__).resolve().parents[1] / "data" / "language"
-_WHITESPACE = regex.compile(r"\s+")
 
 
 @lru_cache(maxsize=None)
@@ -57,7 +55,7 @@ def bundled_fasttext_model() -> Path:
 
 def model_input(text: str, max_chars: int) -> str:
     """One line of at most ``max_chars`` characters, cut at a word boundary when there is one."""
-    text = _WHITESPACE.sub(" ", text[: 2 * max_chars]).strip()
+    text = " ".join(text[: 2 * max_chars].split())  # every Unicode space and line break -> one space
     if len(text) > max_chars:
         cut = text[: max_chars + 1]
         space = cut.rfind(" ", max_chars // 2)
@@ -140,7 +138,7 @@ class LanguageConfig(StageConfig):
     """Flag documents whose top language score is below this."""
     min_score_by_language: dict[str, float] = Field(default_factory=dict)
     """Per-language ``min_score``, e.g. {en: 0.65, nn: 0.3} (closely related languages score lower)."""
-    max_chars: int = Field(2000, ge=20)
+    max_chars: int = Field(1000, ge=20)
     """How much of a document the model reads (from the start, cut at a word boundary)."""
     top_k: int = Field(2, ge=1, le=10)
     """How many candidate languages to record in the annotation."""

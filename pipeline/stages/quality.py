@@ -19,7 +19,7 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import regex
@@ -203,20 +203,36 @@ Flag = tuple[str, str, Any]  # rule, reason, value
 
 def _upper(rule: str, what: str, value: float, limit: float | None) -> Flag | None:
     if limit is not None and value > limit:
-        return rule, f"{what} {value:.3g} > {limit}", round(value, 4)
+        return rule, f"{what} {round(value, 4)} > {limit}", round(value, 4)
     return None
 
 
 def _lower(rule: str, what: str, value: float, limit: float | None) -> Flag | None:
     if limit is not None and value < limit:
-        return rule, f"{what} {value:.3g} < {limit}", round(value, 4)
+        return rule, f"{what} {round(value, 4)} < {limit}", round(value, 4)
     return None
+
+
+@dataclass
+class Measured:
+    """One document cut up for the rules, plus the values measured so far."""
+
+    text: str
+    lang: str
+    units: Units
+    lines: list[str]
+    paragraphs: list[str]
+    stats: dict[str, Any]
 
 
 class Quality(Stage):
     name = "quality"
     Config = QualityConfig
     config: QualityConfig
+
+    def __init__(self, config: QualityConfig | None = None, context: Any = None):
+        super().__init__(config, context)
+        self._thresholds: dict[str, Thresholds] = {}
 
     def process(self, batch: list[Document]) -> None:
         for doc in batch:
@@ -227,94 +243,102 @@ class Quality(Stage):
             if self.config.record_stats:
                 doc.annotations[self.name] = stats
 
+    def thresholds(self, lang: str) -> Thresholds:
+        if lang not in self._thresholds:
+            self._thresholds[lang] = self.config.for_language(lang)
+        return self._thresholds[lang]
+
     def assess(self, text: str, lang: str = "und") -> tuple[list[Flag], dict[str, Any]]:
-        """Every rule the text fails (in rule order), and the measured values."""
-        t = self._thresholds(lang)
+        """Every rule the text fails, most specific first (the first one rejects), and the values."""
+        t = self.thresholds(lang)
         units = split_units(text, self.config.chars_per_word)
-        tokens, words = units.tokens, units.words
-        unit = "characters" if units.char_mode else "words"
-        lines = [line.strip() for line in text.split("\n") if line.strip()]
-        paragraphs = [p.strip() for p in _PARAGRAPH_BREAK.split(text) if p.strip()]
+        m = Measured(
+            text=text,
+            lang=lang,
+            units=units,
+            lines=[line.strip() for line in text.split("\n") if line.strip()],
+            paragraphs=[p.strip() for p in _PARAGRAPH_BREAK.split(text) if p.strip()],
+            stats={"unit": "char" if units.char_mode else "word", "words": round(units.words, 1)},
+        )
+        checks = self._length_checks(m, t)
+        if units.tokens:
+            checks += self._junk_checks(m, t) + self._repetition_checks(m, t) + self._prose_checks(m, t)
+        return [c for c in checks if c], m.stats
+
+    def _length_checks(self, m: Measured, t: Thresholds) -> list[Flag | None]:
+        u = m.units
+        what = f"words ({len(u.tokens)} characters / {self.config.chars_per_word})" if u.char_mode else "words"
+        return [_lower("min_words", what, u.words, t.min_words), _upper("max_words", what, u.words, t.max_words)]
+
+    def _junk_checks(self, m: Measured, t: Thresholds) -> list[Flag | None]:
+        """C4's lorem ipsum; Gopher's symbols, bullet and ellipsis lines."""
         checks: list[Flag | None] = []
-        stats: dict[str, Any] = {"unit": "char" if units.char_mode else "word", "words": round(words, 1)}
-
-        counted = f"words ({len(tokens)} {unit} / {self.config.chars_per_word})" if units.char_mode else "words"
-        checks.append(_lower("min_words", counted, words, t.min_words))
-        checks.append(_upper("max_words", counted, words, t.max_words))
-        if not tokens:
-            return [c for c in checks if c], stats
-
-        if not units.char_mode:
-            stripped = [_EDGE_PUNCT.sub("", w) for w in tokens]
-            lengths = [len(w) for w in stripped if w]
-            mean_length = sum(lengths) / len(lengths) if lengths else 0.0
-            stats["mean_word_length"] = round(mean_length, 3)
-            checks.append(_lower("min_mean_word_length", "mean word length", mean_length, t.min_mean_word_length))
-            checks.append(_upper("max_mean_word_length", "mean word length", mean_length, t.max_mean_word_length))
-
-        symbols = text.count("#") + len(_ELLIPSIS.findall(text))
-        stats["symbol_word_ratio"] = round(symbols / words, 4)
-        checks.append(_upper("max_symbol_word_ratio", "('#' + ellipses) per word", symbols / words, t.max_symbol_word_ratio))
-
-        if lines:
-            bullet = sum(1 for line in lines if _BULLET.match(line)) / len(lines)
-            ellipsis = sum(1 for line in lines if _ELLIPSIS_END.search(line)) / len(lines)
-            stats.update(bullet_line_ratio=round(bullet, 4), ellipsis_line_ratio=round(ellipsis, 4))
+        lorem = len(_LOREM.findall(m.text))
+        if t.max_lorem_ipsum is not None and lorem > t.max_lorem_ipsum:
+            checks.append(("max_lorem_ipsum", f"'lorem ipsum' {lorem} times > {t.max_lorem_ipsum}", lorem))
+        symbols = (m.text.count("#") + len(_ELLIPSIS.findall(m.text))) / m.units.words
+        m.stats["symbol_word_ratio"] = round(symbols, 4)
+        checks.append(_upper("max_symbol_word_ratio", "('#' + ellipses) per word", symbols, t.max_symbol_word_ratio))
+        if m.lines:
+            bullet = sum(1 for line in m.lines if _BULLET.match(line)) / len(m.lines)
+            ellipsis = sum(1 for line in m.lines if _ELLIPSIS_END.search(line)) / len(m.lines)
+            m.stats.update(bullet_line_ratio=round(bullet, 4), ellipsis_line_ratio=round(ellipsis, 4))
             checks.append(_upper("max_bullet_line_ratio", "lines starting with a bullet", bullet, t.max_bullet_line_ratio))
             checks.append(_upper("max_ellipsis_line_ratio", "lines ending in an ellipsis", ellipsis, t.max_ellipsis_line_ratio))
+        return checks
 
-        alpha = sum(1 for w in tokens if _HAS_ALPHA.search(w)) / len(tokens)
-        stats["alpha_word_ratio"] = round(alpha, 4)
-        checks.append(_lower("min_alpha_word_ratio", f"{unit} with a letter", alpha, t.min_alpha_word_ratio))
-
-        if not units.char_mode and t.min_stopwords is not None:
-            known = stopword_list(lang)
-            if known:
-                found = sum(1 for w in stripped if w.casefold() in known)
-                stats["stopwords"] = found
-                if found < t.min_stopwords:
-                    checks.append(("min_stopwords", f"{found} {lang} stopwords < {t.min_stopwords}", found))
-
-        for kind, items in (("line", lines), ("paragraph", paragraphs)):
-            if not items:
-                continue
+    def _repetition_checks(self, m: Measured, t: Thresholds) -> list[Flag | None]:
+        """Gopher's repeated lines, paragraphs and n-grams (n-grams of characters x chars_per_word
+        for scripts written without spaces)."""
+        checks: list[Flag | None] = []
+        for kind, items in (("line", m.lines), ("paragraph", m.paragraphs)):
             count, chars = _duplicates(items)
-            ratio, char_ratio = count / len(items), chars / len(text)
-            stats[f"dup_{kind}_ratio"], stats[f"dup_{kind}_char_ratio"] = round(ratio, 4), round(char_ratio, 4)
-            limit = getattr(t, f"max_dup_{kind}_ratio")
-            checks.append(_upper(f"max_dup_{kind}_ratio", f"repeated {kind}s", ratio, limit))
+            ratio, char_ratio = count / max(len(items), 1), chars / len(m.text)
+            m.stats[f"dup_{kind}_ratio"], m.stats[f"dup_{kind}_char_ratio"] = round(ratio, 4), round(char_ratio, 4)
+            checks.append(_upper(f"max_dup_{kind}_ratio", f"repeated {kind}s", ratio, getattr(t, f"max_dup_{kind}_ratio")))
             limit = getattr(t, f"max_dup_{kind}_char_ratio")
             checks.append(_upper(f"max_dup_{kind}_char_ratio", f"characters in repeated {kind}s", char_ratio, limit))
 
-        checks += self._ngram_checks(tokens, units.char_mode, t, stats)
-
-        lorem = len(_LOREM.findall(text))
-        if t.max_lorem_ipsum is not None and lorem > t.max_lorem_ipsum:
-            checks.append(("max_lorem_ipsum", f"'lorem ipsum' {lorem} times > {t.max_lorem_ipsum}", lorem))
-
-        if len(lines) >= 5:
-            punct = sum(1 for line in lines if _TERMINAL_PUNCT.search(line)) / len(lines)
-            stats["line_punct_ratio"] = round(punct, 4)
-            checks.append(_lower("min_line_punct_ratio", "lines ending in punctuation", punct, t.min_line_punct_ratio))
-        return [c for c in checks if c], stats
-
-    def _ngram_checks(self, tokens: list[str], char_mode: bool, t: Thresholds, stats: dict[str, Any]) -> list[Flag | None]:
-        top_limits = t.max_top_ngram_char_ratio or {}
-        dup_limits = t.max_dup_ngram_char_ratio or {}
-        scale: Callable[[int], int] = (lambda n: round(n * self.config.chars_per_word)) if char_mode else (lambda n: n)
-        top, dup = ngram_ratios(tokens, [scale(n) for n in top_limits], [scale(n) for n in dup_limits])
-        unit = "characters" if char_mode else "words"
-        checks: list[Flag | None] = []
-        for n, limit in sorted(top_limits.items()):
-            value = top[scale(n)]
-            stats[f"top_{n}gram_char_ratio"] = round(value, 4)
-            checks.append(_upper("max_top_ngram_char_ratio", f"most frequent {scale(n)}-{unit[:-1]} n-gram covers", value, limit))
-        for n, limit in sorted(dup_limits.items()):
-            value = dup[scale(n)]
-            stats[f"dup_{n}gram_char_ratio"] = round(value, 4)
-            checks.append(_upper("max_dup_ngram_char_ratio", f"text in repeated {scale(n)}-{unit[:-1]} n-grams", value, limit))
+        char_mode = m.units.char_mode
+        unit = "character" if char_mode else "word"
+        scale = self.config.chars_per_word if char_mode else 1
+        top_limits = {round(n * scale): v for n, v in (t.max_top_ngram_char_ratio or {}).items()}
+        dup_limits = {round(n * scale): v for n, v in (t.max_dup_ngram_char_ratio or {}).items()}
+        top, dup = ngram_ratios(m.units.tokens, list(top_limits), list(dup_limits))
+        for kind, what, limits, values in (
+            ("top", "most frequent {n}-{unit} n-gram covers", top_limits, top),
+            ("dup", "text in repeated {n}-{unit} n-grams", dup_limits, dup),
+        ):
+            rule = f"max_{kind}_ngram_char_ratio"
+            for n, limit in sorted(limits.items()):
+                m.stats[f"{kind}_{n}gram_char_ratio"] = round(values[n], 4)
+                checks.append(_upper(rule, what.format(n=n, unit=unit), values[n], limit))
         return checks
 
-    @lru_cache(maxsize=64)
-    def _thresholds(self, lang: str) -> Thresholds:
-        return self.config.for_language(lang)
+    def _prose_checks(self, m: Measured, t: Thresholds) -> list[Flag | None]:
+        """Does it read like prose: FineWeb's line punctuation, Gopher's word length, letters, stopwords."""
+        checks: list[Flag | None] = []
+        if len(m.lines) >= 5:
+            punct = sum(1 for line in m.lines if _TERMINAL_PUNCT.search(line)) / len(m.lines)
+            m.stats["line_punct_ratio"] = round(punct, 4)
+            checks.append(_lower("min_line_punct_ratio", "lines ending in punctuation", punct, t.min_line_punct_ratio))
+        tokens = m.units.tokens
+        alpha = sum(1 for w in tokens if _HAS_ALPHA.search(w)) / len(tokens)
+        m.stats["alpha_word_ratio"] = round(alpha, 4)
+        unit = "characters" if m.units.char_mode else "words"
+        checks.append(_lower("min_alpha_word_ratio", f"{unit} with a letter", alpha, t.min_alpha_word_ratio))
+        if m.units.char_mode:
+            return checks  # no word boundaries: word length and stopwords do not apply
+
+        words = [w for w in (_EDGE_PUNCT.sub("", token) for token in tokens) if w]
+        mean_length = sum(map(len, words)) / len(words) if words else 0.0
+        m.stats["mean_word_length"] = round(mean_length, 3)
+        checks.append(_lower("min_mean_word_length", "mean word length", mean_length, t.min_mean_word_length))
+        checks.append(_upper("max_mean_word_length", "mean word length", mean_length, t.max_mean_word_length))
+        known = stopword_list(m.lang)
+        if known and t.min_stopwords is not None:
+            found = sum(1 for w in words if w.casefold() in known)
+            m.stats["stopwords"] = found
+            if found < t.min_stopwords:
+                checks.append(("min_stopwords", f"{found} {m.lang} stopwords < {t.min_stopwords}", found))
+        return checks

@@ -1,0 +1,114 @@
+"""Language identification: accuracy per language and overall on langid_dev, and speed per backend.
+
+Accuracy: the 7,500 dev sentences (75 languages x 100, ISO 639-1 labels) through the language
+stage's ``identify`` for each configuration. Speed: documents per second of ``Language.process``
+in this one process, after the models are loaded, best of ``REPEATS`` (one run for the slow ones),
+on the sentences and on 990 real web pages (boilerplate_dev ``text``; the stage reads the first
+``max_chars`` = 1,000 characters). lingua and langdetect are timed on seeded samples (1,500 / 300).
+
+    .venv/bin/python -m benchmarks.eval_langid
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import DATA_DIR, markdown_table, read_jsonl_gz, write_result
+from pipeline.document import Document
+from pipeline.stages.language import Language, LanguageConfig
+
+SYSTEMS: dict[str, dict[str, Any]] = {
+    "default (fasttext + lingua below 0.7)": {},
+    "fasttext lid.176.ftz only": {"fallback": "none"},
+    "fasttext + lingua-low": {"fallback": "lingua-low"},
+    "lingua (high accuracy)": {"backend": "lingua"},
+    "langdetect (seed 0)": {"backend": "langdetect"},
+}
+DEFAULT, LANGDETECT = "default (fasttext + lingua below 0.7)", "langdetect (seed 0)"
+REPEATS = 3
+SLOW_SAMPLE = 1500  # sentences timed for lingua/langdetect (seeded sample); accuracy is on all 7,500
+SLOW_PAGES = 300  # pages timed for lingua/langdetect (seeded sample)
+
+
+def _accuracy(stage: Language, records: list[dict[str, Any]]) -> dict[str, Any]:
+    per_lang: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    fallback = 0
+    for r in records:
+        guess, backend = stage.identify(r["text"])
+        predicted = guess[0][0] if guess else "und"
+        per_lang[r["lang"]][0] += predicted == r["lang"]
+        per_lang[r["lang"]][1] += 1
+        fallback += ">" in backend
+    correct = sum(c for c, _ in per_lang.values())
+    return {
+        "accuracy": round(correct / len(records), 4),
+        "per_language": {lang: round(c / n, 3) for lang, (c, n) in sorted(per_lang.items())},
+        "fallback_share": round(fallback / len(records), 4),
+    }
+
+
+def _speed(stage: Language, texts: list[str], repeats: int) -> tuple[float, float]:
+    """Documents per second of the stage's batch call (best of ``repeats``), and the share of
+    documents that went to the fallback."""
+    best = float("inf")
+    for _ in range(repeats):
+        docs = [Document(str(i), t) for i, t in enumerate(texts)]
+        start = time.perf_counter()
+        stage.process(docs)
+        best = min(best, time.perf_counter() - start)
+    fallback = sum(">" in d.annotations["language"]["backend"] for d in docs) / len(docs)
+    return round(len(texts) / best, 1), round(fallback, 4)
+
+
+def run(data_dir: Path = DATA_DIR) -> dict[str, Any]:
+    sentences = list(read_jsonl_gz(data_dir / "langid_dev.jsonl.gz"))
+    pages = [r["text"] for r in read_jsonl_gz(data_dir / "boilerplate_dev.jsonl.gz")]
+    rng = random.Random(0)
+    sample = [r["text"] for r in rng.sample(sentences, SLOW_SAMPLE)]
+    page_sample = rng.sample(pages, SLOW_PAGES)
+    result: dict[str, Any] = {"sentences": len(sentences), "pages": len(pages), "systems": {}}
+    for name, options in SYSTEMS.items():
+        stage = Language(LanguageConfig(**options))
+        start = time.perf_counter()
+        stage.identify("warm up: load the models " + sentences[0]["text"])
+        figures = _accuracy(stage, sentences)  # also loads every model the fallback needs
+        figures["load_and_accuracy_seconds"] = round(time.perf_counter() - start, 1)
+        fast = "backend" not in options
+        repeats = REPEATS if fast else 1  # the slow ones take long enough to be steady
+        figures["sentences_per_s"], _ = _speed(stage, [r["text"] for r in sentences] if fast else sample, repeats)
+        figures["pages_per_s"], figures["pages_fallback_share"] = _speed(stage, pages if fast else page_sample, repeats)
+        result["systems"][name] = figures
+    base = result["systems"][LANGDETECT]
+    for figures in result["systems"].values():
+        figures["speedup_vs_langdetect_pages"] = round(figures["pages_per_s"] / base["pages_per_s"], 1)
+        figures["speedup_vs_langdetect_sentences"] = round(figures["sentences_per_s"] / base["sentences_per_s"], 1)
+    return result
+
+
+def table(result: dict[str, Any]) -> str:
+    systems = result["systems"]
+    summary = markdown_table(
+        ["system", "accuracy", "sentences/s", "x langdetect", "pages/s", "x langdetect", "fallback (sentences / pages)"],
+        [
+            [name, f["accuracy"], f["sentences_per_s"], f["speedup_vs_langdetect_sentences"], f["pages_per_s"],
+             f["speedup_vs_langdetect_pages"], f"{f['fallback_share']:.3f} / {f['pages_fallback_share']:.3f}"]
+            for name, f in systems.items()
+        ],
+    )
+    names = list(systems)
+    langs = sorted(systems[DEFAULT]["per_language"])
+    per_lang = markdown_table(
+        ["lang"] + names,
+        [[lang] + [f"{systems[n]['per_language'][lang]:.2f}" for n in names] for lang in langs],
+    )
+    return f"{summary}\n\nPer language (accuracy on 100 sentences each):\n\n{per_lang}"
+
+
+if __name__ == "__main__":
+    figures = run(DATA_DIR)
+    print(table(figures))
+    write_result("eval_langid", figures)
