@@ -119,8 +119,12 @@ def test_ngram_ratios_match_a_hand_count():
 
 
 def test_bad_override_is_refused_with_the_key_named():
-    with pytest.raises(ConfigError, match="by_language.de: unknown threshold 'min_wrods'"):
+    with pytest.raises(ConfigError, match="quality.by_language: .*de: unknown threshold 'min_wrods'"):
         load_config(DEFAULT, ["quality.by_language={de: {min_wrods: 5}}"])
+    with pytest.raises(ConfigError, match="quality.by_language: .*ja: min_words: Input should be a valid integer"):
+        load_config(DEFAULT, ["quality.by_language={ja: {min_words: many}}"])
+    with pytest.raises(ConfigError, match="quality.max_top_ngram_char_ratio"):
+        load_config(DEFAULT, ["quality.max_top_ngram_char_ratio={0: 0.2}"])
 
 
 def test_pipeline_writes_rule_and_value_to_rejected(tmp_path, read_output, seeds_dir):

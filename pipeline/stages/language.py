@@ -26,7 +26,7 @@ import importlib.util
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -136,7 +136,7 @@ class LanguageConfig(StageConfig):
     """Keep-list of ISO 639-1 codes, e.g. [en, de]; ``all`` keeps every language (annotate only)."""
     min_score: float = Field(0.0, ge=0.0, le=1.0)
     """Flag documents whose top language score is below this."""
-    min_score_by_language: dict[str, float] = Field(default_factory=dict)
+    min_score_by_language: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(default_factory=dict)
     """Per-language ``min_score``, e.g. {en: 0.65, nn: 0.3} (closely related languages score lower)."""
     max_chars: int = Field(1000, ge=20)
     """How much of a document the model reads (from the start, cut at a word boundary)."""
@@ -152,10 +152,7 @@ class LanguageConfig(StageConfig):
 
     @field_validator("min_score_by_language")
     @classmethod
-    def _scores_in_range(cls, value: dict[str, float]) -> dict[str, float]:
-        for code, score in value.items():
-            if not 0.0 <= score <= 1.0:
-                raise ValueError(f"score for {code!r} must be between 0 and 1, got {score}")
+    def _lower_keys(cls, value: dict[str, float]) -> dict[str, float]:
         return {code.lower(): score for code, score in value.items()}
 
 

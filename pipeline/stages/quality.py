@@ -19,11 +19,11 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import regex
-from pydantic import Field, ValidationError, field_serializer, model_validator
+from pydantic import Field, ValidationError, field_serializer, field_validator
 
 from ..document import Document
 from ..lexicons import stopwords as broad_stopwords
@@ -54,6 +54,9 @@ def stopword_list(lang: str) -> frozenset[str]:
     return broad_stopwords(lang)
 
 
+NgramSize = Annotated[int, Field(ge=1, le=50)]
+
+
 class Thresholds(StageConfig):
     """Every rule's threshold (``None`` switches the rule off). Defaults follow Gopher unless noted."""
 
@@ -73,9 +76,9 @@ class Thresholds(StageConfig):
     max_dup_line_char_ratio: float | None = 0.2
     max_dup_paragraph_ratio: float | None = 0.3
     max_dup_paragraph_char_ratio: float | None = 0.2
-    max_top_ngram_char_ratio: dict[int, float] | None = Field(default_factory=lambda: {2: 0.20, 3: 0.18, 4: 0.16})
+    max_top_ngram_char_ratio: dict[NgramSize, float] | None = Field(default_factory=lambda: {2: 0.20, 3: 0.18, 4: 0.16})
     """n -> the largest share of characters the most frequent word n-gram may cover."""
-    max_dup_ngram_char_ratio: dict[int, float] | None = Field(
+    max_dup_ngram_char_ratio: dict[NgramSize, float] | None = Field(
         default_factory=lambda: {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
     )
     """n -> the largest share of characters that may sit in repeats of an earlier word n-gram."""
@@ -92,6 +95,11 @@ class Thresholds(StageConfig):
 THRESHOLD_KEYS = frozenset(Thresholds.model_fields) - frozenset(StageConfig.model_fields)
 
 
+def _format_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    return f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+
+
 class QualityConfig(Thresholds):
     chars_per_word: float = Field(2.0, gt=0)
     """Scripts written without spaces: words are estimated as characters / this."""
@@ -100,17 +108,18 @@ class QualityConfig(Thresholds):
     record_stats: bool = False
     """Also write every measured value to ``metadata.quality`` (flags always carry theirs)."""
 
-    @model_validator(mode="after")
-    def _check_overrides(self) -> "QualityConfig":
-        for lang, override in self.by_language.items():
+    @field_validator("by_language")
+    @classmethod
+    def _check_overrides(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for lang, override in value.items():
             unknown = set(override) - THRESHOLD_KEYS
             if unknown:
-                raise ValueError(f"by_language.{lang}: unknown threshold {sorted(unknown)[0]!r}")
+                raise ValueError(f"{lang}: unknown threshold {sorted(unknown)[0]!r}")
             try:
                 Thresholds(**override)
             except ValidationError as exc:
-                raise ValueError(f"by_language.{lang}: {exc.errors()[0]['msg']}") from None
-        return self
+                raise ValueError(f"{lang}: {_format_error(exc)}") from None
+        return {lang.lower(): override for lang, override in value.items()}
 
     def for_language(self, lang: str) -> Thresholds:
         base = {k: getattr(self, k) for k in THRESHOLD_KEYS}
