@@ -31,15 +31,15 @@ from .base import Stage, StageConfig
 
 _DATA = Path(__file__).resolve().parents[1] / "data" / "quality"
 _NO_SPACE_SCRIPT = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Tibetan}"
-_NO_SPACE_CHAR = regex.compile(rf"[{_NO_SPACE_SCRIPT}]")
-_LETTER = regex.compile(r"\p{L}")
+_NO_SPACE_RUN = regex.compile(rf"[{_NO_SPACE_SCRIPT}]+")
+_FIRST_NO_SPACE_CHAR = "\u0e00"  # Thai, the lowest-numbered of those scripts
+_SCRIPT_SAMPLE = 5000
 # char mode units: one no-space-script character, or a run of other letters/digits ("G20", "APEC")
 _CHAR_UNIT = regex.compile(rf"[{_NO_SPACE_SCRIPT}]|[[\p{{L}}\p{{N}}]--[{_NO_SPACE_SCRIPT}]]+", regex.V1)
-_EDGE_PUNCT = regex.compile(r"^[\p{P}\p{S}]+|[\p{P}\p{S}]+$")
-_HAS_ALPHA = regex.compile(r"\p{L}")
+_PUNCT_OR_SYMBOL = regex.compile(r"[\p{P}\p{S}]+")
+_NO_LETTER_WORD = regex.compile(r"(?<!\S)[^\s\p{L}]+(?!\S)")  # a whitespace-delimited token without letters
 _BULLET = regex.compile(r"^\s*[•●○◦▪▫■□►▶▸‣⁃∙·\-\*–—✓✔➢➤→]")
 _ELLIPSIS_END = regex.compile(r"(?:\.\.\.|…)\s*$")
-_ELLIPSIS = regex.compile(r"\.\.\.|…")
 _TERMINAL_PUNCT = regex.compile(r"[.!?。！？…\"'”’»)\]:;]\s*$")
 _PARAGRAPH_BREAK = regex.compile(r"\n\s*\n")
 _LOREM = regex.compile(r"lorem ipsum", regex.IGNORECASE)
@@ -139,11 +139,15 @@ class Units:
 
 
 def split_units(text: str, chars_per_word: float) -> Units:
-    letters = len(_LETTER.findall(text))
-    no_space = len(_NO_SPACE_CHAR.findall(text))
-    if letters and no_space / letters > 0.5:
-        tokens = _CHAR_UNIT.findall(text)
-        return Units(tokens, True, len(tokens) / chars_per_word)
+    """Character units when most visible characters are in a script written without spaces
+    (decided on the first ``_SCRIPT_SAMPLE`` characters)."""
+    sample = text[:_SCRIPT_SAMPLE]
+    if max(sample, default=" ") >= _FIRST_NO_SPACE_CHAR:  # else no such script can occur: skip the regex
+        visible = len("".join(sample.split()))
+        no_space = sum(map(len, _NO_SPACE_RUN.findall(sample)))
+        if visible and no_space / visible > 0.5:
+            tokens = _CHAR_UNIT.findall(text)
+            return Units(tokens, True, len(tokens) / chars_per_word)
     tokens = text.split()
     return Units(tokens, False, float(len(tokens)))
 
@@ -181,16 +185,18 @@ def ngram_ratios(tokens: list[str], top_ns: list[int], dup_ns: list[int]) -> tup
     dup = {n: 0.0 for n in dup_ns}
     if not tokens:
         return top, dup
-    vocab: dict[str, int] = {}
-    ids = np.fromiter((vocab.setdefault(t, len(vocab)) for t in tokens), dtype=np.uint64, count=len(tokens))
-    lengths = np.fromiter((len(t) for t in tokens), dtype=np.int64, count=len(tokens))
+    first_seen: dict[str, int] = {}  # token -> position of its first occurrence, used as its id
+    ids = np.fromiter(map(first_seen.setdefault, tokens, range(len(tokens))), dtype=np.uint64, count=len(tokens))
+    lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
     total = int(lengths.sum())
     cumulative = np.concatenate(([0], np.cumsum(lengths)))
     for n in sorted(set(top_ns) | set(dup_ns)):
         if len(tokens) < n:
-            continue
+            break
         keys = _ngram_keys(ids, n)
         _, first, inverse, counts = np.unique(keys, return_index=True, return_inverse=True, return_counts=True)
+        if counts.max() == 1:
+            break  # no n-gram repeats, so no longer one does either
         if n in top and counts.max() > 1:
             chars = cumulative[first + n] - cumulative[first]
             best = counts.max()
@@ -285,7 +291,7 @@ class Quality(Stage):
         lorem = len(_LOREM.findall(m.text))
         if t.max_lorem_ipsum is not None and lorem > t.max_lorem_ipsum:
             checks.append(("max_lorem_ipsum", f"'lorem ipsum' {lorem} times > {t.max_lorem_ipsum}", lorem))
-        symbols = (m.text.count("#") + len(_ELLIPSIS.findall(m.text))) / m.units.words
+        symbols = (m.text.count("#") + m.text.count("...") + m.text.count("…")) / m.units.words
         m.stats["symbol_word_ratio"] = round(symbols, 4)
         checks.append(_upper("max_symbol_word_ratio", "('#' + ellipses) per word", symbols, t.max_symbol_word_ratio))
         if m.lines:
@@ -332,21 +338,25 @@ class Quality(Stage):
             m.stats["line_punct_ratio"] = round(punct, 4)
             checks.append(_lower("min_line_punct_ratio", "lines ending in punctuation", punct, t.min_line_punct_ratio))
         tokens = m.units.tokens
-        alpha = sum(1 for w in tokens if _HAS_ALPHA.search(w)) / len(tokens)
+        if m.units.char_mode:
+            without_letter = sum(1 for t in tokens if not any(map(str.isalpha, t)))
+        else:
+            without_letter = len(_NO_LETTER_WORD.findall(m.text))
+        alpha = 1 - without_letter / len(tokens)
         m.stats["alpha_word_ratio"] = round(alpha, 4)
         unit = "characters" if m.units.char_mode else "words"
         checks.append(_lower("min_alpha_word_ratio", f"{unit} with a letter", alpha, t.min_alpha_word_ratio))
         if m.units.char_mode:
             return checks  # no word boundaries: word length and stopwords do not apply
 
-        words = [w for w in (_EDGE_PUNCT.sub("", token) for token in tokens) if w]
+        words = _PUNCT_OR_SYMBOL.sub("", m.text).split()  # Gopher: punctuation is not part of a word
         mean_length = sum(map(len, words)) / len(words) if words else 0.0
         m.stats["mean_word_length"] = round(mean_length, 3)
         checks.append(_lower("min_mean_word_length", "mean word length", mean_length, t.min_mean_word_length))
         checks.append(_upper("max_mean_word_length", "mean word length", mean_length, t.max_mean_word_length))
         known = stopword_list(m.lang)
         if known and t.min_stopwords is not None:
-            found = sum(1 for w in words if w.casefold() in known)
+            found = sum(map(known.__contains__, " ".join(words).casefold().split()))
             m.stats["stopwords"] = found
             if found < t.min_stopwords:
                 checks.append(("min_stopwords", f"{found} {m.lang} stopwords < {t.min_stopwords}", found))
