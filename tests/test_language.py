@@ -66,6 +66,16 @@ def test_model_input_is_one_line_cut_at_a_word():
     assert sample.split()[-1] == "wort"
 
 
+@pytest.mark.parametrize("backend", ["fasttext", "lingua-low", "langdetect"])
+def test_odd_text_gets_an_answer_not_an_error(backend):
+    texts = ["broken \ud800 surrogate in an English sentence", "nul\x00byte and the rest", "😀 🎉", "2024 - 13:45", "a" * 5000]
+    found = annotate(texts, backend=backend)
+    assert found[0]["lang"] == "en"
+    assert all(isinstance(f["lang"], str) and 0.0 <= f["score"] <= 1.0 for f in found)
+    if backend != "fasttext":  # fastText always names some label, with a low score here
+        assert found[3]["lang"] == "und"
+
+
 def test_keep_list_flags_other_languages_with_rule_and_value():
     texts = [s["text"] for s in SENTENCES if s["lang"] in ("en", "de", "fr", "zh")]
     found = annotate(texts, languages=["EN", "de"])

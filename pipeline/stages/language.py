@@ -56,6 +56,7 @@ def bundled_fasttext_model() -> Path:
 def model_input(text: str, max_chars: int) -> str:
     """One line of at most ``max_chars`` characters, cut at a word boundary when there is one."""
     text = " ".join(text[: 2 * max_chars].split())  # every Unicode space and line break -> one space
+    text = text.encode("utf-8", "replace").decode("utf-8")  # lone surrogates -> '?': models take UTF-8
     if len(text) > max_chars:
         cut = text[: max_chars + 1]
         space = cut.rfind(" ", max_chars // 2)
