@@ -34,7 +34,9 @@ def flags_of(text: str, lang: str | None = None, stage: Quality | None = None) -
     return [f.to_dict() for f in doc.flags]
 
 
-@pytest.mark.parametrize("name,lang", [("de_news", "de"), ("zh_news", "zh"), ("ja_news", "ja")])
+@pytest.mark.parametrize(
+    "name,lang", [("de_news", "de"), ("zh_news", "zh"), ("ja_news", "ja"), ("ko_news", "ko"), ("th_news", "th")]
+)
 def test_news_articles_pass_the_defaults(name, lang):
     assert flags_of(fixture(name), lang) == []
     assert flags_of(fixture(name)) == []  # without a language annotation too
@@ -72,6 +74,8 @@ def test_cjk_is_measured_in_characters_not_whitespace_words():
     assert units.char_mode
     assert "普" in units.tokens and "24" in units.tokens and "，" not in units.tokens
     assert units.words == pytest.approx(len(units.tokens) / 2)
+    thai = split_units(fixture("th_news"), chars_per_word=2.0)
+    assert thai.char_mode and "ปู" in thai.tokens  # vowel marks stay with their consonant
     # read as whitespace words, the same paragraph would be a handful of 100-character "words"
     assert not split_units(fixture("de_news"), 2.0).char_mode
 

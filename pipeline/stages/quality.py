@@ -34,8 +34,9 @@ _NO_SPACE_SCRIPT = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{M
 _NO_SPACE_RUN = regex.compile(rf"[{_NO_SPACE_SCRIPT}]+")
 _FIRST_NO_SPACE_CHAR = "\u0e00"  # Thai, the lowest-numbered of those scripts
 _SCRIPT_SAMPLE = 5000
-# char mode units: one no-space-script character, or a run of other letters/digits ("G20", "APEC")
-_CHAR_UNIT = regex.compile(rf"[{_NO_SPACE_SCRIPT}]|[[\p{{L}}\p{{N}}]--[{_NO_SPACE_SCRIPT}]]+", regex.V1)
+# char mode units: one no-space-script character with its combining marks (Thai vowel and tone
+# marks), or a run of other letters/digits ("G20", "APEC")
+_CHAR_UNIT = regex.compile(rf"[[{_NO_SPACE_SCRIPT}]--\p{{M}}]\p{{M}}*|[[\p{{L}}\p{{N}}]--[{_NO_SPACE_SCRIPT}]]+", regex.V1)
 _PUNCT_OR_SYMBOL = regex.compile(r"[\p{P}\p{S}]+")
 _NO_LETTER_WORD = regex.compile(r"(?<!\S)[^\s\p{L}]+(?!\S)")  # a whitespace-delimited token without letters
 _BULLET = regex.compile(r"^\s*[•●○◦▪▫■□►▶▸‣⁃∙·\-\*–—✓✔➢➤→]")
@@ -50,7 +51,7 @@ def stopword_list(lang: str) -> frozenset[str]:
     """A tight list from ``pipeline/data/quality/stopwords.json``, else stopwordsiso's list."""
     tight = json.loads((_DATA / "stopwords.json").read_text(encoding="utf-8"))
     if lang in tight and not lang.startswith("_"):
-        return frozenset(w.casefold() for w in tight[lang])
+        return frozenset(w.casefold() for w in tight[lang])  # [] = the rule does not apply
     return broad_stopwords(lang)
 
 
