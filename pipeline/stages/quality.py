@@ -34,6 +34,7 @@ _NO_SPACE_SCRIPT = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{M
 _NO_SPACE_RUN = regex.compile(rf"[{_NO_SPACE_SCRIPT}]+")
 _FIRST_NO_SPACE_CHAR = "\u0e00"  # Thai, the lowest-numbered of those scripts
 _SCRIPT_SAMPLE = 5000
+_MIN_LINES = 3  # line-share rules (bullets, ellipses) say nothing about a one- or two-line text
 # char mode units: one no-space-script character with its combining marks (Thai vowel and tone
 # marks), or a run of other letters/digits ("G20", "APEC")
 _CHAR_UNIT = regex.compile(rf"[[{_NO_SPACE_SCRIPT}]--\p{{M}}]\p{{M}}*|[[\p{{L}}\p{{N}}]--[{_NO_SPACE_SCRIPT}]]+", regex.V1)
@@ -69,6 +70,7 @@ class Thresholds(StageConfig):
     max_symbol_word_ratio: float | None = 0.1
     """('#' + ellipses) per word."""
     max_bullet_line_ratio: float | None = 0.9
+    """Only for documents of 3 or more lines (so is the ellipsis rule)."""
     max_ellipsis_line_ratio: float | None = 0.3
     min_alpha_word_ratio: float | None = 0.8
     """Share of words with at least one letter."""
@@ -295,7 +297,7 @@ class Quality(Stage):
         symbols = (m.text.count("#") + m.text.count("...") + m.text.count("…")) / m.units.words
         m.stats["symbol_word_ratio"] = round(symbols, 4)
         checks.append(_upper("max_symbol_word_ratio", "('#' + ellipses) per word", symbols, t.max_symbol_word_ratio))
-        if m.lines:
+        if len(m.lines) >= _MIN_LINES:
             bullet = sum(1 for line in m.lines if _BULLET.match(line)) / len(m.lines)
             ellipsis = sum(1 for line in m.lines if _ELLIPSIS_END.search(line)) / len(m.lines)
             m.stats.update(bullet_line_ratio=round(bullet, 4), ellipsis_line_ratio=round(ellipsis, 4))
