@@ -135,6 +135,10 @@ def test_models_come_from_installed_packages_without_network(monkeypatch):
 def test_config_validation_names_the_option():
     with pytest.raises(ConfigError, match="language.backend"):
         load_config(ROOT / "configs" / "default.yaml", ["language.backend=cld3"])
+    with pytest.raises(ConfigError, match="language.languages: .*'english' is not an ISO 639 code"):
+        load_config(ROOT / "configs" / "default.yaml", ["language.languages=[en, english]"])
+    with pytest.raises(ConfigError, match="language.languages: .*empty keep-list"):
+        load_config(ROOT / "configs" / "default.yaml", ["language.languages=[]"])
     with pytest.raises(ConfigError, match="min_score_by_language"):
         load_config(ROOT / "configs" / "default.yaml", ["language.min_score_by_language={en: 2}"])
 

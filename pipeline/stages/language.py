@@ -148,8 +148,16 @@ class LanguageConfig(StageConfig):
 
     @field_validator("languages")
     @classmethod
-    def _lower_codes(cls, value: list[str] | str) -> list[str] | str:
-        return [code.strip().lower() for code in value] if isinstance(value, list) else value
+    def _language_codes(cls, value: list[str] | str) -> list[str] | str:
+        if isinstance(value, str):
+            return value
+        codes = [code.strip().lower() for code in value]
+        if not codes:
+            raise ValueError("an empty keep-list would reject everything; use `all` or name languages")
+        bad = [code for code in codes if not (code.isascii() and code.isalpha() and len(code) in (2, 3))]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not an ISO 639 code (e.g. en, de, zh)")
+        return codes
 
     @field_validator("min_score_by_language")
     @classmethod
