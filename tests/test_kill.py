@@ -24,7 +24,13 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
 ARTICLES = [orjson.loads(line) for line in (FIXTURES / "articles.jsonl").read_bytes().splitlines()]
 RECORDS_PER_FILE = 1500
-CONFIG = "stages:\n  - boilerplate: {}\n  - dedup: {}\n"  # normalize (the slow stage) adds nothing here
+# Exact dedup only: the "Correction n" variants below are near-duplicates, and clean.jsonl must be
+# large enough to be written batch by batch. normalize runs *after* dedup with ftfy on everything
+# (its slowest setting), so that "writing" phase lasts long enough to be hit by a kill on any machine.
+CONFIG = (
+    "stages:\n  - boilerplate: {}\n  - dedup:\n      near: false\n"
+    "  - normalize:\n      always_ftfy: true\n"
+)
 
 
 def visible_files(out: Path) -> dict[str, bytes]:

@@ -1,0 +1,366 @@
+"""quality: document-level heuristics in the spirit of Gopher, C4 and FineWeb.
+
+Each rule measures one thing (word count, mean word length, symbol and ellipsis ratios, bullet
+lines, repeated lines/paragraphs, repeated n-grams, stopwords, lorem ipsum, lines ending in
+punctuation) and flags the document with the rule's config key as its name and the measured value,
+e.g. ``max_bullet_line_ratio: bullet lines 0.95 > 0.9``. Thresholds are config options; any may be
+overridden per language (``by_language``) or switched off (``null``).
+
+Gopher's rules assume words separated by spaces and misjudge Chinese, Japanese and Thai, where a
+"word" would be a whole clause. For text mostly in such scripts the unit is the character: counts
+are estimated as characters / ``chars_per_word`` and n-gram rules use n x ``chars_per_word``
+characters; mean word length and the stopword rule do not apply. The language comes from the
+language stage's annotation (script alone decides when it is missing).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import regex
+from pydantic import Field, ValidationError, field_serializer, field_validator
+
+from ..document import Document
+from ..lexicons import stopwords as broad_stopwords
+from .base import Stage, StageConfig
+
+_DATA = Path(__file__).resolve().parents[1] / "data" / "quality"
+_NO_SPACE_SCRIPT = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Tibetan}"
+_NO_SPACE_RUN = regex.compile(rf"[{_NO_SPACE_SCRIPT}]+")
+_FIRST_NO_SPACE_CHAR = "\u0e00"  # Thai, the lowest-numbered of those scripts
+_SCRIPT_SAMPLE = 5000
+_MIN_LINES = 3  # line-share rules (bullets, ellipses) say nothing about a one- or two-line text
+# char mode units: one no-space-script character with its combining marks (Thai vowel and tone
+# marks), or a run of other letters/digits ("G20", "APEC")
+_CHAR_UNIT = regex.compile(rf"[[{_NO_SPACE_SCRIPT}]--\p{{M}}]\p{{M}}*|[[\p{{L}}\p{{N}}]--[{_NO_SPACE_SCRIPT}]]+", regex.V1)
+_PUNCT_OR_SYMBOL = regex.compile(r"[\p{P}\p{S}]+")
+_NO_LETTER_WORD = regex.compile(r"(?<!\S)[^\s\p{L}]+(?!\S)")  # a whitespace-delimited token without letters
+_BULLET = regex.compile(r"^\s*[•●○◦▪▫■□►▶▸‣⁃∙·\-\*–—✓✔➢➤→]")
+_ELLIPSIS_END = regex.compile(r"(?:\.\.\.|…)\s*$")
+_TERMINAL_PUNCT = regex.compile(r"[.!?。！？…\"'”’»)\]:;]\s*$")
+_PARAGRAPH_BREAK = regex.compile(r"\n\s*\n")
+_LOREM = regex.compile(r"lorem ipsum", regex.IGNORECASE)
+
+
+@lru_cache(maxsize=None)
+def stopword_list(lang: str) -> frozenset[str]:
+    """A tight list from ``pipeline/data/quality/stopwords.json``, else stopwordsiso's list."""
+    tight = json.loads((_DATA / "stopwords.json").read_text(encoding="utf-8"))
+    if lang in tight and not lang.startswith("_"):
+        return frozenset(w.casefold() for w in tight[lang])  # [] = the rule does not apply
+    return broad_stopwords(lang)
+
+
+NgramSize = Annotated[int, Field(ge=1, le=50)]
+
+
+class Thresholds(StageConfig):
+    """Every rule's threshold (``None`` switches the rule off). Defaults follow Gopher unless noted."""
+
+    min_words: int | None = 10
+    """Gopher uses 50 for pretraining corpora; 10 keeps short news briefs."""
+    max_words: int | None = 100_000
+    min_mean_word_length: float | None = 3.0
+    max_mean_word_length: float | None = 10.0
+    max_symbol_word_ratio: float | None = 0.1
+    """('#' + ellipses) per word."""
+    max_bullet_line_ratio: float | None = 0.9
+    """Only for documents of 3 or more lines (so is the ellipsis rule)."""
+    max_ellipsis_line_ratio: float | None = 0.3
+    min_alpha_word_ratio: float | None = 0.8
+    """Share of words with at least one letter."""
+    min_stopwords: int | None = 2
+    max_dup_line_ratio: float | None = 0.3
+    max_dup_line_char_ratio: float | None = 0.2
+    max_dup_paragraph_ratio: float | None = 0.3
+    max_dup_paragraph_char_ratio: float | None = 0.2
+    max_top_ngram_char_ratio: dict[NgramSize, float] | None = Field(default_factory=lambda: {2: 0.20, 3: 0.18, 4: 0.16})
+    """n -> the largest share of characters the most frequent word n-gram may cover."""
+    max_dup_ngram_char_ratio: dict[NgramSize, float] | None = Field(
+        default_factory=lambda: {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
+    )
+    """n -> the largest share of characters that may sit in repeats of an earlier word n-gram."""
+    max_lorem_ipsum: int | None = 0
+    """C4: placeholder text."""
+    min_line_punct_ratio: float | None = 0.12
+    """FineWeb: share of lines ending in punctuation (only with 5 or more lines)."""
+
+    @field_serializer("max_top_ngram_char_ratio", "max_dup_ngram_char_ratio")
+    def _string_keys(self, value: dict[int, float] | None) -> dict[str, float] | None:
+        return None if value is None else {str(n): ratio for n, ratio in sorted(value.items())}  # JSON report
+
+
+THRESHOLD_KEYS = frozenset(Thresholds.model_fields) - frozenset(StageConfig.model_fields)
+
+
+def _format_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    return f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+
+
+class QualityConfig(Thresholds):
+    chars_per_word: float = Field(2.0, gt=0)
+    """Scripts written without spaces: words are estimated as characters / this."""
+    by_language: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Per-language threshold overrides (ISO 639-1), e.g. {de: {max_mean_word_length: 12}}."""
+    record_stats: bool = False
+    """Also write every measured value to ``metadata.quality`` (flags always carry theirs)."""
+
+    @field_validator("by_language")
+    @classmethod
+    def _check_overrides(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for lang, override in value.items():
+            unknown = set(override) - THRESHOLD_KEYS
+            if unknown:
+                raise ValueError(f"{lang}: unknown threshold {sorted(unknown)[0]!r}")
+            try:
+                Thresholds(**override)
+            except ValidationError as exc:
+                raise ValueError(f"{lang}: {_format_error(exc)}") from None
+        return {lang.lower(): override for lang, override in value.items()}
+
+    def for_language(self, lang: str) -> Thresholds:
+        base = {k: getattr(self, k) for k in THRESHOLD_KEYS}
+        return Thresholds(**{**base, **self.by_language.get(lang, {})})
+
+
+# -- measurements --------------------------------------------------------------------------------
+
+
+@dataclass
+class Units:
+    """The text cut into units (words, or characters for scripts written without spaces)."""
+
+    tokens: list[str]
+    char_mode: bool
+    words: float  # estimated word count
+
+
+def split_units(text: str, chars_per_word: float) -> Units:
+    """Character units when most visible characters are in a script written without spaces
+    (decided on the first ``_SCRIPT_SAMPLE`` characters)."""
+    sample = text[:_SCRIPT_SAMPLE]
+    if max(sample, default=" ") >= _FIRST_NO_SPACE_CHAR:  # else no such script can occur: skip the regex
+        visible = len("".join(sample.split()))
+        no_space = sum(map(len, _NO_SPACE_RUN.findall(sample)))
+        if visible and no_space / visible > 0.5:
+            tokens = _CHAR_UNIT.findall(text)
+            return Units(tokens, True, len(tokens) / chars_per_word)
+    tokens = text.split()
+    return Units(tokens, False, float(len(tokens)))
+
+
+def _duplicates(items: list[str]) -> tuple[int, int]:
+    """How many items repeat an earlier one, and their characters (Gopher's dup line/paragraph)."""
+    seen: set[str] = set()
+    count = chars = 0
+    for item in items:
+        if item in seen:
+            count += 1
+            chars += len(item)
+        else:
+            seen.add(item)
+    return count, chars
+
+
+def _ngram_keys(ids: np.ndarray, n: int) -> np.ndarray:
+    """A 64-bit key per n-gram of token ids (polynomial hash; wraps on overflow by design)."""
+    m = len(ids) - n + 1
+    keys = np.zeros(m, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(n):
+            keys = keys * np.uint64(1_000_003) + ids[j : j + m]
+    return keys
+
+
+def ngram_ratios(tokens: list[str], top_ns: list[int], dup_ns: list[int]) -> tuple[dict[int, float], dict[int, float]]:
+    """Gopher's repetition measures over token n-grams, vectorised with numpy.
+
+    top[n]: share of characters covered by the most frequent n-gram (all its occurrences);
+    dup[n]: share of characters inside n-grams that repeat an earlier occurrence.
+    """
+    top = {n: 0.0 for n in top_ns}
+    dup = {n: 0.0 for n in dup_ns}
+    if not tokens:
+        return top, dup
+    first_seen: dict[str, int] = {}  # token -> position of its first occurrence, used as its id
+    ids = np.fromiter(map(first_seen.setdefault, tokens, range(len(tokens))), dtype=np.uint64, count=len(tokens))
+    lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+    total = int(lengths.sum())
+    cumulative = np.concatenate(([0], np.cumsum(lengths)))
+    for n in sorted(set(top_ns) | set(dup_ns)):
+        if len(tokens) < n:
+            break
+        keys = _ngram_keys(ids, n)
+        _, first, inverse, counts = np.unique(keys, return_index=True, return_inverse=True, return_counts=True)
+        if counts.max() == 1:
+            break  # no n-gram repeats, so no longer one does either
+        if n in top and counts.max() > 1:
+            chars = cumulative[first + n] - cumulative[first]
+            best = counts.max()
+            top[n] = float((chars[counts == best] * best).max()) / total
+        if n in dup:
+            starts = np.nonzero(first[inverse] != np.arange(len(keys)))[0]
+            if len(starts):
+                covered = np.zeros(len(tokens), dtype=bool)
+                for j in range(n):
+                    covered[starts + j] = True
+                dup[n] = float(lengths[covered].sum()) / total
+    return top, dup
+
+
+# -- the stage -----------------------------------------------------------------------------------
+
+Flag = tuple[str, str, Any]  # rule, reason, value
+
+
+def _upper(rule: str, what: str, value: float, limit: float | None) -> Flag | None:
+    if limit is not None and value > limit:
+        return rule, f"{what} {round(value, 4)} > {limit}", round(value, 4)
+    return None
+
+
+def _lower(rule: str, what: str, value: float, limit: float | None) -> Flag | None:
+    if limit is not None and value < limit:
+        return rule, f"{what} {round(value, 4)} < {limit}", round(value, 4)
+    return None
+
+
+@dataclass
+class Measured:
+    """One document cut up for the rules, plus the values measured so far."""
+
+    text: str
+    lang: str
+    units: Units
+    lines: list[str]
+    paragraphs: list[str]
+    stats: dict[str, Any]
+
+
+class Quality(Stage):
+    name = "quality"
+    Config = QualityConfig
+    config: QualityConfig
+
+    def __init__(self, config: QualityConfig | None = None, context: Any = None):
+        super().__init__(config, context)
+        self._thresholds: dict[str, Thresholds] = {}
+
+    def process(self, batch: list[Document]) -> None:
+        for doc in batch:
+            lang = (doc.annotations.get("language") or {}).get("lang", "und")
+            flags, stats = self.assess(doc.text, lang)
+            for rule, reason, value in flags:
+                doc.flag(self.name, rule, reason, value)
+            if self.config.record_stats:
+                doc.annotations[self.name] = stats
+
+    def thresholds(self, lang: str) -> Thresholds:
+        if lang not in self._thresholds:
+            self._thresholds[lang] = self.config.for_language(lang)
+        return self._thresholds[lang]
+
+    def assess(self, text: str, lang: str = "und") -> tuple[list[Flag], dict[str, Any]]:
+        """Every rule the text fails, most specific first (the first one rejects), and the values."""
+        t = self.thresholds(lang)
+        units = split_units(text, self.config.chars_per_word)
+        m = Measured(
+            text=text,
+            lang=lang,
+            units=units,
+            lines=[line.strip() for line in text.split("\n") if line.strip()],
+            paragraphs=[p.strip() for p in _PARAGRAPH_BREAK.split(text) if p.strip()],
+            stats={"unit": "char" if units.char_mode else "word", "words": round(units.words, 1)},
+        )
+        checks = self._length_checks(m, t)
+        if units.tokens:
+            checks += self._junk_checks(m, t) + self._repetition_checks(m, t) + self._prose_checks(m, t)
+        return [c for c in checks if c], m.stats
+
+    def _length_checks(self, m: Measured, t: Thresholds) -> list[Flag | None]:
+        u = m.units
+        what = f"words ({len(u.tokens)} characters / {self.config.chars_per_word})" if u.char_mode else "words"
+        return [_lower("min_words", what, u.words, t.min_words), _upper("max_words", what, u.words, t.max_words)]
+
+    def _junk_checks(self, m: Measured, t: Thresholds) -> list[Flag | None]:
+        """C4's lorem ipsum; Gopher's symbols, bullet and ellipsis lines."""
+        checks: list[Flag | None] = []
+        lorem = len(_LOREM.findall(m.text))
+        if t.max_lorem_ipsum is not None and lorem > t.max_lorem_ipsum:
+            checks.append(("max_lorem_ipsum", f"'lorem ipsum' {lorem} times > {t.max_lorem_ipsum}", lorem))
+        symbols = (m.text.count("#") + m.text.count("...") + m.text.count("…")) / m.units.words
+        m.stats["symbol_word_ratio"] = round(symbols, 4)
+        checks.append(_upper("max_symbol_word_ratio", "('#' + ellipses) per word", symbols, t.max_symbol_word_ratio))
+        if len(m.lines) >= _MIN_LINES:
+            bullet = sum(1 for line in m.lines if _BULLET.match(line)) / len(m.lines)
+            ellipsis = sum(1 for line in m.lines if _ELLIPSIS_END.search(line)) / len(m.lines)
+            m.stats.update(bullet_line_ratio=round(bullet, 4), ellipsis_line_ratio=round(ellipsis, 4))
+            checks.append(_upper("max_bullet_line_ratio", "lines starting with a bullet", bullet, t.max_bullet_line_ratio))
+            checks.append(_upper("max_ellipsis_line_ratio", "lines ending in an ellipsis", ellipsis, t.max_ellipsis_line_ratio))
+        return checks
+
+    def _repetition_checks(self, m: Measured, t: Thresholds) -> list[Flag | None]:
+        """Gopher's repeated lines, paragraphs and n-grams (n-grams of characters x chars_per_word
+        for scripts written without spaces)."""
+        checks: list[Flag | None] = []
+        for kind, items in (("line", m.lines), ("paragraph", m.paragraphs)):
+            count, chars = _duplicates(items)
+            ratio, char_ratio = count / max(len(items), 1), chars / len(m.text)
+            m.stats[f"dup_{kind}_ratio"], m.stats[f"dup_{kind}_char_ratio"] = round(ratio, 4), round(char_ratio, 4)
+            checks.append(_upper(f"max_dup_{kind}_ratio", f"repeated {kind}s", ratio, getattr(t, f"max_dup_{kind}_ratio")))
+            limit = getattr(t, f"max_dup_{kind}_char_ratio")
+            checks.append(_upper(f"max_dup_{kind}_char_ratio", f"characters in repeated {kind}s", char_ratio, limit))
+
+        char_mode = m.units.char_mode
+        unit = "character" if char_mode else "word"
+        scale = self.config.chars_per_word if char_mode else 1
+        top_limits = {round(n * scale): v for n, v in (t.max_top_ngram_char_ratio or {}).items()}
+        dup_limits = {round(n * scale): v for n, v in (t.max_dup_ngram_char_ratio or {}).items()}
+        top, dup = ngram_ratios(m.units.tokens, list(top_limits), list(dup_limits))
+        for kind, what, limits, values in (
+            ("top", "most frequent {n}-{unit} n-gram covers", top_limits, top),
+            ("dup", "text in repeated {n}-{unit} n-grams", dup_limits, dup),
+        ):
+            rule = f"max_{kind}_ngram_char_ratio"
+            for n, limit in sorted(limits.items()):
+                m.stats[f"{kind}_{n}gram_char_ratio"] = round(values[n], 4)
+                checks.append(_upper(rule, what.format(n=n, unit=unit), values[n], limit))
+        return checks
+
+    def _prose_checks(self, m: Measured, t: Thresholds) -> list[Flag | None]:
+        """Does it read like prose: FineWeb's line punctuation, Gopher's word length, letters, stopwords."""
+        checks: list[Flag | None] = []
+        if len(m.lines) >= 5:
+            punct = sum(1 for line in m.lines if _TERMINAL_PUNCT.search(line)) / len(m.lines)
+            m.stats["line_punct_ratio"] = round(punct, 4)
+            checks.append(_lower("min_line_punct_ratio", "lines ending in punctuation", punct, t.min_line_punct_ratio))
+        tokens = m.units.tokens
+        if m.units.char_mode:
+            without_letter = sum(1 for t in tokens if not any(map(str.isalpha, t)))
+        else:
+            without_letter = len(_NO_LETTER_WORD.findall(m.text))
+        alpha = 1 - without_letter / len(tokens)
+        m.stats["alpha_word_ratio"] = round(alpha, 4)
+        unit = "characters" if m.units.char_mode else "words"
+        checks.append(_lower("min_alpha_word_ratio", f"{unit} with a letter", alpha, t.min_alpha_word_ratio))
+        if m.units.char_mode:
+            return checks  # no word boundaries: word length and stopwords do not apply
+
+        words = _PUNCT_OR_SYMBOL.sub("", m.text).split()  # Gopher: punctuation is not part of a word
+        mean_length = sum(map(len, words)) / len(words) if words else 0.0
+        m.stats["mean_word_length"] = round(mean_length, 3)
+        checks.append(_lower("min_mean_word_length", "mean word length", mean_length, t.min_mean_word_length))
+        checks.append(_upper("max_mean_word_length", "mean word length", mean_length, t.max_mean_word_length))
+        known = stopword_list(m.lang)
+        if known and t.min_stopwords is not None:
+            found = sum(map(known.__contains__, " ".join(words).casefold().split()))
+            m.stats["stopwords"] = found
+            if found < t.min_stopwords:
+                checks.append(("min_stopwords", f"{found} {m.lang} stopwords < {t.min_stopwords}", found))
+        return checks
