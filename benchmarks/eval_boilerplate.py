@@ -70,9 +70,9 @@ def lang_group(hint: str | None) -> str:
     return code if code in LANGS else "other"
 
 
-def run(data_dir: Path = DATA_DIR) -> dict[str, Any]:
+def run(data_dir: Path = DATA_DIR, overrides: list[str] | None = None) -> dict[str, Any]:
     records = list(read_jsonl_gz(Path(data_dir) / "boilerplate_dev.jsonl.gz"))
-    normalize, boilerplate = build_stages(["normalize", "boilerplate"])
+    normalize, boilerplate = build_stages(["normalize", "boilerplate"], overrides)
     docs = [Document(r["id"], r["text"], metadata={"url": r.get("url")}) for r in records]
     boilerplate.fit([boilerplate.collect(docs)])  # the runner's corpus pre-pass, on raw input
     apply([normalize], docs)

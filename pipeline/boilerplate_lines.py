@@ -51,14 +51,19 @@ def _with_punctuation(words, prefixes: bool = False) -> frozenset[str]:
 class LineParams:
     """Thresholds of the classifier (documented in ``configs/default.yaml``)."""
 
-    good_min_words: int = 8
+    good_min_words: int = 6
     long_line_words: int = 25
     min_stopword_density: float = 0.12
     short_max_words: int = 4
     max_gap_lines: int = 6
-    minor_cluster_ratio: float = 0.15
-    heading_lookback: int = 2
+    minor_cluster_ratio: float = 0.05
+    heading_lookback: int = 3
     menu_run_lines: int = 3
+    max_block_lines: int = 12
+    extend_before: int = 0
+    min_prose_share: float = 0.2
+    extend_after: int = 15
+    drop_minor_prose: bool = False
     contains_max_chars: int = 300
     min_article_chars: int = 250
     extract_title: bool = True
@@ -197,8 +202,12 @@ class LineClassifier:
         self._mark_comments(good & (codes == 0), lengths, codes)
         good_idx = np.flatnonzero(good & (codes == 0))
         clusters = self._clusters(good_idx, nonblank, lengths)
-        if clusters and max(w for _, _, w in clusters) >= p.min_article_chars:
+        heaviest = max((w for _, _, w in clusters), default=0)
+        if heaviest >= p.min_article_chars and heaviest >= p.min_prose_share * int(lengths.sum()):
             self._mark_outside(clusters, good, menu_like, nonblank, codes)
+        else:  # little prose (a recipe, a product page, lyrics): only menus go, not the zones
+            free = nonblank & (codes == KEEP) & ~good
+            self._mark_menu_runs(free & menu_like, free, nonblank, codes)
         self._mark_sections(good_idx, nonblank, codes)
         if repeated is not None:
             self._mark_repeated(repeated, stripped, good, nonblank, codes, clusters)
@@ -217,7 +226,8 @@ class LineClassifier:
         return best if hits[best] >= 0.05 * len(window) else None
 
     def _mark_title(self, stripped: list[str], good: np.ndarray, codes: np.ndarray) -> str | None:
-        """First line as headline; with "<headline> | <site>", the heading repeating it is the title."""
+        """The first line (the page's <title>) is removed as the headline; with "<headline> | <site>",
+        the heading that repeats it further down is the cleaner title."""
         p = self.params
         first = next((i for i, s in enumerate(stripped) if s), None)
         if first is None or codes[first]:
@@ -230,8 +240,7 @@ class LineClassifier:
         candidates = {line} | ({max(parts, key=len)} if len(parts) > 1 else set())
         for j in range(first + 1, min(len(stripped), first + 400)):
             if stripped[j] in candidates and not good[j] and not codes[j]:
-                codes[j] = self.names.code("title")
-                return stripped[j]
+                return stripped[j]  # the article's own heading: the title, and it stays in the text
         return line
 
     def _mark_comments(self, free_good: np.ndarray, lengths: np.ndarray, codes: np.ndarray) -> None:
@@ -266,9 +275,10 @@ class LineClassifier:
         heaviest = max(w for _, _, w in clusters)
         kept = [(a, b) for a, b, w in clusters if w >= p.minor_cluster_ratio * heaviest]
         first, last = kept[0][0], kept[-1][1]
-        protected = np.zeros(len(codes), dtype=bool)
-        for a, b in kept:
+        protected = self._content_blocks(good & (codes == KEEP), nonblank)
+        for a, b, _ in clusters:
             protected[a : b + 1] = True
+        for a, _ in kept:
             j, taken = a - 1, 0  # headings: the lines right above a kept cluster
             while j >= 0 and taken < p.heading_lookback:
                 if nonblank[j]:
@@ -277,13 +287,42 @@ class LineClassifier:
                     protected[j] = True
                     taken += 1
                 j -= 1
-        free = nonblank & (codes == KEEP) & ~protected & ~good
+        # the article's edges: content-like lines (not menu entries) right before and after it,
+        # up to the first phrase-rule line or menu-like line, e.g. a recipe's ingredient list
+        nb = np.flatnonzero(nonblank)
+        for start, step, limit in ((first, -1, p.extend_before), (last, 1, p.extend_after)):
+            k = int(np.searchsorted(nb, start)) + step
+            for _ in range(limit):
+                if not 0 <= k < len(nb):
+                    break
+                j = nb[k]
+                if codes[j] or menu_like[j]:
+                    break
+                protected[j] = True
+                k += step
+        minor = np.zeros(len(codes), dtype=bool)
+        if p.drop_minor_prose:  # prose far from the article: sidebar blurbs, newsletter pitches
+            for a, b, w in clusters:
+                if w < p.minor_cluster_ratio * heaviest and (b < first or a > last):
+                    minor[a : b + 1] = True
+            protected &= ~minor
+        free = nonblank & (codes == KEEP) & ~protected & (~good | minor)
         idx = np.arange(len(codes))
         codes[free & (idx < first)] = self.names.code("header_zone")
         codes[free & (idx > last)] = self.names.code("footer_zone")
         # between kept clusters: only runs of menu-like lines (a list in an article has words)
-        between = nonblank & (idx > first) & (idx < last) & (codes == KEEP) & ~good
+        between = free & (idx > first) & (idx < last)
         self._mark_menu_runs(between & menu_like, between, nonblank, codes)
+
+    def _content_blocks(self, good: np.ndarray, nonblank: np.ndarray) -> np.ndarray:
+        """Lines of blocks (runs of lines between blank lines) that hold prose: a paragraph broken
+        by <br> ("... bietet Platz für" / "9 Personen ...") is one block. Long blocks are left
+        out: some extractors put no blank lines at all, and then a block is the whole page."""
+        block = np.cumsum(~nonblank)
+        size = np.bincount(block, weights=nonblank)
+        prose = np.bincount(block, weights=good)
+        content = (prose > 0) & ((size <= self.params.max_block_lines) | (prose >= 0.5 * size))
+        return content[block] & nonblank
 
     def _mark_menu_runs(self, menu: np.ndarray, candidates: np.ndarray, nonblank: np.ndarray, codes: np.ndarray) -> None:
         """Mark runs of at least ``menu_run_lines`` consecutive (blank lines aside) menu-like lines."""
