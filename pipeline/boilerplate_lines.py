@@ -117,12 +117,16 @@ class LineClassifier:
         self.is_comments = np.zeros(256, dtype=bool)
         self.is_section[list(self.section_codes - self.comment_codes)] = True
         self.is_comments[list(self.comment_codes)] = True
+        self.is_meta = np.zeros(256, dtype=bool)
+        self.is_meta[[self.names.code(n) for n in ("byline", "date", "credit", "title")]] = True
 
     # -- features -------------------------------------------------------------------------------
-    def _phrase_codes(self, stripped: list[str], lengths: np.ndarray, n_words: np.ndarray, anchored: np.ndarray) -> np.ndarray:
-        """Rule code per line from the phrase data (0 = no rule)."""
+    def _phrase_codes(self, stripped, lengths, n_words, anchored) -> tuple[np.ndarray, np.ndarray]:
+        """Rule code per line from the phrase data (0 = no rule), and which came from a phrase
+        found inside the line (rather than the whole line)."""
         rules, code = self.rules, self.names.code
         codes = np.zeros(len(stripped), dtype=np.int32)
+        contained = np.zeros(len(stripped), dtype=bool)  # lines coded by a ``contains`` phrase
         phrases = rules.line_phrases
         rows = np.flatnonzero((lengths > 0) & (lengths <= _PHRASE_MAX_CHARS)).tolist()
         keys = [stripped[i].lower().strip(EDGE_CHARS) for i in rows]
@@ -145,7 +149,8 @@ class LineClassifier:
             name = rules.contains.match(stripped[i], whole_line=False)
             if name is not None:
                 codes[i] = code(name)
-        return codes
+                contained[i] = True
+        return codes, contained
 
     def _tokens(self, text: str, stripped: list[str], nonblank: np.ndarray) -> tuple[list[str], np.ndarray]:
         """Lower-cased tokens of the whole text and the number of tokens on each line."""
@@ -195,23 +200,35 @@ class LineClassifier:
         anchored = lines_with(self.anchors) > 0
         if "©" in text:  # glued to a year ("©2024"), so no token of its own
             anchored |= np.fromiter(("©" in s for s in stripped), dtype=bool, count=n)
-        codes = self._phrase_codes(stripped, lengths, n_words, anchored)
+        codes, contained = self._phrase_codes(stripped, lengths, n_words, anchored)
+        self._spare_embedded_prose(contained, good, nonblank, codes)
         title = None
         if p.extract_title:
             title = self._mark_title(stripped, good, codes)
         self._mark_comments(good & (codes == 0), lengths, codes)
         good_idx = np.flatnonzero(good & (codes == 0))
         clusters = self._clusters(good_idx, nonblank, lengths)
+        self._mark_sections(good_idx, nonblank, codes)
         heaviest = max((w for _, _, w in clusters), default=0)
         if heaviest >= p.min_article_chars and heaviest >= p.min_prose_share * int(lengths.sum()):
             self._mark_outside(clusters, good, menu_like, nonblank, codes)
         else:  # little prose (a recipe, a product page, lyrics): only menus go, not the zones
             free = nonblank & (codes == KEEP) & ~good
             self._mark_menu_runs(free & menu_like, free, nonblank, codes)
-        self._mark_sections(good_idx, nonblank, codes)
         if repeated is not None:
             self._mark_repeated(repeated, stripped, good, nonblank, codes, clusters)
         return self._result(lines, stripped, nonblank, codes, title, language)
+
+    def _spare_embedded_prose(self, contained, good, nonblank, codes) -> None:
+        """A prose line between two prose lines is article, whatever phrase it holds ("customers
+        who follow us on the long walk..."): ``contains`` rules do not remove it."""
+        nb = np.flatnonzero(nonblank)
+        plain_good = good & ((codes == KEEP) | contained)  # prose not named by a whole-line rule
+        prev_good = np.zeros(len(codes), dtype=bool)
+        next_good = np.zeros(len(codes), dtype=bool)
+        prev_good[nb[1:]] = plain_good[nb[:-1]]
+        next_good[nb[:-1]] = plain_good[nb[1:]]
+        codes[contained & good & prev_good & next_good] = KEEP
 
     def _language(self, tokens: list[str], sample: int = 400) -> int | None:
         """Index of the language whose stopwords cover most words of a sample of the text."""
@@ -236,8 +253,8 @@ class LineClassifier:
         if len(line) > p.max_title_chars or line[-1] in _TERMINAL:
             return None
         codes[first] = self.names.code("title")
-        parts = [part for part in _TITLE_SEPARATORS.split(line) if part]
-        candidates = {line} | ({max(parts, key=len)} if len(parts) > 1 else set())
+        cuts = list(_TITLE_SEPARATORS.finditer(line))  # "<headline> - <site>", "<site> | <headline>"
+        candidates = {line} | {line[: m.start()] for m in cuts} | {line[m.end() :] for m in cuts}
         for j in range(first + 1, min(len(stripped), first + 400)):
             if stripped[j] in candidates and not good[j] and not codes[j]:
                 return stripped[j]  # the article's own heading: the title, and it stays in the text
@@ -281,7 +298,7 @@ class LineClassifier:
         for a, _ in kept:
             j, taken = a - 1, 0  # headings: the lines right above a kept cluster
             while j >= 0 and taken < p.heading_lookback:
-                if nonblank[j]:
+                if nonblank[j] and not self.is_meta[codes[j]]:  # look past "By ..." and dates
                     if codes[j] or good[j]:
                         break
                     protected[j] = True
@@ -355,8 +372,8 @@ class LineClassifier:
         nb = np.flatnonzero(nonblank)
         next_good = np.zeros(len(codes), dtype=bool)
         next_good[nb[:-1]] = good[nb[1:]]
-        # article prose stays; so does a common subheading ("Fazit") right above article prose
-        candidates = np.flatnonzero(nonblank & (codes == KEEP) & ~(in_cluster & (good | next_good)))
+        # article prose stays; so does a common subheading ("Fazit") right above prose
+        candidates = np.flatnonzero(nonblank & (codes == KEEP) & ~(in_cluster & good) & ~next_good)
         if not len(candidates):
             return
         hits = repeated([stripped[i] for i in candidates.tolist()])
