@@ -35,7 +35,7 @@ _TITLE_SEPARATORS = regex.compile(r"\s+[|–—·•:\-]{1,2}\s+|\s*::\s*")
 _PHRASE_MAX_CHARS = 100  # whole-line phrases ("Share", "Mehr zum Thema") are short
 _PATTERN_MAX_CHARS = 160  # bylines, dates, credits, breadcrumbs
 _BARE_MAX_CHARS = 60  # numbers, e-mail addresses, phone numbers, arrows
-_PATTERN_MAX_WORDS = 12
+_PATTERN_MAX_WORDS = 8
 KEEP = 0
 
 
@@ -230,7 +230,7 @@ class LineClassifier:
         next_good[nb[:-1]] = plain_good[nb[1:]]
         codes[contained & good & prev_good & next_good] = KEEP
 
-    def _language(self, tokens: list[str], sample: int = 400) -> int | None:
+    def _language(self, tokens: list[str], sample: int = 150) -> int | None:
         """Index of the language whose stopwords cover most words of a sample of the text."""
         mid = max(0, len(tokens) // 2 - sample // 2)
         window = tokens[mid : mid + sample]
