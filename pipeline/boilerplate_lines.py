@@ -25,6 +25,7 @@ from typing import Callable
 
 import numpy as np
 import regex
+from pydantic import BaseModel, ConfigDict, Field
 
 from .boilerplate_rules import AFFIXES, EDGE_CHARS, PREFIXES, PhraseRules
 
@@ -47,27 +48,30 @@ def _with_punctuation(words, prefixes: bool = False) -> frozenset[str]:
     return frozenset(out)
 
 
-@dataclass(frozen=True)
-class LineParams:
-    """Thresholds of the classifier (documented in ``configs/default.yaml``)."""
+class LineParams(BaseModel):
+    """Thresholds of the classifier; the boilerplate stage's config extends this (every option is
+    documented in ``configs/default.yaml``)."""
 
-    good_min_words: int = 6
-    long_line_words: int = 25
-    min_stopword_density: float = 0.12
-    short_max_words: int = 4
-    max_gap_lines: int = 6
-    minor_cluster_ratio: float = 0.05
-    heading_lookback: int = 3
-    menu_run_lines: int = 3
-    max_block_lines: int = 12
-    extend_before: int = 0
-    min_prose_share: float = 0.2
-    extend_after: int = 15
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    good_min_words: int = Field(6, ge=1)
+    long_line_words: int = Field(25, ge=1)
+    min_stopword_density: float = Field(0.12, ge=0.0, le=1.0)
+    short_max_words: int = Field(4, ge=0)
+    max_gap_lines: int = Field(6, ge=0)
+    minor_cluster_ratio: float = Field(0.05, ge=0.0, le=1.0)
+    heading_lookback: int = Field(3, ge=0)
+    menu_run_lines: int = Field(3, ge=1)
+    max_block_lines: int = Field(12, ge=1)
+    extend_before: int = Field(0, ge=0)
+    extend_after: int = Field(15, ge=0)
+    min_prose_share: float = Field(0.2, ge=0.0, le=1.0)
     drop_minor_prose: bool = False
-    contains_max_chars: int = 300
-    min_article_chars: int = 250
+    contains_max_chars: int = Field(300, ge=1)
+    min_article_chars: int = Field(250, ge=0)
     extract_title: bool = True
-    max_title_chars: int = 200
+    """Move the headline (first line; the heading repeating it if cleaner) to ``metadata.title``."""
+    max_title_chars: int = Field(200, ge=1)
 
 
 @dataclass
@@ -247,8 +251,8 @@ class LineClassifier:
         the heading that repeats it further down is the cleaner title."""
         p = self.params
         first = next((i for i, s in enumerate(stripped) if s), None)
-        if first is None or codes[first]:
-            return None
+        if first is None or codes[first] or not any(stripped[first + 1 :]):
+            return None  # a one-line document is its own text, not a title
         line = stripped[first]
         if len(line) > p.max_title_chars or line[-1] in _TERMINAL:
             return None

@@ -254,3 +254,9 @@ def test_output_does_not_depend_on_workers(tmp_path):
     run([inputs], config, tmp_path / "w1", workers=1)
     run([inputs], config, tmp_path / "w2", workers=2)
     assert (tmp_path / "w1" / "clean.jsonl").read_bytes() == (tmp_path / "w2" / "clean.jsonl").read_bytes()
+
+
+def test_one_line_document_is_not_taken_for_a_title():
+    doc = clean("Great game tonight")
+    assert doc.text == "Great game tonight"
+    assert "title" not in doc.metadata

@@ -28,33 +28,14 @@ _EMPTY = np.zeros(0, dtype=np.uint64)
 STATE_FILE = "line_counts.npz"
 
 
-class BoilerplateConfig(StageConfig):
-    extract_title: bool = True
-    """Move the headline (first line, or the heading that repeats it) to ``metadata.title``."""
-    max_title_chars: int = Field(200, ge=1)
+class BoilerplateConfig(LineParams, StageConfig):
+    """The classifier's thresholds (``LineParams``) plus phrase languages and repetition options."""
+
     languages: list[str] | None = None
     """Phrase-rule languages to load (ISO 639-1); None: every file in pipeline/data/boilerplate."""
-    good_min_words: int = Field(6, ge=1)
-    long_line_words: int = Field(25, ge=1)
-    min_stopword_density: float = Field(0.12, ge=0.0, le=1.0)
-    short_max_words: int = Field(4, ge=0)
-    max_gap_lines: int = Field(6, ge=0)
-    minor_cluster_ratio: float = Field(0.05, ge=0.0, le=1.0)
-    heading_lookback: int = Field(3, ge=0)
-    contains_max_chars: int = Field(300, ge=1)
-    min_article_chars: int = Field(250, ge=0)
-    menu_run_lines: int = Field(3, ge=1)
-    max_block_lines: int = Field(12, ge=1)
-    extend_before: int = Field(0, ge=0)
-    min_prose_share: float = Field(0.2, ge=0.0, le=1.0)
-    extend_after: int = Field(15, ge=0)
-    drop_minor_prose: bool = False
     repeat_min_docs: int = Field(4, ge=2)
     repeat_min_corpus: int = Field(20, ge=1)
     repeat_max_chars: int = Field(300, ge=1)
-
-    def line_params(self) -> LineParams:
-        return LineParams(**{k: getattr(self, k) for k in LineParams.__dataclass_fields__})
 
 
 def line_key(line: str) -> str:
@@ -117,7 +98,7 @@ class Boilerplate(Stage):
     def __init__(self, config: StageConfig | None = None, context=None):
         super().__init__(config, context)
         rules = load_rules(tuple(self.config.languages) if self.config.languages else None)
-        self._classifier = LineClassifier(rules, self.config.line_params())
+        self._classifier = LineClassifier(rules, self.config)
         self._run_repeated = _EMPTY  # sorted line hashes seen in >= repeat_min_docs documents
         self._site_repeated = _EMPTY  # sorted per-domain line hashes (this run + state)
         self._site_docs: dict[int, int] = {}  # domain seed -> documents seen
