@@ -125,7 +125,7 @@ class LineClassifier:
         self.is_meta[[self.names.code(n) for n in ("byline", "date", "credit", "title")]] = True
 
     # -- features -------------------------------------------------------------------------------
-    def _phrase_codes(self, stripped, lengths, n_words, anchored) -> tuple[np.ndarray, np.ndarray]:
+    def _phrase_codes(self, stripped, lowered, lengths, n_words, anchored) -> tuple[np.ndarray, np.ndarray]:
         """Rule code per line from the phrase data (0 = no rule), and which came from a phrase
         found inside the line (rather than the whole line)."""
         rules, code = self.rules, self.names.code
@@ -133,7 +133,7 @@ class LineClassifier:
         contained = np.zeros(len(stripped), dtype=bool)  # lines coded by a ``contains`` phrase
         phrases = rules.line_phrases
         rows = np.flatnonzero((lengths > 0) & (lengths <= _PHRASE_MAX_CHARS)).tolist()
-        keys = [stripped[i].lower().strip(EDGE_CHARS) for i in rows]
+        keys = [lowered[i].strip(EDGE_CHARS) for i in rows]
         names = [phrases.get(k) if k else "symbols" for k in keys]
         for i, name in zip(rows, names):
             if name is not None:
@@ -156,10 +156,10 @@ class LineClassifier:
                 contained[i] = True
         return codes, contained
 
-    def _tokens(self, text: str, stripped: list[str], nonblank: np.ndarray) -> tuple[list[str], np.ndarray]:
-        """Lower-cased tokens of the whole text and the number of tokens on each line."""
+    def _tokens(self, low: str, stripped: list[str], nonblank: np.ndarray) -> tuple[list[str], np.ndarray]:
+        """Tokens of the lower-cased text and the number of tokens on each line."""
         n = len(stripped)
-        tokens = text.lower().split()
+        tokens = low.split()
         # normalized text has single spaces and trimmed lines: words = spaces + 1, no per-line split
         n_words = np.fromiter(map(str.count, stripped, repeat(" ", n)), dtype=np.int64, count=n) + nonblank
         if len(tokens) != int(n_words.sum()):  # irregular spacing: count line by line
@@ -178,7 +178,8 @@ class LineClassifier:
         stripped = [line.strip() for line in lines]
         lengths = np.fromiter(map(len, stripped), dtype=np.int64, count=n)
         nonblank = lengths > 0
-        tokens, n_words = self._tokens(text, stripped, nonblank)
+        low = text.lower()
+        tokens, n_words = self._tokens(low, stripped, nonblank)
         line_of_token = np.repeat(np.arange(n), n_words)
         language_id = self._language(tokens)
         language = self.languages[language_id] if language_id is not None else None
@@ -204,7 +205,10 @@ class LineClassifier:
         anchored = lines_with(self.anchors) > 0
         if "©" in text:  # glued to a year ("©2024"), so no token of its own
             anchored |= np.fromiter(("©" in s for s in stripped), dtype=bool, count=n)
-        codes, contained = self._phrase_codes(stripped, lengths, n_words, anchored)
+        lowered = low.split("\n")
+        if len(lowered) != n:  # lower() never adds line breaks; guard anyway
+            lowered = [line.lower() for line in lines]
+        codes, contained = self._phrase_codes(stripped, lowered, lengths, n_words, anchored)
         self._spare_embedded_prose(contained, good, nonblank, codes)
         title = None
         if p.extract_title:
