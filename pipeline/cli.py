@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections import Counter
 from pathlib import Path
 from typing import List, Optional
 
@@ -118,9 +117,6 @@ def explain_command(
     meta = record.get("metadata", {})
     removed = meta.get("removed", [])
     typer.echo(f"  {len(removed)} removal(s)")
-    by_rule = Counter(f"{r['stage']}/{r['rule']}" for r in removed)
-    if len(by_rule) > 1:
-        typer.echo("  by rule: " + ", ".join(f"{rule} {n}" for rule, n in by_rule.most_common()))
     for r in removed:
         text = r["text"] if len(r["text"]) <= 100 else r["text"][:97] + "..."
         typer.echo(f"  - [{r['stage']}/{r['rule']}] {text!r}")
