@@ -10,6 +10,7 @@ earlier runs (``--state``) - is template text. Every removed line is logged with
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any, Callable, Iterable
 from urllib.parse import urlsplit
@@ -164,8 +165,14 @@ class Boilerplate(Stage):
         }
 
     def _state_path(self) -> Path | None:
+        """The saved counts to read: the committed component file of a ``StateDir`` run state,
+        else ``<state_dir>/boilerplate/line_counts.npz``."""
+        state = getattr(self.context, "state", None)
+        if state is not None:
+            meta = state.component(self.name)
+            return state.file(meta["files"][0]) if meta and meta.get("files") else None
         state_dir = self.context.state_dir
-        return Path(state_dir) / "boilerplate" / STATE_FILE if state_dir else None
+        return Path(state_dir) / self.name / STATE_FILE if state_dir else None
 
     def _load_state(self) -> dict[str, np.ndarray]:
         empty = {"doc_ids": _EMPTY, "site_keys": _EMPTY, "site_counts": np.zeros(0, dtype=np.int64), "site_seeds": _EMPTY}
@@ -178,15 +185,24 @@ class Boilerplate(Stage):
     def finish(self) -> dict[str, Any]:
         """Save per-domain line counts for the next run (atomically), report what was learned."""
         report = {"run_repeated_lines": int(len(self._run_repeated)), "site_repeated_lines": int(len(self._site_repeated))}
-        path = self._state_path()
-        if path is not None and self._state is not None:
-            import io
-
-            buffer = io.BytesIO()
-            np.savez_compressed(buffer, **self._state)
+        if self._state is None:
+            return report
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **self._state)
+        state = getattr(self.context, "state", None)
+        if state is not None:  # committed together with the run's outputs (pipeline.state)
+            if state.readonly:
+                return report
+            relative = f"{self.name}/line-counts-{state.run_number:06d}.npz"
+            atomic_write_bytes(state.stage_path(relative), buffer.getvalue())
+            state.set_component(self.name, {"files": [relative], "documents": int(len(self._state["doc_ids"]))})
+        elif self.context.state_dir is not None:
+            path = Path(self.context.state_dir) / self.name / STATE_FILE
             path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(path, buffer.getvalue())
-            report["state_domains"] = len(self._site_docs)
+        else:
+            return report
+        report["state_domains"] = len(self._site_docs)
         return report
 
     # -- per batch ------------------------------------------------------------------------------
