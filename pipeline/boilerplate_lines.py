@@ -220,9 +220,11 @@ class LineClassifier:
         heaviest = max((w for _, _, w in clusters), default=0)
         if heaviest >= p.min_article_chars and heaviest >= p.min_prose_share * int(lengths.sum()):
             self._mark_outside(clusters, good, menu_like, nonblank, codes)
-        else:  # little prose (a recipe, a product page, lyrics): only menus go, not the zones
+        elif heaviest > 0:  # little prose (a recipe, a product page, lyrics): only menus go, not the zones
             free = nonblank & (codes == KEEP) & ~good
             self._mark_menu_runs(free & menu_like, free, nonblank, codes)
+        # no prose at all (a keyword list, a table): no structure to judge by, so only phrase rules
+        # apply and later stages (spam, quality) see the page as it is
         if repeated is not None:
             self._mark_repeated(repeated, stripped, good, nonblank, codes, clusters)
         return self._result(lines, stripped, nonblank, codes, title, language)

@@ -191,12 +191,19 @@ def _write(path: Path, start: int, count: int, domain: str | None = None) -> Pat
     return path
 
 
+def _config(tmp_path: Path):
+    """normalize + boilerplate only: the pages are near-duplicates on purpose (dedup would merge them)."""
+    path = tmp_path / "pipeline.yaml"
+    path.write_text("stages:\n  - normalize: {}\n  - boilerplate: {}\n", encoding="utf-8")
+    return load_config(path)
+
+
 def _clean_texts(out: Path) -> dict[str, dict]:
     return {r["id"]: r for r in map(orjson.loads, (out / "clean.jsonl").read_bytes().splitlines())}
 
 
 def test_line_repeated_across_documents_is_removed_but_article_text_is_not(tmp_path):
-    config = load_config(ROOT / "configs" / "default.yaml")
+    config = _config(tmp_path)
     inputs = _write(tmp_path / "in.jsonl", 0, 25)
     run([inputs], config, tmp_path / "out", workers=1)
     records = _clean_texts(tmp_path / "out")
@@ -211,7 +218,7 @@ def test_line_repeated_across_documents_is_removed_but_article_text_is_not(tmp_p
 
 
 def test_too_few_documents_for_repetition_changes_nothing(tmp_path):
-    config = load_config(ROOT / "configs" / "default.yaml")
+    config = _config(tmp_path)
     inputs = _write(tmp_path / "in.jsonl", 0, 10)
     run([inputs], config, tmp_path / "out", workers=1)
     for record in _clean_texts(tmp_path / "out").values():
@@ -226,7 +233,7 @@ def _saved_counts(state: Path) -> Path:
 
 
 def test_site_template_lines_are_learned_across_runs(tmp_path):
-    config = load_config(ROOT / "configs" / "default.yaml")
+    config = _config(tmp_path)
     state = tmp_path / "state"
     first = _write(tmp_path / "first.jsonl", 0, 12, domain="harbour.example")
     run([first], config, tmp_path / "out1", workers=1, state_dir=state)
@@ -256,7 +263,7 @@ def test_site_template_lines_are_learned_across_runs(tmp_path):
 
 
 def test_output_does_not_depend_on_workers(tmp_path):
-    config = load_config(ROOT / "configs" / "default.yaml")
+    config = _config(tmp_path)
     inputs = _write(tmp_path / "in.jsonl", 0, 30, domain="harbour.example")
     run([inputs], config, tmp_path / "w1", workers=1)
     run([inputs], config, tmp_path / "w2", workers=2)
@@ -267,3 +274,9 @@ def test_one_line_document_is_not_taken_for_a_title():
     doc = clean("Great game tonight")
     assert doc.text == "Great game tonight"
     assert "title" not in doc.metadata
+
+
+def test_page_without_any_prose_keeps_its_lines_for_later_stages():
+    page = "Casino site list\n\nslot site baccarat site\ntoto site verified\npowerball site\nbest odds today"
+    doc = clean(page)
+    assert doc.text.split("\n") == ["slot site baccarat site", "toto site verified", "powerball site", "best odds today"]
