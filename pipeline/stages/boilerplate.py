@@ -58,14 +58,13 @@ def domain_of(metadata: dict[str, Any]) -> str | None:
     return domain[4:] if domain.startswith("www.") else domain
 
 
-def _line_hashes(lines: list[str], max_chars: int, seed: int = 0) -> np.ndarray:
-    """xxh3 of each line's key (0 for blank or over-long lines, which are never counted)."""
+def _hashes(keys: list[str], max_chars: int, seed: int = 0) -> np.ndarray:
+    """xxh3 of each line key (0 for blank or over-long lines, which are never counted)."""
     hash64 = xxhash.xxh3_64_intdigest
-    keys = map(line_key, lines)
     return np.fromiter(
         (hash64(k.encode("utf-8", "surrogatepass"), seed) if 0 < len(k) <= max_chars else 0 for k in keys),
         dtype=np.uint64,
-        count=len(lines),
+        count=len(keys),
     )
 
 
@@ -111,13 +110,13 @@ class Boilerplate(Stage):
         max_chars = self.config.repeat_max_chars
         run_keys, site_keys, doc_ids, site_seeds = [], [], [], []
         for doc in batch:
-            lines = doc.text.split("\n")
-            hashes = np.unique(_line_hashes(lines, max_chars))
+            keys = [line_key(line) for line in doc.text.split("\n")]
+            hashes = np.unique(_hashes(keys, max_chars))
             run_keys.append(hashes[hashes != 0])
             domain = domain_of(doc.metadata)
             if domain:
                 seed = _domain_seed(domain)
-                site = np.unique(_line_hashes(lines, max_chars, seed))
+                site = np.unique(_hashes(keys, max_chars, seed))
                 site_keys.append(site[site != 0])
                 doc_ids.append(xxhash.xxh3_64_intdigest(doc.id.encode(), seed))
                 site_seeds.append(seed)
@@ -222,8 +221,9 @@ class Boilerplate(Stage):
 
         def repeated(lines: list[str]) -> np.ndarray:
             found = np.zeros(len(lines), dtype=bool)
+            keys = [line_key(line) for line in lines]
             for seed, table in tables:
-                found |= _member(_line_hashes(lines, max_chars, seed), table)
+                found |= _member(_hashes(keys, max_chars, seed), table)
             return found
 
         return repeated
