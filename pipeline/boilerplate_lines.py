@@ -38,6 +38,8 @@ _PATTERN_MAX_CHARS = 160  # bylines, dates, credits, breadcrumbs
 _BARE_MAX_CHARS = 60  # numbers, e-mail addresses, phone numbers, arrows
 _PATTERN_MAX_WORDS = 8
 KEEP = 0
+_CHARS_PER_WORD = 15  # fewer spaces than one per this many characters: a script without spaces
+_UNSPACED_TITLE_CHARS = 60
 
 
 def _with_punctuation(words, prefixes: bool = False) -> frozenset[str]:
@@ -262,6 +264,8 @@ class LineClassifier:
         line = stripped[first]
         if len(line) > p.max_title_chars or line[-1] in _TERMINAL:
             return None
+        if line.count(" ") * _CHARS_PER_WORD < len(line) - _CHARS_PER_WORD and len(line) > _UNSPACED_TITLE_CHARS:
+            return None  # a long line in a script without spaces (Thai, Chinese): a paragraph, not a title
         codes[first] = self.names.code("title")
         cuts = list(_TITLE_SEPARATORS.finditer(line))  # "<headline> - <site>", "<site> | <headline>"
         candidates = {line} | {line[: m.start()] for m in cuts} | {line[m.end() :] for m in cuts}

@@ -280,3 +280,10 @@ def test_page_without_any_prose_keeps_its_lines_for_later_stages():
     page = "Casino site list\n\nslot site baccarat site\ntoto site verified\npowerball site\nbest odds today"
     doc = clean(page)
     assert doc.text.split("\n") == ["slot site baccarat site", "toto site verified", "powerball site", "best odds today"]
+
+
+def test_long_first_line_in_a_script_without_spaces_is_not_a_title():
+    thai = "กรุงเทพมหานครประกาศแผนพัฒนาระบบขนส่งสาธารณะฉบับใหม่เพื่อลดปัญหาการจราจรติดขัดในเขตเมืองชั้นในและเพิ่มทางเลือกการเดินทางให้ประชาชน"
+    doc = clean(thai + "\n\nโครงการนี้จะเริ่มในปีหน้า")
+    assert doc.text.startswith(thai)
+    assert "title" not in doc.metadata
