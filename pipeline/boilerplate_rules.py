@@ -136,46 +136,44 @@ def _expand_items(items: list, limit: int, loose: bool = False) -> set[str] | No
 
 
 def _expand_op(op, arg, limit: int, loose: bool) -> set[str] | None:
-    if True:
-        name = str(op)
-        if name == "LITERAL":
-            options = {chr(arg)}
-        elif name == "IN":
-            options = set()
-            for iop, iarg in arg:
-                if str(iop) == "LITERAL":
-                    options.add(chr(iarg))
-                elif str(iop) == "CATEGORY" and str(iarg) == "CATEGORY_SPACE":
-                    options.add(" ")
-                else:
-                    return None
-        elif name == "CATEGORY" and str(arg) == "CATEGORY_SPACE":
-            options = {" "}
-        elif name == "BRANCH":
-            options = set()
-            for branch in arg[1]:
-                sub = _expand_items(list(branch), limit, loose)
-                if sub is None:
-                    return None
-                options |= sub
-        elif name == "SUBPATTERN":
-            options = _expand_items(list(arg[-1]), limit, loose)
-        elif name in ("MAX_REPEAT", "MIN_REPEAT"):
-            low, high, sub_items = arg
-            sub = _expand_items(list(sub_items), limit, loose)
-            if sub is None:
-                return {"", _OPEN} if loose and low == 0 else None
-            if sub <= {" ", ""}:  # \s* and \s+ are one space after whitespace collapsing
-                options = {" "} | ({""} if low == 0 else set())
-            elif high > 3:
-                return ({""} if low == 0 else set()) | {_OPEN} if loose else None
+    """The strings one parsed element matches (None: open-ended, or too many)."""
+    name = str(op)
+    if name == "LITERAL":
+        return {chr(arg)}
+    if name == "IN":
+        options = set()
+        for iop, iarg in arg:
+            if str(iop) == "LITERAL":
+                options.add(chr(iarg))
+            elif str(iop) == "CATEGORY" and str(iarg) == "CATEGORY_SPACE":
+                options.add(" ")
             else:
-                options = set()
-                for n in range(low, high + 1):
-                    options |= {"".join(p) for p in product(sorted(sub), repeat=n)}
-        else:
-            return None
+                return None
         return options
+    if name == "CATEGORY" and str(arg) == "CATEGORY_SPACE":
+        return {" "}
+    if name == "BRANCH":
+        options = set()
+        for branch in arg[1]:
+            sub = _expand_items(list(branch), limit, loose)
+            if sub is None:
+                return None
+            options |= sub
+        return options
+    if name == "SUBPATTERN":
+        return _expand_items(list(arg[-1]), limit, loose)
+    if name in ("MAX_REPEAT", "MIN_REPEAT"):
+        low, high, sub_items = arg
+        sub = _expand_items(list(sub_items), limit, loose)
+        optional = {""} if low == 0 else set()
+        if sub is None:
+            return optional | {_OPEN} if loose else None
+        if sub <= {" ", ""}:  # \s* and \s+ are one space after whitespace collapsing
+            return optional | {" "}
+        if high > 3:
+            return optional | {_OPEN} if loose else None
+        return {"".join(p) for n in range(low, high + 1) for p in product(sorted(sub), repeat=n)}
+    return None
 
 
 def expand(pattern: str, limit: int = _MAX_EXPANSION, loose: bool = False) -> set[str] | None:
