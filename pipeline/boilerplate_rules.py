@@ -35,7 +35,6 @@ _MAX_EXPANSION = 4000
 # punctuation that stays attached to a word when a line is split on whitespace
 AFFIXES = ("", ",", ".", ":", ";", "!", "?", ")", '"', "”", "»", "'")
 PREFIXES = ("(", '"', "„", "“", "«", "»", "'")
-_AFFIXES, _PREFIXES = AFFIXES, PREFIXES
 _PUNCT = re.compile(r"[^\w\s@©]+")
 
 
@@ -80,9 +79,9 @@ class AnchoredPatterns:
         if cached is None:
             cached = {}
             for word, ks in self.by_anchor.items():
-                for affix in _AFFIXES:
+                for affix in AFFIXES:
                     cached.setdefault(word + affix, ks)
-                for prefix in _PREFIXES:
+                for prefix in PREFIXES:
                     cached.setdefault(prefix + word, ks)
                     cached.setdefault(prefix + word + ")", ks)
             object.__setattr__(self, "_by_token", cached)
