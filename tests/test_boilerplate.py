@@ -1,0 +1,289 @@
+"""The boilerplate stage on small realistic pages (en, de, fr, es, pl) and its corpus statistics.
+
+Each ``tests/fixtures/boilerplate/<page>.txt`` has a ``.json`` beside it: the title, lines of the
+article that must survive verbatim, and boilerplate lines that must go (with the rule expected to
+name them, where one rule clearly should).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pytest
+
+from pipeline import boilerplate_rules
+from pipeline.boilerplate_lines import LineClassifier, LineParams
+from pipeline.config import load_config
+from pipeline.document import Document
+from pipeline.runner import run
+from pipeline.stages.boilerplate import Boilerplate, BoilerplateConfig, domain_of
+from pipeline.stages.normalize import Normalize
+
+FIXTURES = Path(__file__).parent / "fixtures" / "boilerplate"
+PAGES = sorted(p.stem for p in FIXTURES.glob("*.txt"))
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def clean(text: str, **options) -> Document:
+    doc = Document("page", text)
+    Normalize().process([doc])
+    Boilerplate(BoilerplateConfig(**options)).process([doc])
+    return doc
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_keeps_every_article_line_and_drops_boilerplate(page):
+    expected = json.loads((FIXTURES / f"{page}.json").read_text(encoding="utf-8"))
+    doc = clean((FIXTURES / f"{page}.txt").read_text(encoding="utf-8"))
+    lines = set(doc.text.split("\n"))
+    for line in expected["keep"]:
+        assert line in lines, f"lost article line: {line[:60]}"
+    rule_of = {r.text: r.rule for r in doc.removals}
+    for line, rule in expected["drop"].items():
+        assert line not in lines, f"kept boilerplate: {line}"
+        assert line in rule_of, f"removed without an audit entry: {line}"
+        if rule is not None:
+            assert rule_of[line] == rule, line
+    assert doc.metadata["title"] == expected["title"]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_removed_line_is_logged_where_it_was(page):
+    text = (FIXTURES / f"{page}.txt").read_text(encoding="utf-8")
+    doc = Document("page", text)
+    Normalize().process([doc])
+    seen = doc.text
+    Boilerplate().process([doc])
+    assert doc.removals
+    for removal in doc.removals:
+        assert removal.stage == "boilerplate" and removal.rule
+        # the position is where the (whole) line starts in the text the stage was given
+        assert seen[removal.position : removal.position + len(removal.text)] == removal.text
+        assert removal.position == 0 or seen[removal.position - 1] == "\n"
+    removed = sum(len(r.text) for r in doc.removals)
+    assert len(doc.text) + removed <= len(seen)
+    assert doc.annotations["boilerplate"]["lines_removed"] == len(doc.removals)
+
+
+def test_language_is_guessed_from_stopwords():
+    langs = {page[:2]: clean((FIXTURES / f"{page}.txt").read_text(encoding="utf-8")).annotations["boilerplate"]["language"] for page in PAGES}
+    assert langs == {"de": "de", "en": "en", "es": "es", "fr": "fr", "pl": "pl"}
+
+
+def test_article_sentences_with_boilerplate_words_stay():
+    text = "\n\n".join(
+        [
+            "Local bakery wins award",
+            "The bakery sold more than 500 cookies on Saturday, and the owner says the secret is cold butter.",
+            "Customers who follow us on the long walk from the station often ask where to share a table.",
+            "All rights reserved is what the old sign above the door says, and nobody knows why it hangs there.",
+            "Read more about the competition in the city guide, which lists every winner since 1998 by category.",
+            "Share",
+        ]
+    )
+    doc = clean(text)
+    assert "Share" not in doc.text.split("\n")
+    for sentence in text.split("\n\n")[1:-1]:
+        assert sentence in doc.text
+
+
+def test_short_pages_without_prose_lose_only_rule_lines():
+    text = "Song of the Sea\nVerse one\nThe tide comes in\nThe tide goes out\nRepeat chorus\nShare\nTweet"
+    doc = clean(text)
+    assert doc.text.split("\n") == ["Verse one", "The tide comes in", "The tide goes out", "Repeat chorus"]
+    assert {r.rule for r in doc.removals} == {"title", "share"}
+
+
+def test_comments_after_the_article_are_cut_but_a_counter_above_it_is_not():
+    article = "\n\n".join(f"Paragraph {i} of the story explains what the council decided and why it matters to the town." for i in range(6))
+    comments = "\n\n".join(["2 Comments", "Anna", "I was at the meeting and I think the vote was the right call for us all."])
+    doc = clean("Headline of the story\n\n2 Comments\n\n" + article + "\n\n" + comments)
+    assert "Paragraph 5 of the story" in doc.text
+    assert "I was at the meeting" not in doc.text
+    assert [r.rule for r in doc.removals if r.text.startswith("I was")] == ["comments"]
+
+
+def test_adding_a_language_is_a_data_change(monkeypatch):
+    line = "Teilà sta storia"  # an invented language: nothing in the shipped data knows it
+    assert "share" not in {r.rule for r in clean(f"Title\n{line}\n").removals}
+    extra = ("xx", "line:\n  share:\n    - 'teilà sta storia'\nsection:\n  related:\n    - 'anche da leggere'\n")
+    original = boilerplate_rules._data_files
+    monkeypatch.setattr(boilerplate_rules, "_data_files", lambda: [*original(), extra])
+    boilerplate_rules.load_rules.cache_clear()
+    try:
+        rules = boilerplate_rules.load_rules()
+        assert "xx" in rules.languages
+        result = LineClassifier(rules, LineParams()).clean(f"Title\n{line}\nAnche da leggere:\nAltro titolo\n")
+        assert [(rule, text) for rule, text, _ in result.removed] == [
+            ("title", "Title"),
+            ("share", line),
+            ("related", "Anche da leggere:"),
+            ("related", "Altro titolo"),
+        ]
+    finally:
+        boilerplate_rules.load_rules.cache_clear()
+
+
+@pytest.mark.parametrize(
+    "pattern, strings",
+    [
+        ("(?:artikel )?teilen(?:\\s*[:|])?", {"teilen", "artikel teilen", "teilen:", "teilen |", "artikel teilen:", "teilen|", "teilen :", "artikel teilen |", "artikel teilen|", "artikel teilen :"}),
+        ("read (?:more|on)", {"read more", "read on"}),
+        ("by\\s+\\S.{0,60}", None),
+        ("\\d+ comments", None),
+    ],
+)
+def test_finite_patterns_become_dictionary_phrases(pattern, strings):
+    assert boilerplate_rules.expand(pattern) == strings
+
+
+def test_contains_rule_without_a_literal_word_is_refused(monkeypatch):
+    bad = ("zz", "contains:\n  cookie:\n    - '\\d+ \\w+'\n")
+    original = boilerplate_rules._data_files
+    monkeypatch.setattr(boilerplate_rules, "_data_files", lambda: [*original(), bad])
+    boilerplate_rules.load_rules.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="literal word"):
+            boilerplate_rules.load_rules()
+    finally:
+        boilerplate_rules.load_rules.cache_clear()
+
+
+@pytest.mark.parametrize(
+    "metadata, domain",
+    [
+        ({"url": "https://www.Example.org/a/b?c=1"}, "example.org"),
+        ({"domain": "news.example.com", "url": "https://other.org/"}, "news.example.com"),
+        ({"url": "not a url"}, None),
+        ({}, None),
+    ],
+)
+def test_domain_of(metadata, domain):
+    assert domain_of(metadata) == domain
+
+
+# -- cross-document repetition ------------------------------------------------------------------
+
+STORY = (
+    "Story {i}: the committee met on day {i} and agreed that the harbour wall needs repair before winter storms arrive.",
+    "Residents of district {i} said the noise from the works would be a small price for a safer waterfront.",
+)
+SYNDICATED = "The regional agency said the repair programme would be paid for from the national flood fund this year."
+
+
+def _page(i: int) -> str:
+    return "\n\n".join(
+        [f"Harbour news {i}", "Powered by SiteBuilder Pro", "Background", STORY[0].format(i=i), SYNDICATED, STORY[1].format(i=i)]
+    )
+
+
+def _write(path: Path, start: int, count: int, domain: str | None = None) -> Path:
+    rows = []
+    for i in range(start, start + count):
+        row = {"id": f"doc-{i}", "text": _page(i)}
+        if domain:
+            row["url"] = f"https://www.{domain}/news/{i}"
+        rows.append(orjson.dumps(row).decode())
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def _config(tmp_path: Path):
+    """normalize + boilerplate only: the pages are near-duplicates on purpose (dedup would merge them)."""
+    path = tmp_path / "pipeline.yaml"
+    path.write_text("stages:\n  - normalize: {}\n  - boilerplate: {}\n", encoding="utf-8")
+    return load_config(path)
+
+
+def _clean_texts(out: Path) -> dict[str, dict]:
+    return {r["id"]: r for r in map(orjson.loads, (out / "clean.jsonl").read_bytes().splitlines())}
+
+
+def test_line_repeated_across_documents_is_removed_but_article_text_is_not(tmp_path):
+    config = _config(tmp_path)
+    inputs = _write(tmp_path / "in.jsonl", 0, 25)
+    run([inputs], config, tmp_path / "out", workers=1)
+    records = _clean_texts(tmp_path / "out")
+    assert len(records) == 25
+    for i, record in enumerate(records.values()):
+        text = record["text"]
+        assert "Powered by SiteBuilder Pro" not in text
+        assert "Background" in text.split("\n")  # a common subheading right above prose stays
+        assert SYNDICATED in text  # prose shared by every document is still article text
+        rules = {r["text"]: r["rule"] for r in record["metadata"]["removed"]}
+        assert rules["Powered by SiteBuilder Pro"] == "repeated"
+
+
+def test_too_few_documents_for_repetition_changes_nothing(tmp_path):
+    config = _config(tmp_path)
+    inputs = _write(tmp_path / "in.jsonl", 0, 10)
+    run([inputs], config, tmp_path / "out", workers=1)
+    for record in _clean_texts(tmp_path / "out").values():
+        assert "Powered by SiteBuilder Pro" in record["text"]
+
+
+def _saved_counts(state: Path) -> Path:
+    """The newest saved line-count file (one per run when the state keeps a manifest)."""
+    files = sorted((state / "boilerplate").glob("*.npz"))
+    assert files, "no saved line counts"
+    return files[-1]
+
+
+def test_site_template_lines_are_learned_across_runs(tmp_path):
+    config = _config(tmp_path)
+    state = tmp_path / "state"
+    first = _write(tmp_path / "first.jsonl", 0, 12, domain="harbour.example")
+    run([first], config, tmp_path / "out1", workers=1, state_dir=state)
+    assert _saved_counts(state).exists()
+    for record in _clean_texts(tmp_path / "out1").values():
+        assert "Powered by SiteBuilder Pro" in record["text"]  # 12 documents: not enough yet
+
+    # rerunning the same documents must not count them twice
+    run([first], config, tmp_path / "out1b", workers=1, state_dir=state)
+    for record in _clean_texts(tmp_path / "out1b").values():
+        assert "Powered by SiteBuilder Pro" in record["text"]
+
+    second = _write(tmp_path / "second.jsonl", 100, 10, domain="harbour.example")
+    other = _write(tmp_path / "other.jsonl", 200, 3, domain="elsewhere.example")
+    report = run([second, other], config, tmp_path / "out2", workers=1, state_dir=state)
+    records = _clean_texts(tmp_path / "out2")
+    for doc_id, record in records.items():
+        if int(doc_id.split("-")[1]) < 200:  # the site now has 22 documents of history
+            assert "Powered by SiteBuilder Pro" not in record["text"]
+            assert SYNDICATED in record["text"]
+        else:  # another site's history is its own
+            assert "Powered by SiteBuilder Pro" in record["text"]
+    details = next(s for s in report["stages"] if s["stage"] == "boilerplate")["details"]
+    assert details["state_domains"] == 2
+    with np.load(_saved_counts(state)) as saved:
+        assert len(saved["doc_ids"]) == 25
+
+
+def test_output_does_not_depend_on_workers(tmp_path):
+    config = _config(tmp_path)
+    inputs = _write(tmp_path / "in.jsonl", 0, 30, domain="harbour.example")
+    run([inputs], config, tmp_path / "w1", workers=1)
+    run([inputs], config, tmp_path / "w2", workers=2)
+    assert (tmp_path / "w1" / "clean.jsonl").read_bytes() == (tmp_path / "w2" / "clean.jsonl").read_bytes()
+
+
+def test_one_line_document_is_not_taken_for_a_title():
+    doc = clean("Great game tonight")
+    assert doc.text == "Great game tonight"
+    assert "title" not in doc.metadata
+
+
+def test_page_without_any_prose_keeps_its_lines_for_later_stages():
+    page = "Casino site list\n\nslot site baccarat site\ntoto site verified\npowerball site\nbest odds today"
+    doc = clean(page)
+    assert doc.text.split("\n") == ["slot site baccarat site", "toto site verified", "powerball site", "best odds today"]
+
+
+def test_long_first_line_in_a_script_without_spaces_is_not_a_title():
+    thai = "กรุงเทพมหานครประกาศแผนพัฒนาระบบขนส่งสาธารณะฉบับใหม่เพื่อลดปัญหาการจราจรติดขัดในเขตเมืองชั้นในและเพิ่มทางเลือกการเดินทางให้ประชาชน"
+    doc = clean(thai + "\n\nโครงการนี้จะเริ่มในปีหน้า")
+    assert doc.text.startswith(thai)
+    assert "title" not in doc.metadata
