@@ -322,15 +322,19 @@ class Run:
         for s in stats:
             self.stats[s.name].add(s)
 
+    def _survivors(self, docs: list[Document], stats: list[StageStats], out: OutputSet) -> Iterator[Document]:
+        """Absorb a batch's stats, write its rejected documents, yield the rest."""
+        self._absorb(stats)
+        for doc in docs:
+            if doc.rejected_by is not None:
+                out.rejected(doc)
+                self.progress("doc", 1)
+            else:
+                yield doc
+
     def _stream_results(self, results: Iterable, out: OutputSet) -> Iterator[Document]:
         for docs, stats, _ in results:
-            self._absorb(stats)
-            for doc in docs:
-                if doc.rejected_by is not None:
-                    out.rejected(doc)
-                    self.progress("doc", 1)
-                else:
-                    yield doc
+            yield from self._survivors(docs, stats, out)
 
     def _spill_and_resolve(
         self, results: Iterable, stage: GlobalStage, out: OutputSet, index: int
@@ -340,15 +344,10 @@ class Run:
         ids: list[str] = []
         with open(spill_path, "wb", buffering=1 << 20) as spill:
             for docs, stats, signature in results:
-                self._absorb(stats)
                 signatures.append(signature)
-                for doc in docs:
-                    if doc.rejected_by is not None:
-                        out.rejected(doc)
-                        self.progress("doc", 1)
-                    else:
-                        ids.append(doc.id)
-                        spill.write(orjson.dumps(doc.to_state(), option=orjson.OPT_APPEND_NEWLINE))
+                for doc in self._survivors(docs, stats, out):
+                    ids.append(doc.id)
+                    spill.write(orjson.dumps(doc.to_state(), option=orjson.OPT_APPEND_NEWLINE))
         start = time.perf_counter()
         decisions = stage.resolve(signatures, ids)
         del signatures

@@ -27,7 +27,7 @@ import orjson
 import xxhash
 
 from .readers import discover
-from .writers import atomic_write_bytes, fsync_dir
+from .writers import atomic_write_bytes, fsync_dir, pid_alive
 
 log = logging.getLogger("winnow.state")
 
@@ -48,16 +48,6 @@ def _process_start(pid: int) -> str | None:
     except OSError:
         return None
     return stat.rsplit(")", 1)[1].split()[19]
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def fingerprint(path: Path) -> dict[str, Any]:
@@ -160,7 +150,7 @@ class StateDir:
         pid = holder.get("pid")
         if not isinstance(pid, int) or holder.get("host") != socket.gethostname():
             return False
-        if not _pid_alive(pid):
+        if not pid_alive(pid):
             return True
         started = holder.get("process_start")
         return started is not None and _process_start(pid) not in (None, started)

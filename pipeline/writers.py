@@ -121,8 +121,11 @@ def _owner_alive(staging: Path) -> bool:
         pid = int(staging.name[len(STAGING_PREFIX):].split("-", 1)[0])
     except ValueError:
         return False
-    if pid == os.getpid():
-        return True
+    return pid == os.getpid() or pid_alive(pid)
+
+
+def pid_alive(pid: int) -> bool:
+    """Is a process with this pid running (on this host)? Used to tell stale locks and staging dirs."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
