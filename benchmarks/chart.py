@@ -11,11 +11,11 @@ import orjson
 
 from benchmarks.common import RESULTS_DIR
 
-SERIES = {  # run key prefix -> (label, style)
-    "winnow_default_1": ("winnow default, 1 worker", "o-"),
-    "winnow_default_": ("winnow default, all cores", "s-"),
-    "winnow_dedup_1": ("winnow dedup only, 1 worker", "^-"),
-    "datasketch": ("datasketch MinHashLSH script", "x--"),
+SERIES = {  # run key prefix -> (label, style, colour)
+    "winnow_default_1": ("winnow default, 1 worker", "o-", "tab:blue"),
+    "winnow_default_": ("winnow default, all cores", "s-", "tab:cyan"),
+    "winnow_dedup_1": ("winnow dedup only, 1 worker", "^-", "tab:green"),
+    "datasketch": ("datasketch MinHashLSH script", "x--", "tab:red"),
 }
 
 
@@ -38,12 +38,15 @@ def plot(results: dict[str, dict], path: Path = RESULTS_DIR / "bench.png") -> Pa
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, (speed, memory) = plt.subplots(1, 2, figsize=(10, 3.8))
-    for prefix, (xs, mbs, rss) in _series(results).items():
-        label, style = SERIES[prefix]
-        speed.plot(xs, mbs, style, label=label)
-        memory.plot(xs, rss, style, label=label)
+    series = _series(results)
+    for prefix in (p for p in SERIES if p in series):
+        xs, mbs, rss = series[prefix]
+        label, style, colour = SERIES[prefix]
+        speed.plot(xs, mbs, style, label=label, color=colour)
+        memory.plot(xs, rss, style, label=label, color=colour)
     for ax, title, unit in ((speed, "Throughput", "MB/s (UTF-8 text)"), (memory, "Peak RSS", "MB")):
         ax.set_xscale("log")
         ax.set_xlabel("corpus size (documents, ~3 KB each)")
@@ -51,6 +54,9 @@ def plot(results: dict[str, dict], path: Path = RESULTS_DIR / "bench.png") -> Pa
         ax.set_title(title)
         ax.grid(True, which="both", alpha=0.3)
     memory.set_yscale("log")
+    memory.yaxis.set_major_locator(matplotlib.ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    memory.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    memory.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     speed.legend(fontsize=8)
     fig.suptitle("make bench: synthetic corpus from the dev sets (datasketch at >100k docs: on a 100k subsample)", fontsize=9)
     fig.tight_layout()
