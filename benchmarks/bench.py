@@ -244,9 +244,16 @@ def bench_size(n_docs: int, args: argparse.Namespace, log) -> dict[str, Any]:
         f"({time.perf_counter() - started:.0f} s)")
     runs: dict[str, dict] = {}
 
+    failures: dict[str, str] = {}
+
     def step(key: str, fn, *fn_args) -> None:
         t = time.perf_counter()
-        runs[key] = best_of(args.repeat, fn, *fn_args)
+        try:
+            runs[key] = best_of(args.repeat, fn, *fn_args)
+        except RuntimeError as exc:  # a crashing run must not cost the other measurements
+            failures[key] = str(exc)
+            log(f"[{n_docs}] {key} FAILED: {exc}")
+            return
         r = runs[key]
         log(f"[{n_docs}] {r['run']} (workers {r['workers']}, {r['docs']} docs): {r['mb_per_s']:.2f} MB/s, "
             f"peak RSS {r['peak_rss_mb']:.0f} MB ({time.perf_counter() - t:.0f} s)")
@@ -274,6 +281,7 @@ def bench_size(n_docs: int, args: argparse.Namespace, log) -> dict[str, Any]:
         "cores": psutil.cpu_count(logical=True),
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "runs": runs,
+        "failures": failures,
     }
 
 
@@ -303,6 +311,9 @@ def tables(results: dict[str, dict]) -> str:
             rows.append([f"{e['docs']:,}", r["run"], r["workers"], docs, f"{r['mb']:.1f}", f"{r['seconds']:.1f}",
                          f"{r['mb_per_s']:.2f}", f"{r['docs_per_s']:,.0f}", f"{r['peak_rss_mb']:,.0f}"])
     out.append(markdown_table(["corpus docs", "run", "workers", "docs", "MB", "seconds", "MB/s", "docs/s", "peak RSS MB"], rows))
+    for e in entries:
+        for key, error in e.get("failures", {}).items():
+            out.append(f"\n**{e['docs']:,} documents, {key}: FAILED** - {error.splitlines()[0]}")
 
     out += ["", "### Per stage, one worker (default config; MB/s per core)", ""]
     rows = []
@@ -365,7 +376,7 @@ def tables(results: dict[str, dict]) -> str:
 # -- entry point ---------------------------------------------------------------------------------
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default=os.environ.get("BENCH_SIZES") or DEFAULT_SIZES,
                         help="comma-separated corpus sizes in documents (env BENCH_SIZES)")
@@ -405,7 +416,11 @@ def main(argv: list[str] | None = None) -> None:
 
         log(f"chart: {plot(results)}")
     log(f"bench finished in {time.perf_counter() - started:.0f} s; results in {previous_path} and bench.md")
+    failed = [f"{n}: {key}" for n in args.sizes for key in results[str(n)]["failures"]]
+    if failed:
+        log(f"FAILED runs: {', '.join(failed)}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
