@@ -21,6 +21,10 @@ Timings on a shared machine are noisy: ``--repeat N`` keeps the fastest of N run
 
     python -m benchmarks.bench [--sizes 10000,100000,1000000] [--repeat 2]
     make bench BENCH_SIZES=10000,100000,1000000
+    python -m benchmarks.bench --sizes ""      # only redraw tables and chart from bench.json
+
+Results are merged into ``benchmarks/results/bench.json`` by size, each with its time and commit,
+so the 1M point can be measured separately; ``bench.md`` holds the printed tables.
 """
 
 from __future__ import annotations
@@ -301,12 +305,25 @@ def _speedup(entry: dict) -> float | None:
     return round(ours["mb_per_s"] / base["mb_per_s"], 2) if base and ours and base["mb_per_s"] else None
 
 
+def _stage_rank(name: str) -> int:
+    """Pipeline order of the default config (the JSON keeps stages sorted by name)."""
+    names = [s.name for s in load_config(DEFAULT_CONFIG).stages]
+    return names.index(name) if name in names else len(names)
+
+
+def _ordered_runs(entry: dict) -> list[tuple[str, dict]]:
+    """winnow runs first (one worker, all cores, dedup only), then the baselines - not JSON key order."""
+    order = ["winnow_default_1", "winnow_default_", "winnow_dedup_1", "datasketch", "datasketch_each"]
+    rank = lambda key: next((i for i, p in enumerate(order) if key == p or (p.endswith("_") and key.startswith(p))), len(order))
+    return sorted(entry["runs"].items(), key=lambda kv: (rank(kv[0]), kv[0]))
+
+
 def tables(results: dict[str, dict]) -> str:
     entries = [results[k] for k in sorted(results, key=int)]
     out = ["### Throughput and memory (whole runs)", ""]
     rows = []
     for e in entries:
-        for r in e["runs"].values():
+        for _, r in _ordered_runs(e):
             docs = f"{r['docs']:,}" + (" (subsample)" if r.get("subsample") else "")
             rows.append([f"{e['docs']:,}", r["run"], r["workers"], docs, f"{r['mb']:.1f}", f"{r['seconds']:.1f}",
                          f"{r['mb_per_s']:.2f}", f"{r['docs_per_s']:,.0f}", f"{r['peak_rss_mb']:,.0f}"])
@@ -319,7 +336,7 @@ def tables(results: dict[str, dict]) -> str:
     rows = []
     for e in entries:
         run = e["runs"].get("winnow_default_1")
-        for name, s in (run or {}).get("stages", {}).items():
+        for name, s in sorted((run or {}).get("stages", {}).items(), key=lambda kv: _stage_rank(kv[0])):
             target = TARGETS.get(name)
             status = "" if target is None or s["mb_per_s"] is None else ("meets" if s["mb_per_s"] >= target else "BELOW")
             rows.append([f"{e['docs']:,}", name, f"{s['mb_in']:.1f}", f"{s['seconds']:.2f}",
@@ -363,7 +380,7 @@ def tables(results: dict[str, dict]) -> str:
     kinds = [*corpus_mod.VARIANT_KINDS[1:], "jaccard>=0.8", "jaccard<0.8"]
     rows = []
     for e in entries:
-        for key, r in e["runs"].items():
+        for key, r in _ordered_runs(e):
             if key.startswith("winnow_default_") and key != "winnow_default_1":
                 continue  # same output as one worker
             q = r["quality"]
@@ -405,10 +422,10 @@ def main(argv: list[str] | None = None) -> int:
     for n in args.sizes:
         results[str(n)] = bench_size(n, args, log)
         write_result("bench", {"sizes": results})  # after every size: a killed run keeps what it had
-    stale = sorted(set(results) - {str(n) for n in args.sizes}, key=int)
     markdown = tables(results)
-    if stale:
-        markdown += f"\n\n(sizes {', '.join(stale)} are from an earlier run: {', '.join(results[s]['measured_at'] for s in stale)})"
+    when = [f"{int(n):,} docs {e['measured_at']} (commit {e['git']}, load average {e['load_average'][0]})"
+            for n, e in sorted(results.items(), key=lambda kv: int(kv[0]))]
+    markdown += "\n\nMeasured: " + "; ".join(when) + "."
     print(markdown)
     (RESULTS_DIR / "bench.md").write_text(markdown + "\n", encoding="utf-8")
     if not args.no_chart:
