@@ -47,7 +47,7 @@ import psutil
 
 from benchmarks import corpus as corpus_mod
 from benchmarks.common import DEFAULT_CONFIG, RESULTS_DIR, ROOT, markdown_table, write_result
-from benchmarks.metrics import labels_from_links, pair_scores
+from benchmarks.metrics import dedup_quality
 from pipeline.config import load_config
 
 DEFAULT_SIZES = "10000,100000"
@@ -133,35 +133,6 @@ def _read_ids(path: Path) -> list[int]:
         return []
     with open(path, "rb") as fh:
         return [_position(orjson.loads(line)["id"]) for line in fh]
-
-
-def dedup_quality(corpus: corpus_mod.Corpus, links: list[tuple[int, int]], n: int, excluded: list[int] = ()) -> dict:
-    """Pairwise scores on the first ``n`` documents (minus ``excluded``, e.g. rejected ones), and
-    recall per variant kind: how often a variant lands in its original's predicted cluster."""
-    predicted = labels_from_links(n, links)
-    keep = np.ones(n, bool)
-    keep[list(excluded)] = False
-    truth = corpus.cluster[:n]
-    scores = pair_scores(truth[keep], predicted[keep])
-    variant = corpus.variant[:n]
-    original_at = np.full(int(corpus.cluster.max()) + 1, -1, np.int64)
-    is_original = (variant & 1).astype(bool)
-    original_at[truth[is_original]] = np.flatnonzero(is_original)
-    origin = original_at[truth]
-    usable = keep & ~is_original & (origin >= 0)
-    usable[usable] &= keep[origin[usable]]
-    hit = np.zeros(n, bool)
-    hit[usable] = predicted[usable] == predicted[origin[usable]]
-    recall: dict[str, Any] = {}
-    for bit, kind in enumerate(corpus_mod.VARIANT_KINDS[1:], start=1):
-        mask = usable & ((variant >> bit) & 1).astype(bool)
-        recall[kind] = round(float(hit[mask].mean()), 4) if mask.any() else None
-    near = usable & (variant >= 4)  # any near-duplicate operation (bits 2+)
-    sim = corpus.jaccard[:n]
-    for name, mask in (("jaccard>=0.8", near & (sim >= 0.8)), ("jaccard<0.8", near & (sim < 0.8))):
-        recall[name] = round(float(hit[mask].mean()), 4) if mask.any() else None
-    scores["variant_recall"] = recall
-    return scores
 
 
 # -- the runs ------------------------------------------------------------------------------------

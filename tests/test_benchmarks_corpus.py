@@ -11,7 +11,7 @@ import pytest
 
 from benchmarks import corpus
 from benchmarks.eval import discover, run_all
-from benchmarks.metrics import labels_from_links, pair_scores
+from benchmarks.metrics import dedup_quality, labels_from_links, pair_scores
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bench"
 
@@ -87,6 +87,25 @@ def test_labels_from_links_follow_chains() -> None:
     assert labels[0] == labels[1] == labels[2]
     assert labels[4] == labels[5] == labels[6]
     assert len({labels[0], labels[3], labels[4]}) == 3
+
+
+def test_dedup_quality_scores_links_against_the_corpus_truth(data_dir: Path, tmp_path: Path) -> None:
+    built = corpus.build(300, seed=5, directory=tmp_path, data_dir=data_dir, processes=1, log=lambda m: None)
+    records = list(corpus.iter_records(built.path))
+    original_of = {r["cluster"]: i for i, r in enumerate(records) if r["variant"] == "original"}
+    exact_links = [(i, original_of[r["cluster"]]) for i, r in enumerate(records) if r["variant"] == "exact"]
+    all_links = [(i, original_of[r["cluster"]]) for i, r in enumerate(records) if r["variant"] != "original"]
+
+    perfect = dedup_quality(built, all_links, len(records))
+    assert perfect["precision"] == perfect["recall"] == perfect["ari"] == 1.0
+    assert set(perfect["variant_recall"].values()) <= {1.0, None}
+
+    exact_only = dedup_quality(built, exact_links, len(records))
+    assert exact_only["precision"] == 1.0 and 0 < exact_only["recall"] < 1
+    assert exact_only["variant_recall"]["exact"] == 1.0 and exact_only["variant_recall"]["edit"] == 0.0
+
+    wrong = [(i, (i + 1) % len(records)) for i in range(0, len(records), 2)]  # pairs of unrelated neighbours
+    assert dedup_quality(built, wrong, len(records))["precision"] < 0.2
 
 
 def test_eval_runs_every_module_and_survives_a_failing_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
