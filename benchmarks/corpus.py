@@ -440,8 +440,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     corpus = build(args.docs, args.seed)
-    names = [VARIANT_KINDS[i] for i in range(len(VARIANT_KINDS))]
-    shares = {n: int(((corpus.variant >> i) & 1).sum()) for i, n in enumerate(names)}
+    shares = {n: int(((corpus.variant >> i) & 1).sum()) for i, n in enumerate(VARIANT_KINDS)}
     print(f"{corpus.path}: {corpus.n_docs} docs, {corpus.mb:.1f} MB, {corpus.truth_pairs()} true duplicate pairs, {shares}")
 
 
