@@ -345,7 +345,7 @@ def tables(results: dict[str, dict]) -> str:
         status = ("meets" if r["peak_rss_mb"] < DEDUP_RSS_TARGET_MB else "BELOW") if target else ""
         rows.append([f"{e['docs']:,}", f"{r['seconds']:.1f}", f"{1000 * r['seconds'] / e['docs']:.2f}", f"{growth:.2f}",
                      f"{r['peak_rss_mb']:,.0f}", target, status])
-    out.append(markdown_table(["corpus docs", "seconds", "ms per 1k docs", "time growth vs linear", "peak RSS MB", "target", "status"], rows))
+    out.append(markdown_table(["corpus docs", "seconds", "ms per doc", "time growth vs linear", "peak RSS MB", "target", "status"], rows))
 
     out += ["", "### Dedup quality on the synthetic corpus (known clusters; pairwise, and recall per variant kind)", ""]
     kinds = [*corpus_mod.VARIANT_KINDS[1:], "jaccard>=0.8", "jaccard<0.8"]
