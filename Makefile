@@ -33,6 +33,7 @@ test: $(TEST_STAMP)
 	$(BIN)/python -m pytest
 
 # Speed and memory (synthetic corpus from the dev sets, with a hand-written datasketch baseline).
+# Default sizes 10k and 100k documents; add the 1M point with: make bench BENCH_SIZES=10000,100000,1000000
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.bench
 
