@@ -25,7 +25,11 @@ _CP1252_CONT = "\x80-\xbf\u20ac\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\
 # surrogates, ligatures, U+FFFD, terminal escapes (ESC [) and HTML entities (&amp;).
 _NEEDS_FTFY = re.compile(
     rf"[{_CP1252_CONT}\x1b&\ud800-\udfff\ufb00-\ufb06\ufffd]"
-    rf"(?:(?<=[\xc2-\xf4][{_CP1252_CONT}])"
+    # a UTF-8 lead byte needs as many continuation bytes as it announces: 2-, 3- or 4-byte sequences
+    # (so Czech "áš" or Slovak "ôž", a letter before one cp1252-mapped letter, is not mojibake)
+    rf"(?:(?<=[\xc2-\xdf][{_CP1252_CONT}])"
+    rf"|(?<=[\xe0-\xef][{_CP1252_CONT}])[{_CP1252_CONT}]"
+    rf"|(?<=[\xf0-\xf4][{_CP1252_CONT}])[{_CP1252_CONT}]{{2}}"
     r"|(?<=[\x80-\x9f\ud800-\udfff\ufb00-\ufb06\ufffd])"
     r"|(?<=\x1b)\["
     r"|(?<=&)(?:[a-zA-Z]{2,8}|#[0-9]{2,6}|#x[0-9a-fA-F]{2,5});)"
