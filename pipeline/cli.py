@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from contextlib import nullcontext
+from enum import Enum
 from pathlib import Path
 from typing import List, Optional
 
@@ -13,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import __version__
+from . import fs
 from .config import ConfigError, load_config
 from .runner import run as run_pipeline
 
@@ -26,7 +29,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)  # paths and hints may hold [brackets]
 
 
 class UsageFailure(Exception):
@@ -46,6 +49,27 @@ def _root(
     """winnow cleans text corpora in stages: normalize, boilerplate, spam, language, quality, dedup."""
 
 
+class ExecutorName(str, Enum):
+    local = "local"
+    ray = "ray"
+
+
+def _executor(name: ExecutorName, ray_address: Optional[str], workers: Optional[int]):
+    """A context manager giving the run's executor (None: the runner's local default)."""
+    if name is ExecutorName.local:
+        if ray_address:
+            raise UsageFailure("--ray-address needs --executor ray")
+        return nullcontext(None)
+    from .ray_executor import RayExecutor, RayUnavailable
+
+    try:
+        return RayExecutor(address=ray_address, workers=workers)
+    except RayUnavailable as exc:
+        raise UsageFailure(str(exc)) from None
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise UsageFailure(f"cannot start or join Ray ({ray_address or 'local'}): {exc}") from None
+
+
 def _resolve_config(config: Optional[Path]) -> Optional[Path]:
     if config is not None:
         return config
@@ -54,34 +78,42 @@ def _resolve_config(config: Optional[Path]) -> Optional[Path]:
 
 @app.command("run")
 def run_command(
-    inputs: List[Path] = typer.Argument(
-        None, help="Input files or directories (recursive): *.jsonl, *.jsonl.gz, *.jsonl.zst, *.txt. Default: seeds/"
+    inputs: List[str] = typer.Argument(
+        None,
+        help="Input files or directories (recursive): *.jsonl, *.jsonl.gz, *.jsonl.zst, *.txt; local paths or fsspec URLs (s3://...). Default: seeds/",
     ),
     config: Optional[Path] = typer.Option(
         None, "--config", "-c", help="Pipeline config (YAML). Default: configs/default.yaml if present, else built-in defaults."
     ),
-    output: Path = typer.Option(Path("output"), "--output", "-o", help="Directory for clean/rejected/duplicates/errors JSONL and report.json."),
+    output: str = typer.Option("output", "--output", "-o", help="Directory (or fsspec URL) for clean/rejected/duplicates/errors JSONL and report.json."),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="Worker processes. Default: all cores. Output does not depend on it."),
     overrides: List[str] = typer.Option(
         [], "--set", help="Override a config option: stage.option=value (YAML value), e.g. --set dedup.threshold=0.7. Repeatable."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
+    executor: ExecutorName = typer.Option(
+        ExecutorName.local, "--executor", help="local: this machine's processes. ray: Ray tasks (pip install 'winnow[ray]'). Same output."
+    ),
+    ray_address: Optional[str] = typer.Option(
+        None, "--ray-address", help="Join this Ray cluster (e.g. auto, ray://head:10001); default: start a local one with --workers CPUs."
+    ),
 ) -> None:
     """Clean INPUT files into OUTPUT: clean.jsonl, rejected.jsonl, duplicates.jsonl, errors.jsonl, report.json."""
-    paths = list(inputs) if inputs else [Path("seeds")]
+    paths = list(inputs) if inputs else ["seeds"]
     for p in paths:
-        if not p.exists():
+        if not fs.exists(p):
             raise UsageFailure(f"input not found: {p}")
     try:
         cfg = load_config(_resolve_config(config), overrides)
     except ConfigError as exc:
         raise UsageFailure(f"config: {exc}") from None
-    report = run_pipeline(paths, cfg, output, workers=workers)
+    with _executor(executor, ray_address, workers) as ex:
+        report = run_pipeline(paths, cfg, output, workers=workers, executor=ex)
     if not quiet:
         _print_summary(report, output)
 
 
-def _print_summary(report: dict, output: Path) -> None:
+def _print_summary(report: dict, output: str) -> None:
     console = Console(stderr=True, highlight=False)
     docs = report["documents"]
     table = Table(title=f"winnow run -> {output}", title_justify="left")

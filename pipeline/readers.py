@@ -19,6 +19,7 @@ import zstandard
 
 from .config import InputConfig
 from .document import Document
+from .fs import UrlPath, as_path, open_binary
 
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson", ".json.gz")
 TEXT_SUFFIXES = (".txt",)
@@ -56,19 +57,24 @@ def _stem(path: Path) -> str:
     return path.stem
 
 
-def discover(inputs: list[str | Path]) -> list[Path]:
-    """Expand directories recursively (hidden files skipped), sorted so runs are reproducible."""
-    files: list[Path] = []
+def discover(inputs: list[str | Path]) -> list[Path | UrlPath]:
+    """Expand directories recursively (hidden files skipped), sorted so runs are reproducible.
+
+    ``scheme://`` inputs (s3, gs, memory, ...) are found and read through fsspec (``pipeline.fs``).
+    """
+    files: list[Path | UrlPath] = []
     for raw in inputs:
-        path = Path(raw)
-        if path.is_dir():
+        path = as_path(raw)
+        if isinstance(path, UrlPath):
+            files.extend(path.files_below() if path.is_dir() else [path])
+        elif path.is_dir():
             for root, dirs, names in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 files.extend(Path(root) / n for n in sorted(names) if not n.startswith("."))
         else:
             files.append(path)
     # de-duplicate while keeping order: the same file named twice is read once
-    seen: set[Path] = set()
+    seen: set[Path | UrlPath] = set()
     unique = []
     for f in files:
         key = f.resolve()
@@ -78,9 +84,9 @@ def discover(inputs: list[str | Path]) -> list[Path]:
     return unique
 
 
-def _open_binary(path: Path) -> IO[bytes]:
+def _open_binary(path: Path | UrlPath) -> IO[bytes]:
     name = path.name.lower()
-    raw = open(path, "rb")
+    raw = open_binary(path)
     if name.endswith(".gz"):
         return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
     if name.endswith(".zst"):

@@ -20,6 +20,7 @@ from . import __version__
 from .config import PipelineConfig
 from .document import Document
 from .executor import LocalExecutor, default_workers, worker_state
+from .fs import is_url
 from .readers import InputError, Reader
 from .stages import GlobalStage, RunContext, Stage, stage_class
 from .writers import OutputSet
@@ -164,9 +165,9 @@ class Run:
     ):
         self.config = config
         self.inputs = [str(i) for i in inputs]
-        self.output_dir = Path(output_dir)
-        self.workers = workers or default_workers()
-        self.executor = executor or LocalExecutor(self.workers)
+        self.output_dir = output_dir if is_url(output_dir) else Path(output_dir)
+        self.executor = executor or LocalExecutor(workers or default_workers())
+        self.workers = self.executor.workers
         self.context = RunContext(
             state_dir=Path(state_dir) if state_dir else None, workers=self.workers, executor=self.executor
         )
@@ -344,6 +345,11 @@ def run(
     workers: int | None = None,
     state_dir: Path | str | None = None,
     progress: ProgressHook | None = None,
+    executor: Any = None,
 ) -> dict[str, Any]:
-    """Clean ``inputs`` into ``output_dir``; returns the run report (also written as report.json)."""
-    return Run(config, inputs, Path(output_dir), workers, Path(state_dir) if state_dir else None, progress=progress).execute()
+    """Clean ``inputs`` into ``output_dir``; returns the run report (also written as report.json).
+
+    ``executor``: anything with ``workers`` and ``map(fn, items, shared)`` (default: LocalExecutor).
+    """
+    state = Path(state_dir) if state_dir else None
+    return Run(config, inputs, output_dir, workers, state, executor=executor, progress=progress).execute()

@@ -15,6 +15,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from .document import Document
+from .fs import is_url, upload
 from .readers import InputError
 
 OUTPUT_FILES = ("clean.jsonl", "rejected.jsonl", "duplicates.jsonl", "errors.jsonl")
@@ -85,12 +86,20 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 class OutputSet:
-    """The run's output files, staged in a hidden temp directory inside ``output_dir``."""
+    """The run's output files, staged in a hidden temp directory inside ``output_dir``.
 
-    def __init__(self, output_dir: Path):
-        self.output_dir = Path(output_dir)
-        self.output_dir.mkdir(parents=True, exist_ok=True)
-        self.staging = Path(tempfile.mkdtemp(prefix=".winnow-run-", dir=self.output_dir))
+    For a URL ``output_dir`` (``s3://...``) files are staged in a local temp directory and uploaded
+    one by one at commit, report.json last: atomic per file, and the report marks a finished run.
+    """
+
+    def __init__(self, output_dir: Path | str):
+        self.url = output_dir if is_url(output_dir) else None
+        if self.url:
+            self.staging = Path(tempfile.mkdtemp(prefix="winnow-run-"))
+        else:
+            self.output_dir = Path(output_dir)
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            self.staging = Path(tempfile.mkdtemp(prefix=".winnow-run-", dir=self.output_dir))
         self._files: dict[str, BinaryIO] = {
             name: open(self.staging / name, "wb", buffering=1 << 20) for name in OUTPUT_FILES
         }
@@ -122,12 +131,16 @@ class OutputSet:
             fh.flush()
             os.fsync(fh.fileno())
             fh.close()
+        report_bytes = orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY)
+        if self.url:
+            (self.staging / "report.json").write_bytes(report_bytes)
+            for name in (*OUTPUT_FILES, "report.json"):
+                upload(self.staging / name, self.url, name)
+            shutil.rmtree(self.staging, ignore_errors=True)
+            return
         for name in OUTPUT_FILES:
             os.replace(self.staging / name, self.output_dir / name)
-        atomic_write_bytes(
-            self.output_dir / "report.json",
-            orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY),
-        )
+        atomic_write_bytes(self.output_dir / "report.json", report_bytes)
         shutil.rmtree(self.staging, ignore_errors=True)
         fsync_dir(self.output_dir)
 

@@ -1,0 +1,157 @@
+"""Ray executor and fsspec edges: the same input and config give byte-identical output to the local run.
+
+One local Ray cluster (2 CPUs) is started for the module and stopped after it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import fsspec
+import orjson
+import pytest
+
+from pipeline.cli import main
+from pipeline.config import load_config
+from pipeline.document import Document
+from pipeline.runner import _segment_batch, run
+from pipeline.stages.spam import Spam
+from pipeline.writers import OUTPUT_FILES
+
+ray = pytest.importorskip("ray")
+from pipeline.ray_executor import RayExecutor  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT = ROOT / "configs" / "default.yaml"
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="module")
+def ray_executor():
+    with RayExecutor(workers=2, object_store_memory=200 * 1024 * 1024) as ex:
+        yield ex
+    assert not ray.is_initialized()  # the executor stops the cluster it started
+
+
+@pytest.fixture
+def corpus(tmp_path) -> Path:
+    """Seed articles (.txt) plus a JSONL and a gzipped copy with exact duplicates, empties, bad lines."""
+    src = tmp_path / "corpus"
+    shutil.copytree(FIXTURES / "seeds", src / "seeds")
+    news = (FIXTURES / "mixed" / "news.jsonl").read_bytes()
+    (src / "news.jsonl").write_bytes(news)
+    (src / "later").mkdir()
+    with gzip.open(src / "later" / "news-again.jsonl.gz", "wb") as fh:
+        fh.write(news)  # every record of the second file is a duplicate of the first
+    return src
+
+
+def records(path: Path) -> list[dict]:
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()]
+
+
+def output_bytes(out: Path) -> dict[str, bytes]:
+    return {name: (out / name).read_bytes() for name in OUTPUT_FILES}
+
+
+def comparable_report(out_report: dict) -> dict:
+    return {k: v for k, v in out_report.items() if k not in ("timing", "inputs")} | {
+        "stages": [{k: v for k, v in s.items() if k != "seconds"} for s in out_report["stages"]]
+    }
+
+
+@pytest.mark.slow
+def test_map_keeps_input_order_and_installs_shared_state(ray_executor):
+    text = "A new cycling lane opened on Saturday. Visit 카지노 for the best offers. It is two kilometres long."
+    batches = [(0, [Document(id=f"doc-{i}", text=text)]) for i in range(12)]  # 12 tasks, 4 in flight
+    with_spam = {"segments": [([Spam()], None)]}
+    results = list(ray_executor.map(_segment_batch, iter(batches), with_spam))
+    assert [docs[0].id for docs, _, _ in results] == [f"doc-{i}" for i in range(12)]
+    assert all("카지노" not in docs[0].text and docs[0].removals for docs, _, _ in results)
+    # a second map call with other shared state must not run on the first call's cached stages
+    results = list(ray_executor.map(_segment_batch, batches[:3], {"segments": [([], None)]}))
+    assert [docs[0].text for docs, _, _ in results] == [text] * 3
+
+
+@pytest.mark.slow
+def test_ray_output_is_identical_to_local(ray_executor, corpus, tmp_path):
+    cfg = load_config(DEFAULT, ["runner.batch_size=2"])  # many small batches: many tasks in flight
+    local = run([corpus], cfg, tmp_path / "local", workers=1)
+    on_ray = run([corpus], cfg, tmp_path / "ray", executor=ray_executor)
+
+    docs = local["documents"]
+    assert local["accounted"] and docs["input"] == 2 + 2 * 12
+    assert docs["duplicates"] >= 3 and docs["rejected"] >= 4 and docs["errors"] == 4  # the corpus exercises every file
+    assert output_bytes(tmp_path / "ray") == output_bytes(tmp_path / "local")
+    assert comparable_report(on_ray) == comparable_report(local)
+    assert on_ray["timing"]["workers"] == 2
+
+
+@pytest.mark.slow
+def test_ray_reads_and_writes_fsspec_urls(ray_executor, corpus, tmp_path):
+    cfg = load_config(DEFAULT)
+    url_in = f"file://{corpus}"
+    local = run([url_in], cfg, tmp_path / "local", workers=1)
+    url_out = "memory://winnow-test/ray-out"
+    report = run([url_in], cfg, url_out, executor=ray_executor)
+    mem = fsspec.filesystem("memory")
+    try:
+        remote = {name: mem.cat_file(f"/winnow-test/ray-out/{name}") for name in OUTPUT_FILES}
+        assert remote == output_bytes(tmp_path / "local")
+        assert orjson.loads(mem.cat_file("/winnow-test/ray-out/report.json"))["documents"] == local["documents"]
+        assert report["inputs"] == [url_in] and local["documents"]["duplicates"] >= 3
+    finally:
+        mem.rm("/winnow-test", recursive=True)
+
+
+@pytest.mark.slow
+def test_cli_executor_ray_joins_running_cluster(ray_executor, corpus, tmp_path, read_output):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", str(corpus), "-o", str(tmp_path / "cli"), "--executor", "ray", "-q"])
+    assert exit_info.value.code == 0
+    assert ray.is_initialized()  # joined the module's cluster, did not stop it
+    out = read_output(tmp_path / "cli")
+    assert {r["id"] for r in out["duplicates"]} >= {"port-copy", "library-copy", "harvest-copy"}
+
+
+def test_fsspec_memory_input_directory_matches_local(tmp_path):
+    """Discovery through fs.find: nested files in order, hidden ones skipped, same bytes as local."""
+    news = (FIXTURES / "mixed" / "news.jsonl").read_bytes()
+    mem = fsspec.filesystem("memory")
+    local_dir = tmp_path / "in"
+    (local_dir / "b").mkdir(parents=True)
+    (local_dir / ".cache").mkdir()
+    for rel in ("a.jsonl", "b/c.jsonl", ".cache/skip.jsonl"):
+        (local_dir / rel).write_bytes(news)
+        mem.pipe_file(f"/winnow-in/{rel}", news)
+    try:
+        cfg = load_config(DEFAULT)
+        local = run([local_dir], cfg, tmp_path / "local", workers=1)
+        remote = run(["memory://winnow-in"], cfg, tmp_path / "remote", workers=1)
+    finally:
+        mem.rm("/winnow-in", recursive=True)
+    assert remote["documents"] == local["documents"] and local["documents"]["input"] == 24
+    for name in ("clean.jsonl", "duplicates.jsonl", "rejected.jsonl"):
+        got, want = records(tmp_path / "remote" / name), records(tmp_path / "local" / name)
+        assert [r["metadata"].pop("source")["path"] for r in got] == [
+            "memory:///winnow-in/" + str(Path(r["metadata"].pop("source")["path"]).relative_to(local_dir)) for r in want
+        ]
+        assert got == want
+    errors = [orjson.loads(line) for line in (tmp_path / "remote" / "errors.jsonl").read_bytes().splitlines()]
+    assert [e["source"] for e in errors] == ["memory:///winnow-in/a.jsonl"] * 2 + ["memory:///winnow-in/b/c.jsonl"] * 2
+
+
+def test_executor_ray_without_ray_installed_says_how_to_install(tmp_path):
+    script = (
+        "import sys; sys.modules['ray'] = None\n"  # makes `import ray` fail as if it were not installed
+        "from pipeline.cli import main\n"
+        f"main(['run', {str(FIXTURES / 'seeds')!r}, '-o', {str(tmp_path / 'out')!r}, '--executor', 'ray'])\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "winnow: error: --executor ray needs Ray: pip install 'winnow[ray]'"
+    assert not (tmp_path / "out").exists()
