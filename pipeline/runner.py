@@ -179,7 +179,8 @@ class Run:
 
     # -- sources --------------------------------------------------------------------------------
     def _read(self, out: OutputSet) -> Iterator[Document]:
-        """Input documents; unreadable records go to errors, input-policy rejects to rejected."""
+        """Input documents; unreadable records go to errors. Input-policy rejects ride along in the
+        batches (stages skip them) so rejected.jsonl is in input order whatever the read-ahead."""
         for item in Reader(self.inputs, self.config.input):
             if isinstance(item, InputError):
                 self.counts["input"] += 1
@@ -190,9 +191,6 @@ class Run:
             self.input_bytes += len(item.text.encode("utf-8", "surrogatepass"))
             if item.flags:  # reader-level rules (empty, too large) always reject
                 item.rejected_by = item.flags[0]
-                out.rejected(item)
-                self.progress("doc", 1)
-                continue
             yield item
 
     def _corpus_pass(self) -> None:
@@ -223,7 +221,10 @@ class Run:
             for index, (map_stages, global_stage) in enumerate(segments):
                 source = self._run_segment(index, segments, source, out)
             for doc in source:  # the last segment's survivors are the clean output
-                out.clean(doc)
+                if doc.rejected_by is not None:  # only when no stage ran: input rejects pass through
+                    out.rejected(doc)
+                else:
+                    out.clean(doc)
                 self.progress("doc", 1)
             stage_reports = {s.name: s.finish() for s in self.stages}
             report = self._report(out, time.perf_counter() - started, stage_reports)

@@ -19,6 +19,7 @@ from pipeline.cli import main
 from pipeline.config import load_config
 from pipeline.document import Document
 from pipeline.runner import _segment_batch, run
+from pipeline.stages.base import Stage, StageConfig
 from pipeline.stages.spam import Spam
 from pipeline.writers import OUTPUT_FILES
 
@@ -155,3 +156,36 @@ def test_executor_ray_without_ray_installed_says_how_to_install(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip() == "winnow: error: --executor ray needs Ray: pip install 'winnow[ray]'"
     assert not (tmp_path / "out").exists()
+
+
+class FlagShortNews(Stage):
+    """A filtering stage for the order test: rejects items shorter than 30 words."""
+
+    name = "flagshortnews"
+    Config = StageConfig
+
+    def process(self, batch: list[Document]) -> None:
+        for doc in batch:
+            if len(doc.text.split()) < 30:
+                doc.flag(self.name, "too_short", "fewer than 30 words", len(doc.text.split()))
+
+
+def test_rejected_order_does_not_depend_on_read_ahead(tmp_path, monkeypatch):
+    """Input rejects (empty) and stage rejects (short) interleave in input order for any executor depth."""
+    from pipeline import stages
+
+    monkeypatch.setitem(stages._REGISTRY, "flagshortnews", f"{__name__}:FlagShortNews")
+    article = (FIXTURES / "mixed" / "news.jsonl").read_bytes().splitlines()[0]
+    lines = []
+    for i in range(30):
+        text = "" if i % 4 == 0 else "Short notice." if i % 3 == 0 else orjson.loads(article)["text"] + f" Update {i}."
+        lines.append(orjson.dumps({"id": f"n{i}", "text": text}))
+    (tmp_path / "in.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    cfg_file = tmp_path / "cfg.yaml"
+    cfg_file.write_text("runner:\n  batch_size: 1\nstages:\n  - normalize: {}\n  - flagshortnews: {}\n  - dedup: {}\n")
+    rejected = []
+    for workers in (1, 2):
+        run([tmp_path / "in.jsonl"], load_config(cfg_file), tmp_path / f"out{workers}", workers=workers)
+        rejected.append([r["id"] for r in records(tmp_path / f"out{workers}" / "rejected.jsonl")])
+    expected = [f"n{i}" for i in range(30) if i % 4 == 0 or i % 3 == 0]
+    assert rejected[0] == rejected[1] == expected
