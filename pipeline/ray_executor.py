@@ -18,6 +18,8 @@ from collections import deque
 from typing import Any, Callable, Iterable, Iterator
 
 from .executor import _init_worker
+from .fs import is_url
+from .shards import DEFAULT_SHARD_BYTES
 
 INSTALL_HINT = "--executor ray needs Ray: pip install 'winnow[ray]'"
 
@@ -53,7 +55,13 @@ class RayExecutor:
     Use as a context manager, or call ``shutdown()``; only a cluster this object started is stopped.
     """
 
-    def __init__(self, address: str | None = None, workers: int | None = None, **init_options: Any):
+    def __init__(
+        self,
+        address: str | None = None,
+        workers: int | None = None,
+        shard_bytes: int = DEFAULT_SHARD_BYTES,
+        **init_options: Any,
+    ):
         ray = _import_ray()
         self._ray = ray
         self._started = False
@@ -67,8 +75,15 @@ class RayExecutor:
             ray.init(**options)
             self._started = True
         self.address = address
+        self.shard_bytes = shard_bytes
         self.workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
         self._remote = ray.remote(num_cpus=1, max_retries=2)(_run_task)
+
+    def reads_inputs(self, inputs: list[str]) -> bool:
+        """Whether tasks read the input shards themselves: on a local cluster always; on a joined
+        cluster only for URL inputs (``s3://``, ``file://`` on a shared filesystem), since a plain
+        path may exist on this machine only - then this process reads and ships the batches."""
+        return not self.address or all(is_url(i) for i in inputs)
 
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any], shared: dict[str, Any]) -> Iterator[Any]:
         ray = self._ray

@@ -21,7 +21,8 @@ from .config import PipelineConfig
 from .document import Document
 from .executor import LocalExecutor, default_workers, worker_state
 from .fs import is_url
-from .readers import InputError, Reader
+from .readers import InputError, Reader, discover
+from .shards import plan_shards, read_piece
 from .stages import GlobalStage, RunContext, Stage, stage_class
 from .writers import OutputSet
 
@@ -113,6 +114,35 @@ def _segment_batch(payload: tuple[int, list[Document]]) -> tuple[list[Document],
     return docs, stats, signature
 
 
+def _admit(doc: Document) -> int:
+    """Apply the input policy (reader-level rules such as empty or too large always reject);
+    returns the document's input bytes for the throughput figures."""
+    if doc.flags:
+        doc.rejected_by = doc.flags[0]
+    return len(doc.text.encode("utf-8", "surrogatepass"))
+
+
+def _shard_segment(shard: list) -> tuple[int, int, list[InputError], list[tuple]]:
+    """Read one input shard in the worker and run the first segment over it.
+
+    Returns (records read, input bytes, input errors, per-batch results as ``_segment_batch``).
+    """
+    state = worker_state()
+    n_input = n_bytes = 0
+    errors: list[InputError] = []
+    docs: list[Document] = []
+    for piece in shard:
+        for item in read_piece(piece, state["input"]):
+            n_input += 1
+            if isinstance(item, InputError):
+                errors.append(item)
+            else:
+                n_bytes += _admit(item)
+                docs.append(item)
+    batches = [_segment_batch((0, batch)) for batch in _batched(docs, state["batch_size"])]
+    return n_input, n_bytes, errors, batches
+
+
 def _collect_batch(docs: list[Document]) -> list[Any]:
     return [stage.collect(docs) for stage in worker_state()["collectors"]]
 
@@ -188,9 +218,7 @@ class Run:
                 self.progress("error", 1)
                 continue
             self.counts["input"] += 1
-            self.input_bytes += len(item.text.encode("utf-8", "surrogatepass"))
-            if item.flags:  # reader-level rules (empty, too large) always reject
-                item.rejected_by = item.flags[0]
+            self.input_bytes += _admit(item)
             yield item
 
     def _corpus_pass(self) -> None:
@@ -240,14 +268,36 @@ class Run:
         map_stages, global_stage = segments[index]
         if not map_stages and global_stage is None:
             return source
-        results = self.executor.map(
-            _segment_batch,
-            ((index, batch) for batch in _batched(source, self.config.runner.batch_size)),
-            {"segments": segments},
-        )
+        shards = self._input_shards() if index == 0 else None
+        if shards is not None:  # workers read the input themselves; ``source`` is never started
+            results = self._sharded_results(shards, segments, out)
+        else:
+            results = self.executor.map(
+                _segment_batch,
+                ((index, batch) for batch in _batched(source, self.config.runner.batch_size)),
+                {"segments": segments},
+            )
         if global_stage is None:
             return self._stream_results(results, out)
         return self._spill_and_resolve(results, global_stage, out, index)
+
+    def _input_shards(self) -> list | None:
+        """Input shards when the executor reads input in its workers (Ray), else None."""
+        reads_inputs = getattr(self.executor, "reads_inputs", None)
+        if reads_inputs is None or not reads_inputs(self.inputs):
+            return None
+        return plan_shards(discover(self.inputs), self.executor.shard_bytes, self.executor)
+
+    def _sharded_results(self, shards: list, segments: list, out: OutputSet) -> Iterator[tuple]:
+        """Per-batch results of the first segment, shard by shard in input order, with accounting."""
+        shared = {"segments": segments, "input": self.config.input, "batch_size": self.config.runner.batch_size}
+        for n_input, n_bytes, errors, batches in self.executor.map(_shard_segment, shards, shared):
+            self.counts["input"] += n_input
+            self.input_bytes += n_bytes
+            for error in errors:
+                out.error(error)
+                self.progress("error", 1)
+            yield from batches
 
     def _absorb(self, stats: list[StageStats]) -> None:
         for s in stats:

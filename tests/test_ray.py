@@ -17,7 +17,11 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.config import load_config
+from pipeline.config import InputConfig
 from pipeline.document import Document
+from pipeline.executor import LocalExecutor
+from pipeline.readers import Reader
+from pipeline.shards import plan_shards, read_piece
 from pipeline.runner import _segment_batch, run
 from pipeline.stages.base import Stage, StageConfig
 from pipeline.stages.spam import Spam
@@ -79,8 +83,10 @@ def test_map_keeps_input_order_and_installs_shared_state(ray_executor):
 
 
 @pytest.mark.slow
-def test_ray_output_is_identical_to_local(ray_executor, corpus, tmp_path):
-    cfg = load_config(DEFAULT, ["runner.batch_size=2"])  # many small batches: many tasks in flight
+def test_ray_output_is_identical_to_local(ray_executor, corpus, tmp_path, monkeypatch):
+    cfg = load_config(DEFAULT, ["runner.batch_size=2"])  # many small batches
+    monkeypatch.setattr(ray_executor, "shard_bytes", 600)  # tasks read byte ranges of news.jsonl
+    assert ray_executor.reads_inputs([str(corpus)])
     local = run([corpus], cfg, tmp_path / "local", workers=1)
     on_ray = run([corpus], cfg, tmp_path / "ray", executor=ray_executor)
 
@@ -189,3 +195,27 @@ def test_rejected_order_does_not_depend_on_read_ahead(tmp_path, monkeypatch):
         rejected.append([r["id"] for r in records(tmp_path / f"out{workers}" / "rejected.jsonl")])
     expected = [f"n{i}" for i in range(30) if i % 4 == 0 or i % 3 == 0]
     assert rejected[0] == rejected[1] == expected
+
+
+def _item_key(item) -> tuple:
+    if isinstance(item, Document):
+        return ("doc", item.id, item.text, item.metadata, item.source, [f.rule for f in item.flags])
+    return ("error", item.source, item.line, item.error)
+
+
+def test_byte_range_shards_read_exactly_what_the_sequential_reader_reads(tmp_path):
+    """Every split size: same records, ids (stem:line), source lines and errors as one sequential read."""
+    news = (FIXTURES / "mixed" / "news.jsonl").read_bytes().splitlines(keepends=True)
+    anonymous = [orjson.dumps({"text": orjson.loads(line)["text"]}) + b"\n" for line in news[:2]]
+    data = b"".join(news[:3] + [b"\n", b"  \n"] + anonymous + news[3:] + [b'{"text": "last line, no newline"}'])
+    path = tmp_path / "split.jsonl"
+    path.write_bytes(data)
+    (tmp_path / "small.txt").write_text("Harbour traffic rose four percent in the third quarter.", encoding="utf-8")
+    files = [path, tmp_path / "small.txt"]
+    expected = [_item_key(item) for f in files for item in Reader([], InputConfig()).read_file(f)]
+    assert any(key[1] == "split:7" for key in expected)  # ids from line numbers are exercised
+    for shard_bytes in (1, 2, 7, 64, 333, len(data) // 2, len(data)):
+        shards = plan_shards(files, shard_bytes, LocalExecutor(1))
+        got = [_item_key(item) for shard in shards for piece in shard for item in read_piece(piece, InputConfig())]
+        assert got == expected, shard_bytes
+        assert len(shards) > 1
