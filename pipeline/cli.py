@@ -95,7 +95,7 @@ def run_command(
         ExecutorName.local, "--executor", help="local: this machine's processes. ray: Ray tasks (pip install 'winnow[ray]'). Same output."
     ),
     ray_address: Optional[str] = typer.Option(
-        None, "--ray-address", help="Join this Ray cluster (e.g. auto, ray://head:10001); default: start a local one with --workers CPUs."
+        None, "--ray-address", help="Join this Ray cluster (auto, or HEAD_IP:6379 of `ray start --head`); default: start a local one with --workers CPUs."
     ),
 ) -> None:
     """Clean INPUT files into OUTPUT: clean.jsonl, rejected.jsonl, duplicates.jsonl, errors.jsonl, report.json."""

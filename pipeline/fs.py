@@ -82,6 +82,13 @@ def as_path(raw: str | Path) -> Path | UrlPath:
     return UrlPath(raw) if is_url(raw) else Path(raw)
 
 
+def local_or_url(target: str | Path) -> Path | str:
+    """A ``Path`` for local targets (``file://`` too, to keep atomic renames), else the URL."""
+    if isinstance(target, str) and target.startswith("file://"):
+        return Path(url_fs(target)[1])
+    return target if is_url(target) else Path(target)
+
+
 def exists(raw: str | Path) -> bool:
     return as_path(raw).exists()
 

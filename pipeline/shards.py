@@ -63,10 +63,15 @@ def count_newlines(span: tuple[str, int, int]) -> int:
 
 
 def plan_shards(files: list[Path | UrlPath], shard_bytes: int, executor: Any) -> list[list[Piece]]:
-    """Shards covering ``files`` in order; newline counts for split files run on ``executor``."""
+    """Shards covering ``files`` in order; newline counts for split files run on ``executor``.
+
+    Shards are at most ``shard_bytes`` and small enough to give every worker about four.
+    """
+    sizes = [_size(path) for path in files]
+    total = sum(size or 0 for size in sizes)
+    shard_bytes = max(1, min(shard_bytes, -(-total // (4 * max(1, getattr(executor, "workers", 1))))))
     pieces: list[tuple[Piece, int]] = []  # (piece, bytes)
-    for path in files:
-        size = _size(path)
+    for path, size in zip(files, sizes):
         if size is None or size <= shard_bytes or not _splittable(path):
             pieces.append((Piece(str(path)), size or 0))
             continue

@@ -15,7 +15,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from .document import Document
-from .fs import is_url, upload
+from .fs import local_or_url, upload
 from .readers import InputError
 
 OUTPUT_FILES = ("clean.jsonl", "rejected.jsonl", "duplicates.jsonl", "errors.jsonl")
@@ -93,11 +93,12 @@ class OutputSet:
     """
 
     def __init__(self, output_dir: Path | str):
-        self.url = output_dir if is_url(output_dir) else None
+        target = local_or_url(output_dir)
+        self.url = target if isinstance(target, str) else None
         if self.url:
             self.staging = Path(tempfile.mkdtemp(prefix="winnow-run-"))
         else:
-            self.output_dir = Path(output_dir)
+            self.output_dir = Path(target)
             self.output_dir.mkdir(parents=True, exist_ok=True)
             self.staging = Path(tempfile.mkdtemp(prefix=".winnow-run-", dir=self.output_dir))
         self._files: dict[str, BinaryIO] = {

@@ -138,10 +138,11 @@ def test_fsspec_memory_input_directory_matches_local(tmp_path):
     try:
         cfg = load_config(DEFAULT)
         local = run([local_dir], cfg, tmp_path / "local", workers=1)
-        remote = run(["memory://winnow-in"], cfg, tmp_path / "remote", workers=1)
+        remote = run(["memory://winnow-in"], cfg, f"file://{tmp_path / 'remote'}", workers=1)
     finally:
         mem.rm("/winnow-in", recursive=True)
     assert remote["documents"] == local["documents"] and local["documents"]["input"] == 24
+    assert sorted(p.name for p in (tmp_path / "remote").iterdir()) == sorted([*OUTPUT_FILES, "report.json"])
     for name in ("clean.jsonl", "duplicates.jsonl", "rejected.jsonl"):
         got, want = records(tmp_path / "remote" / name), records(tmp_path / "local" / name)
         assert [r["metadata"].pop("source")["path"] for r in got] == [
