@@ -18,6 +18,7 @@ from . import __version__
 from . import fs
 from .config import ConfigError, load_config
 from .runner import run as run_pipeline
+from .writers import UploadError
 
 DEFAULT_CONFIG = Path("configs/default.yaml")
 
@@ -70,6 +71,15 @@ def _executor(name: ExecutorName, ray_address: Optional[str], workers: Optional[
         raise UsageFailure(f"cannot start or join Ray ({ray_address or 'local'}): {exc}") from None
 
 
+def _reachable(location: str, must_exist: bool) -> bool:
+    """Check a path or URL before any work: unknown schemes and missing fsspec packages
+    (``s3://`` without s3fs) are usage errors, not a failure at upload time hours later."""
+    try:
+        return fs.exists(location) if must_exist else fs.as_path(location) is not None
+    except (ImportError, ValueError) as exc:
+        raise UsageFailure(f"{location}: {exc}") from None
+
+
 def _resolve_config(config: Optional[Path]) -> Optional[Path]:
     if config is not None:
         return config
@@ -101,14 +111,19 @@ def run_command(
     """Clean INPUT files into OUTPUT: clean.jsonl, rejected.jsonl, duplicates.jsonl, errors.jsonl, report.json."""
     paths = list(inputs) if inputs else ["seeds"]
     for p in paths:
-        if not fs.exists(p):
+        if not _reachable(p, must_exist=True):
             raise UsageFailure(f"input not found: {p}")
+    _reachable(output, must_exist=False)
     try:
         cfg = load_config(_resolve_config(config), overrides)
     except ConfigError as exc:
         raise UsageFailure(f"config: {exc}") from None
     with _executor(executor, ray_address, workers) as ex:
-        report = run_pipeline(paths, cfg, output, workers=workers, executor=ex)
+        try:
+            report = run_pipeline(paths, cfg, output, workers=workers, executor=ex)
+        except UploadError as exc:
+            err.print(f"winnow: error: {exc}")
+            raise typer.Exit(1) from None
     if not quiet:
         _print_summary(report, output)
 

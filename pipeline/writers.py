@@ -85,6 +85,10 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+class UploadError(OSError):
+    """A finished run could not be copied to its remote output; the local copy is kept."""
+
+
 class OutputSet:
     """The run's output files, staged in a hidden temp directory inside ``output_dir``.
 
@@ -105,6 +109,7 @@ class OutputSet:
             name: open(self.staging / name, "wb", buffering=1 << 20) for name in OUTPUT_FILES
         }
         self.counts = {name: 0 for name in OUTPUT_FILES}
+        self.keep_staging = False
 
     def _write(self, name: str, record: dict[str, Any]) -> None:
         self._files[name].write(dumps_line(record))
@@ -135,8 +140,12 @@ class OutputSet:
         report_bytes = orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY)
         if self.url:
             (self.staging / "report.json").write_bytes(report_bytes)
-            for name in (*OUTPUT_FILES, "report.json"):
-                upload(self.staging / name, self.url, name)
+            try:
+                for name in (*OUTPUT_FILES, "report.json"):
+                    upload(self.staging / name, self.url, name)
+            except Exception as exc:  # credentials, network: keep the finished run for a manual copy
+                self.keep_staging = True
+                raise UploadError(f"upload to {self.url} failed ({exc}); the finished outputs are in {self.staging}") from exc
             shutil.rmtree(self.staging, ignore_errors=True)
             return
         for name in OUTPUT_FILES:
@@ -149,4 +158,5 @@ class OutputSet:
         for fh in self._files.values():
             if not fh.closed:
                 fh.close()
-        shutil.rmtree(self.staging, ignore_errors=True)
+        if not self.keep_staging:
+            shutil.rmtree(self.staging, ignore_errors=True)

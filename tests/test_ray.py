@@ -220,3 +220,31 @@ def test_byte_range_shards_read_exactly_what_the_sequential_reader_reads(tmp_pat
         got = [_item_key(item) for shard in shards for piece in shard for item in read_piece(piece, InputConfig())]
         assert got == expected, shard_bytes
         assert len(shards) > 1
+
+
+@pytest.mark.parametrize("where", ["input", "output"])
+def test_unusable_url_is_a_usage_error_before_any_work(tmp_path, capsys, where):
+    args = ["nope://bucket/crawl", "-o", str(tmp_path / "out")] if where == "input" else [str(FIXTURES / "seeds"), "-o", "nope://bucket/clean"]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", *args, "-q"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip() == f"winnow: error: nope://bucket/{'crawl' if where == 'input' else 'clean'}: Protocol not known: nope"
+    assert not (tmp_path / "out").exists()
+
+
+def test_failed_upload_keeps_the_finished_run_and_says_where(tmp_path, monkeypatch, capsys):
+    def refuse(local, url_dir, name):
+        raise PermissionError(f"access denied writing {name}")
+
+    monkeypatch.setattr("pipeline.writers.upload", refuse)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", str(FIXTURES / "seeds"), "-o", "memory://winnow-denied/out", "-q"])
+    assert exit_info.value.code == 1
+    message = capsys.readouterr().err.strip()
+    assert message.startswith("winnow: error: upload to memory://winnow-denied/out failed (access denied writing clean.jsonl)")
+    kept = Path(message.rsplit(" ", 1)[1])
+    try:
+        assert sorted(p.name for p in kept.iterdir()) == sorted([*OUTPUT_FILES, "report.json"])
+        assert [r["id"] for r in records(kept / "clean.jsonl")] == [p.stem for p in sorted((FIXTURES / "seeds").iterdir())]
+    finally:
+        shutil.rmtree(kept)
