@@ -49,6 +49,11 @@ def _run_task(fn: Callable[[Any], Any], shared_box: list, item: Any) -> Any:
     return fn(item)
 
 
+def _as_task(ray: Any) -> Any:
+    """``_run_task`` as a Ray remote function: one CPU each; retried if a worker dies (tasks are pure)."""
+    return ray.remote(num_cpus=1, max_retries=2)(_run_task)
+
+
 class RayExecutor:
     """Join the Ray cluster at ``address``, or start a local one with ``workers`` CPUs (and stop it after).
 
@@ -77,7 +82,7 @@ class RayExecutor:
         self.address = address
         self.shard_bytes = shard_bytes
         self.workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
-        self._remote = ray.remote(num_cpus=1, max_retries=2)(_run_task)
+        self._remote = _as_task(ray)
 
     def reads_inputs(self, inputs: list[str]) -> bool:
         """Whether tasks read the input shards themselves: on a local cluster always; on a joined
@@ -100,6 +105,18 @@ class RayExecutor:
         finally:
             for ref in pending:  # consumer stopped early or a task failed: do not leave work running
                 ray.cancel(ref)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Stages carry the run's context, executor included, into tasks: ship only the settings
+        (a task does not start nested maps, and must never shut the cluster down)."""
+        state = {k: v for k, v in self.__dict__.items() if k not in ("_ray", "_remote")}
+        state["_started"] = False
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._ray = _import_ray()
+        self._remote = _as_task(self._ray)
 
     def shutdown(self) -> None:
         if self._started and self._ray.is_initialized():

@@ -195,6 +195,7 @@ class Run:
     ):
         self.config = config
         self.inputs = [str(i) for i in inputs]
+        self.read_inputs = self.inputs  # minus inputs a --state directory has already processed
         self.output_dir = output_dir if is_url(output_dir) else Path(output_dir)
         self.executor = executor or LocalExecutor(workers or default_workers())
         self.workers = self.executor.workers
@@ -284,9 +285,9 @@ class Run:
     def _input_shards(self) -> list | None:
         """Input shards when the executor reads input in its workers (Ray), else None."""
         reads_inputs = getattr(self.executor, "reads_inputs", None)
-        if reads_inputs is None or not reads_inputs(self.inputs):
+        if reads_inputs is None or not reads_inputs(self.read_inputs):
             return None
-        return plan_shards(discover(self.inputs), self.executor.shard_bytes, self.executor)
+        return plan_shards(discover(self.read_inputs), self.executor.shard_bytes, self.executor)
 
     def _sharded_results(self, shards: list, segments: list, out: OutputSet) -> Iterator[tuple]:
         """Per-batch results of the first segment, shard by shard in input order, with accounting."""

@@ -248,3 +248,24 @@ def test_failed_upload_keeps_the_finished_run_and_says_where(tmp_path, monkeypat
         assert [r["id"] for r in records(kept / "clean.jsonl")] == [p.stem for p in sorted((FIXTURES / "seeds").iterdir())]
     finally:
         shutil.rmtree(kept)
+
+
+def test_default_stages_survive_pickling_as_ray_ships_them():
+    """Ray sends stages to workers pickled (the fork pool never does): every default stage must
+    round-trip and then process a document exactly as the original does."""
+    import pickle
+
+    from pipeline.runner import build_stages
+    from pipeline.stages import GlobalStage, RunContext
+
+    stages = build_stages(load_config(DEFAULT), RunContext())
+    copies = pickle.loads(pickle.dumps(stages))
+    text = (FIXTURES / "seeds" / sorted(p.name for p in (FIXTURES / "seeds").iterdir())[0]).read_text(encoding="utf-8")
+    for original, copy in zip(stages, copies):
+        a, b = Document(id="seed", text=text), Document(id="seed", text=text)
+        if isinstance(original, GlobalStage):  # signed in workers, resolved in the driver
+            assert pickle.dumps(original.sign([a])) == pickle.dumps(copy.sign([b])), original.name
+            continue
+        original.process([a])
+        copy.process([b])
+        assert (a.text, a.removals, a.flags, a.annotations) == (b.text, b.removals, b.flags, b.annotations), original.name
