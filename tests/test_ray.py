@@ -91,7 +91,7 @@ def test_ray_output_is_identical_to_local(ray_executor, corpus, tmp_path, monkey
     on_ray = run([corpus], cfg, tmp_path / "ray", executor=ray_executor)
 
     docs = local["documents"]
-    assert local["accounted"] and docs["input"] == 2 + 2 * 14
+    assert local["accounted"] and docs["input"] == 2 + 2 * 15
     assert docs["duplicates"] >= 3 and docs["rejected"] >= 4 and docs["errors"] == 4  # the corpus exercises every file
     assert output_bytes(tmp_path / "ray") == output_bytes(tmp_path / "local")
     assert comparable_report(on_ray) == comparable_report(local)
@@ -141,7 +141,7 @@ def test_fsspec_memory_input_directory_matches_local(tmp_path):
         remote = run(["memory://winnow-in"], cfg, f"file://{tmp_path / 'remote'}", workers=1)
     finally:
         mem.rm("/winnow-in", recursive=True)
-    assert remote["documents"] == local["documents"] and local["documents"]["input"] == 28
+    assert remote["documents"] == local["documents"] and local["documents"]["input"] == 30
     assert sorted(p.name for p in (tmp_path / "remote").iterdir()) == sorted([*OUTPUT_FILES, "report.json"])
     for name in ("clean.jsonl", "duplicates.jsonl", "rejected.jsonl"):
         got, want = records(tmp_path / "remote" / name), records(tmp_path / "local" / name)
