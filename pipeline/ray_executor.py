@@ -87,7 +87,10 @@ class RayExecutor:
     def reads_inputs(self, inputs: list[str]) -> bool:
         """Whether tasks read the input shards themselves: on a local cluster always; on a joined
         cluster only for URL inputs (``s3://``, ``file://`` on a shared filesystem), since a plain
-        path may exist on this machine only - then this process reads and ships the batches."""
+        path may exist on this machine only - then this process reads and ships the batches.
+        ``memory://`` lives in this process only: always read here."""
+        if any(str(i).startswith("memory://") for i in inputs):
+            return False
         return not self.address or all(is_url(i) for i in inputs)
 
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any], shared: dict[str, Any]) -> Iterator[Any]:

@@ -11,8 +11,8 @@ Reading a piece yields the same items, in the same order, as ``Reader.read_file`
 from __future__ import annotations
 
 import os
-from itertools import accumulate
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -37,7 +37,7 @@ class Piece:
 def _size(path: Path | UrlPath) -> int | None:
     try:
         return path.fs.size(path.path) if isinstance(path, UrlPath) else os.path.getsize(path)
-    except (OSError, FileNotFoundError):
+    except OSError:  # vanished or unreadable: the reader reports it as an input error
         return None
 
 

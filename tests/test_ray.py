@@ -269,3 +269,18 @@ def test_default_stages_survive_pickling_as_ray_ships_them():
         original.process([a])
         copy.process([b])
         assert (a.text, a.removals, a.flags, a.annotations) == (b.text, b.removals, b.flags, b.annotations), original.name
+
+
+@pytest.mark.slow
+def test_ray_with_process_local_memory_input_reads_in_the_driver(ray_executor, tmp_path):
+    """Ray workers cannot see this process's memory:// filesystem, so the driver must read it."""
+    mem = fsspec.filesystem("memory")
+    mem.pipe_file("/winnow-mem/news.jsonl", (FIXTURES / "mixed" / "news.jsonl").read_bytes())
+    try:
+        assert not ray_executor.reads_inputs(["memory://winnow-mem"])
+        local = run(["memory://winnow-mem"], load_config(DEFAULT), tmp_path / "local", workers=1)
+        on_ray = run(["memory://winnow-mem"], load_config(DEFAULT), tmp_path / "ray", executor=ray_executor)
+    finally:
+        mem.rm("/winnow-mem", recursive=True)
+    assert on_ray["documents"] == local["documents"] and local["documents"]["errors"] == 2
+    assert output_bytes(tmp_path / "ray") == output_bytes(tmp_path / "local")
