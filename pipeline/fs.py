@@ -7,7 +7,9 @@ through fsspec (``s3://`` needs ``s3fs`` installed, ``gs://`` needs ``gcsfs``, a
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from pathlib import Path
 from typing import IO, Any, Iterator
 
@@ -46,6 +48,12 @@ class UrlPath:
 
     def is_dir(self) -> bool:
         return bool(self.fs.isdir(self.path))
+
+    def stat(self) -> os.stat_result:
+        """Size and type in ``os.stat`` form, for readers written against ``Path.stat()``."""
+        info = self.fs.info(self.path)  # FileNotFoundError if missing, as Path.stat()
+        kind = stat.S_IFDIR if info.get("type") == "directory" else stat.S_IFREG
+        return os.stat_result((kind | 0o444, 0, 0, 1, 0, 0, int(info.get("size") or 0), 0, 0, 0))
 
     def read_bytes(self) -> bytes:
         return self.fs.cat_file(self.path)

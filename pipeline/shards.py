@@ -41,9 +41,22 @@ def _size(path: Path | UrlPath) -> int | None:
         return None
 
 
+_SNIFF_BYTES = 8192
+_NOT_PLAIN = (b"\x1f\x8b", b"\x28\xb5\x2f\xfd", b"\xef\xbb\xbf")  # gzip, zstd magic; UTF-8 BOM
+
+
 def _splittable(path: Path | UrlPath) -> bool:
+    """Plain JSONL only: judged by content too (a compressed or BOM-led file, or NUL bytes at the
+    start, is read whole by the sequential reader's own rules)."""
     name = path.name.lower()
-    return _kind(path) == "jsonl" and not name.endswith((".gz", ".zst"))
+    if _kind(path) != "jsonl" or name.endswith((".gz", ".zst")):
+        return False
+    try:
+        with open_binary(path) as fh:
+            head = fh.read(_SNIFF_BYTES)
+    except OSError:
+        return False
+    return not head.startswith(_NOT_PLAIN) and b"\x00" not in head
 
 
 def count_newlines(span: tuple[str, int, int]) -> int:
@@ -112,13 +125,19 @@ def read_piece(piece: Piece, config: InputConfig) -> Iterator[Item]:
             if pos > 0:
                 fh.seek(pos - 1)
                 pos += len(fh.readline()) - 1  # the rest of the line cut by the start belongs to the range before
+            limit = getattr(reader, "max_record_bytes", None)  # the sequential reader's line limit, if any
             while pos < piece.end:
                 raw = fh.readline()
                 if not raw:
                     break
                 pos += len(raw)
                 line_no += 1
-                if raw.strip():
-                    yield reader._parse_line(raw, path, line_no, stem, config)
+                line = raw[:-1] if raw.endswith(b"\n") else raw
+                if limit is not None and len(line) > limit:
+                    yield reader._too_long(str(path), line_no, len(line))
+                elif line.strip():
+                    # the streaming reader (with a line limit) parses lines without their newline;
+                    # the original one with it - the JSON error messages differ, so match each
+                    yield reader._parse_line(line if limit is not None else raw, path, line_no, stem, config)
     except OSError as exc:
         yield InputError(str(path), line_no + 1, f"cannot read file: {exc}")

@@ -136,6 +136,14 @@ def test_fsspec_memory_input_directory_matches_local(tmp_path):
         (local_dir / rel).write_bytes(news)
         mem.pipe_file(f"/winnow-in/{rel}", news)
     try:
+        import stat
+
+        from pipeline.fs import UrlPath
+
+        info = UrlPath("memory://winnow-in/b/c.jsonl").stat()
+        assert stat.S_ISREG(info.st_mode) and info.st_size == len(news)
+        with pytest.raises(FileNotFoundError):
+            UrlPath("memory://winnow-in/none.jsonl").stat()
         cfg = load_config(DEFAULT)
         local = run([local_dir], cfg, tmp_path / "local", workers=1)
         remote = run(["memory://winnow-in"], cfg, f"file://{tmp_path / 'remote'}", workers=1)
@@ -212,13 +220,16 @@ def test_byte_range_shards_read_exactly_what_the_sequential_reader_reads(tmp_pat
     path = tmp_path / "split.jsonl"
     path.write_bytes(data)
     (tmp_path / "small.txt").write_text("Harbour traffic rose four percent in the third quarter.", encoding="utf-8")
-    files = [path, tmp_path / "small.txt"]
+    (tmp_path / "bom.jsonl").write_bytes(b"\xef\xbb\xbf" + data)  # content rules, not names, decide:
+    (tmp_path / "packed.jsonl").write_bytes(gzip.compress(data))  # these two are read whole
+    files = [path, tmp_path / "small.txt", tmp_path / "bom.jsonl", tmp_path / "packed.jsonl"]
     expected = [_item_key(item) for f in files for item in Reader([], InputConfig()).read_file(f)]
     assert any(key[1] == "split:7" for key in expected)  # ids from line numbers are exercised
     for shard_bytes in (1, 2, 7, 64, 333, len(data) // 2, len(data)):
         shards = plan_shards(files, shard_bytes, LocalExecutor(1))
         got = [_item_key(item) for shard in shards for piece in shard for item in read_piece(piece, InputConfig())]
         assert got == expected, shard_bytes
+        assert all(piece.end is None for shard in shards for piece in shard if piece.path != str(path))
         assert len(shards) > 1
 
 
