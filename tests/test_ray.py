@@ -234,6 +234,59 @@ def test_byte_range_shards_read_exactly_what_the_sequential_reader_reads(tmp_pat
         assert len(shards) > 1
 
 
+def test_byte_ranges_drop_over_long_lines_like_the_sequential_reader(tmp_path):
+    """Lines over 8 x input.max_chars bytes are errors in any piece (one crossing a range boundary,
+    one last without a newline), and the lines around them keep their numbers."""
+    config = InputConfig(max_chars=40)  # 320-byte line limit
+    headlines = ["Ferry timetable changes from Monday.", "Library opens on Sundays.", "Bridge works end early."]
+    long_text = "The council published the full minutes of the budget meeting, line by line. " * 6
+    lines = []
+    for i in range(24):
+        text = long_text if i % 5 == 2 else headlines[i % 3]
+        lines.append(orjson.dumps({"id": f"m{i}", "text": text}) + b"\n")
+    lines.append(orjson.dumps({"text": long_text}))  # over the limit and no final newline
+    path = tmp_path / "minutes.jsonl"
+    path.write_bytes(b"".join(lines))
+    expected = [_item_key(item) for item in Reader([], config).read_file(path)]
+    assert sum(key[0] == "error" for key in expected) == 6 and expected[-1][2] == 25
+    for shard_bytes in (5, 100, 333, 700, len(path.read_bytes()) // 3):
+        shards = plan_shards([path], shard_bytes, LocalExecutor(1))
+        assert len(shards) > 1
+        got = [_item_key(item) for shard in shards for piece in shard for item in read_piece(piece, config)]
+        assert got == expected, shard_bytes
+
+
+@pytest.mark.slow
+def test_state_on_ray_skips_processed_inputs_and_matches_local(ray_executor, tmp_path, capsys):
+    """--state on Ray: shards are planned from the inputs left after the state's selection, and
+    copies of earlier runs' documents are removed exactly as on the local executor."""
+    dedup = FIXTURES / "dedup"
+    story = [orjson.loads(line) for line in (dedup / "articles.jsonl").read_bytes().splitlines()]
+    monday = tmp_path / "monday.jsonl"
+    monday.write_bytes(b"".join(orjson.dumps({"id": f"mon-{i}", "text": " ".join(a["sentences"])}) + b"\n" for i, a in enumerate(story[:2])))
+    tuesday = tmp_path / "tuesday.jsonl"
+    tuesday.write_bytes(
+        orjson.dumps({"id": "tue-0", "text": " ".join(story[0]["sentences"][:15]) + "\n\nShare this story."}) + b"\n"
+        + orjson.dumps({"id": "tue-2", "text": " ".join(story[2]["sentences"])}) + b"\n"
+    )
+    cfg = load_config(dedup / "pipeline.yaml")
+    reports = {}
+    for name, options in (("local", {"workers": 1}), ("ray", {"executor": ray_executor})):
+        run([monday], cfg, tmp_path / f"{name}-1", state_dir=tmp_path / f"state-{name}", **options)
+        reports[name] = run([monday, tuesday], cfg, tmp_path / f"{name}-2", state_dir=tmp_path / f"state-{name}", **options)
+    assert [s["path"] for s in reports["ray"]["skipped_inputs"]] == [str(monday)]
+    assert reports["ray"]["documents"] == reports["local"]["documents"] == {
+        "input": 2, "clean": 1, "rejected": 0, "duplicates": 1, "errors": 0
+    }
+    assert output_bytes(tmp_path / "ray-2") == output_bytes(tmp_path / "local-2")
+    # winnow dedup --against on Ray, from the CLI: the state (which now holds both days) is only read
+    with pytest.raises(SystemExit) as exit_info:
+        main(["dedup", str(tuesday), "--against", str(tmp_path / "state-ray"), "-c", str(dedup / "pipeline.yaml"),
+              "-o", str(tmp_path / "against"), "--executor", "ray", "-q"])
+    assert exit_info.value.code == 0, capsys.readouterr().err
+    assert {r["id"]: r["duplicate_of"] for r in records(tmp_path / "against" / "duplicates.jsonl")} == {"tue-0": "mon-0", "tue-2": "tue-2"}
+
+
 @pytest.mark.parametrize("where", ["input", "output"])
 def test_unusable_url_is_a_usage_error_before_any_work(tmp_path, capsys, where):
     args = ["nope://bucket/crawl", "-o", str(tmp_path / "out")] if where == "input" else [str(FIXTURES / "seeds"), "-o", "nope://bucket/clean"]
