@@ -237,8 +237,10 @@ class OutputSet:
         for leftover in self.staging.iterdir():  # scratch files are not part of the set
             if leftover.name not in OUTPUT_FILES:
                 shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
-        report_bytes = orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY)
-        atomic_write_bytes(self.staging / REPORT_FILE, report_bytes)
+        atomic_write_bytes(
+            self.staging / REPORT_FILE,
+            orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY),
+        )
         if self.url:
             self._upload(self.url)
             return
