@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import traceback
 from contextlib import nullcontext
@@ -69,8 +70,9 @@ class ExecutorName(str, Enum):
     ray = "ray"
 
 
-def _executor(name: ExecutorName, ray_address: Optional[str], workers: Optional[int]):
-    """A context manager giving the run's executor (None: the runner's local default)."""
+def _executor(name: ExecutorName, ray_address: Optional[str], workers: Optional[int], quiet: bool = False):
+    """A context manager giving the run's executor (None: the runner's local default).
+    ``quiet``: Ray's own start-up warnings (e.g. about token authentication) are not printed."""
     if name is ExecutorName.local:
         if ray_address:
             raise UsageFailure("--ray-address needs --executor ray")
@@ -78,7 +80,7 @@ def _executor(name: ExecutorName, ray_address: Optional[str], workers: Optional[
     from .ray_executor import RayExecutor, RayUnavailable
 
     try:
-        return RayExecutor(address=ray_address, workers=workers)
+        return RayExecutor(address=ray_address, workers=workers, **({"logging_level": logging.ERROR} if quiet else {}))
     except RayUnavailable as exc:
         raise UsageFailure(str(exc)) from None
     except (ConnectionError, RuntimeError, ValueError) as exc:
@@ -194,7 +196,7 @@ def _run_and_report(
 ) -> dict:
     """Run with progress (bar on a terminal, log lines under cron), print the summary, apply --strict."""
     mode = choose_mode(quiet)
-    with _executor(executor, ray_address, run_options.get("workers")) as ex:  # usage errors before any output
+    with _executor(executor, ray_address, run_options.get("workers"), quiet) as ex:  # usage errors before any output
         if mode == "log":
             log_line(f"run started: {', '.join(map(str, paths))} -> {output}")
         try:
