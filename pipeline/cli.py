@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import traceback
+from contextlib import nullcontext
+from enum import Enum
 from pathlib import Path
 from typing import List, Optional
 
@@ -14,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import __version__
+from . import fs
 from .config import ConfigError, PipelineConfig, load_config
 from .explain import describe
 from .progress import RunProgress, choose_mode, log_line
@@ -21,7 +25,7 @@ from .readers import is_supported
 from .report_html import write_report
 from .runner import run as run_pipeline
 from .state import StateError
-from .writers import recover_output
+from .writers import UploadError, recover_output
 
 DEFAULT_CONFIG = Path("configs/default.yaml")
 
@@ -33,18 +37,19 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)  # paths and hints may hold [brackets]
 
 
 class UsageFailure(Exception):
     """Bad usage or config: one line on stderr, exit code 2."""
 
 
-class StrictFailure(Exception):
-    """The run finished and wrote its outputs, but had input errors under ``--strict``: exit 1."""
+class FinishedButFailed(Exception):
+    """The run finished, but must not pass as done: input errors under ``--strict`` (outputs written),
+    or a remote output whose upload failed (outputs kept locally, the message says where): exit 1."""
 
 
-EXIT_OK, EXIT_STRICT, EXIT_USAGE, EXIT_CRASH = 0, 1, 2, 3
+EXIT_OK, EXIT_FINISHED_BUT_FAILED, EXIT_USAGE, EXIT_CRASH = 0, 1, 2, 3
 
 
 def _version(value: bool) -> None:
@@ -60,6 +65,45 @@ def _root(
     """winnow cleans text corpora in stages: normalize, boilerplate, spam, language, quality, dedup."""
 
 
+class ExecutorName(str, Enum):
+    local = "local"
+    ray = "ray"
+
+
+def _executor(name: ExecutorName, ray_address: Optional[str], workers: Optional[int], quiet: bool = False):
+    """A context manager giving the run's executor (None: the runner's local default).
+    ``quiet``: Ray's own start-up warnings (e.g. about token authentication) are not printed."""
+    if name is ExecutorName.local:
+        if ray_address:
+            raise UsageFailure("--ray-address needs --executor ray")
+        return nullcontext(None)
+    from .ray_executor import RayExecutor, RayUnavailable
+
+    try:
+        return RayExecutor(address=ray_address, workers=workers, **({"logging_level": logging.ERROR} if quiet else {}))
+    except RayUnavailable as exc:
+        raise UsageFailure(str(exc)) from None
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise UsageFailure(f"cannot start or join Ray ({ray_address or 'local'}): {exc}") from None
+
+
+EXECUTOR_OPTION = typer.Option(
+    ExecutorName.local, "--executor", help="local: this machine's processes. ray: Ray tasks (pip install 'winnow[ray]'). Same output."
+)
+RAY_ADDRESS_OPTION = typer.Option(
+    None, "--ray-address", help="Join this Ray cluster (auto, or HEAD_IP:6379 of `ray start --head`); default: start a local one with --workers CPUs."
+)
+
+
+def _reachable(location: str, must_exist: bool) -> bool:
+    """Check a path or URL before any work: unknown schemes and missing fsspec packages
+    (``s3://`` without s3fs) are usage errors, not a failure at upload time hours later."""
+    try:
+        return fs.exists(location) if must_exist else fs.as_path(location) is not None
+    except (ImportError, ValueError) as exc:
+        raise UsageFailure(f"{location}: {exc}") from None
+
+
 def _resolve_config(config: Optional[Path]) -> Optional[Path]:
     if config is not None:
         return config
@@ -68,13 +112,14 @@ def _resolve_config(config: Optional[Path]) -> Optional[Path]:
 
 @app.command("run")
 def run_command(
-    inputs: List[Path] = typer.Argument(
-        None, help="Input files or directories (recursive): *.jsonl, *.jsonl.gz, *.jsonl.zst, *.txt. Default: seeds/"
+    inputs: List[str] = typer.Argument(
+        None,
+        help="Input files or directories (recursive): *.jsonl, *.jsonl.gz, *.jsonl.zst, *.txt; local paths or fsspec URLs (s3://...). Default: seeds/",
     ),
     config: Optional[Path] = typer.Option(
         None, "--config", "-c", help="Pipeline config (YAML). Default: configs/default.yaml if present, else built-in defaults."
     ),
-    output: Path = typer.Option(Path("output"), "--output", "-o", help="Directory for clean/rejected/duplicates/errors JSONL and report.json."),
+    output: str = typer.Option("output", "--output", "-o", help="Directory (or fsspec URL) for clean/rejected/duplicates/errors JSONL and report.json."),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="Worker processes. Default: all cores. Output does not depend on it."),
     overrides: List[str] = typer.Option(
         [], "--set", help="Override a config option: stage.option=value (YAML value), e.g. --set dedup.threshold=0.7. Repeatable."
@@ -89,38 +134,48 @@ def run_command(
     state: Optional[Path] = typer.Option(
         None, "--state", help="Cross-run state directory: skip inputs already processed, remove duplicates of earlier runs' documents."
     ),
+    executor: ExecutorName = EXECUTOR_OPTION,
+    ray_address: Optional[str] = RAY_ADDRESS_OPTION,
 ) -> None:
     """Clean INPUT files into OUTPUT: clean.jsonl, rejected.jsonl, duplicates.jsonl, errors.jsonl, report.json."""
-    paths = list(inputs) if inputs else [Path("seeds")]
+    paths = list(inputs) if inputs else ["seeds"]
     cfg = _checked(paths, output, config, overrides)
-    _run_and_report(paths, cfg, output, quiet, strict, log_every, workers=workers, state_dir=state)
+    _run_and_report(paths, cfg, output, quiet, strict, log_every, executor, ray_address, workers=workers, state_dir=state)
 
 
 @app.command("dedup")
 def dedup_command(
-    inputs: List[Path] = typer.Argument(..., help="New input files or directories to check."),
+    inputs: List[str] = typer.Argument(..., help="New input files or directories (or fsspec URLs) to check."),
     against: Path = typer.Option(..., "--against", help="State directory of an existing corpus (from winnow run --state); not modified."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="Pipeline config; its dedup settings must match the state's."),
-    output: Path = typer.Option(Path("output"), "--output", "-o", help="Directory for the output files."),
+    output: str = typer.Option("output", "--output", "-o", help="Directory (or fsspec URL) for the output files."),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="Worker processes."),
     overrides: List[str] = typer.Option([], "--set", help="Override a config option: stage.option=value. Repeatable."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
+    executor: ExecutorName = EXECUTOR_OPTION,
+    ray_address: Optional[str] = RAY_ADDRESS_OPTION,
 ) -> None:
     """Run the pipeline on INPUT and remove documents that duplicate the corpus in --against DIR."""
     if not against.is_dir():
         raise UsageFailure(f"state directory not found: {against}")
     cfg = _checked(inputs, output, config, overrides)
-    _run_and_report(inputs, cfg, output, quiet, False, 30.0, workers=workers, state_dir=against, state_readonly=True)
+    _run_and_report(
+        inputs, cfg, output, quiet, False, 30.0, executor, ray_address, workers=workers, state_dir=against, state_readonly=True
+    )
 
 
-def _checked(paths: List[Path], output: Path, config: Optional[Path], overrides: List[str]) -> PipelineConfig:
-    """Usage checks before any work: inputs exist and are supported, output is a directory, config is valid."""
+def _checked(paths: List[str], output: str, config: Optional[Path], overrides: List[str]) -> PipelineConfig:
+    """Usage checks before any work: inputs exist and are supported, output is a directory (a URL:
+    its scheme is usable), config is valid."""
     for p in paths:
-        if not p.exists():
+        if not _reachable(p, must_exist=True):
             raise UsageFailure(f"input not found: {p}")
-        if p.is_file() and not is_supported(p):
+        path = fs.as_path(p)
+        if path.is_file() and not is_supported(path):
             raise UsageFailure(f"input {p}: unsupported file type (expected .jsonl, .jsonl.gz, .jsonl.zst or .txt)")
-    if output.exists() and not output.is_dir():
+    _reachable(output, must_exist=False)
+    target = fs.local_or_url(output)
+    if isinstance(target, Path) and target.exists() and not target.is_dir():
         raise UsageFailure(f"output {output} exists and is not a directory")
     try:
         return load_config(_resolve_config(config), overrides)
@@ -129,24 +184,35 @@ def _checked(paths: List[Path], output: Path, config: Optional[Path], overrides:
 
 
 def _run_and_report(
-    paths: List[Path], cfg: PipelineConfig, output: Path, quiet: bool, strict: bool, log_every: float, **run_options
+    paths: List[str],
+    cfg: PipelineConfig,
+    output: str,
+    quiet: bool,
+    strict: bool,
+    log_every: float,
+    executor: ExecutorName,
+    ray_address: Optional[str],
+    **run_options,
 ) -> dict:
     """Run with progress (bar on a terminal, log lines under cron), print the summary, apply --strict."""
     mode = choose_mode(quiet)
-    if mode == "log":
-        log_line(f"run started: {', '.join(map(str, paths))} -> {output}")
-    try:
-        with RunProgress(mode, log_every) as progress:
-            report = run_pipeline(paths, cfg, output, progress=progress, **run_options)
-    except StateError as exc:  # locked by another run, incompatible settings: one line, exit 2
-        raise UsageFailure(str(exc)) from None
+    with _executor(executor, ray_address, run_options.get("workers"), quiet) as ex:  # usage errors before any output
+        if mode == "log":
+            log_line(f"run started: {', '.join(map(str, paths))} -> {output}")
+        try:
+            with RunProgress(mode, log_every) as progress:
+                report = run_pipeline(paths, cfg, output, progress=progress, executor=ex, **run_options)
+        except StateError as exc:  # locked by another run, incompatible settings: one line, exit 2
+            raise UsageFailure(str(exc)) from None
+        except UploadError as exc:  # finished, but not where it was asked to go: one line, exit 1
+            raise FinishedButFailed(str(exc)) from None
     if not quiet:
         _print_summary(report, output, plain=mode != "bar")
     if mode == "log":
         log_line(f"run finished: {report['documents']['input']:,} documents in {report['timing']['seconds']:.1f}s")
     errors = report["documents"]["errors"]
     if strict and errors:
-        raise StrictFailure(f"{errors} input error(s), see {output / 'errors.jsonl'} (outputs written; failing because of --strict)")
+        raise FinishedButFailed(f"{errors} input error(s), see {_errors_file(output)} (outputs written; failing because of --strict)")
     return report
 
 
@@ -156,7 +222,11 @@ def _top_rules(rules: dict[str, int], n: int = 3) -> str:
     return ", ".join(f"{rule} {count}" for rule, count in top) + (f", +{more} more" if more > 0 else "")
 
 
-def _print_summary(report: dict, output: Path, plain: bool = False) -> None:
+def _errors_file(output: str) -> str:
+    return f"{str(output).rstrip('/')}/errors.jsonl"
+
+
+def _print_summary(report: dict, output: str, plain: bool = False) -> None:
     """The end-of-run tables on stderr: where the documents went, then what each stage did."""
     console = Console(stderr=True, highlight=False, width=120 if plain else None, no_color=plain, soft_wrap=True)
     docs = report["documents"]
@@ -185,7 +255,7 @@ def _print_summary(report: dict, output: Path, plain: bool = False) -> None:
         console.print(f"recovered: {note}")
     console.print(
         f"{t['seconds']:.2f}s with {t['workers']} worker(s), {t['input_mb']:.2f} MB, {t['mb_per_s'] or 0:.2f} MB/s"
-        + (f" | {docs['errors']} input error(s): see {output / 'errors.jsonl'}" if docs["errors"] else "")
+        + (f" | {docs['errors']} input error(s): see {_errors_file(output)}" if docs["errors"] else "")
     )
 
 
@@ -235,9 +305,9 @@ def main(argv: Optional[list[str]] = None) -> None:
     except UsageFailure as exc:
         err.print(f"winnow: error: {exc}")
         sys.exit(EXIT_USAGE)
-    except StrictFailure as exc:
+    except FinishedButFailed as exc:
         err.print(f"winnow: error: {exc}")
-        sys.exit(EXIT_STRICT)
+        sys.exit(EXIT_FINISHED_BUT_FAILED)
     except KeyboardInterrupt:
         err.print("winnow: interrupted; previous outputs left as they were")
         sys.exit(130)

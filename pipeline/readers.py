@@ -32,6 +32,7 @@ import zstandard
 
 from .config import InputConfig
 from .document import Document
+from .fs import UrlPath, as_path, open_binary
 
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson", ".json.gz")
 TEXT_SUFFIXES = (".txt",)
@@ -84,27 +85,30 @@ def _stem(path: Path) -> str:
     return path.stem
 
 
-def discover(inputs: list[str | Path], unreadable: list[InputError] | None = None) -> list[Path]:
+def discover(inputs: list[str | Path], unreadable: list[InputError] | None = None) -> list[Path | UrlPath]:
     """Expand directories recursively (hidden directories skipped), sorted so runs are reproducible.
 
     Directories that cannot be listed are appended to ``unreadable`` (when given) as errors.
+    ``scheme://`` inputs (s3, gs, memory, ...) are found and read through fsspec (``pipeline.fs``).
     """
-    files: list[Path] = []
+    files: list[Path | UrlPath] = []
 
     def on_error(exc: OSError) -> None:
         if unreadable is not None:
             unreadable.append(InputError(str(exc.filename), None, f"cannot list directory: {exc.strerror}"))
 
     for raw in inputs:
-        path = Path(raw)
-        if path.is_dir():
+        path = as_path(raw)
+        if isinstance(path, UrlPath):
+            files.extend(path.files_below() if path.is_dir() else [path])
+        elif path.is_dir():
             for root, dirs, names in os.walk(path, onerror=on_error):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 files.extend(Path(root) / n for n in sorted(names))
         else:
             files.append(path)
     # de-duplicate while keeping order: the same file named twice is read once
-    seen: set[Path] = set()
+    seen: set[Path | UrlPath] = set()
     unique = []
     for f in files:
         key = f.resolve()
@@ -193,7 +197,7 @@ class Reader:
             yield from self.read_file(path)
 
     # -- per file -------------------------------------------------------------------------------
-    def read_file(self, path: Path) -> Iterator[Item]:
+    def read_file(self, path: Path | UrlPath) -> Iterator[Item]:
         """Every record of one file; never raises for anything wrong with the file itself."""
         where = str(path)
         try:
@@ -202,7 +206,7 @@ class Reader:
             yield InputError(where, None, "file not found")
             return
         except OSError as exc:
-            yield InputError(where, None, f"cannot read file: {exc.strerror}")
+            yield InputError(where, None, f"cannot read file: {exc.strerror or exc}")
             return
         if not stat.S_ISREG(st.st_mode):
             yield InputError(where, None, "not a regular file")
@@ -212,9 +216,9 @@ class Reader:
             yield InputError(where, None, "unsupported file type (expected .jsonl, .jsonl.gz, .jsonl.zst or .txt)")
             return
         try:
-            fh = open(path, "rb")
+            fh = open_binary(path)
         except OSError as exc:
-            yield InputError(where, None, f"cannot read file: {exc.strerror}")
+            yield InputError(where, None, f"cannot read file: {exc.strerror or exc}")
             return
         with fh:
             if kind == "txt":
@@ -277,17 +281,22 @@ class Reader:
                 return
         yield self._document(_stem(path), text, {}, {"path": where})
 
-    def _read_jsonl(self, path: Path, fh: IO[bytes]) -> Iterator[Item]:
-        where = str(path)
-        stem = _stem(path)
+    def _read_jsonl(self, path: Path | UrlPath, fh: IO[bytes]) -> Iterator[Item]:
+        yield from self.jsonl_records(self._decoded_chunks(fh), str(path), _stem(path))
+
+    def jsonl_records(
+        self, chunks: Iterator[bytes], where: str, stem: str, first_line: int = 1, at_file_start: bool = True
+    ) -> Iterator[Item]:
+        """The records of JSONL bytes, numbered from ``first_line``; shared by whole files and the
+        byte ranges of ``pipeline.shards``. ``at_file_start``: the binary check and BOM apply."""
         limit = self.max_record_bytes
-        line_no = 0
+        line_no = first_line - 1
         pending: list[bytes] = []  # the current line so far (it may span chunks)
         pending_len = 0
         overlong = False  # the current line passed the limit: its bytes are dropped, not kept
-        first_chunk = True
+        first_chunk = at_file_start
         try:
-            for chunk in self._decoded_chunks(fh):
+            for chunk in chunks:
                 if first_chunk:
                     first_chunk = False
                     newline = chunk.find(b"\n", 0, BINARY_SNIFF_BYTES)

@@ -20,7 +20,9 @@ from . import __version__
 from .config import PipelineConfig
 from .document import Document
 from .executor import LocalExecutor, default_workers, worker_state
-from .readers import InputError, Reader
+from .fs import is_url
+from .readers import InputError, Reader, discover
+from .shards import plan_shards, read_piece
 from .stages import GlobalStage, RunContext, Stage, stage_class
 from .state import StateDir
 from .writers import OutputSet
@@ -156,6 +158,34 @@ def _segment_batch(payload: tuple[int, list[Document]]) -> tuple[list[Document],
     return docs, stats, signature
 
 
+def _admit(doc: Document) -> int:
+    """Apply the input policy (reader-level rules such as empty or too large always reject);
+    returns the document's input bytes for the throughput figures."""
+    if doc.flags:
+        doc.rejected_by = doc.flags[0]
+    return len(doc.text.encode("utf-8", "surrogatepass"))
+
+
+def _shard_segment(shard: list) -> tuple[int, int, list[InputError], list[tuple]]:
+    """Read one input shard in the worker and run the first segment over it.
+
+    Returns (documents read, their input bytes, input errors, per-batch results as ``_segment_batch``).
+    """
+    state = worker_state()
+    n_bytes = 0
+    errors: list[InputError] = []
+    docs: list[Document] = []
+    for piece in shard:
+        for item in read_piece(piece, state["input"]):
+            if isinstance(item, InputError):
+                errors.append(item)
+            else:
+                n_bytes += _admit(item)
+                docs.append(item)
+    batches = [_segment_batch((0, batch)) for batch in _batched(docs, state["batch_size"])]
+    return len(docs), n_bytes, errors, batches
+
+
 def _collect_batch(docs: list[Document]) -> list[Any]:
     return [stage.collect(docs) for stage in worker_state()["collectors"]]
 
@@ -211,9 +241,9 @@ class Run:
         self.inputs = [str(i) for i in inputs]
         self.read_inputs = self.inputs  # minus inputs a --state directory has already processed
         self.state = StateDir(state_dir, readonly=state_readonly) if state_dir else None
-        self.output_dir = Path(output_dir)
-        self.workers = workers or default_workers()
-        self.executor = executor or LocalExecutor(self.workers)
+        self.output_dir = output_dir if is_url(output_dir) else Path(output_dir)
+        self.executor = executor or LocalExecutor(workers or default_workers())
+        self.workers = self.executor.workers
         self.context = RunContext(
             state_dir=Path(state_dir) if state_dir else None, state=self.state, workers=self.workers, executor=self.executor
         )
@@ -225,7 +255,8 @@ class Run:
 
     # -- sources --------------------------------------------------------------------------------
     def _read(self, out: OutputSet) -> Iterator[Document]:
-        """Input documents; unreadable records go to errors, input-policy rejects to rejected."""
+        """Input documents; unreadable records go to errors. Input-policy rejects ride along in the
+        batches (stages skip them) so rejected.jsonl is in input order whatever the read-ahead."""
         reader = Reader(self.read_inputs, self.config.input)
         self.progress("input_bytes", reader.total_bytes)
         seen_bytes = 0
@@ -234,17 +265,10 @@ class Run:
                 self.progress("bytes", reader.bytes_read - seen_bytes)
                 seen_bytes = reader.bytes_read
             if isinstance(item, InputError):
-                self.counts["input"] += 1
-                out.error(item)
-                self.progress("error", 1)
+                self._input_error(item, out)
                 continue
             self.counts["input"] += 1
-            self.input_bytes += len(item.text.encode("utf-8", "surrogatepass"))
-            if item.flags:  # reader-level rules (empty, too large) always reject
-                item.rejected_by = item.flags[0]
-                out.rejected(item)
-                self.progress("doc", 1)
-                continue
+            self.input_bytes += _admit(item)
             yield item
 
     def _corpus_pass(self) -> None:
@@ -287,7 +311,10 @@ class Run:
             for index, (map_stages, global_stage) in enumerate(segments):
                 source = self._run_segment(index, segments, source, out)
             for doc in source:  # the last segment's survivors are the clean output
-                out.clean(doc)
+                if doc.rejected_by is not None:  # only when no stage ran: input rejects pass through
+                    out.rejected(doc)
+                else:
+                    out.clean(doc)
                 self.progress("doc", 1)
             stage_reports = {s.name: s.finish() for s in self.stages}
             report = self._report(out, time.perf_counter() - started, stage_reports)
@@ -309,14 +336,48 @@ class Run:
         map_stages, global_stage = segments[index]
         if not map_stages and global_stage is None:
             return source
-        results = self.executor.map(
-            _segment_batch,
-            ((index, batch) for batch in _batched(source, self.config.runner.batch_size)),
-            {"segments": segments},
-        )
+        planned = self._input_shards() if index == 0 else None
+        if planned is not None:  # workers read the input themselves; ``source`` is never started
+            results = self._sharded_results(planned, segments, out)
+        else:
+            results = self.executor.map(
+                _segment_batch,
+                ((index, batch) for batch in _batched(source, self.config.runner.batch_size)),
+                {"segments": segments},
+            )
         if global_stage is None:
             return self._stream_results(results, out)
         return self._spill_and_resolve(results, global_stage, out, index)
+
+    def _input_shards(self) -> tuple[list[InputError], list] | None:
+        """(unlistable input directories, input shards) when the executor reads input in its
+        workers (Ray), else None."""
+        reads_inputs = getattr(self.executor, "reads_inputs", None)
+        if reads_inputs is None or not reads_inputs(self.read_inputs):
+            return None
+        unreadable: list[InputError] = []
+        files = discover(self.read_inputs, unreadable)
+        return unreadable, plan_shards(files, self.executor.shard_bytes, self.executor)
+
+    def _sharded_results(self, planned: tuple, segments: list, out: OutputSet) -> Iterator[tuple]:
+        """Per-batch results of the first segment, shard by shard in input order, with accounting."""
+        unreadable, shards = planned
+        for error in unreadable:  # first, as the sequential reader reports them
+            self._input_error(error, out)
+        shared = {"segments": segments, "input": self.config.input, "batch_size": self.config.runner.batch_size}
+        self.progress("input_bytes", sum(piece.nbytes for shard in shards for piece in shard))
+        for shard, (n_docs, n_bytes, errors, batches) in zip(shards, self.executor.map(_shard_segment, shards, shared)):
+            self.progress("bytes", sum(piece.nbytes for piece in shard))
+            self.counts["input"] += n_docs
+            self.input_bytes += n_bytes
+            for error in errors:
+                self._input_error(error, out)
+            yield from batches
+
+    def _input_error(self, error: InputError, out: OutputSet) -> None:
+        self.counts["input"] += 1
+        out.error(error)
+        self.progress("error", 1)
 
     def _absorb(self, stats: list[StageStats]) -> None:
         for s in stats:
@@ -415,12 +476,15 @@ def run(
     state_dir: Path | str | None = None,
     progress: ProgressHook | None = None,
     state_readonly: bool = False,
+    executor: Any = None,
 ) -> dict[str, Any]:
     """Clean ``inputs`` into ``output_dir``; returns the run report (also written as report.json).
 
     ``state_dir``: cross-run state, locked for the run and committed after the outputs;
-    ``state_readonly``: only compare against it (``winnow dedup --against``)."""
+    ``state_readonly``: only compare against it (``winnow dedup --against``);
+    ``executor``: anything with ``workers`` and ``map(fn, items, shared)`` (default: LocalExecutor).
+    """
+    state = Path(state_dir) if state_dir else None
     return Run(
-        config, inputs, Path(output_dir), workers, Path(state_dir) if state_dir else None,
-        progress=progress, state_readonly=state_readonly,
+        config, inputs, output_dir, workers, state, executor=executor, progress=progress, state_readonly=state_readonly
     ).execute()

@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 import xxhash
 
+from .fs import UrlPath, open_binary
 from .readers import discover
 from .writers import atomic_write_bytes, fsync_dir, pid_alive
 
@@ -50,10 +51,10 @@ def _process_start(pid: int) -> str | None:
     return stat.rsplit(")", 1)[1].split()[19]
 
 
-def fingerprint(path: Path) -> dict[str, Any]:
+def fingerprint(path: Path | UrlPath) -> dict[str, Any]:
     """Identity of an input file: its content hash decides; path, size and mtime are for people."""
     digest = xxhash.xxh3_128()
-    with open(path, "rb") as fh:
+    with open_binary(path) as fh:
         while chunk := fh.read(1 << 22):
             digest.update(chunk)
     st = path.stat()

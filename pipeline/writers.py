@@ -7,6 +7,8 @@ written into the staging directory, and only then are the files renamed into pla
 last). A crash between those renames is rolled forward by the next run, ``winnow report`` or
 ``winnow inspect`` (``recover_output``), so readers never see a mix of two runs once recovered.
 Records are built in a fixed field order with orjson, so equal inputs give byte-identical files.
+A URL output (``s3://...``; ``file://`` is treated as the local path) is staged in a local temp
+directory and uploaded file by file at the end, report.json last (``OutputSet._upload``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from .document import Document
+from .fs import local_or_url, upload
 from .readers import InputError
 
 OUTPUT_FILES = ("clean.jsonl", "rejected.jsonl", "duplicates.jsonl", "errors.jsonl")
@@ -177,18 +180,33 @@ def recover_output(output_dir: Path) -> list[str]:
     return actions
 
 
-class OutputSet:
-    """The run's output files, staged in a hidden temp directory inside ``output_dir``."""
+class UploadError(OSError):
+    """A finished run could not be copied to its remote output; the local copy is kept."""
 
-    def __init__(self, output_dir: Path):
-        self.output_dir = Path(output_dir)
-        self.output_dir.mkdir(parents=True, exist_ok=True)
-        self.recovered = recover_output(self.output_dir)
-        self.staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=self.output_dir))
+
+class OutputSet:
+    """The run's output files, staged in a hidden temp directory inside ``output_dir``.
+
+    For a URL ``output_dir`` (``s3://...``) files are staged in a local temp directory and uploaded
+    one by one at commit, report.json last: atomic per file, and the report marks a finished run.
+    """
+
+    def __init__(self, output_dir: Path | str):
+        target = local_or_url(output_dir)
+        self.url = target if isinstance(target, str) else None
+        self.recovered: list[str] = []
+        if self.url:
+            self.staging = Path(tempfile.mkdtemp(prefix=f"winnow-run-{os.getpid()}-"))
+        else:
+            self.output_dir = Path(target)
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            self.recovered = recover_output(self.output_dir)
+            self.staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=self.output_dir))
         self._files: dict[str, BinaryIO] = {
             name: open(self.staging / name, "wb", buffering=1 << 20) for name in OUTPUT_FILES
         }
         self.counts = {name: 0 for name in OUTPUT_FILES}
+        self.keep_staging = False
 
     def _write(self, name: str, record: dict[str, Any]) -> None:
         self._files[name].write(dumps_line(record))
@@ -223,12 +241,26 @@ class OutputSet:
             self.staging / REPORT_FILE,
             orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY),
         )
+        if self.url:
+            self._upload(self.url)
+            return
         with _PublishLock(self.output_dir):
             atomic_write_bytes(self.staging / COMMIT_MARKER, orjson.dumps(list(PUBLISH_ORDER)))
             _publish(self.staging, self.output_dir)
+
+    def _upload(self, url: str) -> None:
+        """Copy the finished set to a remote output, report.json last; keep it locally if that fails."""
+        try:
+            for name in PUBLISH_ORDER:
+                upload(self.staging / name, url, name)
+        except Exception as exc:  # credentials, network: keep the finished run for a manual copy
+            self.keep_staging = True
+            raise UploadError(f"upload to {url} failed ({exc}); the finished outputs are in {self.staging}") from exc
+        shutil.rmtree(self.staging, ignore_errors=True)
 
     def abort(self) -> None:
         for fh in self._files.values():
             if not fh.closed:
                 fh.close()
-        shutil.rmtree(self.staging, ignore_errors=True)
+        if not self.keep_staging:
+            shutil.rmtree(self.staging, ignore_errors=True)

@@ -13,7 +13,7 @@ import zstandard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline import readers
+from pipeline import fs, readers
 from pipeline.config import InputConfig, load_config
 from pipeline.document import Document
 from pipeline.readers import InputError, Reader
@@ -196,7 +196,7 @@ def test_unreadable_file_and_directory_simulated(tmp_path, monkeypatch):
             raise PermissionError(13, "Permission denied", str(path))
         return real_scandir(path)
 
-    monkeypatch.setattr(readers, "open", deny_open, raising=False)
+    monkeypatch.setattr(fs, "open", deny_open, raising=False)  # input files are opened in pipeline.fs
     monkeypatch.setattr(os, "scandir", deny_scandir)
     items = read_all(tmp_path)
     assert doc_ids(items) == ["bbc-001-0", "local-017-1"]

@@ -210,3 +210,21 @@ def test_two_cron_runs_decide_like_one_run_over_both_inputs(tmp_path, batches):
     assert [r["id"] for r in once["clean"]] == [r["id"] for o in split for r in o["clean"]]
     decided = {d["id"]: (d["duplicate_of"], d["rule"]) for o in split for d in o["duplicates"]}
     assert decided == {d["id"]: (d["duplicate_of"], d["rule"]) for d in once["duplicates"]}
+
+
+def test_url_inputs_are_fingerprinted_and_skipped_like_local_files(tmp_path, batches):
+    """--state with an fsspec URL input (here memory://): hashed through fsspec, skipped on rerun."""
+    import fsspec
+
+    first, _ = batches
+    mem = fsspec.filesystem("memory")
+    mem.pipe_file("/winnow-state-in/monday.jsonl", first.read_bytes())
+    try:
+        cfg = load_config(PIPELINE)
+        report = run(["memory://winnow-state-in"], cfg, tmp_path / "o1", workers=1, state_dir=tmp_path / "state")
+        assert report["documents"]["clean"] == 2
+        again = run(["memory://winnow-state-in"], cfg, tmp_path / "o2", workers=1, state_dir=tmp_path / "state")
+    finally:
+        mem.rm("/winnow-state-in", recursive=True)
+    assert again["documents"]["input"] == 0
+    assert [s["path"] for s in again["skipped_inputs"]] == ["memory:///winnow-state-in/monday.jsonl"]
