@@ -168,14 +168,7 @@ def _duplicates(items: list[str]) -> tuple[int, int]:
     return count, chars
 
 
-def _ngram_keys(ids: np.ndarray, n: int) -> np.ndarray:
-    """A 64-bit key per n-gram of token ids (polynomial hash; wraps on overflow by design)."""
-    m = len(ids) - n + 1
-    keys = np.zeros(m, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for j in range(n):
-            keys = keys * np.uint64(1_000_003) + ids[j : j + m]
-    return keys
+_HASH_BASE = np.uint64(1_000_003)
 
 
 def ngram_ratios(tokens: list[str], top_ns: list[int], dup_ns: list[int]) -> tuple[dict[int, float], dict[int, float]]:
@@ -183,34 +176,57 @@ def ngram_ratios(tokens: list[str], top_ns: list[int], dup_ns: list[int]) -> tup
 
     top[n]: share of characters covered by the most frequent n-gram (all its occurrences);
     dup[n]: share of characters inside n-grams that repeat an earlier occurrence.
+
+    One pass per n = 1, 2, ... with a 64-bit polynomial key per n-gram (token ids = position of the
+    token's first occurrence; the key of an n-gram extends its (n-1)-gram prefix's key and wraps on
+    overflow by design). Only n-grams whose (n-1)-gram prefix and suffix both repeat can repeat, so
+    each pass sorts just those candidates (a stable argsort: the first member of each group of equal
+    keys is its first occurrence, the others are repeats), and the passes stop once nothing repeats.
     """
     top = {n: 0.0 for n in top_ns}
     dup = {n: 0.0 for n in dup_ns}
-    if not tokens:
+    wanted = set(top_ns) | set(dup_ns)
+    if not tokens or not wanted:
         return top, dup
+    size = len(tokens)
     first_seen: dict[str, int] = {}  # token -> position of its first occurrence, used as its id
-    ids = np.fromiter(map(first_seen.setdefault, tokens, range(len(tokens))), dtype=np.uint64, count=len(tokens))
-    lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+    ids = np.fromiter(map(first_seen.setdefault, tokens, range(size)), dtype=np.uint64, count=size)
+    lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=size)
     total = int(lengths.sum())
-    cumulative = np.concatenate(([0], np.cumsum(lengths)))
-    for n in sorted(set(top_ns) | set(dup_ns)):
-        if len(tokens) < n:
+    cumulative = np.zeros(size + 1, dtype=np.int64)
+    np.cumsum(lengths, out=cumulative[1:])
+    index = np.arange(size)
+    keys = np.zeros(size, dtype=np.uint64)  # valid at the current candidates only
+    repeated = np.ones(size + 1, dtype=bool)  # the (n-1)-gram starting here occurs more than once
+    for n in range(1, min(max(wanted), size) + 1):
+        m = size - n + 1
+        candidates = (repeated[:m] & repeated[1 : m + 1]).nonzero()[0]
+        if len(candidates) < 2:
+            break  # nothing repeats, so no longer n-gram does either
+        keys[candidates] = keys[candidates] * _HASH_BASE + ids[candidates + (n - 1)]
+        positions = candidates[keys[candidates].argsort(kind="stable")]
+        sorted_keys = keys[positions]
+        new_group = np.empty(len(positions), dtype=bool)
+        new_group[0] = True
+        np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=new_group[1:])
+        group_starts = new_group.nonzero()[0]
+        if len(group_starts) == len(positions):
             break
-        keys = _ngram_keys(ids, n)
-        _, first, inverse, counts = np.unique(keys, return_index=True, return_inverse=True, return_counts=True)
-        if counts.max() == 1:
-            break  # no n-gram repeats, so no longer one does either
-        if n in top and counts.max() > 1:
-            chars = cumulative[first + n] - cumulative[first]
+        counts = np.empty(len(group_starts), dtype=np.intp)
+        np.subtract(group_starts[1:], group_starts[:-1], out=counts[:-1])
+        counts[-1] = len(positions) - group_starts[-1]
+        if n in top:
             best = counts.max()
-            top[n] = float((chars[counts == best] * best).max()) / total
+            first = positions[group_starts[counts == best]]
+            top[n] = float(((cumulative[first + n] - cumulative[first]) * best).max()) / total
         if n in dup:
-            starts = np.nonzero(first[inverse] != np.arange(len(keys)))[0]
-            if len(starts):
-                covered = np.zeros(len(tokens), dtype=bool)
-                for j in range(n):
-                    covered[starts + j] = True
-                dup[n] = float(lengths[covered].sum()) / total
+            starts = positions[~new_group]
+            reach = np.zeros(size, dtype=np.intp)  # end of the furthest repeat starting at or before i
+            reach[starts] = starts + n
+            covered = np.maximum.accumulate(reach) > index
+            dup[n] = float(lengths[covered].sum()) / total
+        repeated = np.zeros(m + 1, dtype=bool)
+        repeated[positions[np.repeat(counts > 1, counts)]] = True
     return top, dup
 
 
