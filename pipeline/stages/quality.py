@@ -16,6 +16,7 @@ language stage's annotation (script alone decides when it is missing).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -31,7 +32,7 @@ from .base import Stage, StageConfig
 
 _DATA = Path(__file__).resolve().parents[1] / "data" / "quality"
 _NO_SPACE_SCRIPT = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Tibetan}"
-_NO_SPACE_RUN = regex.compile(rf"[{_NO_SPACE_SCRIPT}]+")
+_NO_SPACE_CHAR = regex.compile(rf"[{_NO_SPACE_SCRIPT}]")
 _FIRST_NO_SPACE_CHAR = "\u0e00"  # Thai, the lowest-numbered of those scripts
 _SCRIPT_SAMPLE = 5000
 _MIN_LINES = 3  # line-share rules (bullets, ellipses) say nothing about a one- or two-line text
@@ -40,9 +41,12 @@ _MIN_LINES = 3  # line-share rules (bullets, ellipses) say nothing about a one- 
 _CHAR_UNIT = regex.compile(rf"[[{_NO_SPACE_SCRIPT}]--\p{{M}}]\p{{M}}*|[[\p{{L}}\p{{N}}]--[{_NO_SPACE_SCRIPT}]]+", regex.V1)
 _PUNCT_OR_SYMBOL = regex.compile(r"[\p{P}\p{S}]+")
 _NO_LETTER_WORD = regex.compile(r"(?<!\S)[^\s\p{L}]+(?!\S)")  # a whitespace-delimited token without letters
-_BULLET = regex.compile(r"^\s*[•●○◦▪▫■□►▶▸‣⁃∙·\-\*–—✓✔➢➤→]")
-_ELLIPSIS_END = regex.compile(r"(?:\.\.\.|…)\s*$")
-_TERMINAL_PUNCT = regex.compile(r"[.!?。！？…\"'”’»)\]:;]\s*$")
+# Line rules, counted in one pass over the whole text: ``^``/``$`` match at the "\n" that
+# ``text.split("\n")`` cuts at, and ``[^\S\n]*`` skips what ``str.strip`` strips (the same
+# isspace() characters), so each pattern matches once per stripped non-empty line it applies to.
+_BULLET_LINE = re.compile(r"^[^\S\n]*[•●○◦▪▫■□►▶▸‣⁃∙·\-\*–—✓✔➢➤→]", re.MULTILINE)
+_ELLIPSIS_LINE_END = re.compile(r"(?:\.\.\.|…)[^\S\n]*$", re.MULTILINE)
+_TERMINAL_PUNCT_LINE_END = re.compile(r"[.!?。！？…\"'”’»)\]:;][^\S\n]*$", re.MULTILINE)
 _PARAGRAPH_BREAK = regex.compile(r"\n\s*\n")
 _LOREM = regex.compile(r"lorem ipsum", regex.IGNORECASE)
 
@@ -141,13 +145,18 @@ class Units:
     words: float  # estimated word count
 
 
+@lru_cache(maxsize=4096)
+def _is_no_space(char: str) -> bool:
+    return _NO_SPACE_CHAR.match(char) is not None
+
+
 def split_units(text: str, chars_per_word: float) -> Units:
     """Character units when most visible characters are in a script written without spaces
     (decided on the first ``_SCRIPT_SAMPLE`` characters)."""
     sample = text[:_SCRIPT_SAMPLE]
-    if max(sample, default=" ") >= _FIRST_NO_SPACE_CHAR:  # else no such script can occur: skip the regex
-        visible = len("".join(sample.split()))
-        no_space = sum(map(len, _NO_SPACE_RUN.findall(sample)))
+    if max(sample, default=" ") >= _FIRST_NO_SPACE_CHAR:  # else no such script can occur: skip the rest
+        no_space = sum(sample.count(c) for c in set(sample) if c >= _FIRST_NO_SPACE_CHAR and _is_no_space(c))
+        visible = len("".join(sample.split())) if no_space else 0
         if visible and no_space / visible > 0.5:
             tokens = _CHAR_UNIT.findall(text)
             return Units(tokens, True, len(tokens) / chars_per_word)
@@ -290,8 +299,8 @@ class Quality(Stage):
             text=text,
             lang=lang,
             units=units,
-            lines=[line.strip() for line in text.split("\n") if line.strip()],
-            paragraphs=[p.strip() for p in _PARAGRAPH_BREAK.split(text) if p.strip()],
+            lines=[line for line in map(str.strip, text.split("\n")) if line],
+            paragraphs=[p for p in map(str.strip, _PARAGRAPH_BREAK.split(text)) if p],
             stats={"unit": "char" if units.char_mode else "word", "words": round(units.words, 1)},
         )
         checks = self._length_checks(m, t)
@@ -314,8 +323,8 @@ class Quality(Stage):
         m.stats["symbol_word_ratio"] = round(symbols, 4)
         checks.append(_upper("max_symbol_word_ratio", "('#' + ellipses) per word", symbols, t.max_symbol_word_ratio))
         if len(m.lines) >= _MIN_LINES:
-            bullet = sum(1 for line in m.lines if _BULLET.match(line)) / len(m.lines)
-            ellipsis = sum(1 for line in m.lines if _ELLIPSIS_END.search(line)) / len(m.lines)
+            bullet = len(_BULLET_LINE.findall(m.text)) / len(m.lines)
+            ellipsis = len(_ELLIPSIS_LINE_END.findall(m.text)) / len(m.lines)
             m.stats.update(bullet_line_ratio=round(bullet, 4), ellipsis_line_ratio=round(ellipsis, 4))
             checks.append(_upper("max_bullet_line_ratio", "lines starting with a bullet", bullet, t.max_bullet_line_ratio))
             checks.append(_upper("max_ellipsis_line_ratio", "lines ending in an ellipsis", ellipsis, t.max_ellipsis_line_ratio))
@@ -353,7 +362,7 @@ class Quality(Stage):
         """Does it read like prose: FineWeb's line punctuation, Gopher's word length, letters, stopwords."""
         checks: list[Flag | None] = []
         if len(m.lines) >= 5:
-            punct = sum(1 for line in m.lines if _TERMINAL_PUNCT.search(line)) / len(m.lines)
+            punct = len(_TERMINAL_PUNCT_LINE_END.findall(m.text)) / len(m.lines)
             m.stats["line_punct_ratio"] = round(punct, 4)
             checks.append(_lower("min_line_punct_ratio", "lines ending in punctuation", punct, t.min_line_punct_ratio))
         tokens = m.units.tokens
