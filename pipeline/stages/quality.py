@@ -19,6 +19,7 @@ import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import itemgetter, methodcaller
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -34,6 +35,7 @@ _DATA = Path(__file__).resolve().parents[1] / "data" / "quality"
 _NO_SPACE_SCRIPT = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Tibetan}"
 _NO_SPACE_CHAR = regex.compile(rf"[{_NO_SPACE_SCRIPT}]")
 _FIRST_NO_SPACE_CHAR = "\u0e00"  # Thai, the lowest-numbered of those scripts
+_FROM_FIRST_NO_SPACE_CHAR = re.compile("[\u0e00-\U0010ffff]")
 _SCRIPT_SAMPLE = 5000
 _MIN_LINES = 3  # line-share rules (bullets, ellipses) say nothing about a one- or two-line text
 # char mode units: one no-space-script character with its combining marks (Thai vowel and tone
@@ -41,12 +43,10 @@ _MIN_LINES = 3  # line-share rules (bullets, ellipses) say nothing about a one- 
 _CHAR_UNIT = regex.compile(rf"[[{_NO_SPACE_SCRIPT}]--\p{{M}}]\p{{M}}*|[[\p{{L}}\p{{N}}]--[{_NO_SPACE_SCRIPT}]]+", regex.V1)
 _PUNCT_OR_SYMBOL = regex.compile(r"[\p{P}\p{S}]+")
 _NO_LETTER_WORD = regex.compile(r"(?<!\S)[^\s\p{L}]+(?!\S)")  # a whitespace-delimited token without letters
-# Line rules, counted in one pass over the whole text: ``^``/``$`` match at the "\n" that
-# ``text.split("\n")`` cuts at, and ``[^\S\n]*`` skips what ``str.strip`` strips (the same
-# isspace() characters), so each pattern matches once per stripped non-empty line it applies to.
-_BULLET_LINE = re.compile(r"^[^\S\n]*[•●○◦▪▫■□►▶▸‣⁃∙·\-\*–—✓✔➢➤→]", re.MULTILINE)
-_ELLIPSIS_LINE_END = re.compile(r"(?:\.\.\.|…)[^\S\n]*$", re.MULTILINE)
-_TERMINAL_PUNCT_LINE_END = re.compile(r"[.!?。！？…\"'”’»)\]:;][^\S\n]*$", re.MULTILINE)
+# Line rules, tested on the stripped non-empty lines with str methods (no regex per line)
+_BULLET_CHARS = frozenset("•●○◦▪▫■□►▶▸‣⁃∙·-*–—✓✔➢➤→")
+_ELLIPSES = ("...", "…")
+_TERMINAL_PUNCT_CHARS = frozenset(".!?。！？…\"'”’»)]:;")
 _PARAGRAPH_BREAK = regex.compile(r"\n\s*\n")
 _LOREM = regex.compile(r"lorem ipsum", regex.IGNORECASE)
 
@@ -154,7 +154,7 @@ def split_units(text: str, chars_per_word: float) -> Units:
     """Character units when most visible characters are in a script written without spaces
     (decided on the first ``_SCRIPT_SAMPLE`` characters)."""
     sample = text[:_SCRIPT_SAMPLE]
-    if max(sample, default=" ") >= _FIRST_NO_SPACE_CHAR:  # else no such script can occur: skip the rest
+    if _FROM_FIRST_NO_SPACE_CHAR.search(sample):  # else no such script can occur: skip the rest
         no_space = sum(sample.count(c) for c in set(sample) if c >= _FIRST_NO_SPACE_CHAR and _is_no_space(c))
         visible = len("".join(sample.split())) if no_space else 0
         if visible and no_space / visible > 0.5:
@@ -237,6 +237,19 @@ def ngram_ratios(tokens: list[str], top_ns: list[int], dup_ns: list[int]) -> tup
         repeated = np.zeros(m + 1, dtype=bool)
         repeated[positions[np.repeat(counts > 1, counts)]] = True
     return top, dup
+
+
+def _count_stopwords(words: list[str], known: frozenset[str], enough: int | None) -> int:
+    """How many words are stopwords, counting no further than ``enough`` (None: count all)."""
+    if enough is None:
+        return sum(map(known.__contains__, " ".join(words).casefold().split()))
+    found = 0
+    for word in words:  # casefold never yields whitespace, so word by word = the whole text at once
+        if word.casefold() in known:
+            found += 1
+            if found >= enough:
+                break
+    return found
 
 
 # -- the stage -----------------------------------------------------------------------------------
@@ -323,8 +336,8 @@ class Quality(Stage):
         m.stats["symbol_word_ratio"] = round(symbols, 4)
         checks.append(_upper("max_symbol_word_ratio", "('#' + ellipses) per word", symbols, t.max_symbol_word_ratio))
         if len(m.lines) >= _MIN_LINES:
-            bullet = len(_BULLET_LINE.findall(m.text)) / len(m.lines)
-            ellipsis = len(_ELLIPSIS_LINE_END.findall(m.text)) / len(m.lines)
+            bullet = sum(map(_BULLET_CHARS.__contains__, map(itemgetter(0), m.lines))) / len(m.lines)
+            ellipsis = sum(map(methodcaller("endswith", _ELLIPSES), m.lines)) / len(m.lines)
             m.stats.update(bullet_line_ratio=round(bullet, 4), ellipsis_line_ratio=round(ellipsis, 4))
             checks.append(_upper("max_bullet_line_ratio", "lines starting with a bullet", bullet, t.max_bullet_line_ratio))
             checks.append(_upper("max_ellipsis_line_ratio", "lines ending in an ellipsis", ellipsis, t.max_ellipsis_line_ratio))
@@ -362,7 +375,7 @@ class Quality(Stage):
         """Does it read like prose: FineWeb's line punctuation, Gopher's word length, letters, stopwords."""
         checks: list[Flag | None] = []
         if len(m.lines) >= 5:
-            punct = len(_TERMINAL_PUNCT_LINE_END.findall(m.text)) / len(m.lines)
+            punct = sum(map(_TERMINAL_PUNCT_CHARS.__contains__, map(itemgetter(-1), m.lines))) / len(m.lines)
             m.stats["line_punct_ratio"] = round(punct, 4)
             checks.append(_lower("min_line_punct_ratio", "lines ending in punctuation", punct, t.min_line_punct_ratio))
         tokens = m.units.tokens
@@ -384,7 +397,7 @@ class Quality(Stage):
         checks.append(_upper("max_mean_word_length", "mean word length", mean_length, t.max_mean_word_length))
         known = stopword_list(m.lang)
         if known and t.min_stopwords is not None:
-            found = sum(map(known.__contains__, " ".join(words).casefold().split()))
+            found = _count_stopwords(words, known, None if self.config.record_stats else t.min_stopwords)
             m.stats["stopwords"] = found
             if found < t.min_stopwords:
                 checks.append(("min_stopwords", f"{found} {m.lang} stopwords < {t.min_stopwords}", found))
