@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from operator import itemgetter, methodcaller
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Iterable, Iterator
 
 import numpy as np
 import regex
@@ -42,7 +42,6 @@ _MIN_LINES = 3  # line-share rules (bullets, ellipses) say nothing about a one- 
 # marks), or a run of other letters/digits ("G20", "APEC")
 _CHAR_UNIT = regex.compile(rf"[[{_NO_SPACE_SCRIPT}]--\p{{M}}]\p{{M}}*|[[\p{{L}}\p{{N}}]--[{_NO_SPACE_SCRIPT}]]+", regex.V1)
 _PUNCT_OR_SYMBOL = regex.compile(r"[\p{P}\p{S}]+")
-_NO_LETTER_WORD = regex.compile(r"(?<!\S)[^\s\p{L}]+(?!\S)")  # a whitespace-delimited token without letters
 # Line rules, tested on the stripped non-empty lines with str methods (no regex per line)
 _BULLET_CHARS = frozenset("•●○◦▪▫■□►▶▸‣⁃∙·-*–—✓✔➢➤→")
 _ELLIPSES = ("...", "…")
@@ -239,7 +238,67 @@ def ngram_ratios(tokens: list[str], top_ns: list[int], dup_ns: list[int]) -> tup
     return top, dup
 
 
-def _count_stopwords(words: list[str], known: frozenset[str], enough: int | None) -> int:
+_SPACE, _REGEX_SPACE, _LETTER, _PUNCT_SYMBOL = 1, 2, 4, 8  # bits of char_classes()
+
+
+@lru_cache(maxsize=1)
+def char_classes() -> np.ndarray:
+    """A byte of class bits per code point, built once per process from the same definitions the
+    rules use: str.isspace (what ``str.split`` splits on, = stdlib ``re``'s ``\\s``), and the regex
+    module's ``\\s``, ``\\p{L}`` and ``[\\p{P}\\p{S}]``."""
+    everything = np.arange(0x110000, dtype=np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
+    table = np.zeros(0x110000, dtype=np.uint8)
+    for bit, pattern in ((_SPACE, re.compile(r"\s+")), (_REGEX_SPACE, regex.compile(r"\s+")),
+                         (_LETTER, regex.compile(r"\p{L}+")), (_PUNCT_SYMBOL, regex.compile(r"[\p{P}\p{S}]+"))):
+        for run in pattern.finditer(everything):
+            table[run.start() : run.end()] |= bit
+    return table
+
+
+def _token_count(inside: np.ndarray, token_ids: np.ndarray) -> int:
+    """How many tokens have at least one character where ``inside`` is set (ids rise along the text)."""
+    ids = token_ids[inside]
+    return int(np.count_nonzero(ids[1:] != ids[:-1])) + 1 if len(ids) else 0
+
+
+def _token_ids(space: np.ndarray) -> tuple[np.ndarray, int]:
+    """Per character, the number of the whitespace-delimited token it is in, and how many tokens."""
+    starts = ~space
+    starts[1:] &= space[:-1]
+    ids = np.cumsum(starts)
+    return ids, int(ids[-1]) if len(ids) else 0
+
+
+@dataclass
+class WordFigures:
+    """Gopher's word figures for the whole text, measured on its code points with numpy."""
+
+    words: int  # tokens of the text with punctuation and symbols removed (``sub(...).split()``)
+    word_chars: int  # their characters
+    without_letter: int  # \\s-delimited tokens (regex module) without a letter
+
+
+def word_figures(text: str) -> WordFigures:
+    classes = char_classes()[np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)]
+    space = (classes & _SPACE).astype(bool)
+    in_word = ~space & ((classes & _PUNCT_SYMBOL) == 0)
+    token_ids, _ = _token_ids(space)
+    regex_space = (classes & _REGEX_SPACE).astype(bool)
+    regex_ids, regex_tokens = _token_ids(regex_space)
+    with_letter = _token_count((classes & _LETTER).astype(bool), regex_ids)
+    return WordFigures(_token_count(in_word, token_ids), int(np.count_nonzero(in_word)), regex_tokens - with_letter)
+
+
+def _words(tokens: list[str]) -> Iterator[str]:
+    """``_PUNCT_OR_SYMBOL.sub("", text).split()`` token by token (removing punctuation never
+    touches whitespace), so a caller that stops early pays only for what it reads."""
+    for token in tokens:
+        word = _PUNCT_OR_SYMBOL.sub("", token)
+        if word:
+            yield word
+
+
+def _count_stopwords(words: Iterable[str], known: frozenset[str], enough: int | None) -> int:
     """How many words are stopwords, counting no further than ``enough`` (None: count all)."""
     if enough is None:
         return sum(map(known.__contains__, " ".join(words).casefold().split()))
@@ -382,7 +441,8 @@ class Quality(Stage):
         if m.units.char_mode:
             without_letter = sum(1 for t in tokens if not any(map(str.isalpha, t)))
         else:
-            without_letter = len(_NO_LETTER_WORD.findall(m.text))
+            figures = word_figures(m.text)
+            without_letter = figures.without_letter
         alpha = 1 - without_letter / len(tokens)
         m.stats["alpha_word_ratio"] = round(alpha, 4)
         unit = "characters" if m.units.char_mode else "words"
@@ -390,14 +450,14 @@ class Quality(Stage):
         if m.units.char_mode:
             return checks  # no word boundaries: word length and stopwords do not apply
 
-        words = _PUNCT_OR_SYMBOL.sub("", m.text).split()  # Gopher: punctuation is not part of a word
-        mean_length = sum(map(len, words)) / len(words) if words else 0.0
+        # Gopher: punctuation is not part of a word
+        mean_length = figures.word_chars / figures.words if figures.words else 0.0
         m.stats["mean_word_length"] = round(mean_length, 3)
         checks.append(_lower("min_mean_word_length", "mean word length", mean_length, t.min_mean_word_length))
         checks.append(_upper("max_mean_word_length", "mean word length", mean_length, t.max_mean_word_length))
         known = stopword_list(m.lang)
         if known and t.min_stopwords is not None:
-            found = _count_stopwords(words, known, None if self.config.record_stats else t.min_stopwords)
+            found = _count_stopwords(_words(tokens), known, None if self.config.record_stats else t.min_stopwords)
             m.stats["stopwords"] = found
             if found < t.min_stopwords:
                 checks.append(("min_stopwords", f"{found} {m.lang} stopwords < {t.min_stopwords}", found))
