@@ -179,7 +179,9 @@ def _duplicates(items: list[str]) -> tuple[int, int]:
 _HASH_BASE = np.uint64(1_000_003)
 
 
-def ngram_ratios(tokens: list[str], top_ns: list[int], dup_ns: list[int]) -> tuple[dict[int, float], dict[int, float]]:
+def ngram_ratios(
+    tokens: list[str], top_ns: list[int], dup_ns: list[int], dup_limits: dict[int, float] | None = None
+) -> tuple[dict[int, float], dict[int, float]]:
     """Gopher's repetition measures over token n-grams, vectorised with numpy.
 
     top[n]: share of characters covered by the most frequent n-gram (all its occurrences);
@@ -190,6 +192,10 @@ def ngram_ratios(tokens: list[str], top_ns: list[int], dup_ns: list[int]) -> tup
     overflow by design). Only n-grams whose (n-1)-gram prefix and suffix both repeat can repeat, so
     each pass sorts just those candidates (a stable argsort: the first member of each group of equal
     keys is its first occurrence, the others are repeats), and the passes stop once nothing repeats.
+
+    With ``dup_limits`` (n -> limit) the passes also stop once every top n is measured and no later
+    dup value can exceed its limit (dup[n] never grows with n: a repeated (n+1)-gram is two repeated
+    n-grams); the n-grams not measured are left out of ``dup``.
     """
     top = {n: 0.0 for n in top_ns}
     dup = {n: 0.0 for n in dup_ns}
@@ -197,6 +203,7 @@ def ngram_ratios(tokens: list[str], top_ns: list[int], dup_ns: list[int]) -> tup
     if not tokens or not wanted:
         return top, dup
     size = len(tokens)
+    last_top = max(top_ns, default=0)
     first_seen: dict[str, int] = {}  # token -> position of its first occurrence, used as its id
     ids = np.fromiter(map(first_seen.setdefault, tokens, range(size)), dtype=np.uint64, count=size)
     lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=size)
@@ -233,6 +240,11 @@ def ngram_ratios(tokens: list[str], top_ns: list[int], dup_ns: list[int]) -> tup
             reach[starts] = starts + n
             covered = np.maximum.accumulate(reach) > index
             dup[n] = float(lengths[covered].sum()) / total
+            if dup_limits is not None and n >= last_top and all(dup[n] <= v for k, v in dup_limits.items() if k > n):
+                for k in dup_ns:
+                    if k > n:
+                        del dup[k]
+                break
         repeated = np.zeros(m + 1, dtype=bool)
         repeated[positions[np.repeat(counts > 1, counts)]] = True
     return top, dup
@@ -419,13 +431,16 @@ class Quality(Stage):
         scale = self.config.chars_per_word if char_mode else 1
         top_limits = {round(n * scale): v for n, v in (t.max_top_ngram_char_ratio or {}).items()}
         dup_limits = {round(n * scale): v for n, v in (t.max_dup_ngram_char_ratio or {}).items()}
-        top, dup = ngram_ratios(m.units.tokens, list(top_limits), list(dup_limits))
+        stop_early = None if self.config.record_stats else dup_limits
+        top, dup = ngram_ratios(m.units.tokens, list(top_limits), list(dup_limits), stop_early)
         for kind, what, limits, values in (
             ("top", "most frequent {n}-{unit} n-gram covers", top_limits, top),
             ("dup", "text in repeated {n}-{unit} n-grams", dup_limits, dup),
         ):
             rule = f"max_{kind}_ngram_char_ratio"
             for n, limit in sorted(limits.items()):
+                if n not in values:
+                    continue  # not measured: it cannot exceed its limit
                 m.stats[f"{kind}_{n}gram_char_ratio"] = round(values[n], 4)
                 checks.append(_upper(rule, what.format(n=n, unit=unit), values[n], limit))
         return checks
