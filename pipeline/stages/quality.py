@@ -165,15 +165,8 @@ def split_units(text: str, chars_per_word: float) -> Units:
 
 def _duplicates(items: list[str]) -> tuple[int, int]:
     """How many items repeat an earlier one, and their characters (Gopher's dup line/paragraph)."""
-    seen: set[str] = set()
-    count = chars = 0
-    for item in items:
-        if item in seen:
-            count += 1
-            chars += len(item)
-        else:
-            seen.add(item)
-    return count, chars
+    distinct = set(items)  # each first occurrence; everything else is a repeat
+    return len(items) - len(distinct), sum(map(len, items)) - sum(map(len, distinct))
 
 
 _HASH_BASE = np.uint64(1_000_003)
