@@ -9,7 +9,8 @@ Backends, all offline (every model ships inside its pip package, nothing is ever
   lid.176 does not know 8 of the dev set's languages (lg, mi, sn, st, tn, ts, xh, zu) and is unsure
   on short text, so when its top score is below ``fallback_below`` the document gets a second opinion
   from ``lingua`` (Rust n-gram models for 75 languages, bundled in its wheel). About 30% of single
-  sentences need it but only ~4% of web pages; it costs as much as a langdetect call.
+  sentences need it but only ~4% of web pages; it costs as much as a langdetect call, so the
+  unsure documents of a batch go to lingua in one call (spread over its Rust threads).
 * ``lingua`` - lingua-language-detector alone, high-accuracy mode: the most accurate here, but
   13-35x slower than fastText, and each worker's first call loads its n-gram models (up to ~30 s and
   ~1.2 GB when every Latin-script language is a candidate). ``lingua-low``: low-accuracy mode,
