@@ -185,6 +185,8 @@ def ngram_ratios(
     overflow by design). Only n-grams whose (n-1)-gram prefix and suffix both repeat can repeat, so
     each pass sorts just those candidates (a stable argsort: the first member of each group of equal
     keys is its first occurrence, the others are repeats), and the passes stop once nothing repeats.
+    (The one possible difference from keying every n-gram: two different n-grams whose 64-bit keys
+    collide count as a repeat only if both are candidates; a collision is ~1e-19 per pair.)
 
     With ``dup_limits`` (n -> limit) the passes also stop once every top n is measured and no later
     dup value can exceed its limit (dup[n] never grows with n: a repeated (n+1)-gram is two repeated
