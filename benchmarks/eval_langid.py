@@ -6,7 +6,8 @@ in this one process, after the models are loaded, best of ``REPEATS`` (one run f
 on the sentences and on 990 real web pages (boilerplate_dev ``text``, raw, boilerplate included;
 the stage reads the first ``max_chars`` characters). lingua and langdetect are timed on seeded
 samples (1,500 sentences / 300 pages). Pages have no gold label; we report agreement with the
-language the page declares (``lang_hint``, 905 pages), which is itself sometimes wrong.
+language the page declares (``lang_hint``, 905 pages), which is itself sometimes wrong. Last, the
+default language and quality stages' throughput in MB/s (CPU time) on those pages after normalize.
 
     .venv/bin/python -m benchmarks.eval_langid
 """
@@ -97,6 +98,30 @@ def quality_on_prose(sentences: list[dict[str, Any]], per_doc: int = 10) -> dict
     return {"documents": total, "flagged": sum(sum(r.values()) for r in flagged.values()), "by_language": flagged}
 
 
+def stage_throughput(pages: list[dict[str, Any]], repeats: int = REPEATS) -> dict[str, float]:
+    """MB/s of the default language and quality stages on the dev pages after normalize, in CPU
+    seconds of this one process (``time.process_time``, so lingua's threads count), best of ``repeats``."""
+    normalize, language, quality = build_stages(["normalize", "language", "quality"])
+    docs = [Document(r["id"], r["text"]) for r in pages]
+    normalize.process(docs)
+    texts = [d.text for d in docs]
+    megabytes = sum(len(t.encode("utf-8", "surrogatepass")) for t in texts) / 1e6
+    language.process([Document("warm-up", "load the models: " + texts[0])])
+    quality.process([Document("warm-up", texts[0])])
+    figures = {"megabytes": round(megabytes, 2)}
+    for stage in (language, quality):
+        best = float("inf")
+        for _ in range(repeats):
+            batch = [Document(str(i), t) for i, t in enumerate(texts)]
+            if stage is quality:
+                language.process(batch)  # quality reads the language annotation
+            start = time.process_time()
+            stage.process(batch)
+            best = min(best, time.process_time() - start)
+        figures[f"{stage.name}_mb_per_s"] = round(megabytes / best, 1)
+    return figures
+
+
 def run(data_dir: Path = DATA_DIR) -> dict[str, Any]:
     sentences = list(read_jsonl_gz(data_dir / "langid_dev.jsonl.gz"))
     page_records = list(read_jsonl_gz(data_dir / "boilerplate_dev.jsonl.gz"))
@@ -118,6 +143,7 @@ def run(data_dir: Path = DATA_DIR) -> dict[str, Any]:
         figures.update(_page_figures(docs, [r["lang_hint"] for r in timed_pages]))
         result["systems"][name] = figures
     result["quality_on_prose"] = quality_on_prose(sentences)
+    result["stage_throughput"] = stage_throughput(page_records)
     base = result["systems"][LANGDETECT]
     for figures in result["systems"].values():
         figures["speedup_vs_langdetect_pages"] = round(figures["pages_per_s"] / base["pages_per_s"], 1)
@@ -146,7 +172,12 @@ def table(result: dict[str, Any]) -> str:
     prose = result["quality_on_prose"]
     flagged = "; ".join(f"{lang}: {rules}" for lang, rules in prose["by_language"].items()) or "none"
     quality = f"quality defaults on {prose['documents']} paragraphs of real prose: {prose['flagged']} flagged ({flagged})"
-    return f"{summary}\n\nPer language (accuracy on 100 sentences each):\n\n{per_lang}\n\n{quality}"
+    speed = result["stage_throughput"]
+    throughput = (
+        f"stages on the {result['pages']} dev pages after normalize ({speed['megabytes']} MB, one process, CPU time): "
+        f"language {speed['language_mb_per_s']} MB/s, quality {speed['quality_mb_per_s']} MB/s"
+    )
+    return f"{summary}\n\nPer language (accuracy on 100 sentences each):\n\n{per_lang}\n\n{quality}\n\n{throughput}"
 
 
 if __name__ == "__main__":

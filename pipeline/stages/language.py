@@ -9,7 +9,8 @@ Backends, all offline (every model ships inside its pip package, nothing is ever
   lid.176 does not know 8 of the dev set's languages (lg, mi, sn, st, tn, ts, xh, zu) and is unsure
   on short text, so when its top score is below ``fallback_below`` the document gets a second opinion
   from ``lingua`` (Rust n-gram models for 75 languages, bundled in its wheel). About 30% of single
-  sentences need it but only ~4% of web pages; it costs as much as a langdetect call.
+  sentences need it but only ~4% of web pages; it costs as much as a langdetect call, so the
+  unsure documents of a batch go to lingua in one call (spread over its Rust threads).
 * ``lingua`` - lingua-language-detector alone, high-accuracy mode: the most accurate here, but
   13-35x slower than fastText, and each worker's first call loads its n-gram models (up to ~30 s and
   ~1.2 GB when every Latin-script language is a candidate). ``lingua-low``: low-accuracy mode,
@@ -100,8 +101,16 @@ class LinguaBackend:
         self.top_k = top_k
 
     def guess(self, text: str) -> Guess:
-        values = self.detector.compute_language_confidence_values(text)[: self.top_k]
-        return [(v.language.iso_code_639_1.name.lower(), float(v.value)) for v in values if v.value > 0]
+        return self._ranked(self.detector.compute_language_confidence_values(text))
+
+    def guess_many(self, texts: list[str]) -> list[Guess]:
+        """One call for many texts: lingua spreads them over Rust threads (same values as ``guess``)."""
+        if len(texts) < 2:
+            return [self.guess(text) for text in texts]
+        return [self._ranked(values) for values in self.detector.compute_language_confidence_values_in_parallel(texts)]
+
+    def _ranked(self, values: list[Any]) -> Guess:
+        return [(v.language.iso_code_639_1.name.lower(), float(v.value)) for v in values[: self.top_k] if v.value > 0]
 
 
 class LangdetectBackend:
@@ -192,22 +201,28 @@ class Language(Stage):
 
     def identify(self, text: str) -> tuple[Guess, str]:
         """Ranked guesses for one text and the backend that made them."""
+        return self.identify_many([text])[0]
+
+    def identify_many(self, texts: list[str]) -> list[tuple[Guess, str]]:
+        """``identify`` for each text; the fallback sees all the texts that need it in one call."""
         cfg = self.config
-        sample = model_input(text, cfg.max_chars)
-        if not sample:
-            return [], cfg.backend
-        guess = self._backend(cfg.backend).guess(sample)
-        if cfg.backend == "fasttext" and cfg.fallback != "none" and (not guess or guess[0][1] < cfg.fallback_below):
-            second = self._backend(cfg.fallback).guess(sample)
-            if second:
-                return second, f"fasttext>{cfg.fallback}"
-        return guess, cfg.backend
+        samples = [model_input(text, cfg.max_chars) for text in texts]
+        backend = self._backend(cfg.backend) if any(samples) else None
+        results: list[tuple[Guess, str]] = [(backend.guess(s) if s else [], cfg.backend) for s in samples]
+        if cfg.backend != "fasttext" or cfg.fallback == "none":
+            return results
+        unsure = [i for i, (guess, _) in enumerate(results) if samples[i] and (not guess or guess[0][1] < cfg.fallback_below)]
+        if unsure:
+            fallback = self._backend(cfg.fallback)
+            for i, second in zip(unsure, fallback.guess_many([samples[i] for i in unsure])):
+                if second:
+                    results[i] = second, f"fasttext>{cfg.fallback}"
+        return results
 
     def process(self, batch: list[Document]) -> None:
         cfg = self.config
         keep = None if cfg.languages == "all" else set(cfg.languages)
-        for doc in batch:
-            guess, backend = self.identify(doc.text)
+        for doc, (guess, backend) in zip(batch, self.identify_many([doc.text for doc in batch])):
             lang, score = guess[0] if guess else (UNDETERMINED, 0.0)
             doc.annotations[self.name] = {
                 "lang": lang,

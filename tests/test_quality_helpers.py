@@ -1,0 +1,60 @@
+"""The vectorised helpers of the quality stage agree with the plain definitions they replace."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+import regex
+
+from pipeline.stages.quality import ngram_ratios, word_figures
+
+FIXTURES = Path(__file__).parent / "fixtures" / "langqual"
+
+
+def reference_ngram_ratios(tokens: list[str], top_ns: list[int], dup_ns: list[int]):
+    """Gopher's definitions, by brute force over tuples of tokens."""
+    total = sum(map(len, tokens))
+    top, dup = {}, {}
+    for n in set(top_ns) | set(dup_ns):
+        grams = [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+        counts: dict[tuple[str, ...], int] = {}
+        for g in grams:
+            counts[g] = counts.get(g, 0) + 1
+        best = max(counts.values(), default=0)
+        top[n] = max((sum(map(len, g)) * c for g, c in counts.items() if c == best > 1), default=0) / max(total, 1)
+        seen, covered = set(), set()
+        for i, g in enumerate(grams):
+            if g in seen:
+                covered.update(range(i, i + n))
+            seen.add(g)
+        dup[n] = sum(len(tokens[i]) for i in covered) / max(total, 1)
+    return {n: top[n] for n in top_ns}, {n: dup[n] for n in dup_ns}
+
+
+def test_ngram_ratios_equal_brute_force_on_random_repetitive_tokens():
+    rng = random.Random(7)
+    for _ in range(300):
+        tokens = [rng.choice(["the", "cat", "sat", "on", "a", "mat", "x"][: rng.randint(1, 7)]) for _ in range(rng.randint(0, 40))]
+        top_ns, dup_ns = sorted(rng.sample(range(1, 9), 3)), sorted(rng.sample(range(1, 13), 4))
+        top, dup = ngram_ratios(tokens, top_ns, dup_ns)
+        want_top, want_dup = reference_ngram_ratios(tokens, top_ns, dup_ns)
+        assert top == pytest.approx(want_top) and dup == pytest.approx(want_dup), tokens
+
+
+@pytest.mark.parametrize("name", ["de_news.txt", "hashtags.txt", "bullets.txt", "seo_keywords.txt"])
+def test_word_figures_equal_the_regex_definitions(name):
+    text = (FIXTURES / name).read_text(encoding="utf-8")
+    # edge cases: separators str.split splits on but regex's \s does not, tabs, punctuation-only tokens
+    text += "\n12 345 -- ... ¿Qué?\x1cword\tß €5 «» 3½ 中文 ok"
+    words = regex.sub(r"[\p{P}\p{S}]+", "", text).split()
+    figures = word_figures(text)
+    assert figures.words == len(words)
+    assert figures.word_chars == sum(map(len, words))
+    assert figures.without_letter == len(regex.findall(r"(?<!\S)[^\s\p{L}]+(?!\S)", text))
+    assert figures.without_letter > 0
+
+
+def test_word_figures_of_empty_and_blank_text():
+    assert (word_figures("").words, word_figures(" \n\t").words, word_figures(" \n\t").without_letter) == (0, 0, 0)
