@@ -27,7 +27,7 @@ import numpy as np
 import regex
 from pydantic import BaseModel, ConfigDict, Field
 
-from .boilerplate_rules import AFFIXES, EDGE_CHARS, PREFIXES, PhraseRules
+from .boilerplate_rules import AFFIXES, EDGE_CHARS, PREFIXES, AnchoredPatterns, PhraseRules
 
 _TERMINAL = frozenset(".!?…;:。！？")
 _CLOSERS = frozenset("\"'”’»«“)]*")
@@ -40,6 +40,8 @@ _PATTERN_MAX_WORDS = 8
 KEEP = 0
 _CHARS_PER_WORD = 15  # fewer spaces than one per this many characters: a script without spaces
 _UNSPACED_TITLE_CHARS = 60
+_ANCHOR_BIT = 62
+_MATCH_CACHE_LINES = 200_000  # lines whose pattern verdict is remembered (menus repeat across pages)
 
 
 def _with_punctuation(words, prefixes: bool = False) -> frozenset[str]:
@@ -113,12 +115,20 @@ class LineClassifier:
         for name in ("title", "comments", "header_zone", "footer_zone", "link_block", "repeated", "symbols"):
             self.names.code(name)
         self.languages = list(rules.stopwords)
+        if len(self.languages) >= _ANCHOR_BIT:
+            raise ValueError(f"boilerplate: at most {_ANCHOR_BIT} stopword languages, got {len(self.languages)}")
         self.stopwords = [_with_punctuation(rules.stopwords[lang]) for lang in self.languages]
-        self.language_mask: dict[str, int] = {}  # stopword -> bit set of the languages it belongs to
+        anchors = _with_punctuation(set(rules.line_patterns.by_anchor) | set(rules.contains.by_anchor), prefixes=True)
+        # token -> bit set: bit k = stopword of language k, bit _ANCHOR_BIT = a phrase rule's anchor
+        # word; one dict probe per token gives the language guess, stopword counts and anchors
+        self.token_bits: dict[str, int] = {}
         for k, words in enumerate(self.stopwords):
             for word in words:
-                self.language_mask[word] = self.language_mask.get(word, 0) | (1 << k)
-        self.anchors = _with_punctuation(set(rules.line_patterns.by_anchor) | set(rules.contains.by_anchor), prefixes=True)
+                self.token_bits[word] = self.token_bits.get(word, 0) | (1 << k)
+        for word in anchors:
+            self.token_bits[word] = self.token_bits.get(word, 0) | (1 << _ANCHOR_BIT)
+        self._language_bits = np.arange(len(self.languages), dtype=np.int64)
+        self._match_cache: dict[tuple[bool, str], str | None] = {}  # (whole line?, line) -> rule
         self.is_section = np.zeros(256, dtype=bool)
         self.is_comments = np.zeros(256, dtype=bool)
         self.is_section[list(self.section_codes - self.comment_codes)] = True
@@ -142,7 +152,7 @@ class LineClassifier:
                 codes[i] = code(name)
         candidates = anchored & (codes == 0)
         for i in np.flatnonzero(candidates & (lengths <= _PATTERN_MAX_CHARS) & (n_words <= _PATTERN_MAX_WORDS)).tolist():
-            name = rules.line_patterns.match(stripped[i], whole_line=True)
+            name = self._match(rules.line_patterns, stripped[i], True)
             if name is not None:
                 codes[i] = code(name)
         if rules.bare_regex is not None:
@@ -152,11 +162,22 @@ class LineClassifier:
                 if m is not None:
                     codes[i] = code(m.lastgroup or "pattern")
         for i in np.flatnonzero(candidates & (codes == 0) & (lengths <= self.params.contains_max_chars)).tolist():
-            name = rules.contains.match(stripped[i], whole_line=False)
+            name = self._match(rules.contains, stripped[i], False)
             if name is not None:
                 codes[i] = code(name)
                 contained[i] = True
         return codes, contained
+
+    def _match(self, patterns: AnchoredPatterns, line: str, whole_line: bool) -> str | None:
+        """``patterns.match``, remembered per line: template lines recur on every page of a site."""
+        key = (whole_line, line)
+        cache = self._match_cache
+        if key in cache:
+            return cache[key]
+        if len(cache) >= _MATCH_CACHE_LINES:
+            cache.clear()
+        name = cache[key] = patterns.match(line, whole_line)
+        return name
 
     def _tokens(self, low: str, stripped: list[str], nonblank: np.ndarray) -> tuple[list[str], np.ndarray]:
         """Tokens of the lower-cased text and the number of tokens on each line."""
@@ -183,18 +204,18 @@ class LineClassifier:
         low = text.lower()
         tokens, n_words = self._tokens(low, stripped, nonblank)
         line_of_token = np.repeat(np.arange(n), n_words)
-        language_id = self._language(tokens)
+        bits = np.fromiter(map(self.token_bits.get, tokens, repeat(0)), dtype=np.int64, count=len(tokens))
+        language_id = self._language(bits)
         language = self.languages[language_id] if language_id is not None else None
 
-        def lines_with(words: frozenset[str]) -> np.ndarray:
-            hit = np.fromiter(map(words.__contains__, tokens), dtype=bool, count=len(tokens))
-            return np.bincount(line_of_token[hit], minlength=n)
+        def lines_with(bit: int) -> np.ndarray:
+            return np.bincount(line_of_token[(bits >> bit) & 1 == 1], minlength=n)
 
         ends = np.fromiter(
             ((s[-1:] in _TERMINAL) or (s[-1:] in _CLOSERS and s[-2:-1] in _TERMINAL) for s in stripped), dtype=bool, count=n
         )
         if language_id is not None:
-            n_stop = lines_with(self.stopwords[language_id])
+            n_stop = lines_with(language_id)
             dense = n_stop >= p.min_stopword_density * n_words
         else:  # no stopword list fits: prose is judged by length and sentence ends alone
             n_stop = np.zeros(n, dtype=np.int64)
@@ -204,7 +225,7 @@ class LineClassifier:
         # a menu entry: a few words, no sentence end, no stopword ("Sport", "Über uns")
         menu_like = short & (n_stop == 0)
 
-        anchored = lines_with(self.anchors) > 0
+        anchored = lines_with(_ANCHOR_BIT) > 0
         if "©" in text:  # glued to a year ("©2024"), so no token of its own
             anchored |= np.fromiter(("©" in s for s in stripped), dtype=bool, count=n)
         lowered = low.split("\n")
@@ -242,15 +263,14 @@ class LineClassifier:
         next_good[nb[:-1]] = plain_good[nb[1:]]
         codes[contained & good & prev_good & next_good] = KEEP
 
-    def _language(self, tokens: list[str], sample: int = 150) -> int | None:
-        """Index of the language whose stopwords cover most words of a sample of the text."""
-        mid = max(0, len(tokens) // 2 - sample // 2)
-        window = tokens[mid : mid + sample]
-        masks = [m for m in map(self.language_mask.get, window) if m]
-        if not window or not masks:
+    def _language(self, bits: np.ndarray, sample: int = 150) -> int | None:
+        """Index of the language whose stopwords cover most words of a sample of the text
+        (``bits``: each token's bit set from ``token_bits``)."""
+        mid = max(0, len(bits) // 2 - sample // 2)
+        window = bits[mid : mid + sample]
+        if not len(window):
             return None
-        bits = np.array(masks, dtype=np.int64)
-        hits = [int(((bits >> k) & 1).sum()) for k in range(len(self.languages))]
+        hits = ((window[:, None] >> self._language_bits) & 1).sum(axis=0)
         best = int(np.argmax(hits))
         return best if hits[best] >= 0.05 * len(window) else None
 
