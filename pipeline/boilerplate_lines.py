@@ -40,7 +40,9 @@ _PATTERN_MAX_WORDS = 8
 KEEP = 0
 _CHARS_PER_WORD = 15  # fewer spaces than one per this many characters: a script without spaces
 _UNSPACED_TITLE_CHARS = 60
-_ANCHOR_BIT = 62
+_ANCHOR_BIT = 62  # token bits (see LineClassifier.token_bits); bits below _CONTAINS_BIT: languages
+_LINE_KEY_BIT = 61
+_CONTAINS_BIT = 60
 _MATCH_CACHE_LINES = 200_000  # lines whose pattern verdict is remembered (menus repeat across pages)
 
 
@@ -115,18 +117,23 @@ class LineClassifier:
         for name in ("title", "comments", "header_zone", "footer_zone", "link_block", "repeated", "symbols"):
             self.names.code(name)
         self.languages = list(rules.stopwords)
-        if len(self.languages) >= _ANCHOR_BIT:
-            raise ValueError(f"boilerplate: at most {_ANCHOR_BIT} stopword languages, got {len(self.languages)}")
+        if len(self.languages) >= _CONTAINS_BIT:
+            raise ValueError(f"boilerplate: at most {_CONTAINS_BIT} stopword languages, got {len(self.languages)}")
         self.stopwords = [_with_punctuation(rules.stopwords[lang]) for lang in self.languages]
         anchors = _with_punctuation(set(rules.line_patterns.by_anchor) | set(rules.contains.by_anchor), prefixes=True)
-        # token -> bit set: bit k = stopword of language k, bit _ANCHOR_BIT = a phrase rule's anchor
-        # word; one dict probe per token gives the language guess, stopword counts and anchors
+        # token -> bit set: bit k = stopword of language k, _ANCHOR_BIT = a phrase rule's anchor word
+        # (the gate for pattern rules), _LINE_KEY_BIT / _CONTAINS_BIT = a token that selects a
+        # whole-line / contains pattern (a line without one cannot match it); one dict probe per
+        # token gives the language guess, stopword counts and both gates
         self.token_bits: dict[str, int] = {}
         for k, words in enumerate(self.stopwords):
             for word in words:
                 self.token_bits[word] = self.token_bits.get(word, 0) | (1 << k)
         for word in anchors:
             self.token_bits[word] = self.token_bits.get(word, 0) | (1 << _ANCHOR_BIT)
+        for bit, patterns in ((_LINE_KEY_BIT, rules.line_patterns), (_CONTAINS_BIT, rules.contains)):
+            for word in patterns.by_token:
+                self.token_bits[word] = self.token_bits.get(word, 0) | (1 << bit)
         self._language_bits = np.arange(len(self.languages), dtype=np.int64)
         self._match_cache: dict[tuple[bool, str], str | None] = {}  # (whole line?, line) -> rule
         self.is_section = np.zeros(256, dtype=bool)
@@ -137,7 +144,7 @@ class LineClassifier:
         self.is_meta[[self.names.code(n) for n in ("byline", "date", "credit", "title")]] = True
 
     # -- features -------------------------------------------------------------------------------
-    def _phrase_codes(self, stripped, lowered, lengths, n_words, anchored) -> tuple[np.ndarray, np.ndarray]:
+    def _phrase_codes(self, stripped, lowered, lengths, n_words, gates) -> tuple[np.ndarray, np.ndarray]:
         """Rule code per line from the phrase data (0 = no rule), and which came from a phrase
         found inside the line (rather than the whole line)."""
         rules, code = self.rules, self.names.code
@@ -150,8 +157,9 @@ class LineClassifier:
         for i, name in zip(rows, names):
             if name is not None:
                 codes[i] = code(name)
+        anchored, line_gate, contains_gate = gates
         candidates = anchored & (codes == 0)
-        for i in np.flatnonzero(candidates & (lengths <= _PATTERN_MAX_CHARS) & (n_words <= _PATTERN_MAX_WORDS)).tolist():
+        for i in np.flatnonzero(candidates & line_gate & (lengths <= _PATTERN_MAX_CHARS) & (n_words <= _PATTERN_MAX_WORDS)).tolist():
             name = self._match(rules.line_patterns, stripped[i], True)
             if name is not None:
                 codes[i] = code(name)
@@ -161,7 +169,7 @@ class LineClassifier:
                 m = rules.bare_regex.fullmatch(stripped[i].strip(EDGE_CHARS))
                 if m is not None:
                     codes[i] = code(m.lastgroup or "pattern")
-        for i in np.flatnonzero(candidates & (codes == 0) & (lengths <= self.params.contains_max_chars)).tolist():
+        for i in np.flatnonzero(candidates & contains_gate & (codes == 0) & (lengths <= self.params.contains_max_chars)).tolist():
             name = self._match(rules.contains, stripped[i], False)
             if name is not None:
                 codes[i] = code(name)
@@ -226,12 +234,17 @@ class LineClassifier:
         menu_like = short & (n_stop == 0)
 
         anchored = lines_with(_ANCHOR_BIT) > 0
-        if "©" in text:  # glued to a year ("©2024"), so no token of its own
-            anchored |= np.fromiter(("©" in s for s in stripped), dtype=bool, count=n)
+        line_gate = lines_with(_LINE_KEY_BIT) > 0
+        contains_gate = lines_with(_CONTAINS_BIT) > 0
+        if "©" in text:  # glued to a year ("©2024"), so no token of its own: such lines are tried
+            copyright = np.fromiter(("©" in s for s in stripped), dtype=bool, count=n)
+            anchored |= copyright
+            line_gate |= copyright
+            contains_gate |= copyright
         lowered = low.split("\n")
         if len(lowered) != n:  # lower() never adds line breaks; guard anyway
             lowered = [line.lower() for line in lines]
-        codes, contained = self._phrase_codes(stripped, lowered, lengths, n_words, anchored)
+        codes, contained = self._phrase_codes(stripped, lowered, lengths, n_words, (anchored, line_gate, contains_gate))
         self._spare_embedded_prose(contained, good, nonblank, codes)
         title = None
         if p.extract_title:
