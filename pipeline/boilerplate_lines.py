@@ -54,6 +54,72 @@ def _with_punctuation(words, prefixes: bool = False) -> frozenset[str]:
     return frozenset(out)
 
 
+_HASH_BASE = np.uint64(0x9E3779B97F4A7C15)  # odd: invertible modulo 2**64
+_HASH_BASE_INVERSE = np.uint64(pow(int(_HASH_BASE), -1, 2**64))
+_MAX_SPACE = 0x3000  # the highest code point str.split() treats as whitespace
+_IS_SPACE = np.array([chr(c).isspace() for c in range(_MAX_SPACE + 1)], dtype=bool)
+_MAX_PUNCT = max(map(ord, _TERMINAL | _CLOSERS)) + 1
+_IS_TERMINAL = np.zeros(_MAX_PUNCT + 1, dtype=bool)  # by code point; the last entry: everything above
+_IS_TERMINAL[list(map(ord, _TERMINAL))] = True
+_IS_CLOSER = np.zeros(_MAX_PUNCT + 1, dtype=bool)
+_IS_CLOSER[list(map(ord, _CLOSERS))] = True
+
+
+def _codepoints(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+def _cumulative_powers(base: np.uint64, size: int) -> np.ndarray:
+    """base**0 .. base**(size-1) modulo 2**64 (uint64 arithmetic wraps)."""
+    factors = np.full(size, base, dtype=np.uint64)
+    factors[0] = 1
+    return np.cumprod(factors, dtype=np.uint64)
+
+
+class _Tokens:
+    """Whitespace tokens of a text as numpy arrays, without making a Python string per token: each
+    token is identified by a polynomial hash of its code points (mod 2**64, plus its length), so
+    looking words up in a vocabulary is one ``searchsorted`` for the whole text. Same tokens as
+    ``str.split()`` (the same whitespace table)."""
+
+    def __init__(self) -> None:
+        self._powers = np.ones(1, dtype=np.uint64)
+        self._inverse_powers = np.ones(1, dtype=np.uint64)
+
+    def _tables(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        if len(self._powers) < n:  # grown on demand, doubling
+            size = max(n, 2 * len(self._powers))
+            with np.errstate(over="ignore"):
+                self._powers = _cumulative_powers(_HASH_BASE, size)
+                self._inverse_powers = _cumulative_powers(_HASH_BASE_INVERSE, size)
+        return self._powers[:n], self._inverse_powers[:n]
+
+    def split(self, codes: np.ndarray, space: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(start, end, hash) of every token of a text given as code points (``space``: which are
+        whitespace, if known)."""
+        n = len(codes)
+        if space is None:
+            space = _IS_SPACE[np.minimum(codes, _MAX_SPACE)] & (codes <= _MAX_SPACE)
+        edges = np.diff(np.concatenate(([1], space.view(np.int8), [1])))
+        starts, ends = np.flatnonzero(edges == -1), np.flatnonzero(edges == 1)
+        powers, inverse = self._tables(n + 1)
+        prefix = np.zeros(n + 1, dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            np.cumsum(codes * powers[:n], out=prefix[1:])
+            hashes = (prefix[ends] - prefix[starts]) * inverse[starts] + (ends - starts).astype(np.uint64)
+        return starts, ends, hashes
+
+    def hash_words(self, words: list[str]) -> np.ndarray:
+        """The hash ``split`` gives each of ``words`` (single tokens)."""
+        out = []
+        for word in words:
+            _, _, h = self.split(_codepoints(word))
+            if len(h) != 1:
+                raise ValueError(f"not a single token: {word!r}")
+            out.append(h[0])
+        return np.array(out, dtype=np.uint64)
+
+
 class LineParams(BaseModel):
     """Thresholds of the classifier; the boilerplate stage's config extends this (every option is
     documented in ``configs/default.yaml``)."""
@@ -135,6 +201,14 @@ class LineClassifier:
             for word in patterns.by_token:
                 self.token_bits[word] = self.token_bits.get(word, 0) | (1 << bit)
         self._language_bits = np.arange(len(self.languages), dtype=np.int64)
+        self._tokens = _Tokens()
+        vocabulary = sorted(w for w in self.token_bits if w.split() == [w])  # "por qué" is never one token
+        hashes = self._tokens.hash_words(vocabulary)
+        if len(np.unique(hashes)) != len(vocabulary):  # pragma: no cover - 64-bit hash collision
+            raise ValueError("boilerplate: token hash collision in the vocabulary")
+        order = np.argsort(hashes)
+        self._vocab_hashes = hashes[order]  # sorted: a token's bits are one searchsorted away
+        self._vocab_bits = np.array([self.token_bits[vocabulary[i]] for i in order.tolist()], dtype=np.int64)
         self._match_cache: dict[tuple[bool, str], str | None] = {}  # (whole line?, line) -> rule
         self.is_section = np.zeros(256, dtype=bool)
         self.is_comments = np.zeros(256, dtype=bool)
@@ -187,17 +261,32 @@ class LineClassifier:
         name = cache[key] = patterns.match(line, whole_line)
         return name
 
-    def _tokens(self, low: str, stripped: list[str], nonblank: np.ndarray) -> tuple[list[str], np.ndarray]:
-        """Tokens of the lower-cased text and the number of tokens on each line."""
-        n = len(stripped)
-        tokens = low.split()
-        # normalized text has single spaces and trimmed lines: words = spaces + 1, no per-line split
-        n_words = np.fromiter(map(str.count, stripped, repeat(" ", n)), dtype=np.int64, count=n) + nonblank
-        if len(tokens) != int(n_words.sum()):  # irregular spacing: count line by line
-            split = [line.lower().split() for line in stripped]
-            n_words = np.fromiter(map(len, split), dtype=np.int64, count=n)
-            tokens = [t for words in split for t in words]
-        return tokens, n_words
+    def _features(self, text: str, low: str, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:
+        """Per token: its bits (``token_bits``) and line; per line: the number of tokens and whether
+        it ends a sentence; and whether any line has blanks at its edges. All with numpy over the
+        text's code points, no Python object per token or line."""
+        codes = _codepoints(low)
+        space = _IS_SPACE[np.minimum(codes, _MAX_SPACE)] & (codes <= _MAX_SPACE)
+        starts, _, hashes = self._tokens.split(codes, space)
+        where = np.searchsorted(self._vocab_hashes, hashes)
+        where[where == len(self._vocab_hashes)] = 0
+        bits = np.where(self._vocab_hashes[where] == hashes, self._vocab_bits[where], 0)
+        newline = codes == 10
+        line_of_token = np.cumsum(newline)[starts] if len(starts) else starts
+        n_words = np.bincount(line_of_token, minlength=n)
+        line_ends = np.append(np.flatnonzero(newline), len(codes))  # one past each line's last character
+        line_starts = np.concatenate(([0], line_ends[:-1] + 1))
+        nonempty = line_ends > line_starts
+        padded = np.zeros(n, dtype=bool)  # a line that str.strip() would shorten
+        padded[nonempty] = space[line_starts[nonempty]] | space[line_ends[nonempty] - 1]
+        if len(low) != len(text) or padded.any():  # rare: the sentence ends of the stripped lines, one by one
+            return bits, line_of_token, n_words, None, True
+        # lower() keeps punctuation as it is, and the lines need no strip: the last two characters
+        last = np.where(nonempty, codes[np.maximum(line_ends - 1, 0)] if len(codes) else 0, 0)
+        before = np.where(line_ends - line_starts >= 2, codes[np.maximum(line_ends - 2, 0)] if len(codes) else 0, 0)
+        last, before = np.minimum(last, _MAX_PUNCT), np.minimum(before, _MAX_PUNCT)
+        ends = nonempty & (_IS_TERMINAL[last] | (_IS_CLOSER[last] & _IS_TERMINAL[before]))
+        return bits, line_of_token, n_words, ends, False
 
     # -- the decision -----------------------------------------------------------------------------
     def clean(self, text: str, repeated: Callable[[list[str]], np.ndarray] | None = None) -> CleanResult:
@@ -206,22 +295,21 @@ class LineClassifier:
         p = self.params
         lines = text.split("\n")
         n = len(lines)
-        stripped = [line.strip() for line in lines]
+        low = text.lower()
+        bits, line_of_token, n_words, ends, padded = self._features(text, low, n)
+        stripped = [line.strip() for line in lines] if padded else lines
         lengths = np.fromiter(map(len, stripped), dtype=np.int64, count=n)
         nonblank = lengths > 0
-        low = text.lower()
-        tokens, n_words = self._tokens(low, stripped, nonblank)
-        line_of_token = np.repeat(np.arange(n), n_words)
-        bits = np.fromiter(map(self.token_bits.get, tokens, repeat(0)), dtype=np.int64, count=len(tokens))
+        if ends is None:
+            ends = np.fromiter(
+                ((s[-1:] in _TERMINAL) or (s[-1:] in _CLOSERS and s[-2:-1] in _TERMINAL) for s in stripped), dtype=bool, count=n
+            )
         language_id = self._language(bits)
         language = self.languages[language_id] if language_id is not None else None
 
         def lines_with(bit: int) -> np.ndarray:
             return np.bincount(line_of_token[(bits >> bit) & 1 == 1], minlength=n)
 
-        ends = np.fromiter(
-            ((s[-1:] in _TERMINAL) or (s[-1:] in _CLOSERS and s[-2:-1] in _TERMINAL) for s in stripped), dtype=bool, count=n
-        )
         if language_id is not None:
             n_stop = lines_with(language_id)
             dense = n_stop >= p.min_stopword_density * n_words
