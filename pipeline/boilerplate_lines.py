@@ -56,6 +56,7 @@ def _with_punctuation(words, prefixes: bool = False) -> frozenset[str]:
 
 _HASH_BASE = np.uint64(0x9E3779B97F4A7C15)  # odd: invertible modulo 2**64
 _HASH_BASE_INVERSE = np.uint64(pow(int(_HASH_BASE), -1, 2**64))
+_FILTER_BITS = 20  # a table of 2**20 flags: which hash prefixes the vocabulary holds
 _MAX_SPACE = 0x3000  # the highest code point str.split() treats as whitespace
 _IS_SPACE = np.array([chr(c).isspace() for c in range(_MAX_SPACE + 1)], dtype=bool)
 _MAX_PUNCT = max(map(ord, _TERMINAL | _CLOSERS)) + 1
@@ -209,6 +210,8 @@ class LineClassifier:
         order = np.argsort(hashes)
         self._vocab_hashes = hashes[order]  # sorted: a token's bits are one searchsorted away
         self._vocab_bits = np.array([self.token_bits[vocabulary[i]] for i in order.tolist()], dtype=np.int64)
+        self._vocab_filter = np.zeros(1 << _FILTER_BITS, dtype=bool)  # most other tokens skip the search
+        self._vocab_filter[self._vocab_hashes >> np.uint64(64 - _FILTER_BITS)] = True
         self._match_cache: dict[tuple[bool, str], str | None] = {}  # (whole line?, line) -> rule
         self.is_section = np.zeros(256, dtype=bool)
         self.is_comments = np.zeros(256, dtype=bool)
@@ -268,9 +271,11 @@ class LineClassifier:
         codes = _codepoints(low)
         space = _IS_SPACE[np.minimum(codes, _MAX_SPACE)] & (codes <= _MAX_SPACE)
         starts, _, hashes = self._tokens.split(codes, space)
-        where = np.searchsorted(self._vocab_hashes, hashes)
+        bits = np.zeros(len(hashes), dtype=np.int64)
+        maybe = np.flatnonzero(self._vocab_filter[hashes >> np.uint64(64 - _FILTER_BITS)])
+        where = np.searchsorted(self._vocab_hashes, hashes[maybe])
         where[where == len(self._vocab_hashes)] = 0
-        bits = np.where(self._vocab_hashes[where] == hashes, self._vocab_bits[where], 0)
+        bits[maybe] = np.where(self._vocab_hashes[where] == hashes[maybe], self._vocab_bits[where], 0)
         newline = codes == 10
         line_of_token = np.cumsum(newline)[starts] if len(starts) else starts
         n_words = np.bincount(line_of_token, minlength=n)
