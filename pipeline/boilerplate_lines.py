@@ -213,6 +213,11 @@ class LineClassifier:
         self._vocab_filter = np.zeros(1 << _FILTER_BITS, dtype=bool)  # most other tokens skip the search
         self._vocab_filter[self._vocab_hashes >> np.uint64(64 - _FILTER_BITS)] = True
         self._match_cache: dict[tuple[bool, str], str | None] = {}  # (whole line?, line) -> rule
+        # whole-line phrase key -> rule code; a line of bullets and punctuation alone: "symbols"
+        self._phrase_codes_by_key = {key: self.names.code(name) for key, name in rules.line_phrases.items()}
+        self._phrase_codes_by_key[""] = self.names.code("symbols")
+        if len(self.names.names) > 200:  # codes index 256-entry tables, with room for open patterns
+            raise ValueError(f"boilerplate: too many phrase rules ({len(self.names.names)})")
         self.is_section = np.zeros(256, dtype=bool)
         self.is_comments = np.zeros(256, dtype=bool)
         self.is_section[list(self.section_codes - self.comment_codes)] = True
@@ -227,13 +232,10 @@ class LineClassifier:
         rules, code = self.rules, self.names.code
         codes = np.zeros(len(stripped), dtype=np.int32)
         contained = np.zeros(len(stripped), dtype=bool)  # lines coded by a ``contains`` phrase
-        phrases = rules.line_phrases
-        rows = np.flatnonzero((lengths > 0) & (lengths <= _PHRASE_MAX_CHARS)).tolist()
-        keys = [lowered[i].strip(EDGE_CHARS) for i in rows]
-        names = [phrases.get(k) if k else "symbols" for k in keys]
-        for i, name in zip(rows, names):
-            if name is not None:
-                codes[i] = code(name)
+        n = len(stripped)
+        keys = map(str.strip, lowered, repeat(EDGE_CHARS, n))
+        codes[:] = np.fromiter(map(self._phrase_codes_by_key.get, keys, repeat(KEEP)), dtype=np.int32, count=n)
+        codes[(lengths == 0) | (lengths > _PHRASE_MAX_CHARS)] = KEEP
         anchored, line_gate, contains_gate = gates
         candidates = anchored & (codes == 0)
         for i in np.flatnonzero(candidates & line_gate & (lengths <= _PATTERN_MAX_CHARS) & (n_words <= _PATTERN_MAX_WORDS)).tolist():
