@@ -66,6 +66,11 @@ _IS_CLOSER = np.zeros(_MAX_PUNCT + 1, dtype=bool)
 _IS_CLOSER[list(map(ord, _CLOSERS))] = True
 
 
+def _nonzero(flags: np.ndarray) -> np.ndarray:
+    """``np.flatnonzero`` for 1-d arrays, without its wrapper's overhead (called ~20 times a page)."""
+    return flags.nonzero()[0]
+
+
 def _codepoints(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
 
@@ -102,12 +107,11 @@ class _Tokens:
         if space is None:
             space = _IS_SPACE[np.minimum(codes, _MAX_SPACE)] & (codes <= _MAX_SPACE)
         edges = np.diff(np.concatenate(([1], space.view(np.int8), [1])))
-        starts, ends = np.flatnonzero(edges == -1), np.flatnonzero(edges == 1)
+        starts, ends = _nonzero(edges == -1), _nonzero(edges == 1)
         powers, inverse = self._tables(n + 1)
         prefix = np.zeros(n + 1, dtype=np.uint64)
-        with np.errstate(over="ignore"):
-            np.cumsum(codes * powers[:n], out=prefix[1:])
-            hashes = (prefix[ends] - prefix[starts]) * inverse[starts] + (ends - starts).astype(np.uint64)
+        np.cumsum(codes * powers[:n], out=prefix[1:])  # array arithmetic wraps modulo 2**64 silently
+        hashes = (prefix[ends] - prefix[starts]) * inverse[starts] + (ends - starts).astype(np.uint64)
         return starts, ends, hashes
 
     def hash_words(self, words: list[str]) -> np.ndarray:
@@ -238,17 +242,17 @@ class LineClassifier:
         codes[(lengths == 0) | (lengths > _PHRASE_MAX_CHARS)] = KEEP
         anchored, line_gate, contains_gate = gates
         candidates = anchored & (codes == 0)
-        for i in np.flatnonzero(candidates & line_gate & (lengths <= _PATTERN_MAX_CHARS) & (n_words <= _PATTERN_MAX_WORDS)).tolist():
+        for i in _nonzero(candidates & line_gate & (lengths <= _PATTERN_MAX_CHARS) & (n_words <= _PATTERN_MAX_WORDS)).tolist():
             name = self._match(rules.line_patterns, stripped[i], True)
             if name is not None:
                 codes[i] = code(name)
         if rules.bare_regex is not None:
-            rows = np.flatnonzero((codes == 0) & (lengths > 0) & (lengths <= _BARE_MAX_CHARS)).tolist()
+            rows = _nonzero((codes == 0) & (lengths > 0) & (lengths <= _BARE_MAX_CHARS)).tolist()
             for i in [i for i in rows if not stripped[i][0].isalpha() or "@" in stripped[i]]:
                 m = rules.bare_regex.fullmatch(stripped[i].strip(EDGE_CHARS))
                 if m is not None:
                     codes[i] = code(m.lastgroup or "pattern")
-        for i in np.flatnonzero(candidates & contains_gate & (codes == 0) & (lengths <= self.params.contains_max_chars)).tolist():
+        for i in _nonzero(candidates & contains_gate & (codes == 0) & (lengths <= self.params.contains_max_chars)).tolist():
             name = self._match(rules.contains, stripped[i], False)
             if name is not None:
                 codes[i] = code(name)
@@ -274,14 +278,14 @@ class LineClassifier:
         space = _IS_SPACE[np.minimum(codes, _MAX_SPACE)] & (codes <= _MAX_SPACE)
         starts, _, hashes = self._tokens.split(codes, space)
         bits = np.zeros(len(hashes), dtype=np.int64)
-        maybe = np.flatnonzero(self._vocab_filter[hashes >> np.uint64(64 - _FILTER_BITS)])
+        maybe = _nonzero(self._vocab_filter[hashes >> np.uint64(64 - _FILTER_BITS)])
         where = np.searchsorted(self._vocab_hashes, hashes[maybe])
         where[where == len(self._vocab_hashes)] = 0
         bits[maybe] = np.where(self._vocab_hashes[where] == hashes[maybe], self._vocab_bits[where], 0)
         newline = codes == 10
         line_of_token = np.cumsum(newline)[starts] if len(starts) else starts
         n_words = np.bincount(line_of_token, minlength=n)
-        line_ends = np.append(np.flatnonzero(newline), len(codes))  # one past each line's last character
+        line_ends = np.append(_nonzero(newline), len(codes))  # one past each line's last character
         line_starts = np.concatenate(([0], line_ends[:-1] + 1))
         nonempty = line_ends > line_starts
         padded = np.zeros(n, dtype=bool)  # a line that str.strip() would shorten
@@ -345,7 +349,7 @@ class LineClassifier:
         if p.extract_title:
             title = self._mark_title(stripped, good, codes)
         self._mark_comments(good & (codes == 0), lengths, codes)
-        good_idx = np.flatnonzero(good & (codes == 0))
+        good_idx = _nonzero(good & (codes == 0))
         clusters = self._clusters(good_idx, nonblank, lengths)
         self._mark_sections(good_idx, nonblank, codes)
         heaviest = max((w for _, _, w in clusters), default=0)
@@ -363,7 +367,7 @@ class LineClassifier:
     def _spare_embedded_prose(self, contained, good, nonblank, codes) -> None:
         """A prose line between two prose lines is article, whatever phrase it holds ("customers
         who follow us on the long walk..."): ``contains`` rules do not remove it."""
-        nb = np.flatnonzero(nonblank)
+        nb = _nonzero(nonblank)
         plain_good = good & ((codes == KEEP) | contained)  # prose not named by a whole-line rule
         prev_good = np.zeros(len(codes), dtype=bool)
         next_good = np.zeros(len(codes), dtype=bool)
@@ -404,7 +408,7 @@ class LineClassifier:
 
     def _mark_comments(self, free_good: np.ndarray, lengths: np.ndarray, codes: np.ndarray) -> None:
         """Cut at the first comments heading that follows the article (more prose before than after)."""
-        heads = np.flatnonzero(self.is_comments[codes]).tolist()
+        heads = _nonzero(self.is_comments[codes]).tolist()
         if not heads:
             return
         prose = np.cumsum(np.where(free_good, lengths, 0))
@@ -422,7 +426,7 @@ class LineClassifier:
             return []
         seen = np.cumsum(nonblank)
         gaps = seen[good_idx[1:] - 1] - seen[good_idx[:-1]]  # non-blank lines strictly between
-        breaks = np.flatnonzero(gaps > self.params.max_gap_lines)
+        breaks = _nonzero(gaps > self.params.max_gap_lines)
         starts = np.concatenate(([0], breaks + 1))
         ends = np.concatenate((breaks, [len(good_idx) - 1]))
         weights = np.add.reduceat(lengths[good_idx], starts)
@@ -448,7 +452,7 @@ class LineClassifier:
                 j -= 1
         # the article's edges: content-like lines (not menu entries) right before and after it,
         # up to the first phrase-rule line or menu-like line, e.g. a recipe's ingredient list
-        nb = np.flatnonzero(nonblank)
+        nb = _nonzero(nonblank)
         for start, step, limit in ((first, -1, p.extend_before), (last, 1, p.extend_after)):
             k = int(np.searchsorted(nb, start)) + step
             for _ in range(limit):
@@ -485,12 +489,12 @@ class LineClassifier:
 
     def _mark_menu_runs(self, menu: np.ndarray, candidates: np.ndarray, nonblank: np.ndarray, codes: np.ndarray) -> None:
         """Mark runs of at least ``menu_run_lines`` consecutive (blank lines aside) menu-like lines."""
-        nb = np.flatnonzero(nonblank)
+        nb = _nonzero(nonblank)
         flags = menu[nb]
         if not flags.any():
             return
         edges = np.diff(np.concatenate(([0], flags.astype(np.int8), [0])))
-        starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        starts, stops = _nonzero(edges == 1), _nonzero(edges == -1)
         code = self.names.code("link_block")
         for a, b in zip(starts.tolist(), stops.tolist()):
             if b - a >= self.params.menu_run_lines:
@@ -499,7 +503,7 @@ class LineClassifier:
 
     def _mark_sections(self, good_idx: np.ndarray, nonblank: np.ndarray, codes: np.ndarray) -> None:
         """After a "Related articles" heading, remove the non-prose lines up to the next prose line."""
-        heads = np.flatnonzero(self.is_section[codes])
+        heads = _nonzero(self.is_section[codes])
         for i in heads.tolist():
             nxt = np.searchsorted(good_idx, i + 1)
             stop = int(good_idx[nxt]) if nxt < len(good_idx) else len(codes)
@@ -511,11 +515,11 @@ class LineClassifier:
         in_cluster = np.zeros(len(codes), dtype=bool)
         for a, b, _ in clusters:
             in_cluster[a : b + 1] = True
-        nb = np.flatnonzero(nonblank)
+        nb = _nonzero(nonblank)
         next_good = np.zeros(len(codes), dtype=bool)
         next_good[nb[:-1]] = good[nb[1:]]
         # article prose stays; so does a common subheading ("Fazit") right above prose
-        candidates = np.flatnonzero(nonblank & (codes == KEEP) & ~(in_cluster & good) & ~next_good)
+        candidates = _nonzero(nonblank & (codes == KEEP) & ~(in_cluster & good) & ~next_good)
         if not len(candidates):
             return
         hits = repeated([stripped[i] for i in candidates.tolist()])
@@ -524,7 +528,7 @@ class LineClassifier:
     def _result(self, lines, stripped, nonblank, codes, title, language) -> CleanResult:
         keep_mask = codes == KEEP
         text = _BLANK_RUNS.sub("\n\n", "\n".join(compress(lines, keep_mask.tolist()))).strip()
-        cut = np.flatnonzero(nonblank & ~keep_mask)
+        cut = _nonzero(nonblank & ~keep_mask)
         removed: list[tuple[str, str, int]] = []
         if len(cut):
             line_chars = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines)) + 1
