@@ -36,6 +36,7 @@ from pipeline.document import Document
 _WORD = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}]|[^\W\p{Han}\p{Hiragana}\p{Katakana}]+")
 _INVISIBLE = regex.compile(r"[\u00ad\u200b-\u200f\u2060\ufeff]")  # as the normalize stage drops them
 RAW_PRECISION = 0.5
+SPEED_REPEATS = 3  # the speed figure is the best of this many runs (the machine is shared)
 LANGS = ("de", "en", "es", "fr", "pl")
 
 
@@ -77,16 +78,21 @@ BALANCED = [
 ]
 
 
-def _clean(records: list[dict[str, Any]], overrides: list[str] | None) -> tuple[list[str], list[str], float]:
-    """Normalized texts, cleaned texts and CPU seconds of ``boilerplate.process`` (1 process)."""
+def _clean(records: list[dict[str, Any]], overrides: list[str] | None, repeats: int = 1) -> tuple[list[str], list[str], float]:
+    """Normalized texts, cleaned texts and CPU seconds of ``boilerplate.process`` (1 process; the
+    best of ``repeats`` runs on fresh copies of the normalized pages)."""
     normalize, boilerplate = build_stages(["normalize", "boilerplate"], overrides)
     docs = [Document(r["id"], r["text"], metadata={"url": r.get("url")}) for r in records]
     boilerplate.fit([boilerplate.collect(docs)])  # the runner's corpus pre-pass, on raw input
     apply([normalize], docs)
     normalized = [d.text for d in docs]
-    start = time.process_time()  # CPU seconds: the machine is shared, wall time is noisy
-    apply([boilerplate], docs)
-    return normalized, [d.text for d in docs], time.process_time() - start
+    best = float("inf")
+    for _ in range(repeats):
+        batch = [Document(d.id, d.text, metadata=dict(d.metadata)) for d in docs]
+        start = time.process_time()  # CPU seconds: the machine is shared, wall time is noisy
+        apply([boilerplate], batch)
+        best = min(best, time.process_time() - start)
+    return normalized, [d.text for d in batch], best
 
 
 def _score(records: list[dict[str, Any]], before: list[str], after: list[str]) -> dict[str, dict[str, Any]]:
@@ -133,7 +139,7 @@ def _score(records: list[dict[str, Any]], before: list[str], after: list[str]) -
 
 def run(data_dir: Path = DATA_DIR, overrides: list[str] | None = None) -> dict[str, Any]:
     records = list(read_jsonl_gz(Path(data_dir) / "boilerplate_dev.jsonl.gz"))
-    normalized, cleaned, seconds = _clean(records, overrides)
+    normalized, cleaned, seconds = _clean(records, overrides, repeats=SPEED_REPEATS)
     mb = sum(len(t.encode("utf-8")) for t in normalized) / 1e6
     _, balanced, _ = _clean(records, [*BALANCED, *(overrides or [])])
     return {
@@ -141,7 +147,7 @@ def run(data_dir: Path = DATA_DIR, overrides: list[str] | None = None) -> dict[s
         "languages": _score(records, normalized, cleaned),
         "raw_input": _score(records, normalized, normalized)["all"],
         "balanced_preset": {"overrides": BALANCED, **_score(records, normalized, balanced)["all"]},
-        "speed": {"mb": round(mb, 2), "cpu_seconds": round(seconds, 3), "mb_per_s": round(mb / seconds, 2), "workers": 1},
+        "speed": {"mb": round(mb, 2), "cpu_seconds": round(seconds, 3), "mb_per_s": round(mb / seconds, 2), "workers": 1, "best_of": SPEED_REPEATS},
         "matching": "see benchmarks/eval_boilerplate.py docstring: in order, or >=50% of word 4-grams",
     }
 
@@ -159,7 +165,8 @@ def table(result: dict[str, Any]) -> str:
     headers = ["lang", "pages", "keep", "keep kept", "drop", "drop dropped", "proxy P", "proxy R", "proxy F1"]
     speed = result["speed"]
     return markdown_table(headers, rows) + (
-        f"\n\nboilerplate.process: {speed['mb']} MB in {speed['cpu_seconds']} CPU s = {speed['mb_per_s']} MB/s (1 process)"
+        f"\n\nboilerplate.process: {speed['mb']} MB in {speed['cpu_seconds']} CPU s = {speed['mb_per_s']} MB/s"
+        f" (1 process, best of {SPEED_REPEATS} runs)"
     )
 
 

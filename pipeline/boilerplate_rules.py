@@ -59,17 +59,20 @@ class AnchoredPatterns:
 
     def match(self, line: str, whole_line: bool) -> str | None:
         """The rule of the first pattern (whose anchor the line holds) that matches, or None."""
-        tried: set[int] = set()
-        core = line.strip(EDGE_CHARS) if whole_line else line
         by_token = self.by_token
-        for token in line.lower().replace("©", " © ").split():
-            for k in by_token.get(token, ()):
-                if k in tried:
-                    continue
-                tried.add(k)
-                rule, pattern = self.patterns[k]
-                if (pattern.fullmatch(core) if whole_line else pattern.search(core)) is not None:
-                    return rule
+        tokens = line.lower().replace("©", " © ").split()
+        held = by_token.keys() & tokens  # anchors in the line (one set operation, in C)
+        if not held:
+            return None
+        core = line.strip(EDGE_CHARS) if whole_line else line
+        if len(held) == 1:  # the usual case: one anchor, its patterns in order
+            order = by_token[next(iter(held))]
+        else:  # patterns of the anchors in the order the line holds them, each tried once
+            order = tuple(dict.fromkeys(k for token in tokens if token in held for k in by_token[token]))
+        for k in order:
+            rule, pattern = self.patterns[k]
+            if (pattern.fullmatch(core) if whole_line else pattern.search(core)) is not None:
+                return rule
         return None
 
     @property

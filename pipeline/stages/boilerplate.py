@@ -21,7 +21,7 @@ from pydantic import Field
 
 from ..boilerplate_lines import LineClassifier, LineParams
 from ..boilerplate_rules import load_rules
-from ..document import Document
+from ..document import Document, Removal
 from ..writers import atomic_write_bytes
 from .base import Stage, StageConfig
 
@@ -231,8 +231,7 @@ class Boilerplate(Stage):
     def process(self, batch: list[Document]) -> None:
         for doc in batch:
             result = self._classifier.clean(doc.text, self._repeated(doc))
-            for rule, text, position in result.removed:
-                doc.remove(self.name, rule, text, position)
+            doc.removals.extend([Removal(self.name, rule, text, position) for rule, text, position in result.removed])
             doc.text = result.text
             found: dict[str, Any] = {"lines_removed": result.lines_removed, "lines_kept": result.lines_kept}
             if result.language:
