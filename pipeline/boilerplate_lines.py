@@ -115,7 +115,14 @@ class _Tokens:
         return starts, ends, hashes
 
     def hash_words(self, words: list[str]) -> np.ndarray:
-        """The hash ``split`` gives each of ``words`` (single tokens)."""
+        """The hash ``split`` gives each of ``words`` (single tokens).
+
+        Token hashes do not depend on position, so one ``split`` of the space-joined words gives
+        them all; the word-by-word loop below only runs to name a word that is not one token."""
+        if words:
+            _, _, hashes = self.split(_codepoints(" ".join(words)))
+            if len(hashes) == len(words):
+                return hashes
         out = []
         for word in words:
             _, _, h = self.split(_codepoints(word))
