@@ -18,42 +18,13 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import DATA_DIR, DEFAULT_CONFIG, build_stages, markdown_table, read_jsonl_gz, write_result
+from benchmarks.metrics import pair_scores
 from pipeline.config import load_config
 from pipeline.dedup import minhash, shingles
 from pipeline.document import Document
+from pipeline.runner import apply_stage
 
 SPEED_MB = 10.0
-
-
-def _pairs_same(labels: np.ndarray) -> np.ndarray:
-    return labels[:, None] == labels[None, :]
-
-
-def pairwise_scores(predicted: np.ndarray, gold: np.ndarray) -> dict[str, float]:
-    """Precision/recall/F1 over document pairs placed in the same cluster."""
-    upper = np.triu(np.ones((len(gold), len(gold)), dtype=bool), 1)
-    p, g = _pairs_same(predicted) & upper, _pairs_same(gold) & upper
-    tp = int(np.count_nonzero(p & g))
-    precision = tp / max(1, int(np.count_nonzero(p)))
-    recall = tp / max(1, int(np.count_nonzero(g)))
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1}
-
-
-def adjusted_rand_index(predicted: np.ndarray, gold: np.ndarray) -> float:
-    """Hubert & Arabie's ARI from the contingency table (numpy; sklearn is not a dependency)."""
-    _, p = np.unique(predicted, return_inverse=True)
-    _, g = np.unique(gold, return_inverse=True)
-    table = np.zeros((p.max() + 1, g.max() + 1), dtype=np.int64)
-    np.add.at(table, (p, g), 1)
-
-    def comb2(x: np.ndarray) -> float:
-        return float((x * (x - 1) // 2).sum())
-
-    index, a, b = comb2(table), comb2(table.sum(1)), comb2(table.sum(0))
-    expected = a * b / (len(gold) * (len(gold) - 1) / 2)
-    maximum = (a + b) / 2
-    return (index - expected) / (maximum - expected) if maximum != expected else 1.0
 
 
 def _cleaned(records: list[dict[str, Any]], overrides: list[str]) -> tuple[list[Document], int, Any]:
@@ -63,14 +34,10 @@ def _cleaned(records: list[dict[str, Any]], overrides: list[str]) -> tuple[list[
     before = [n for n in names[: names.index("dedup")] if cfg.stage(n).config.enabled]
     stages = build_stages(before + ["dedup"], overrides)
     docs = [Document(r["id"], r["text"]) for r in records]
-    rejected: set[int] = set()  # as the runner's policy: a flag from a stage in filter mode rejects
     for stage in stages[:-1]:
-        live = [i for i in range(len(docs)) if i not in rejected]
-        before = [len(docs[i].flags) for i in live]
-        stage.process([docs[i] for i in live])
-        if stage.config.mode == "filter":
-            rejected |= {i for i, n in zip(live, before) if len(docs[i].flags) > n}
-    return [d for i, d in enumerate(docs) if i not in rejected], len(rejected), stages[-1]
+        apply_stage(stage, docs)  # the runner's own policy: a flag from a stage in filter mode rejects
+    live = [d for d in docs if d.rejected_by is None]
+    return live, len(docs) - len(live), stages[-1]
 
 
 def run(data_dir: Path = DATA_DIR, overrides: list[str] | None = None) -> dict[str, Any]:
@@ -83,14 +50,13 @@ def run(data_dir: Path = DATA_DIR, overrides: list[str] | None = None) -> dict[s
         kept_as[live[ordinal].id] = dup.duplicate_of
     predicted = np.array([kept_as[r["id"]] for r in records])
     gold = np.array([r["cluster"] for r in records])
-    scores = pairwise_scores(predicted, gold)
+    scores = pair_scores(gold, predicted)
     result: dict[str, Any] = {
         "documents": len(records),
         "gold_clusters": int(len(set(gold.tolist()))),
         "predicted_clusters": int(len(set(predicted.tolist()))),
         "rejected_before_dedup": n_rejected,
         **scores,
-        "ari": adjusted_rand_index(predicted, gold),
         "config": {k: v for k, v in dedup.config.model_dump().items() if k not in ("enabled", "mode")},
         "bands_rows": [dedup.bands, dedup.rows],
     }

@@ -12,6 +12,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from benchmarks.corpus import VARIANT_KINDS, Corpus
+from pipeline.dedup.clusters import components
 
 
 def _pairs(counts: np.ndarray) -> int:
@@ -52,28 +53,8 @@ def pair_scores(truth: np.ndarray, predicted: np.ndarray) -> dict[str, float | i
 
 def labels_from_links(n: int, links: Iterable[tuple[int, int]]) -> np.ndarray:
     """Cluster labels for documents 0..n-1 given (duplicate, kept) links; unlinked ones are alone."""
-    parent = np.arange(n, dtype=np.int64)
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = int(parent[i])
-        return i
-
-    for a, b in links:
-        ra, rb = root(a), root(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    return _compress(parent)
-
-
-def _compress(parent: np.ndarray) -> np.ndarray:
-    """Point every node at its root by repeated pointer jumping (vectorised)."""
-    while True:
-        nxt = parent[parent]
-        if np.array_equal(nxt, parent):
-            return parent
-        parent = nxt
+    pairs = np.array(list(links), dtype=np.int64).reshape(-1, 2)
+    return components(n, pairs[:, 0], pairs[:, 1])
 
 
 def dedup_quality(corpus: Corpus, links: list[tuple[int, int]], n: int, excluded: list[int] = ()) -> dict:
