@@ -19,7 +19,8 @@ import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from operator import itemgetter, methodcaller
+from itertools import accumulate
+from operator import itemgetter, methodcaller, not_
 from pathlib import Path
 from typing import Annotated, Any, Iterable, Iterator
 
@@ -48,6 +49,7 @@ _ELLIPSES = ("...", "…")
 _TERMINAL_PUNCT_CHARS = frozenset(".!?。！？…\"'”’»)]:;")
 _PARAGRAPH_BREAK = regex.compile(r"\n\s*\n")
 _LOREM = regex.compile(r"lorem ipsum", regex.IGNORECASE)
+_NON_SPACE_RUN = re.compile(r"\S+")  # str.split()'s tokens, found lazily
 
 
 @lru_cache(maxsize=None)
@@ -91,7 +93,11 @@ class Thresholds(StageConfig):
     max_lorem_ipsum: int | None = 0
     """C4: placeholder text."""
     min_line_punct_ratio: float | None = 0.12
-    """FineWeb: share of lines ending in punctuation (only with 5 or more lines)."""
+    """FineWeb: share of lines ending in punctuation (only with 5 or more lines, hard wraps joined,
+    and only on pages without an article)."""
+    min_words_for_ngrams: int | None = 50
+    """The n-gram rules judge only texts (or articles) of this many words or more: Gopher set their
+    limits for documents of 50+ words; on a 20-word text one repeated phrase is a third of it."""
 
     @field_serializer("max_top_ngram_char_ratio", "max_dup_ngram_char_ratio")
     def _string_keys(self, value: dict[int, float] | None) -> dict[str, float] | None:
@@ -111,6 +117,10 @@ class QualityConfig(Thresholds):
     """Scripts written without spaces: words are estimated as characters / this."""
     by_language: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """Per-language threshold overrides (ISO 639-1), e.g. {de: {max_mean_word_length: 12}}."""
+    article_min_words: int = Field(50, ge=1)
+    """Words in prose lines (8+ words ending in terminal punctuation) from which a page has an
+    article: the repetition rules then judge the article alone, and the line punctuation rule is
+    skipped (menus and share buttons left around it do not reject it)."""
     record_stats: bool = False
     """Also write every measured value to ``metadata.quality`` (flags always carry theirs)."""
 
@@ -149,16 +159,22 @@ def _is_no_space(char: str) -> bool:
     return _NO_SPACE_CHAR.match(char) is not None
 
 
-def split_units(text: str, chars_per_word: float) -> Units:
-    """Character units when most visible characters are in a script written without spaces
-    (decided on the first ``_SCRIPT_SAMPLE`` characters)."""
+def is_char_mode(text: str) -> bool:
+    """Most visible characters are in a script written without spaces (decided on the first
+    ``_SCRIPT_SAMPLE`` characters)."""
     sample = text[:_SCRIPT_SAMPLE]
-    if _FROM_FIRST_NO_SPACE_CHAR.search(sample):  # else no such script can occur: skip the rest
-        no_space = sum(sample.count(c) for c in set(sample) if c >= _FIRST_NO_SPACE_CHAR and _is_no_space(c))
-        visible = len("".join(sample.split())) if no_space else 0
-        if visible and no_space / visible > 0.5:
-            tokens = _CHAR_UNIT.findall(text)
-            return Units(tokens, True, len(tokens) / chars_per_word)
+    if not _FROM_FIRST_NO_SPACE_CHAR.search(sample):  # no such script can occur: skip the rest
+        return False
+    no_space = sum(sample.count(c) for c in set(sample) if c >= _FIRST_NO_SPACE_CHAR and _is_no_space(c))
+    visible = len("".join(sample.split())) if no_space else 0
+    return bool(visible) and no_space / visible > 0.5
+
+
+def split_units(text: str, chars_per_word: float) -> Units:
+    """Character units for scripts written without spaces, else whitespace-delimited words."""
+    if is_char_mode(text):
+        tokens = _CHAR_UNIT.findall(text)
+        return Units(tokens, True, len(tokens) / chars_per_word)
     tokens = text.split()
     return Units(tokens, False, float(len(tokens)))
 
@@ -172,77 +188,91 @@ def _duplicates(items: list[str]) -> tuple[int, int]:
 _HASH_BASE = np.uint64(1_000_003)
 
 
-def ngram_ratios(
-    tokens: list[str], top_ns: list[int], dup_ns: list[int], dup_limits: dict[int, float] | None = None
-) -> tuple[dict[int, float], dict[int, float]]:
-    """Gopher's repetition measures over token n-grams, vectorised with numpy.
+def _ngram_groups(keys: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate positions grouped by key: positions in key order (first occurrence first), the
+    group-start flags, group starts and group sizes."""
+    positions = candidates[keys[candidates].argsort(kind="stable")]
+    sorted_keys = keys[positions]
+    new_group = np.empty(len(positions), dtype=bool)
+    new_group[0] = True
+    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=new_group[1:])
+    group_starts = new_group.nonzero()[0]
+    counts = np.diff(np.append(group_starts, len(positions)))
+    return positions, new_group, group_starts, counts
 
-    top[n]: share of characters covered by the most frequent n-gram (all its occurrences);
-    dup[n]: share of characters inside n-grams that repeat an earlier occurrence.
 
-    One pass per n = 1, 2, ... with a 64-bit polynomial key per n-gram (token ids = position of the
-    token's first occurrence; the key of an n-gram extends its (n-1)-gram prefix's key and wraps on
-    overflow by design). Only n-grams whose (n-1)-gram prefix and suffix both repeat can repeat, so
-    each pass sorts just those candidates (a stable argsort: the first member of each group of equal
-    keys is its first occurrence, the others are repeats), and the passes stop once nothing repeats.
-    (The one possible difference from keying every n-gram: two different n-grams whose 64-bit keys
-    collide count as a repeat only if both are candidates; a collision is ~1e-19 per pair.)
+def ngram_ratios_batch(
+    ids: np.ndarray, lengths: np.ndarray, offsets: np.ndarray, top_ns: Iterable[int], dup_ns: Iterable[int]
+) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """Gopher's repetition measures over token n-grams for a batch of documents at once.
 
-    With ``dup_limits`` (n -> limit) the passes also stop once every top n is measured and no later
-    dup value can exceed its limit (dup[n] never grows with n: a repeated (n+1)-gram is two repeated
-    n-grams); the n-grams not measured are left out of ``dup``.
+    ``ids`` are 64-bit token keys (equal tokens, equal keys), ``lengths`` their characters and
+    document d owns tokens ``offsets[d]:offsets[d+1]``. Per document:
+    top[n]: share of characters covered by the most frequent n-gram (all its occurrences; 0 when
+    no n-gram repeats); dup[n]: share of characters inside n-grams that repeat an earlier occurrence.
+
+    One pass per n = 1, 2, ... with a 64-bit polynomial key per n-gram (the key of an n-gram extends
+    its (n-1)-gram prefix's key and wraps on overflow by design; the first token's key is mixed with
+    its document number, so n-grams of different documents never match). Only n-grams whose (n-1)-gram
+    prefix and suffix both repeat can repeat, so each pass sorts just those candidates (a stable
+    argsort: the first member of each group of equal keys is its first occurrence, the others are
+    repeats), and the passes stop once nothing repeats anywhere in the batch.
     """
-    top = {n: 0.0 for n in top_ns}
-    dup = {n: 0.0 for n in dup_ns}
-    wanted = set(top_ns) | set(dup_ns)
-    if not tokens or not wanted:
+    top_ns, dup_ns = sorted(set(top_ns)), sorted(set(dup_ns))
+    docs = len(offsets) - 1
+    top = {n: np.zeros(docs) for n in top_ns}
+    dup = {n: np.zeros(docs) for n in dup_ns}
+    size = len(ids)
+    if not size or not (top_ns or dup_ns):
         return top, dup
-    size = len(tokens)
-    last_top = max(top_ns, default=0)
-    first_seen: dict[str, int] = {}  # token -> position of its first occurrence, used as its id
-    ids = np.fromiter(map(first_seen.setdefault, tokens, range(size)), dtype=np.uint64, count=size)
-    lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=size)
-    total = int(lengths.sum())
+    doc_of = np.repeat(np.arange(docs), np.diff(offsets))
+    doc_end = offsets[1:][doc_of]  # per token: the end of its document
+    totals = np.bincount(doc_of, weights=lengths, minlength=docs)
+    totals[totals == 0] = 1
     cumulative = np.zeros(size + 1, dtype=np.int64)
     np.cumsum(lengths, out=cumulative[1:])
     index = np.arange(size)
-    keys = np.zeros(size, dtype=np.uint64)  # valid at the current candidates only
+    keys = doc_of.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)  # valid at the current candidates only
     repeated = np.ones(size + 1, dtype=bool)  # the (n-1)-gram starting here occurs more than once
-    for n in range(1, min(max(wanted), size) + 1):
-        m = size - n + 1
-        candidates = (repeated[:m] & repeated[1 : m + 1]).nonzero()[0]
+    repeated[size] = False
+    for n in range(1, max(top_ns + dup_ns) + 1):
+        fits = index + n <= doc_end  # the n-gram starting here stays inside its document
+        candidates = (fits & repeated[:size] & repeated[1:]).nonzero()[0] if n > 1 else fits.nonzero()[0]
         if len(candidates) < 2:
             break  # nothing repeats, so no longer n-gram does either
         keys[candidates] = keys[candidates] * _HASH_BASE + ids[candidates + (n - 1)]
-        positions = candidates[keys[candidates].argsort(kind="stable")]
-        sorted_keys = keys[positions]
-        new_group = np.empty(len(positions), dtype=bool)
-        new_group[0] = True
-        np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=new_group[1:])
-        group_starts = new_group.nonzero()[0]
+        positions, new_group, group_starts, counts = _ngram_groups(keys, candidates)
         if len(group_starts) == len(positions):
             break
-        counts = np.empty(len(group_starts), dtype=np.intp)
-        np.subtract(group_starts[1:], group_starts[:-1], out=counts[:-1])
-        counts[-1] = len(positions) - group_starts[-1]
         if n in top:
-            best = counts.max()
-            first = positions[group_starts[counts == best]]
-            top[n] = float(((cumulative[first + n] - cumulative[first]) * best).max()) / total
+            several = counts > 1
+            first = positions[group_starts[several]]
+            count = counts[several]
+            chars = cumulative[first + n] - cumulative[first]
+            group_doc = doc_of[first]
+            # per document: the largest count, then the most characters among groups with that count
+            order = np.lexsort((chars, count, group_doc))
+            last = np.append(group_doc[order][1:] != group_doc[order][:-1], True)
+            best = order[last]
+            top[n][group_doc[best]] = count[best] * chars[best] / totals[group_doc[best]]
         if n in dup:
             starts = positions[~new_group]
             reach = np.zeros(size, dtype=np.intp)  # end of the furthest repeat starting at or before i
             reach[starts] = starts + n
             covered = np.maximum.accumulate(reach) > index
-            dup[n] = float(lengths[covered].sum()) / total
-            if dup_limits is not None and n >= last_top and all(dup[n] <= v for k, v in dup_limits.items() if k > n):
-                for k in dup_ns:
-                    if k > n:
-                        del dup[k]
-                break
-        repeated = np.zeros(m + 1, dtype=bool)
+            dup[n] = np.bincount(doc_of[covered], weights=lengths[covered], minlength=docs) / totals
+        repeated = np.zeros(size + 1, dtype=bool)
         repeated[positions[np.repeat(counts > 1, counts)]] = True
     return top, dup
+
+
+def ngram_ratios(tokens: list[str], top_ns: list[int], dup_ns: list[int]) -> tuple[dict[int, float], dict[int, float]]:
+    """``ngram_ratios_batch`` for one list of tokens."""
+    first_seen: dict[str, int] = {}  # token -> position of its first occurrence, used as its key
+    ids = np.fromiter(map(first_seen.setdefault, tokens, range(len(tokens))), dtype=np.uint64, count=len(tokens))
+    lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+    top, dup = ngram_ratios_batch(ids, lengths, np.array([0, len(tokens)]), top_ns, dup_ns)
+    return {n: float(top[n][0]) for n in top_ns}, {n: float(dup[n][0]) for n in dup_ns}
 
 
 _SPACE, _REGEX_SPACE, _LETTER, _PUNCT_SYMBOL = 1, 2, 4, 8  # bits of char_classes()
@@ -260,6 +290,10 @@ def char_classes() -> np.ndarray:
         for run in pattern.finditer(everything):
             table[run.start() : run.end()] |= bit
     return table
+
+
+def _code_points(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
 
 
 def _token_count(inside: np.ndarray, token_ids: np.ndarray) -> int:
@@ -286,7 +320,9 @@ class WordFigures:
 
 
 def word_figures(text: str) -> WordFigures:
-    classes = char_classes()[np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)]
+    """One text's figures (the batch tokenizer measures the same; this one also handles the rare
+    separators on which str.split and the regex module's \\s disagree)."""
+    classes = char_classes()[_code_points(text)]
     space = (classes & _SPACE).astype(bool)
     in_word = ~space & ((classes & _PUNCT_SYMBOL) == 0)
     token_ids, _ = _token_ids(space)
@@ -296,7 +332,84 @@ def word_figures(text: str) -> WordFigures:
     return WordFigures(_token_count(in_word, token_ids), int(np.count_nonzero(in_word)), regex_tokens - with_letter)
 
 
-def _words(tokens: list[str]) -> Iterator[str]:
+# odd 64-bit multipliers, one per position inside a token (a token's key is a weighted sum of its code points)
+_POSITION_WEIGHTS = np.random.default_rng(4).integers(1, 2**63, size=1024, dtype=np.uint64) | np.uint64(1)
+
+
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: spreads the bits of each key (in place)."""
+    x ^= x >> np.uint64(30)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return x
+
+
+@dataclass
+class BatchTokens:
+    """Whitespace-delimited tokens of a batch of texts, from one numpy pass over their code points."""
+
+    keys: np.ndarray  # uint64 per token: equal tokens, equal keys
+    lengths: np.ndarray  # characters per token
+    doc: np.ndarray  # document of each token
+    line: np.ndarray  # physical line (text.split("\n") index) of each token inside its document
+    offsets: np.ndarray  # document d owns tokens offsets[d]:offsets[d+1]
+    words: np.ndarray  # per document: Gopher's words (tokens with a character that is not punctuation)
+    word_chars: np.ndarray  # per document: their characters that are not punctuation
+    without_letter: np.ndarray  # per document: tokens without a letter
+    line_words: list[np.ndarray]  # per document: tokens per physical line
+
+
+def tokenize_batch(texts: list[str]) -> BatchTokens:
+    joined = "\n".join(texts)
+    code_points = _code_points(joined)
+    classes = char_classes()[code_points]
+    space = (classes & _SPACE) != 0
+    doc_starts = np.zeros(len(texts), dtype=np.int64)
+    np.cumsum([len(t) + 1 for t in texts[:-1]], out=doc_starts[1:])
+    line_base = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum([t.count("\n") + 1 for t in texts], out=line_base[1:])
+    chars = np.flatnonzero(~space)  # positions of token characters
+    count = len(chars)
+    start = np.ones(count, dtype=bool)
+    np.not_equal(chars[1:], chars[:-1] + 1, out=start[1:])
+    token_starts = np.flatnonzero(start)  # index into chars of each token's first character
+    lengths = np.diff(np.append(token_starts, count))
+    if count:
+        position = np.arange(count) - np.repeat(token_starts, lengths)
+        weighted = code_points[chars].astype(np.uint64) * _POSITION_WEIGHTS[position & 1023]
+        keys = _mix64(np.add.reduceat(weighted, token_starts) ^ lengths.astype(np.uint64))
+        word_chars = np.add.reduceat(((classes[chars] & _PUNCT_SYMBOL) == 0).astype(np.int64), token_starts)
+        with_letter = np.logical_or.reduceat((classes[chars] & _LETTER) != 0, token_starts)
+    else:
+        keys, word_chars, with_letter = (np.zeros(0, dtype=t) for t in (np.uint64, np.int64, bool))
+    first_char = chars[token_starts]
+    doc = np.searchsorted(doc_starts, first_char, side="right") - 1
+    global_line = np.searchsorted(np.flatnonzero(code_points == 10), first_char)
+    docs = len(texts)
+    offsets = np.zeros(docs + 1, dtype=np.int64)
+    np.cumsum(np.bincount(doc, minlength=docs), out=offsets[1:])
+    tokens_per_line = np.bincount(global_line, minlength=int(line_base[-1]))
+    without_letter = np.bincount(doc, weights=~with_letter, minlength=docs).astype(np.int64)
+    disagree = np.flatnonzero(space != ((classes & _REGEX_SPACE) != 0))
+    if len(disagree):  # separators str.split and the regex module's \s disagree on (rare): measure exactly
+        for d in np.unique(np.searchsorted(doc_starts, disagree, side="right") - 1):
+            without_letter[d] = word_figures(texts[d]).without_letter
+    return BatchTokens(
+        keys=keys,
+        lengths=lengths,
+        doc=doc,
+        line=global_line - line_base[doc],
+        offsets=offsets,
+        words=np.bincount(doc, weights=word_chars > 0, minlength=docs).astype(np.int64),
+        word_chars=np.bincount(doc, weights=word_chars, minlength=docs).astype(np.int64),
+        without_letter=without_letter,
+        line_words=[tokens_per_line[line_base[d] : line_base[d + 1]] for d in range(docs)],
+    )
+
+
+def _words(tokens: Iterable[str]) -> Iterator[str]:
     """``_PUNCT_OR_SYMBOL.sub("", text).split()`` token by token (removing punctuation never
     touches whitespace), so a caller that stops early pays only for what it reads."""
     for token in tokens:
@@ -316,6 +429,113 @@ def _count_stopwords(words: Iterable[str], known: frozenset[str], enough: int | 
             if found >= enough:
                 break
     return found
+
+
+# -- layout: logical lines, and the article among them -------------------------------------------
+
+
+@dataclass
+class Layout:
+    """A document's lines as a reader sees them.
+
+    Hard-wrapped text (copies from ODT/PDF, e-mail) breaks lines mid-sentence, so line rules would
+    count every wrap as a line that "does not end in punctuation". Wraps are joined back: a line
+    continues on the next (non-blank, not bulleted) line when it does not end in terminal punctuation,
+    has ``_WRAP_MIN_WORDS`` or more words, and the next line's first word would not have fitted on it
+    (line + space + word >= ``_WRAP_REACH`` x the widest line: how greedy wrapping decides). Only
+    documents whose widest line is within ``_WRAP_WIDTH`` characters (typewriter/PDF widths; web text
+    puts a paragraph per line) and where at least half the lines wrap so are joined: a list of short
+    lines of similar length (menus, repeated slogans) is not mistaken for wrapped prose.
+
+    The article: logical lines that read like prose (``_PROSE_MIN_WORDS`` or more words, ending in
+    terminal punctuation). When they hold ``article_min_words`` or more words, the repetition rules
+    judge the article and the FineWeb line rule is skipped: menus, tag lists and share buttons that
+    boilerplate removal left around a surviving article do not reject it.
+    """
+
+    lines: list[str]  # logical lines (hard wraps joined)
+    paragraphs: list[str]  # logical lines joined per blank-line-separated block
+    article_lines: list[str]
+    article_paragraphs: list[str]
+    article_words: int
+    article_spans: list[tuple[int, int]]  # physical lines (first, last) of each article line
+    wrapped: int  # line breaks that were hard wraps
+
+
+_WRAP_WIDTH = (40, 150)
+_WRAP_REACH = 0.9
+_WRAP_MIN_WORDS = 4
+_PROSE_MIN_WORDS = 8
+
+
+def _hard_wraps(stripped: list[str], line_words: list[int]) -> list[bool]:
+    """Per physical line: does it continue on the next line (see ``Layout``)."""
+    width = max(map(len, stripped), default=0)
+    if not _WRAP_WIDTH[0] <= width <= _WRAP_WIDTH[1]:
+        return []
+    reach = _WRAP_REACH * width
+    wraps = [
+        bool(nxt) and n >= _WRAP_MIN_WORDS and line[-1] not in _TERMINAL_PUNCT_CHARS and nxt[0] not in _BULLET_CHARS
+        and len(line) + 1 + len(nxt.split(None, 1)[0]) >= reach
+        for line, nxt, n in zip(stripped, stripped[1:], line_words)
+    ]
+    return wraps if sum(wraps) * 2 >= sum(map(bool, stripped)) else []
+
+
+def layout(text: str, line_words: list[int]) -> Layout:
+    """``line_words``: words per physical line (``text.split("\n")``)."""
+    stripped = list(map(str.strip, text.split("\n")))
+    wraps = _hard_wraps(stripped, line_words)
+    lines: list[str] = []
+    words: list[int] = []
+    block: list[int] = []  # paragraph number of each logical line
+    spans: list[list[int]] = []  # first and last physical line of each logical line
+    if wraps:
+        paragraph, joining = 0, False
+        for i, (line, n) in enumerate(zip(stripped, line_words)):
+            if not line:
+                paragraph += 1 if lines and block[-1] == paragraph else 0
+                joining = False
+                continue
+            if joining:
+                lines[-1] += " " + line
+                words[-1] += n
+                spans[-1][1] = i
+            else:
+                lines.append(line)
+                words.append(n)
+                block.append(paragraph)
+                spans.append([i, i])
+            joining = i < len(wraps) and wraps[i]
+    else:  # one logical line per non-blank line; blank lines separate paragraphs
+        kept = [i for i, line in enumerate(stripped) if line]
+        lines = [stripped[i] for i in kept]
+        words = [line_words[i] for i in kept]
+        blanks = list(accumulate(map(not_, stripped)))
+        block = [blanks[i] for i in kept]
+        spans = [[i, i] for i in kept]
+    prose = [i for i, line in enumerate(lines) if words[i] >= _PROSE_MIN_WORDS and line[-1] in _TERMINAL_PUNCT_CHARS]
+    return Layout(
+        lines=lines,
+        paragraphs=_paragraphs(lines, block, range(len(lines))),
+        article_lines=[lines[i] for i in prose],
+        article_paragraphs=_paragraphs(lines, block, prose),
+        article_words=sum(words[i] for i in prose),
+        article_spans=[(spans[i][0], spans[i][1]) for i in prose],
+        wrapped=len(stripped) - len(lines) - stripped.count(""),
+    )
+
+
+def _paragraphs(lines: list[str], block: list[int], chosen: Iterable[int]) -> list[str]:
+    out: list[str] = []
+    last = -1
+    for i in chosen:
+        if block[i] == last:
+            out[-1] += "\n" + lines[i]
+        else:
+            out.append(lines[i])
+            last = block[i]
+    return out
 
 
 # -- the stage -----------------------------------------------------------------------------------
@@ -341,9 +561,11 @@ class Measured:
 
     text: str
     lang: str
-    units: Units
-    lines: list[str]
-    paragraphs: list[str]
+    char_mode: bool
+    words: float  # (estimated) word count
+    tokens: int  # whitespace tokens, or character units
+    layout: Layout
+    article: bool  # the repetition rules judge the article lines only
     stats: dict[str, Any]
 
 
@@ -357,9 +579,8 @@ class Quality(Stage):
         self._thresholds: dict[str, Thresholds] = {}
 
     def process(self, batch: list[Document]) -> None:
-        for doc in batch:
-            lang = (doc.annotations.get("language") or {}).get("lang", "und")
-            flags, stats = self.assess(doc.text, lang)
+        langs = [(doc.annotations.get("language") or {}).get("lang", "und") for doc in batch]
+        for doc, (flags, stats) in zip(batch, self.assess_batch([doc.text for doc in batch], langs)):
             for rule, reason, value in flags:
                 doc.flag(self.name, rule, reason, value)
             if self.config.record_stats:
@@ -372,102 +593,167 @@ class Quality(Stage):
 
     def assess(self, text: str, lang: str = "und") -> tuple[list[Flag], dict[str, Any]]:
         """Every rule the text fails, most specific first (the first one rejects), and the values."""
-        t = self.thresholds(lang)
-        units = split_units(text, self.config.chars_per_word)
-        m = Measured(
-            text=text,
-            lang=lang,
-            units=units,
-            lines=[line for line in map(str.strip, text.split("\n")) if line],
-            paragraphs=[p for p in map(str.strip, _PARAGRAPH_BREAK.split(text)) if p],
-            stats={"unit": "char" if units.char_mode else "word", "words": round(units.words, 1)},
-        )
-        checks = self._length_checks(m, t)
-        if units.tokens:
-            checks += self._junk_checks(m, t) + self._repetition_checks(m, t) + self._prose_checks(m, t)
-        return [c for c in checks if c], m.stats
+        return self.assess_batch([text], [lang])[0]
+
+    def assess_batch(self, texts: list[str], langs: list[str]) -> list[tuple[list[Flag], dict[str, Any]]]:
+        """``assess`` for many texts: tokens, word figures and n-gram repetition in one numpy pass."""
+        if not texts:
+            return []
+        tokens = tokenize_batch(texts)
+        measured: list[Measured] = []
+        scopes_ids, scopes_lengths, scope_sizes = [], [], []
+        for d, (text, lang) in enumerate(zip(texts, langs)):
+            char_mode = is_char_mode(text)
+            lo, hi = tokens.offsets[d], tokens.offsets[d + 1]
+            line_words = tokens.line_words[d].tolist()
+            if char_mode:
+                units = _CHAR_UNIT.findall(text)
+                count, words = len(units), len(units) / self.config.chars_per_word
+                line_words = [round(len(line) / self.config.chars_per_word) for line in text.split("\n")]
+            else:
+                count, words = int(hi - lo), float(hi - lo)
+            page = layout(text, line_words)
+            article = page.article_words >= self.config.article_min_words
+            m = Measured(text, lang, char_mode, words, count, page, article, {
+                "unit": "char" if char_mode else "word", "words": round(words, 1),
+                "repetition_scope": "article" if article else "text", "wrapped_lines": page.wrapped,
+            })
+            measured.append(m)
+            # the tokens the n-gram rules look at
+            if char_mode:
+                scope = _CHAR_UNIT.findall("\n".join(page.article_lines)) if article else units
+                first_seen: dict[str, int] = {}
+                scopes_ids.append(_mix64(np.fromiter(map(first_seen.setdefault, scope, range(len(scope))), dtype=np.uint64, count=len(scope))))
+                scopes_lengths.append(np.fromiter(map(len, scope), dtype=np.int64, count=len(scope)))
+            else:
+                keep = slice(lo, hi)
+                if article:
+                    prose_lines = self._article_physical_lines(text, page)
+                    inside = prose_lines[tokens.line[keep]]
+                    scopes_ids.append(tokens.keys[keep][inside])
+                    scopes_lengths.append(tokens.lengths[keep][inside])
+                else:
+                    scopes_ids.append(tokens.keys[keep])
+                    scopes_lengths.append(tokens.lengths[keep])
+            scope_sizes.append(len(scopes_ids[-1]))
+        offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum(scope_sizes, out=offsets[1:])
+        top_ns, dup_ns = self._ngram_sizes(measured)
+        top, dup = ngram_ratios_batch(np.concatenate(scopes_ids), np.concatenate(scopes_lengths), offsets, top_ns, dup_ns)
+        results = []
+        for d, m in enumerate(measured):
+            t = self.thresholds(m.lang)
+            checks = self._length_checks(m, t)
+            if m.tokens:
+                checks += self._junk_checks(m, t)
+                checks += self._repetition_checks(m, t, {n: float(v[d]) for n, v in top.items()}, {n: float(v[d]) for n, v in dup.items()}, scope_sizes[d])
+                checks += self._prose_checks(m, t, tokens, d)
+            results.append(([c for c in checks if c], m.stats))
+        return results
+
+    @staticmethod
+    def _article_physical_lines(text: str, page: Layout) -> np.ndarray:
+        """Per physical line of ``text``: is it part of an article line."""
+        inside = np.zeros(text.count("\n") + 1, dtype=bool)
+        for first, last in page.article_spans:
+            inside[first : last + 1] = True
+        return inside
+
+    def _ngram_sizes(self, measured: list[Measured]) -> tuple[list[int], list[int]]:
+        top: set[int] = set()
+        dup: set[int] = set()
+        for m in measured:
+            t = self.thresholds(m.lang)
+            scale = self.config.chars_per_word if m.char_mode else 1
+            top.update(round(n * scale) for n in (t.max_top_ngram_char_ratio or {}))
+            dup.update(round(n * scale) for n in (t.max_dup_ngram_char_ratio or {}))
+        return sorted(top), sorted(dup)
 
     def _length_checks(self, m: Measured, t: Thresholds) -> list[Flag | None]:
-        u = m.units
-        what = f"words ({len(u.tokens)} characters / {self.config.chars_per_word})" if u.char_mode else "words"
-        return [_lower("min_words", what, u.words, t.min_words), _upper("max_words", what, u.words, t.max_words)]
+        what = f"words ({m.tokens} characters / {self.config.chars_per_word})" if m.char_mode else "words"
+        return [_lower("min_words", what, m.words, t.min_words), _upper("max_words", what, m.words, t.max_words)]
 
     def _junk_checks(self, m: Measured, t: Thresholds) -> list[Flag | None]:
-        """C4's lorem ipsum; Gopher's symbols, bullet and ellipsis lines."""
+        """C4's lorem ipsum; Gopher's symbols, bullet and ellipsis lines (on logical lines)."""
         checks: list[Flag | None] = []
         lorem = len(_LOREM.findall(m.text))
         if t.max_lorem_ipsum is not None and lorem > t.max_lorem_ipsum:
             checks.append(("max_lorem_ipsum", f"'lorem ipsum' {lorem} times > {t.max_lorem_ipsum}", lorem))
-        symbols = (m.text.count("#") + m.text.count("...") + m.text.count("…")) / m.units.words
+        symbols = (m.text.count("#") + m.text.count("...") + m.text.count("…")) / m.words
         m.stats["symbol_word_ratio"] = round(symbols, 4)
         checks.append(_upper("max_symbol_word_ratio", "('#' + ellipses) per word", symbols, t.max_symbol_word_ratio))
-        if len(m.lines) >= _MIN_LINES:
-            bullet = sum(map(_BULLET_CHARS.__contains__, map(itemgetter(0), m.lines))) / len(m.lines)
-            ellipsis = sum(map(methodcaller("endswith", _ELLIPSES), m.lines)) / len(m.lines)
+        lines = m.layout.lines
+        if len(lines) >= _MIN_LINES:
+            bullet = sum(map(_BULLET_CHARS.__contains__, map(itemgetter(0), lines))) / len(lines)
+            ellipsis = sum(map(methodcaller("endswith", _ELLIPSES), lines)) / len(lines)
             m.stats.update(bullet_line_ratio=round(bullet, 4), ellipsis_line_ratio=round(ellipsis, 4))
             checks.append(_upper("max_bullet_line_ratio", "lines starting with a bullet", bullet, t.max_bullet_line_ratio))
             checks.append(_upper("max_ellipsis_line_ratio", "lines ending in an ellipsis", ellipsis, t.max_ellipsis_line_ratio))
         return checks
 
-    def _repetition_checks(self, m: Measured, t: Thresholds) -> list[Flag | None]:
-        """Gopher's repeated lines, paragraphs and n-grams (n-grams of characters x chars_per_word
-        for scripts written without spaces)."""
+    def _repetition_checks(
+        self, m: Measured, t: Thresholds, top: dict[int, float], dup: dict[int, float], scope_tokens: int
+    ) -> list[Flag | None]:
+        """Gopher's repeated lines, paragraphs and n-grams, on the article when the page has one
+        (n-grams of characters x chars_per_word for scripts written without spaces)."""
         checks: list[Flag | None] = []
-        for kind, items in (("line", m.lines), ("paragraph", m.paragraphs)):
+        page = m.layout
+        lines, paragraphs = (page.article_lines, page.article_paragraphs) if m.article else (page.lines, page.paragraphs)
+        where = " of the article" if m.article else ""
+        scope_chars = sum(map(len, lines)) + len(lines) - 1 if m.article else len(m.text)
+        for kind, items in (("line", lines), ("paragraph", paragraphs)):
             count, chars = _duplicates(items)
-            ratio, char_ratio = count / max(len(items), 1), chars / len(m.text)
+            ratio, char_ratio = count / max(len(items), 1), chars / max(scope_chars, 1)
             m.stats[f"dup_{kind}_ratio"], m.stats[f"dup_{kind}_char_ratio"] = round(ratio, 4), round(char_ratio, 4)
-            checks.append(_upper(f"max_dup_{kind}_ratio", f"repeated {kind}s", ratio, getattr(t, f"max_dup_{kind}_ratio")))
+            checks.append(_upper(f"max_dup_{kind}_ratio", f"repeated {kind}s{where}", ratio, getattr(t, f"max_dup_{kind}_ratio")))
             limit = getattr(t, f"max_dup_{kind}_char_ratio")
-            checks.append(_upper(f"max_dup_{kind}_char_ratio", f"characters in repeated {kind}s", char_ratio, limit))
+            checks.append(_upper(f"max_dup_{kind}_char_ratio", f"characters in repeated {kind}s{where}", char_ratio, limit))
 
-        char_mode = m.units.char_mode
-        unit = "character" if char_mode else "word"
-        scale = self.config.chars_per_word if char_mode else 1
-        top_limits = {round(n * scale): v for n, v in (t.max_top_ngram_char_ratio or {}).items()}
-        dup_limits = {round(n * scale): v for n, v in (t.max_dup_ngram_char_ratio or {}).items()}
-        stop_early = None if self.config.record_stats else dup_limits
-        top, dup = ngram_ratios(m.units.tokens, list(top_limits), list(dup_limits), stop_early)
+        unit = "character" if m.char_mode else "word"
+        scale = self.config.chars_per_word if m.char_mode else 1
+        if t.min_words_for_ngrams is not None and scope_tokens < t.min_words_for_ngrams * scale:
+            return checks  # too short for n-gram shares to mean anything
         for kind, what, limits, values in (
-            ("top", "most frequent {n}-{unit} n-gram covers", top_limits, top),
-            ("dup", "text in repeated {n}-{unit} n-grams", dup_limits, dup),
+            ("top", "most frequent {n}-{unit} n-gram{where} covers", t.max_top_ngram_char_ratio, top),
+            ("dup", "text{where} in repeated {n}-{unit} n-grams", t.max_dup_ngram_char_ratio, dup),
         ):
             rule = f"max_{kind}_ngram_char_ratio"
-            for n, limit in sorted(limits.items()):
-                if n not in values:
-                    continue  # not measured: it cannot exceed its limit
+            for n, limit in sorted((round(n * scale), v) for n, v in (limits or {}).items()):
                 m.stats[f"{kind}_{n}gram_char_ratio"] = round(values[n], 4)
-                checks.append(_upper(rule, what.format(n=n, unit=unit), values[n], limit))
+                checks.append(_upper(rule, what.format(n=n, unit=unit, where=where), values[n], limit))
         return checks
 
-    def _prose_checks(self, m: Measured, t: Thresholds) -> list[Flag | None]:
-        """Does it read like prose: FineWeb's line punctuation, Gopher's word length, letters, stopwords."""
+    def _prose_checks(self, m: Measured, t: Thresholds, tokens: BatchTokens, d: int) -> list[Flag | None]:
+        """Does it read like prose: FineWeb's line punctuation (pages without an article), Gopher's
+        word length, letters, stopwords."""
         checks: list[Flag | None] = []
-        if len(m.lines) >= 5:
-            punct = sum(map(_TERMINAL_PUNCT_CHARS.__contains__, map(itemgetter(-1), m.lines))) / len(m.lines)
+        lines = m.layout.lines
+        if len(lines) >= 5:
+            punct = sum(map(_TERMINAL_PUNCT_CHARS.__contains__, map(itemgetter(-1), lines))) / len(lines)
             m.stats["line_punct_ratio"] = round(punct, 4)
-            checks.append(_lower("min_line_punct_ratio", "lines ending in punctuation", punct, t.min_line_punct_ratio))
-        tokens = m.units.tokens
-        if m.units.char_mode:
-            without_letter = sum(1 for t in tokens if not any(map(str.isalpha, t)))
+            if not m.article:
+                checks.append(_lower("min_line_punct_ratio", "lines ending in punctuation", punct, t.min_line_punct_ratio))
+        if m.char_mode:
+            units = _CHAR_UNIT.findall(m.text)
+            without_letter = sum(1 for u in units if not any(map(str.isalpha, u)))
         else:
-            figures = word_figures(m.text)
-            without_letter = figures.without_letter
-        alpha = 1 - without_letter / len(tokens)
+            without_letter = int(tokens.without_letter[d])
+        alpha = 1 - without_letter / m.tokens
         m.stats["alpha_word_ratio"] = round(alpha, 4)
-        unit = "characters" if m.units.char_mode else "words"
+        unit = "characters" if m.char_mode else "words"
         checks.append(_lower("min_alpha_word_ratio", f"{unit} with a letter", alpha, t.min_alpha_word_ratio))
-        if m.units.char_mode:
+        if m.char_mode:
             return checks  # no word boundaries: word length and stopwords do not apply
 
         # Gopher: punctuation is not part of a word
-        mean_length = figures.word_chars / figures.words if figures.words else 0.0
+        words = int(tokens.words[d])
+        mean_length = int(tokens.word_chars[d]) / words if words else 0.0
         m.stats["mean_word_length"] = round(mean_length, 3)
         checks.append(_lower("min_mean_word_length", "mean word length", mean_length, t.min_mean_word_length))
         checks.append(_upper("max_mean_word_length", "mean word length", mean_length, t.max_mean_word_length))
         known = stopword_list(m.lang)
         if known and t.min_stopwords is not None:
-            found = _count_stopwords(_words(tokens), known, None if self.config.record_stats else t.min_stopwords)
+            found = _count_stopwords(_words(map(itemgetter(0), _NON_SPACE_RUN.finditer(m.text))), known, None if self.config.record_stats else t.min_stopwords)
             m.stats["stopwords"] = found
             if found < t.min_stopwords:
                 checks.append(("min_stopwords", f"{found} {m.lang} stopwords < {t.min_stopwords}", found))
