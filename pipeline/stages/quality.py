@@ -19,7 +19,7 @@ import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import accumulate
+from itertools import accumulate, islice
 from operator import itemgetter, methodcaller, not_
 from pathlib import Path
 from typing import Annotated, Any, Iterable, Iterator
@@ -50,6 +50,7 @@ _TERMINAL_PUNCT_CHARS = frozenset(".!?。！？…\"'”’»)]:;")
 _PARAGRAPH_BREAK = regex.compile(r"\n\s*\n")
 _LOREM = regex.compile(r"lorem ipsum", regex.IGNORECASE)
 _NON_SPACE_RUN = re.compile(r"\S+")  # str.split()'s tokens, found lazily
+_STOPWORD_PROBE = 200
 
 
 @lru_cache(maxsize=None)
@@ -59,6 +60,17 @@ def stopword_list(lang: str) -> frozenset[str]:
     if lang in tight and not lang.startswith("_"):
         return frozenset(w.casefold() for w in tight[lang])  # [] = the rule does not apply
     return broad_stopwords(lang)
+
+
+@lru_cache(maxsize=None)
+def policy_phrases(lang: str) -> tuple[str, ...]:
+    """The language's lower-case cookie/consent/policy phrases and the English ones."""
+    phrases = json.loads((_DATA / "policy_phrases.json").read_text(encoding="utf-8"))
+    return tuple(phrases["en"] + (phrases.get(lang, []) if lang != "en" else []))
+
+
+def _names_policy(lowered: str, phrases: tuple[str, ...]) -> bool:
+    return any(phrase in lowered for phrase in phrases)
 
 
 NgramSize = Annotated[int, Field(ge=1, le=50)]
@@ -95,6 +107,10 @@ class Thresholds(StageConfig):
     min_line_punct_ratio: float | None = 0.12
     """FineWeb: share of lines ending in punctuation (only with 5 or more lines, hard wraps joined,
     and only on pages without an article)."""
+    max_policy_word_ratio: float | None = 0.5
+    """Share of words in lines naming cookies, consent or privacy/terms (C4's policy lines, phrases
+    per language in ``pipeline/data/quality/policy_phrases.json``): a consent wall with nothing
+    else. Judged only when fewer than ``article_min_words`` words lie outside such lines."""
     min_words_for_ngrams: int | None = 50
     """The n-gram rules judge only texts (or articles) of this many words or more: Gopher set their
     limits for documents of 50+ words; on a 20-word text one repeated phrase is a third of it."""
@@ -275,20 +291,25 @@ def ngram_ratios(tokens: list[str], top_ns: list[int], dup_ns: list[int]) -> tup
     return {n: float(top[n][0]) for n in top_ns}, {n: float(dup[n][0]) for n in dup_ns}
 
 
-_SPACE, _REGEX_SPACE, _LETTER, _PUNCT_SYMBOL = 1, 2, 4, 8  # bits of char_classes()
+# bits of char_classes(); the two rare ones are the highest, so classes.max() tells whether any occurs
+_SPACE, _REGEX_SPACE, _LETTER, _PUNCT_SYMBOL, _NOT_SPACE, _NO_SPACE, _SPLITS_DIFFER = 1, 2, 4, 8, 16, 32, 64
 
 
 @lru_cache(maxsize=1)
 def char_classes() -> np.ndarray:
     """A byte of class bits per code point, built once per process from the same definitions the
     rules use: str.isspace (what ``str.split`` splits on, = stdlib ``re``'s ``\\s``), and the regex
-    module's ``\\s``, ``\\p{L}`` and ``[\\p{P}\\p{S}]``."""
+    module's ``\\s``, ``\\p{L}`` and ``[\\p{P}\\p{S}]``, and the scripts written without spaces."""
     everything = np.arange(0x110000, dtype=np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
     table = np.zeros(0x110000, dtype=np.uint8)
     for bit, pattern in ((_SPACE, re.compile(r"\s+")), (_REGEX_SPACE, regex.compile(r"\s+")),
-                         (_LETTER, regex.compile(r"\p{L}+")), (_PUNCT_SYMBOL, regex.compile(r"[\p{P}\p{S}]+"))):
+                         (_LETTER, regex.compile(r"\p{L}+")), (_PUNCT_SYMBOL, regex.compile(r"[\p{P}\p{S}]+")),
+                         (_NO_SPACE, regex.compile(rf"[{_NO_SPACE_SCRIPT}]+"))):
         for run in pattern.finditer(everything):
             table[run.start() : run.end()] |= bit
+    space, regex_space = (table & _SPACE) != 0, (table & _REGEX_SPACE) != 0
+    table[~space] |= _NOT_SPACE
+    table[space != regex_space] |= _SPLITS_DIFFER
     return table
 
 
@@ -332,8 +353,21 @@ def word_figures(text: str) -> WordFigures:
     return WordFigures(_token_count(in_word, token_ids), int(np.count_nonzero(in_word)), regex_tokens - with_letter)
 
 
-# odd 64-bit multipliers, one per position inside a token (a token's key is a weighted sum of its code points)
-_POSITION_WEIGHTS = np.random.default_rng(4).integers(1, 2**63, size=1024, dtype=np.uint64) | np.uint64(1)
+# Token keys: a polynomial hash of the token's code points mod 2**64, computed for all tokens at once
+# from prefix sums (H(token) = (P[end] - P[start]) * B**-start; B is odd, so invertible mod 2**64).
+_POLY = 0x100000001B3
+_POWERS: list[np.ndarray] = [np.ones(1, dtype=np.uint64), np.ones(1, dtype=np.uint64)]  # B**i, B**-i
+
+
+def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    if len(_POWERS[0]) < n + 1:
+        size = max(n + 1, 2 * len(_POWERS[0]), 1 << 16)
+        for k, base in enumerate((_POLY, pow(_POLY, -1, 2**64))):
+            table = np.empty(size, dtype=np.uint64)
+            table[0] = 1
+            np.cumprod(np.full(size - 1, base, dtype=np.uint64), out=table[1:])
+            _POWERS[k] = table
+    return _POWERS[0], _POWERS[1]
 
 
 def _mix64(x: np.ndarray) -> np.ndarray:
@@ -344,6 +378,10 @@ def _mix64(x: np.ndarray) -> np.ndarray:
     x *= np.uint64(0x94D049BB133111EB)
     x ^= x >> np.uint64(31)
     return x
+
+
+# per class byte: 1 if the character counts for a word's length (not punctuation), + 2**32 if a letter
+_FIGURES = np.array([((c & _PUNCT_SYMBOL) == 0) + (((c & _LETTER) != 0) << 32) for c in range(256)], dtype=np.int64)
 
 
 @dataclass
@@ -359,43 +397,49 @@ class BatchTokens:
     word_chars: np.ndarray  # per document: their characters that are not punctuation
     without_letter: np.ndarray  # per document: tokens without a letter
     line_words: list[np.ndarray]  # per document: tokens per physical line
+    char_mode: np.ndarray  # per document: ``is_char_mode``
 
 
 def tokenize_batch(texts: list[str]) -> BatchTokens:
     joined = "\n".join(texts)
     code_points = _code_points(joined)
     classes = char_classes()[code_points]
-    space = (classes & _SPACE) != 0
-    doc_starts = np.zeros(len(texts), dtype=np.int64)
+    docs = len(texts)
+    doc_starts = np.zeros(docs, dtype=np.int64)
     np.cumsum([len(t) + 1 for t in texts[:-1]], out=doc_starts[1:])
-    line_base = np.zeros(len(texts) + 1, dtype=np.int64)
+    line_base = np.zeros(docs + 1, dtype=np.int64)
     np.cumsum([t.count("\n") + 1 for t in texts], out=line_base[1:])
-    chars = np.flatnonzero(~space)  # positions of token characters
+    chars = np.flatnonzero(classes & _NOT_SPACE)  # positions of token characters
     count = len(chars)
     start = np.ones(count, dtype=bool)
     np.not_equal(chars[1:], chars[:-1] + 1, out=start[1:])
     token_starts = np.flatnonzero(start)  # index into chars of each token's first character
-    lengths = np.diff(np.append(token_starts, count))
-    if count:
-        position = np.arange(count) - np.repeat(token_starts, lengths)
-        weighted = code_points[chars].astype(np.uint64) * _POSITION_WEIGHTS[position & 1023]
-        keys = _mix64(np.add.reduceat(weighted, token_starts) ^ lengths.astype(np.uint64))
-        word_chars = np.add.reduceat(((classes[chars] & _PUNCT_SYMBOL) == 0).astype(np.int64), token_starts)
-        with_letter = np.logical_or.reduceat((classes[chars] & _LETTER) != 0, token_starts)
-    else:
-        keys, word_chars, with_letter = (np.zeros(0, dtype=t) for t in (np.uint64, np.int64, bool))
+    ends = np.append(token_starts[1:], count)
+    lengths = ends - token_starts
+    powers, inverse_powers = _powers(count)
+    prefix = np.zeros(count + 1, dtype=np.uint64)
+    np.cumsum(code_points[chars] * powers[:count], out=prefix[1:])
+    keys = _mix64((prefix[ends] - prefix[token_starts]) * inverse_powers[token_starts] ^ lengths.astype(np.uint64))
+    figures = np.add.reduceat(_FIGURES[classes[chars]], token_starts) if count else np.zeros(0, dtype=np.int64)
+    word_chars, with_letter = figures & 0xFFFFFFFF, (figures >> 32) > 0
     first_char = chars[token_starts]
     doc = np.searchsorted(doc_starts, first_char, side="right") - 1
     global_line = np.searchsorted(np.flatnonzero(code_points == 10), first_char)
-    docs = len(texts)
     offsets = np.zeros(docs + 1, dtype=np.int64)
     np.cumsum(np.bincount(doc, minlength=docs), out=offsets[1:])
     tokens_per_line = np.bincount(global_line, minlength=int(line_base[-1]))
     without_letter = np.bincount(doc, weights=~with_letter, minlength=docs).astype(np.int64)
-    disagree = np.flatnonzero(space != ((classes & _REGEX_SPACE) != 0))
-    if len(disagree):  # separators str.split and the regex module's \s disagree on (rare): measure exactly
+    char_mode = np.zeros(docs, dtype=bool)
+    if len(classes) and classes.max() >= _NO_SPACE:  # rare characters: scripts without spaces, odd separators
+        # is_char_mode on each document's first _SCRIPT_SAMPLE characters
+        sample_end = np.minimum(doc_starts + _SCRIPT_SAMPLE, doc_starts + [len(t) for t in texts])
+        no_space = np.flatnonzero(classes & _NO_SPACE)
+        in_sample = np.searchsorted(no_space, sample_end) - np.searchsorted(no_space, doc_starts)
+        visible = np.searchsorted(chars, sample_end) - np.searchsorted(chars, doc_starts)
+        char_mode = in_sample * 2 > visible
+        disagree = np.flatnonzero(classes & _SPLITS_DIFFER)
         for d in np.unique(np.searchsorted(doc_starts, disagree, side="right") - 1):
-            without_letter[d] = word_figures(texts[d]).without_letter
+            without_letter[d] = word_figures(texts[d]).without_letter  # str.split and regex's \s differ here
     return BatchTokens(
         keys=keys,
         lengths=lengths,
@@ -406,6 +450,7 @@ def tokenize_batch(texts: list[str]) -> BatchTokens:
         word_chars=np.bincount(doc, weights=word_chars, minlength=docs).astype(np.int64),
         without_letter=without_letter,
         line_words=[tokens_per_line[line_base[d] : line_base[d + 1]] for d in range(docs)],
+        char_mode=char_mode,
     )
 
 
@@ -418,17 +463,18 @@ def _words(tokens: Iterable[str]) -> Iterator[str]:
             yield word
 
 
-def _count_stopwords(words: Iterable[str], known: frozenset[str], enough: int | None) -> int:
-    """How many words are stopwords, counting no further than ``enough`` (None: count all)."""
-    if enough is None:
-        return sum(map(known.__contains__, " ".join(words).casefold().split()))
-    found = 0
-    for word in words:  # casefold never yields whitespace, so word by word = the whole text at once
-        if word.casefold() in known:
-            found += 1
-            if found >= enough:
-                break
-    return found
+def _count_stopwords(text: str, known: frozenset[str], enough: int | None) -> int:
+    """How many words are stopwords (``_PUNCT_OR_SYMBOL.sub("", text).casefold().split()``).
+    With ``enough``, the first ``_STOPWORD_PROBE`` tokens are tried one by one and counting stops
+    once ``enough`` are found (most texts); else the whole text is counted at once."""
+    if enough is not None:
+        found = 0
+        for word in _words(islice(map(itemgetter(0), _NON_SPACE_RUN.finditer(text)), _STOPWORD_PROBE)):
+            if word.casefold() in known:  # casefold never yields whitespace: word by word = all at once
+                found += 1
+                if found >= enough:
+                    return found
+    return sum(map(known.__contains__, _PUNCT_OR_SYMBOL.sub("", text).casefold().split()))
 
 
 # -- layout: logical lines, and the article among them -------------------------------------------
@@ -454,6 +500,7 @@ class Layout:
     """
 
     lines: list[str]  # logical lines (hard wraps joined)
+    line_words: list[int]  # words per logical line
     paragraphs: list[str]  # logical lines joined per blank-line-separated block
     article_lines: list[str]
     article_paragraphs: list[str]
@@ -517,6 +564,7 @@ def layout(text: str, line_words: list[int]) -> Layout:
     prose = [i for i, line in enumerate(lines) if words[i] >= _PROSE_MIN_WORDS and line[-1] in _TERMINAL_PUNCT_CHARS]
     return Layout(
         lines=lines,
+        line_words=words,
         paragraphs=_paragraphs(lines, block, range(len(lines))),
         article_lines=[lines[i] for i in prose],
         article_paragraphs=_paragraphs(lines, block, prose),
@@ -603,7 +651,7 @@ class Quality(Stage):
         measured: list[Measured] = []
         scopes_ids, scopes_lengths, scope_sizes = [], [], []
         for d, (text, lang) in enumerate(zip(texts, langs)):
-            char_mode = is_char_mode(text)
+            char_mode = bool(tokens.char_mode[d])
             lo, hi = tokens.offsets[d], tokens.offsets[d + 1]
             line_words = tokens.line_words[d].tolist()
             if char_mode:
@@ -615,7 +663,7 @@ class Quality(Stage):
             page = layout(text, line_words)
             article = page.article_words >= self.config.article_min_words
             m = Measured(text, lang, char_mode, words, count, page, article, {
-                "unit": "char" if char_mode else "word", "words": round(words, 1),
+                "unit": "char" if char_mode else "word", "words": words,
                 "repetition_scope": "article" if article else "text", "wrapped_lines": page.wrapped,
             })
             measured.append(m)
@@ -648,7 +696,8 @@ class Quality(Stage):
                 checks += self._junk_checks(m, t)
                 checks += self._repetition_checks(m, t, {n: float(v[d]) for n, v in top.items()}, {n: float(v[d]) for n, v in dup.items()}, scope_sizes[d])
                 checks += self._prose_checks(m, t, tokens, d)
-            results.append(([c for c in checks if c], m.stats))
+            stats = {k: round(v, 4) if isinstance(v, float) else v for k, v in m.stats.items()} if self.config.record_stats else m.stats
+            results.append(([c for c in checks if c], stats))
         return results
 
     @staticmethod
@@ -679,17 +728,37 @@ class Quality(Stage):
         lorem = len(_LOREM.findall(m.text))
         if t.max_lorem_ipsum is not None and lorem > t.max_lorem_ipsum:
             checks.append(("max_lorem_ipsum", f"'lorem ipsum' {lorem} times > {t.max_lorem_ipsum}", lorem))
+        checks.append(self._policy_check(m, t))
         symbols = (m.text.count("#") + m.text.count("...") + m.text.count("…")) / m.words
-        m.stats["symbol_word_ratio"] = round(symbols, 4)
+        m.stats["symbol_word_ratio"] = symbols
         checks.append(_upper("max_symbol_word_ratio", "('#' + ellipses) per word", symbols, t.max_symbol_word_ratio))
         lines = m.layout.lines
         if len(lines) >= _MIN_LINES:
             bullet = sum(map(_BULLET_CHARS.__contains__, map(itemgetter(0), lines))) / len(lines)
             ellipsis = sum(map(methodcaller("endswith", _ELLIPSES), lines)) / len(lines)
-            m.stats.update(bullet_line_ratio=round(bullet, 4), ellipsis_line_ratio=round(ellipsis, 4))
+            m.stats.update(bullet_line_ratio=bullet, ellipsis_line_ratio=ellipsis)
             checks.append(_upper("max_bullet_line_ratio", "lines starting with a bullet", bullet, t.max_bullet_line_ratio))
             checks.append(_upper("max_ellipsis_line_ratio", "lines ending in an ellipsis", ellipsis, t.max_ellipsis_line_ratio))
         return checks
+
+    def _policy_check(self, m: Measured, t: Thresholds) -> Flag | None:
+        """Consent walls. The rule needs nearly every line to name a policy, so lines are tried
+        longest first and the check stops at ``article_min_words`` words of other text."""
+        if t.max_policy_word_ratio is None:
+            return None
+        phrases = policy_phrases(m.lang)
+        lines, words = m.layout.lines, m.layout.line_words
+        other = policy = 0
+        for i in sorted(range(len(lines)), key=words.__getitem__, reverse=True):
+            if _names_policy(lines[i].lower(), phrases):
+                policy += words[i]
+            else:
+                other += words[i]
+                if other >= self.config.article_min_words:
+                    return None  # enough other text: an article that mentions cookies, or a banner beside one
+        ratio = policy / max(policy + other, 1)
+        m.stats["policy_word_ratio"] = ratio
+        return _upper("max_policy_word_ratio", "words in cookie/consent/policy lines", ratio, t.max_policy_word_ratio)
 
     def _repetition_checks(
         self, m: Measured, t: Thresholds, top: dict[int, float], dup: dict[int, float], scope_tokens: int
@@ -704,7 +773,7 @@ class Quality(Stage):
         for kind, items in (("line", lines), ("paragraph", paragraphs)):
             count, chars = _duplicates(items)
             ratio, char_ratio = count / max(len(items), 1), chars / max(scope_chars, 1)
-            m.stats[f"dup_{kind}_ratio"], m.stats[f"dup_{kind}_char_ratio"] = round(ratio, 4), round(char_ratio, 4)
+            m.stats[f"dup_{kind}_ratio"], m.stats[f"dup_{kind}_char_ratio"] = ratio, char_ratio
             checks.append(_upper(f"max_dup_{kind}_ratio", f"repeated {kind}s{where}", ratio, getattr(t, f"max_dup_{kind}_ratio")))
             limit = getattr(t, f"max_dup_{kind}_char_ratio")
             checks.append(_upper(f"max_dup_{kind}_char_ratio", f"characters in repeated {kind}s{where}", char_ratio, limit))
@@ -719,7 +788,7 @@ class Quality(Stage):
         ):
             rule = f"max_{kind}_ngram_char_ratio"
             for n, limit in sorted((round(n * scale), v) for n, v in (limits or {}).items()):
-                m.stats[f"{kind}_{n}gram_char_ratio"] = round(values[n], 4)
+                m.stats[f"{kind}_{n}gram_char_ratio"] = values[n]
                 checks.append(_upper(rule, what.format(n=n, unit=unit, where=where), values[n], limit))
         return checks
 
@@ -730,7 +799,7 @@ class Quality(Stage):
         lines = m.layout.lines
         if len(lines) >= 5:
             punct = sum(map(_TERMINAL_PUNCT_CHARS.__contains__, map(itemgetter(-1), lines))) / len(lines)
-            m.stats["line_punct_ratio"] = round(punct, 4)
+            m.stats["line_punct_ratio"] = punct
             if not m.article:
                 checks.append(_lower("min_line_punct_ratio", "lines ending in punctuation", punct, t.min_line_punct_ratio))
         if m.char_mode:
@@ -739,7 +808,7 @@ class Quality(Stage):
         else:
             without_letter = int(tokens.without_letter[d])
         alpha = 1 - without_letter / m.tokens
-        m.stats["alpha_word_ratio"] = round(alpha, 4)
+        m.stats["alpha_word_ratio"] = alpha
         unit = "characters" if m.char_mode else "words"
         checks.append(_lower("min_alpha_word_ratio", f"{unit} with a letter", alpha, t.min_alpha_word_ratio))
         if m.char_mode:
@@ -748,12 +817,12 @@ class Quality(Stage):
         # Gopher: punctuation is not part of a word
         words = int(tokens.words[d])
         mean_length = int(tokens.word_chars[d]) / words if words else 0.0
-        m.stats["mean_word_length"] = round(mean_length, 3)
+        m.stats["mean_word_length"] = mean_length
         checks.append(_lower("min_mean_word_length", "mean word length", mean_length, t.min_mean_word_length))
         checks.append(_upper("max_mean_word_length", "mean word length", mean_length, t.max_mean_word_length))
         known = stopword_list(m.lang)
         if known and t.min_stopwords is not None:
-            found = _count_stopwords(_words(map(itemgetter(0), _NON_SPACE_RUN.finditer(m.text))), known, None if self.config.record_stats else t.min_stopwords)
+            found = _count_stopwords(m.text, known, None if self.config.record_stats else t.min_stopwords)
             m.stats["stopwords"] = found
             if found < t.min_stopwords:
                 checks.append(("min_stopwords", f"{found} {m.lang} stopwords < {t.min_stopwords}", found))
