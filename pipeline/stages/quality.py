@@ -19,10 +19,10 @@ import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import accumulate, islice
+from itertools import accumulate
 from operator import itemgetter, methodcaller, not_
 from pathlib import Path
-from typing import Annotated, Any, Iterable, Iterator
+from typing import Annotated, Any, Iterable
 
 import numpy as np
 import regex
@@ -49,8 +49,7 @@ _ELLIPSES = ("...", "…")
 _TERMINAL_PUNCT_CHARS = frozenset(".!?。！？…\"'”’»)]:;")
 _PARAGRAPH_BREAK = regex.compile(r"\n\s*\n")
 _LOREM = regex.compile(r"lorem ipsum", regex.IGNORECASE)
-_NON_SPACE_RUN = re.compile(r"\S+")  # str.split()'s tokens, found lazily
-_STOPWORD_PROBE = 200
+_STOPWORD_PROBE = 1000  # characters
 
 
 @lru_cache(maxsize=None)
@@ -67,10 +66,6 @@ def policy_phrases(lang: str) -> tuple[str, ...]:
     """The language's lower-case cookie/consent/policy phrases and the English ones."""
     phrases = json.loads((_DATA / "policy_phrases.json").read_text(encoding="utf-8"))
     return tuple(phrases["en"] + (phrases.get(lang, []) if lang != "en" else []))
-
-
-def _names_policy(lowered: str, phrases: tuple[str, ...]) -> bool:
-    return any(phrase in lowered for phrase in phrases)
 
 
 NgramSize = Annotated[int, Field(ge=1, le=50)]
@@ -247,13 +242,16 @@ def ngram_ratios_batch(
     totals[totals == 0] = 1
     cumulative = np.zeros(size + 1, dtype=np.int64)
     np.cumsum(lengths, out=cumulative[1:])
-    index = np.arange(size)
     keys = doc_of.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)  # valid at the current candidates only
-    repeated = np.ones(size + 1, dtype=bool)  # the (n-1)-gram starting here occurs more than once
-    repeated[size] = False
+    mark = np.zeros(size + 1, dtype=bool)  # scratch, all False between passes
+    candidates = np.arange(size)
+    repeated = candidates  # starts of the (n-1)-grams that occur more than once
     for n in range(1, max(top_ns + dup_ns) + 1):
-        fits = index + n <= doc_end  # the n-gram starting here stays inside its document
-        candidates = (fits & repeated[:size] & repeated[1:]).nonzero()[0] if n > 1 else fits.nonzero()[0]
+        if n > 1:  # the n-gram at i can repeat only if the (n-1)-grams at i and i + 1 do
+            mark[repeated] = True
+            candidates = repeated[mark[repeated + 1]]
+            mark[repeated] = False
+            candidates = candidates[candidates + n <= doc_end[candidates]]  # it stays inside its document
         if len(candidates) < 2:
             break  # nothing repeats, so no longer n-gram does either
         keys[candidates] = keys[candidates] * _HASH_BASE + ids[candidates + (n - 1)]
@@ -272,13 +270,15 @@ def ngram_ratios_batch(
             best = order[last]
             top[n][group_doc[best]] = count[best] * chars[best] / totals[group_doc[best]]
         if n in dup:
-            starts = positions[~new_group]
-            reach = np.zeros(size, dtype=np.intp)  # end of the furthest repeat starting at or before i
-            reach[starts] = starts + n
-            covered = np.maximum.accumulate(reach) > index
-            dup[n] = np.bincount(doc_of[covered], weights=lengths[covered], minlength=docs) / totals
-        repeated = np.zeros(size + 1, dtype=bool)
-        repeated[positions[np.repeat(counts > 1, counts)]] = True
+            # characters in the union of the repeats [s, s + n): sorted by start, each adds what lies
+            # past the previous one's end (all have the same length, and none crosses a document end)
+            starts = np.sort(positions[~new_group])
+            ends = starts + n
+            begin = starts.copy()
+            np.maximum(starts[1:], ends[:-1], out=begin[1:])
+            covered = cumulative[ends] - cumulative[begin]
+            dup[n] = np.bincount(doc_of[starts], weights=covered, minlength=docs) / totals
+        repeated = positions[np.repeat(counts > 1, counts)]
     return top, dup
 
 
@@ -454,26 +454,15 @@ def tokenize_batch(texts: list[str]) -> BatchTokens:
     )
 
 
-def _words(tokens: Iterable[str]) -> Iterator[str]:
-    """``_PUNCT_OR_SYMBOL.sub("", text).split()`` token by token (removing punctuation never
-    touches whitespace), so a caller that stops early pays only for what it reads."""
-    for token in tokens:
-        word = _PUNCT_OR_SYMBOL.sub("", token)
-        if word:
-            yield word
-
-
 def _count_stopwords(text: str, known: frozenset[str], enough: int | None) -> int:
     """How many words are stopwords (``_PUNCT_OR_SYMBOL.sub("", text).casefold().split()``).
-    With ``enough``, the first ``_STOPWORD_PROBE`` tokens are tried one by one and counting stops
-    once ``enough`` are found (most texts); else the whole text is counted at once."""
-    if enough is not None:
-        found = 0
-        for word in _words(islice(map(itemgetter(0), _NON_SPACE_RUN.finditer(text)), _STOPWORD_PROBE)):
-            if word.casefold() in known:  # casefold never yields whitespace: word by word = all at once
-                found += 1
-                if found >= enough:
-                    return found
+    With ``enough``, the whole tokens of the first ``_STOPWORD_PROBE`` characters are tried first
+    and their count returned if it reaches ``enough`` (most texts); else the whole text is counted."""
+    if enough is not None and len(text) > _STOPWORD_PROBE:
+        head = text[:_STOPWORD_PROBE].rsplit(None, 1)[0]  # without the token the cut may have split
+        found = sum(map(known.__contains__, _PUNCT_OR_SYMBOL.sub("", head).casefold().split()))
+        if found >= enough:
+            return found
     return sum(map(known.__contains__, _PUNCT_OR_SYMBOL.sub("", text).casefold().split()))
 
 
@@ -591,15 +580,16 @@ def _paragraphs(lines: list[str], block: list[int], chosen: Iterable[int]) -> li
 Flag = tuple[str, str, Any]  # rule, reason, value
 
 
-def _upper(rule: str, what: str, value: float, limit: float | None) -> Flag | None:
+def _upper(rule: str, what: str, value: float, limit: float | None, **fields: Any) -> Flag | None:
+    """A flag when ``value`` exceeds ``limit``; ``what`` is formatted with ``fields`` only then."""
     if limit is not None and value > limit:
-        return rule, f"{what} {round(value, 4)} > {limit}", round(value, 4)
+        return rule, f"{what.format(**fields)} {round(value, 4)} > {limit}", round(value, 4)
     return None
 
 
-def _lower(rule: str, what: str, value: float, limit: float | None) -> Flag | None:
+def _lower(rule: str, what: str, value: float, limit: float | None, **fields: Any) -> Flag | None:
     if limit is not None and value < limit:
-        return rule, f"{what} {round(value, 4)} < {limit}", round(value, 4)
+        return rule, f"{what.format(**fields)} {round(value, 4)} < {limit}", round(value, 4)
     return None
 
 
@@ -750,7 +740,8 @@ class Quality(Stage):
         lines, words = m.layout.lines, m.layout.line_words
         other = policy = 0
         for i in sorted(range(len(lines)), key=words.__getitem__, reverse=True):
-            if _names_policy(lines[i].lower(), phrases):
+            lowered = lines[i].lower()
+            if any(phrase in lowered for phrase in phrases):
                 policy += words[i]
             else:
                 other += words[i]
@@ -774,9 +765,11 @@ class Quality(Stage):
             count, chars = _duplicates(items)
             ratio, char_ratio = count / max(len(items), 1), chars / max(scope_chars, 1)
             m.stats[f"dup_{kind}_ratio"], m.stats[f"dup_{kind}_char_ratio"] = ratio, char_ratio
-            checks.append(_upper(f"max_dup_{kind}_ratio", f"repeated {kind}s{where}", ratio, getattr(t, f"max_dup_{kind}_ratio")))
-            limit = getattr(t, f"max_dup_{kind}_char_ratio")
-            checks.append(_upper(f"max_dup_{kind}_char_ratio", f"characters in repeated {kind}s{where}", char_ratio, limit))
+            limit, char_limit = (t.max_dup_line_ratio, t.max_dup_line_char_ratio) if kind == "line" else (
+                t.max_dup_paragraph_ratio, t.max_dup_paragraph_char_ratio)
+            checks.append(_upper(f"max_dup_{kind}_ratio", "repeated {kind}s{where}", ratio, limit, kind=kind, where=where))
+            checks.append(_upper(f"max_dup_{kind}_char_ratio", "characters in repeated {kind}s{where}", char_ratio, char_limit,
+                                 kind=kind, where=where))
 
         unit = "character" if m.char_mode else "word"
         scale = self.config.chars_per_word if m.char_mode else 1
@@ -789,7 +782,7 @@ class Quality(Stage):
             rule = f"max_{kind}_ngram_char_ratio"
             for n, limit in sorted((round(n * scale), v) for n, v in (limits or {}).items()):
                 m.stats[f"{kind}_{n}gram_char_ratio"] = values[n]
-                checks.append(_upper(rule, what.format(n=n, unit=unit, where=where), values[n], limit))
+                checks.append(_upper(rule, what, values[n], limit, n=n, unit=unit, where=where))
         return checks
 
     def _prose_checks(self, m: Measured, t: Thresholds, tokens: BatchTokens, d: int) -> list[Flag | None]:
