@@ -197,6 +197,7 @@ def _duplicates(items: list[str]) -> tuple[int, int]:
 
 
 _HASH_BASE = np.uint64(1_000_003)
+_BUCKET_BITS = 20
 
 
 def _ngram_groups(keys: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -255,6 +256,12 @@ def ngram_ratios_batch(
         if len(candidates) < 2:
             break  # nothing repeats, so no longer n-gram does either
         keys[candidates] = keys[candidates] * _HASH_BASE + ids[candidates + (n - 1)]
+        if n == 1 and 1 not in top and 1 not in dup:
+            # only which tokens may repeat matters: a superset from hash buckets is enough (every
+            # later pass groups by exact keys), and it saves sorting every token of the batch
+            bucket = (keys >> np.uint64(64 - _BUCKET_BITS)).astype(np.intp)
+            repeated = np.flatnonzero(np.bincount(bucket, minlength=1 << _BUCKET_BITS)[bucket] > 1)
+            continue
         positions, new_group, group_starts, counts = _ngram_groups(keys, candidates)
         if len(group_starts) == len(positions):
             break
