@@ -49,7 +49,7 @@ _ELLIPSES = ("...", "…")
 _TERMINAL_PUNCT_CHARS = frozenset(".!?。！？…\"'”’»)]:;")
 _PARAGRAPH_BREAK = regex.compile(r"\n\s*\n")
 _LOREM = regex.compile(r"lorem ipsum", regex.IGNORECASE)
-_STOPWORD_PROBE = 1000  # characters
+_STOPWORD_PROBES = (160, 1600)  # characters
 
 
 @lru_cache(maxsize=None)
@@ -463,10 +463,13 @@ def tokenize_batch(texts: list[str]) -> BatchTokens:
 
 def _count_stopwords(text: str, known: frozenset[str], enough: int | None) -> int:
     """How many words are stopwords (``_PUNCT_OR_SYMBOL.sub("", text).casefold().split()``).
-    With ``enough``, the whole tokens of the first ``_STOPWORD_PROBE`` characters are tried first
-    and their count returned if it reaches ``enough`` (most texts); else the whole text is counted."""
-    if enough is not None and len(text) > _STOPWORD_PROBE:
-        head = text[:_STOPWORD_PROBE].rsplit(None, 1)[0]  # without the token the cut may have split
+    With ``enough``, the whole tokens of the first ``_STOPWORD_PROBES`` characters are tried first
+    and their count returned once it reaches ``enough`` (most texts); else the whole text is counted."""
+    for probe in _STOPWORD_PROBES if enough is not None else ():
+        if len(text) <= probe:
+            break
+        parts = text[:probe].rsplit(None, 1)
+        head = parts[0] if len(parts) == 2 else ""  # without the token the cut may have split
         found = sum(map(known.__contains__, _PUNCT_OR_SYMBOL.sub("", head).casefold().split()))
         if found >= enough:
             return found
