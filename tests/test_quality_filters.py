@@ -135,3 +135,12 @@ def test_batch_tokens_equal_the_per_text_definitions():
         assert (batch.words[d], batch.word_chars[d], batch.without_letter[d]) == (figures.words, figures.word_chars, figures.without_letter)
         assert bool(batch.char_mode[d]) == is_char_mode(text)
         assert batch.line_words[d].tolist() == [len(line.split()) for line in text.split("\n")]
+
+
+def test_stopwords_far_into_the_text_still_count():
+    # the rule probes the first characters first; stopwords only after them must still be found
+    head = " ".join(f"Item{i} SKU-{i:05d} Widget" for i in range(120))  # ~2,500 characters without one
+    text = head + " The parts ship with the manual and a spare set of screws."
+    quality = default_quality()
+    assert "min_stopwords" not in [f[0] for f in quality.assess(text, "en")[0]]
+    assert [f[2] for f in quality.assess(head, "en")[0] if f[0] == "min_stopwords"] == [0]
