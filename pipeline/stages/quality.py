@@ -398,7 +398,8 @@ class BatchTokens:
     keys: np.ndarray  # uint64 per token: equal tokens, equal keys
     lengths: np.ndarray  # characters per token
     doc: np.ndarray  # document of each token
-    line: np.ndarray  # physical line (text.split("\n") index) of each token inside its document
+    line: np.ndarray  # physical line of each token, numbered across the batch
+    line_base: np.ndarray  # document d's lines are line_base[d]:line_base[d+1] (text.split("\n"))
     offsets: np.ndarray  # document d owns tokens offsets[d]:offsets[d+1]
     words: np.ndarray  # per document: Gopher's words (tokens with a character that is not punctuation)
     word_chars: np.ndarray  # per document: their characters that are not punctuation
@@ -451,7 +452,8 @@ def tokenize_batch(texts: list[str]) -> BatchTokens:
         keys=keys,
         lengths=lengths,
         doc=doc,
-        line=global_line - line_base[doc],
+        line=global_line,
+        line_base=line_base,
         offsets=offsets,
         words=np.bincount(doc, weights=word_chars > 0, minlength=docs).astype(np.int64),
         word_chars=np.bincount(doc, weights=word_chars, minlength=docs).astype(np.int64),
@@ -649,64 +651,76 @@ class Quality(Stage):
             return []
         tokens = tokenize_batch(texts)
         measured: list[Measured] = []
-        scopes_ids, scopes_lengths, scope_sizes = [], [], []
+        in_scope = np.ones(int(tokens.line_base[-1]), dtype=bool)  # per physical line of the batch
+        char_units: dict[int, list[str]] = {}  # n-gram units of the documents in char mode
         for d, (text, lang) in enumerate(zip(texts, langs)):
             char_mode = bool(tokens.char_mode[d])
-            lo, hi = tokens.offsets[d], tokens.offsets[d + 1]
-            line_words = tokens.line_words[d].tolist()
+            first_line = tokens.line_base[d]
             if char_mode:
                 units = _CHAR_UNIT.findall(text)
                 count, words = len(units), len(units) / self.config.chars_per_word
                 line_words = [round(len(line) / self.config.chars_per_word) for line in text.split("\n")]
             else:
-                count, words = int(hi - lo), float(hi - lo)
+                count = int(tokens.offsets[d + 1] - tokens.offsets[d])
+                words = float(count)
+                line_words = tokens.line_words[d].tolist()
             page = layout(text, line_words)
             article = page.article_words >= self.config.article_min_words
-            m = Measured(text, lang, char_mode, words, count, page, article, {
+            measured.append(Measured(text, lang, char_mode, words, count, page, article, {
                 "unit": "char" if char_mode else "word", "words": words,
                 "repetition_scope": "article" if article else "text", "wrapped_lines": page.wrapped,
-            })
-            measured.append(m)
-            # the tokens the n-gram rules look at
+            }))
+            # the units the n-gram rules look at: the article's, or all
             if char_mode:
-                scope = _CHAR_UNIT.findall("\n".join(page.article_lines)) if article else units
-                first_seen: dict[str, int] = {}
-                scopes_ids.append(_mix64(np.fromiter(map(first_seen.setdefault, scope, range(len(scope))), dtype=np.uint64, count=len(scope))))
-                scopes_lengths.append(np.fromiter(map(len, scope), dtype=np.int64, count=len(scope)))
-            else:
-                keep = slice(lo, hi)
-                if article:
-                    prose_lines = self._article_physical_lines(text, page)
-                    inside = prose_lines[tokens.line[keep]]
-                    scopes_ids.append(tokens.keys[keep][inside])
-                    scopes_lengths.append(tokens.lengths[keep][inside])
-                else:
-                    scopes_ids.append(tokens.keys[keep])
-                    scopes_lengths.append(tokens.lengths[keep])
-            scope_sizes.append(len(scopes_ids[-1]))
-        offsets = np.zeros(len(texts) + 1, dtype=np.int64)
-        np.cumsum(scope_sizes, out=offsets[1:])
-        top_ns, dup_ns = self._ngram_sizes(measured)
-        top, dup = ngram_ratios_batch(np.concatenate(scopes_ids), np.concatenate(scopes_lengths), offsets, top_ns, dup_ns)
+                char_units[d] = _CHAR_UNIT.findall("\n".join(page.article_lines)) if article else units
+                in_scope[first_line : tokens.line_base[d + 1]] = False
+            elif article:
+                in_scope[first_line : tokens.line_base[d + 1]] = False
+                for first, last in page.article_spans:
+                    in_scope[first_line + first : first_line + last + 1] = True
+        top, dup, scope_sizes = self._ngram_measures(tokens, in_scope, char_units, measured)
         results = []
         for d, m in enumerate(measured):
             t = self.thresholds(m.lang)
             checks = self._length_checks(m, t)
             if m.tokens:
                 checks += self._junk_checks(m, t)
-                checks += self._repetition_checks(m, t, {n: float(v[d]) for n, v in top.items()}, {n: float(v[d]) for n, v in dup.items()}, scope_sizes[d])
+                checks += self._repetition_checks(m, t, {n: v[d] for n, v in top.items()}, {n: v[d] for n, v in dup.items()}, scope_sizes[d])
                 checks += self._prose_checks(m, t, tokens, d)
             stats = {k: round(v, 4) if isinstance(v, float) else v for k, v in m.stats.items()} if self.config.record_stats else m.stats
             results.append(([c for c in checks if c], stats))
         return results
 
-    @staticmethod
-    def _article_physical_lines(text: str, page: Layout) -> np.ndarray:
-        """Per physical line of ``text``: is it part of an article line."""
-        inside = np.zeros(text.count("\n") + 1, dtype=bool)
-        for first, last in page.article_spans:
-            inside[first : last + 1] = True
-        return inside
+    def _ngram_measures(
+        self, tokens: BatchTokens, in_scope: np.ndarray, char_units: dict[int, list[str]], measured: list[Measured]
+    ) -> tuple[dict[int, list[float]], dict[int, list[float]], list[int]]:
+        """Top and dup n-gram shares per document, and how many units each judged: the word tokens
+        on the lines in scope for all documents in one call, character units in another."""
+        docs = len(measured)
+        top_ns, dup_ns = self._ngram_sizes(measured)
+        keep = in_scope[tokens.line]
+        scope_doc = tokens.doc[keep]
+        offsets = np.zeros(docs + 1, dtype=np.int64)
+        np.cumsum(np.bincount(scope_doc, minlength=docs), out=offsets[1:])
+        top_arrays, dup_arrays = ngram_ratios_batch(tokens.keys[keep], tokens.lengths[keep], offsets, top_ns, dup_ns)
+        top = {n: v.tolist() for n, v in top_arrays.items()}
+        dup = {n: v.tolist() for n, v in dup_arrays.items()}
+        sizes = np.diff(offsets).tolist()
+        if char_units:
+            chosen = list(char_units)
+            first_seen: dict[str, int] = {}  # unit -> position of its first occurrence, used as its key
+            flat = [u for d in chosen for u in char_units[d]]
+            ids = _mix64(np.fromiter(map(first_seen.setdefault, flat, range(len(flat))), dtype=np.uint64, count=len(flat)))
+            lengths = np.fromiter(map(len, flat), dtype=np.int64, count=len(flat))
+            char_offsets = np.cumsum([0] + [len(char_units[d]) for d in chosen])
+            char_top, char_dup = ngram_ratios_batch(ids, lengths, char_offsets, top_ns, dup_ns)
+            for i, d in enumerate(chosen):
+                sizes[d] = len(char_units[d])
+                for n in top_ns:
+                    top[n][d] = float(char_top[n][i])
+                for n in dup_ns:
+                    dup[n][d] = float(char_dup[n][i])
+        return top, dup, sizes
 
     def _ngram_sizes(self, measured: list[Measured]) -> tuple[list[int], list[int]]:
         top: set[int] = set()
