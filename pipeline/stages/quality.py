@@ -299,7 +299,8 @@ def ngram_ratios(tokens: list[str], top_ns: list[int], dup_ns: list[int]) -> tup
 
 
 # bits of char_classes(); the two rare ones are the highest, so classes.max() tells whether any occurs
-_SPACE, _REGEX_SPACE, _LETTER, _PUNCT_SYMBOL, _NOT_SPACE, _NO_SPACE, _SPLITS_DIFFER = 1, 2, 4, 8, 16, 32, 64
+# (_NOT_SPACE is bit 0, so ``classes & _NOT_SPACE`` viewed as bool is a valid mask)
+_NOT_SPACE, _SPACE, _REGEX_SPACE, _LETTER, _PUNCT_SYMBOL, _NO_SPACE, _SPLITS_DIFFER = 1, 2, 4, 8, 16, 32, 64
 
 
 @lru_cache(maxsize=1)
@@ -417,7 +418,7 @@ def tokenize_batch(texts: list[str]) -> BatchTokens:
     np.cumsum([len(t) + 1 for t in texts[:-1]], out=doc_starts[1:])
     line_base = np.zeros(docs + 1, dtype=np.int64)
     np.cumsum([t.count("\n") + 1 for t in texts], out=line_base[1:])
-    chars = np.flatnonzero(classes & _NOT_SPACE)  # positions of token characters
+    chars = np.flatnonzero((classes & _NOT_SPACE).view(bool))  # positions of token characters
     count = len(chars)
     start = np.ones(count, dtype=bool)
     np.not_equal(chars[1:], chars[:-1] + 1, out=start[1:])
