@@ -628,6 +628,7 @@ class Quality(Stage):
     def __init__(self, config: QualityConfig | None = None, context: Any = None):
         super().__init__(config, context)
         self._thresholds: dict[str, Thresholds] = {}
+        self._ngram_rules: dict[tuple[str, float], list] = {}
 
     def process(self, batch: list[Document]) -> None:
         langs = [(doc.annotations.get("language") or {}).get("lang", "und") for doc in batch]
@@ -800,15 +801,27 @@ class Quality(Stage):
         scale = self.config.chars_per_word if m.char_mode else 1
         if t.min_words_for_ngrams is not None and scope_tokens < t.min_words_for_ngrams * scale:
             return checks  # too short for n-gram shares to mean anything
-        for kind, what, limits, values in (
-            ("top", "most frequent {n}-{unit} n-gram{where} covers", t.max_top_ngram_char_ratio, top),
-            ("dup", "text{where} in repeated {n}-{unit} n-grams", t.max_dup_ngram_char_ratio, dup),
-        ):
-            rule = f"max_{kind}_ngram_char_ratio"
-            for n, limit in sorted((round(n * scale), v) for n, v in (limits or {}).items()):
-                m.stats[f"{kind}_{n}gram_char_ratio"] = values[n]
+        for rule, what, limits, kind in self._ngram_limits(m.lang, scale):
+            values = top if kind == "top" else dup
+            for n, limit, stat in limits:
+                m.stats[stat] = values[n]
                 checks.append(_upper(rule, what, values[n], limit, n=n, unit=unit, where=where))
         return checks
+
+    def _ngram_limits(self, lang: str, scale: float) -> list[tuple[str, str, list[tuple[int, float, str]], str]]:
+        """Per n-gram rule: its name, message, (n in units, limit, stats key) and which values it reads."""
+        if (lang, scale) in self._ngram_rules:
+            return self._ngram_rules[lang, scale]
+        t = self.thresholds(lang)
+        out = []
+        for kind, what, limits in (
+            ("top", "most frequent {n}-{unit} n-gram{where} covers", t.max_top_ngram_char_ratio),
+            ("dup", "text{where} in repeated {n}-{unit} n-grams", t.max_dup_ngram_char_ratio),
+        ):
+            sizes = sorted((round(n * scale), v) for n, v in (limits or {}).items())
+            out.append((f"max_{kind}_ngram_char_ratio", what, [(n, v, f"{kind}_{n}gram_char_ratio") for n, v in sizes], kind))
+        self._ngram_rules[lang, scale] = out
+        return out
 
     def _prose_checks(self, m: Measured, t: Thresholds, tokens: BatchTokens, d: int) -> list[Flag | None]:
         """Does it read like prose: FineWeb's line punctuation (pages without an article), Gopher's
