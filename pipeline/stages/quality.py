@@ -11,6 +11,15 @@ Gopher's rules assume words separated by spaces and misjudge Chinese, Japanese a
 are estimated as characters / ``chars_per_word`` and n-gram rules use n x ``chars_per_word``
 characters; mean word length and the stopword rule do not apply. The language comes from the
 language stage's annotation (script alone decides when it is missing).
+
+Real text the original rules misjudge (see ``Layout``): line rules see logical lines, with the hard
+wraps of ODT/PDF/e-mail copies joined back; a page with an article is judged on the article by the
+repetition rules, so menus left around it by boilerplate removal do not reject it. A consent wall
+(C4's policy lines) is caught by ``max_policy_word_ratio``.
+
+Speed: a batch is measured at once (``tokenize_batch``: one numpy pass over the code points of all
+its texts; ``ngram_ratios_batch``: repeated n-grams of all its documents); what is left per document
+is line work in Python.
 """
 
 from __future__ import annotations
@@ -47,7 +56,6 @@ _PUNCT_OR_SYMBOL = regex.compile(r"[\p{P}\p{S}]+")
 _BULLET_CHARS = frozenset("•●○◦▪▫■□►▶▸‣⁃∙·-*–—✓✔➢➤→")
 _ELLIPSES = ("...", "…")
 _TERMINAL_PUNCT_CHARS = frozenset(".!?。！？…\"'”’»)]:;")
-_PARAGRAPH_BREAK = regex.compile(r"\n\s*\n")
 _LOREM = regex.compile(r"lorem ipsum", regex.IGNORECASE)
 _STOPWORD_PROBES = (160, 1600)  # characters
 
@@ -182,7 +190,8 @@ def is_char_mode(text: str) -> bool:
 
 
 def split_units(text: str, chars_per_word: float) -> Units:
-    """Character units for scripts written without spaces, else whitespace-delimited words."""
+    """Character units for scripts written without spaces, else whitespace-delimited words (the
+    definition the batch path follows, for one text)."""
     if is_char_mode(text):
         tokens = _CHAR_UNIT.findall(text)
         return Units(tokens, True, len(tokens) / chars_per_word)
