@@ -512,9 +512,9 @@ class Layout:
 
     lines: list[str]  # logical lines (hard wraps joined)
     line_words: list[int]  # words per logical line
-    paragraphs: list[str]  # logical lines joined per blank-line-separated block
+    block: list[int]  # per logical line: its paragraph (blank-line-separated block)
     article_lines: list[str]
-    article_paragraphs: list[str]
+    prose: list[int]  # indexes of the article's lines
     article_words: int
     article_spans: list[tuple[int, int]]  # physical lines (first, last) of each article line
     wrapped: int  # line breaks that were hard wraps
@@ -576,19 +576,21 @@ def layout(text: str, line_words: list[int]) -> Layout:
     return Layout(
         lines=lines,
         line_words=words,
-        paragraphs=_paragraphs(lines, block, range(len(lines))),
+        block=block,
         article_lines=[lines[i] for i in prose],
-        article_paragraphs=_paragraphs(lines, block, prose),
+        prose=prose,
         article_words=sum(words[i] for i in prose),
         article_spans=[(spans[i][0], spans[i][1]) for i in prose],
         wrapped=len(stripped) - len(lines) - stripped.count(""),
     )
 
 
-def _paragraphs(lines: list[str], block: list[int], chosen: Iterable[int]) -> list[str]:
+def paragraphs(page: Layout, article: bool) -> list[str]:
+    """The page's (or its article's) logical lines joined per paragraph."""
+    lines, block = page.lines, page.block
     out: list[str] = []
     last = -1
-    for i in chosen:
+    for i in page.prose if article else range(len(lines)):
         if block[i] == last:
             out[-1] += "\n" + lines[i]
         else:
@@ -793,10 +795,10 @@ class Quality(Stage):
         (n-grams of characters x chars_per_word for scripts written without spaces)."""
         checks: list[Flag | None] = []
         page = m.layout
-        lines, paragraphs = (page.article_lines, page.article_paragraphs) if m.article else (page.lines, page.paragraphs)
+        lines = page.article_lines if m.article else page.lines
         where = " of the article" if m.article else ""
         scope_chars = sum(map(len, lines)) + len(lines) - 1 if m.article else len(m.text)
-        for kind, items in (("line", lines), ("paragraph", paragraphs)):
+        for kind, items in (("line", lines), ("paragraph", paragraphs(page, m.article))):
             count, chars = _duplicates(items)
             ratio, char_ratio = count / max(len(items), 1), chars / max(scope_chars, 1)
             m.stats[f"dup_{kind}_ratio"], m.stats[f"dup_{kind}_char_ratio"] = ratio, char_ratio
