@@ -26,6 +26,7 @@ from pipeline.runner import apply_stage
 FIXTURES = ROOT / "tests" / "fixtures"
 JUNK = [FIXTURES / "quality" / f"{n}.txt" for n in (
     "seo_stuffing", "link_menu", "lorem_template", "templated_repetition", "table_dump", "cookie_wall", "word_salad", "very_short",
+    "article_shield",
 )] + [FIXTURES / "langqual" / f"{n}.txt" for n in ("seo_keywords", "bullets", "repeated_lines", "lorem", "hashtags")]
 REAL = [FIXTURES / "quality" / "news_hard_wrapped.txt", *sorted((FIXTURES / "seeds").glob("*.txt"))]
 BATCH = 256

@@ -67,6 +67,7 @@ def test_a_list_of_similar_short_lines_is_not_taken_for_wrapped_prose():
         ("cookie_wall", "max_policy_word_ratio", 0.9636),
         ("word_salad", "min_stopwords", 0),
         ("very_short", "min_words", 8),
+        ("article_shield", "max_dup_line_ratio", 0.9383),  # 58 words of prose do not shield 600 of spam lines
     ],
 )
 def test_each_kind_of_junk_is_rejected_with_its_rule_and_value(name, rule, value):

@@ -140,6 +140,9 @@ class QualityConfig(Thresholds):
     """Words in prose lines (8+ words ending in terminal punctuation) from which a page has an
     article: the repetition rules then judge the article alone, and the line punctuation rule is
     skipped (menus and share buttons left around it do not reject it)."""
+    article_min_share: float = Field(0.1, ge=0, le=1)
+    """...and at least this share of all its words: a few prose lines do not shield a page that is
+    mostly repeated junk from the repetition rules."""
     record_stats: bool = False
     """Also write every measured value to ``metadata.quality`` (flags always carry theirs)."""
 
@@ -678,7 +681,7 @@ class Quality(Stage):
                 words = float(count)
                 line_words = tokens.line_words[d].tolist()
             page = layout(text, line_words)
-            article = page.article_words >= self.config.article_min_words
+            article = page.article_words >= max(self.config.article_min_words, self.config.article_min_share * words)
             measured.append(Measured(text, lang, char_mode, words, count, page, article, {
                 "unit": "char" if char_mode else "word", "words": words,
                 "repetition_scope": "article" if article else "text", "wrapped_lines": page.wrapped,
