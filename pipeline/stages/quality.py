@@ -445,7 +445,7 @@ def tokenize_batch(texts: list[str]) -> BatchTokens:
     word_chars, with_letter = figures & 0xFFFFFFFF, (figures >> 32) > 0
     first_char = chars[token_starts]
     doc = np.searchsorted(doc_starts, first_char, side="right") - 1
-    global_line = np.searchsorted(np.flatnonzero(code_points == 10), first_char)
+    global_line = np.cumsum(code_points == 10, dtype=np.int32)[first_char]  # newlines before the token
     offsets = np.zeros(docs + 1, dtype=np.int64)
     np.cumsum(np.bincount(doc, minlength=docs), out=offsets[1:])
     tokens_per_line = np.bincount(global_line, minlength=int(line_base[-1]))
