@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 import regex
 
-from pipeline.stages.quality import ngram_ratios, word_figures
+import numpy as np
+
+from pipeline.stages.quality import ngram_ratios, ngram_ratios_batch, word_figures
 
 FIXTURES = Path(__file__).parent / "fixtures" / "langqual"
 
@@ -58,3 +60,18 @@ def test_word_figures_equal_the_regex_definitions(name):
 
 def test_word_figures_of_empty_and_blank_text():
     assert (word_figures("").words, word_figures(" \n\t").words, word_figures(" \n\t").without_letter) == (0, 0, 0)
+
+
+def test_batched_ngram_ratios_equal_brute_force_per_document():
+    rng = random.Random(11)
+    docs = [[rng.choice("the cat sat on a mat".split()[: rng.randint(1, 6)]) for _ in range(rng.randint(0, 40))] for _ in range(60)]
+    vocab = {w: i for i, w in enumerate(sorted({w for doc in docs for w in doc}))}
+    flat = [w for doc in docs for w in doc]
+    offsets = np.cumsum([0] + [len(doc) for doc in docs])
+    ids = np.array([vocab[w] for w in flat], dtype=np.uint64)
+    lengths = np.array([len(w) for w in flat], dtype=np.int64)
+    top, dup = ngram_ratios_batch(ids, lengths, offsets, [2, 3, 4], [5, 7, 10])
+    for d, doc in enumerate(docs):
+        want_top, want_dup = reference_ngram_ratios(doc, [2, 3, 4], [5, 7, 10])
+        assert {n: top[n][d] for n in want_top} == pytest.approx(want_top), doc
+        assert {n: dup[n][d] for n in want_dup} == pytest.approx(want_dup), doc
