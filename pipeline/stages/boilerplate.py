@@ -205,33 +205,40 @@ class Boilerplate(Stage):
         return report
 
     # -- per batch ------------------------------------------------------------------------------
-    def _repeated(self, doc: Document) -> Callable[[list[str]], np.ndarray] | None:
-        """A test for "line seen in many documents" (this run, or this site's history), or None."""
-        tables = []
-        if len(self._run_repeated):
-            tables.append((0, self._run_repeated))
-        domain = domain_of(doc.metadata) if len(self._site_repeated) else None
-        if domain:
-            seed = _domain_seed(domain)
-            if self._site_docs.get(seed, 0) >= self.config.repeat_min_corpus:
-                tables.append((seed, self._site_repeated))
-        if not tables:
+    def _repeated(self, batch: list[Document]) -> Callable[[np.ndarray, list[str]], np.ndarray] | None:
+        """A test for "line seen in many documents" (this run, or each page's site history) for the
+        lines of a batch, or None when no page has such statistics."""
+        run_table = self._run_repeated if len(self._run_repeated) else None
+        seeds = np.zeros(len(batch), dtype=np.uint64)  # per page: its site's seed, if the site has enough pages
+        if len(self._site_repeated):
+            for k, doc in enumerate(batch):
+                domain = domain_of(doc.metadata)
+                if domain:
+                    seed = _domain_seed(domain)
+                    if self._site_docs.get(seed, 0) >= self.config.repeat_min_corpus:
+                        seeds[k] = seed
+        if run_table is None and not seeds.any():
             return None
         max_chars = self.config.repeat_max_chars
 
-        def repeated(lines: list[str]) -> np.ndarray:
-            found = np.zeros(len(lines), dtype=bool)
+        def repeated(docs: np.ndarray, lines: list[str]) -> np.ndarray:
             keys = [line_key(line) for line in lines]
-            for seed, table in tables:
-                found |= _member(_hashes(keys, max_chars, seed), table)
+            found = np.zeros(len(lines), dtype=bool)
+            if run_table is not None:
+                found |= _member(_hashes(keys, max_chars), run_table)
+            line_seeds = seeds[docs]
+            for seed in np.unique(line_seeds[line_seeds != 0]).tolist():
+                rows = np.flatnonzero(line_seeds == seed)
+                found[rows] |= _member(_hashes([keys[i] for i in rows.tolist()], max_chars, seed), self._site_repeated)
             return found
 
         return repeated
 
     def process(self, batch: list[Document]) -> None:
-        for doc in batch:
-            result = self._classifier.clean(doc.text, self._repeated(doc))
-            doc.removals.extend([Removal(self.name, rule, text, position) for rule, text, position in result.removed])
+        results = self._classifier.clean_batch([doc.text for doc in batch], self._repeated(batch))
+        name = self.name
+        for doc, result in zip(batch, results):
+            doc.removals.extend([Removal(name, rule, text, position) for rule, text, position in result.removed])
             doc.text = result.text
             found: dict[str, Any] = {"lines_removed": result.lines_removed, "lines_kept": result.lines_kept}
             if result.language:
@@ -239,4 +246,4 @@ class Boilerplate(Stage):
             if result.title:
                 found["title"] = result.title
                 doc.metadata.setdefault("title", result.title)
-            doc.annotations[self.name] = found
+            doc.annotations[name] = found
