@@ -63,6 +63,65 @@ def _with_punctuation(words, prefixes: bool = False) -> frozenset[str]:
     return frozenset(out)
 
 
+_HASH_BASE = np.uint64(0x9E3779B97F4A7C15)  # odd: invertible modulo 2**64
+_HASH_BASE_INVERSE = np.uint64(pow(int(_HASH_BASE), -1, 2**64))
+_FILTER_BITS = 20  # a table of 2**20 flags: which hash prefixes the vocabulary holds
+_MAX_SPACE = 0x3000  # the highest code point str.split() treats as whitespace
+# by code point: is it whitespace (as str.split() sees it); every code point above: the last entry
+_IS_SPACE = np.array([chr(c).isspace() for c in range(_MAX_SPACE + 1)] + [False], dtype=bool)
+_TOKEN_CHUNK_CHARS = 200_000  # tokens are hashed this many characters at a time (arrays stay in cache)
+
+
+def _codepoints(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+def _cumulative_powers(base: np.uint64, size: int) -> np.ndarray:
+    """base**0 .. base**(size-1) modulo 2**64 (uint64 arithmetic wraps)."""
+    factors = np.full(size, base, dtype=np.uint64)
+    factors[0] = 1
+    return np.cumprod(factors, dtype=np.uint64)
+
+
+class _Tokens:
+    """Whitespace tokens of a text as numpy arrays, without making a Python string per token: each
+    token is identified by a polynomial hash of its code points (mod 2**64, plus its length), so
+    looking words up in a vocabulary is one ``searchsorted`` for the whole text. Same tokens as
+    ``str.split()`` (the same whitespace table)."""
+
+    def __init__(self) -> None:
+        self._powers = np.ones(1, dtype=np.uint64)
+        self._inverse_powers = np.ones(1, dtype=np.uint64)
+
+    def _tables(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        if len(self._powers) < n:  # grown on demand, doubling
+            size = max(n, 2 * len(self._powers))
+            with np.errstate(over="ignore"):
+                self._powers = _cumulative_powers(_HASH_BASE, size)
+                self._inverse_powers = _cumulative_powers(_HASH_BASE_INVERSE, size)
+        return self._powers[:n], self._inverse_powers[:n]
+
+    def split(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(start, hash) of every token of a text given as code points."""
+        n = len(codes)
+        space = _IS_SPACE.take(codes, mode="clip")
+        edges = np.diff(space.view(np.int8), prepend=1, append=1)
+        starts, ends = _nonzero(edges == -1), _nonzero(edges == 1)
+        powers, inverse = self._tables(n + 1)
+        prefix = np.zeros(n + 1, dtype=np.uint64)
+        np.cumsum(codes * powers[:n], out=prefix[1:])  # array arithmetic wraps modulo 2**64 silently
+        hashes = (prefix[ends] - prefix[starts]) * inverse[starts] + (ends - starts).astype(np.uint64)
+        return starts, hashes
+
+    def hash_words(self, words: list[str]) -> np.ndarray:
+        """The hash ``split`` gives each of ``words`` (single tokens: one split of them all, as a
+        token's hash does not depend on its position)."""
+        _, hashes = self.split(_codepoints(" ".join(words)))
+        if len(hashes) != len(words):
+            raise ValueError("hash_words: every word must be one token")
+        return hashes
+
+
 def _nonzero(flags: np.ndarray) -> np.ndarray:
     """``np.flatnonzero`` for 1-d arrays, without its wrapper's overhead."""
     return flags.nonzero()[0]
@@ -209,6 +268,8 @@ class LineClassifier:
         if len(self.languages) >= _CONTAINS_BIT:
             raise ValueError(f"boilerplate: at most {_CONTAINS_BIT} stopword languages, got {len(self.languages)}")
         self.token_bits = _token_bits(rules, tuple(self.languages))
+        self._tokenizer = _Tokens()
+        self._vocab_hashes, self._vocab_bits, self._vocab_filter = _vocabulary(rules, self.token_bits, self._tokenizer)
         self._match_cache: dict[tuple[bool, str], str | None] = {}  # (whole line?, line) -> rule
         # whole-line phrase key -> rule code; a line of bullets and punctuation alone: "symbols"
         self._phrase_codes_by_key = {key: self.names.code(name) for key, name in rules.line_phrases.items()}
@@ -224,12 +285,27 @@ class LineClassifier:
 
     # -- features -------------------------------------------------------------------------------
     def _tokens(self, lowered: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per token: its bits (``token_bits``) and line; per line: the number of tokens."""
-        tokens = list(map(str.split, lowered))
-        n_words = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
-        total = int(n_words.sum())
-        bits = np.fromiter(map(self.token_bits.get, chain.from_iterable(tokens), repeat(0, total)), dtype=np.int64, count=total)
-        return bits, np.repeat(np.arange(len(tokens)), n_words), n_words
+        """Per token: its bits (``token_bits``) and line; per line: the number of tokens. Tokens
+        are hashed with numpy over the code points of a few hundred kB of lines at a time."""
+        n = len(lowered)
+        line_ends = np.cumsum(np.fromiter(map(len, lowered), dtype=np.int64, count=n) + 1)
+        cuts = np.unique(np.searchsorted(line_ends, np.arange(_TOKEN_CHUNK_CHARS, int(line_ends[-1]), _TOKEN_CHUNK_CHARS)))
+        bits_parts, line_parts = [], []
+        for a, b in zip([0, *cuts.tolist()], [*cuts.tolist(), n]):
+            if a == b:
+                continue
+            codes = _codepoints("\n".join(lowered[a:b]))
+            starts, hashes = self._tokenizer.split(codes)
+            bits = np.zeros(len(hashes), dtype=np.int64)
+            maybe = _nonzero(self._vocab_filter[hashes >> np.uint64(64 - _FILTER_BITS)])
+            where = np.searchsorted(self._vocab_hashes, hashes[maybe])
+            where[where == len(self._vocab_hashes)] = 0
+            bits[maybe] = np.where(self._vocab_hashes[where] == hashes[maybe], self._vocab_bits[where], 0)
+            bits_parts.append(bits)
+            line_parts.append(np.cumsum(codes == 10)[starts] + a)
+        bits = np.concatenate(bits_parts)
+        token_line = np.concatenate(line_parts)
+        return bits, token_line, np.bincount(token_line, minlength=n)
 
     def _languages(self, bits: np.ndarray, token_doc: np.ndarray, n_docs: int) -> np.ndarray:
         """Per page, the index of the language whose stopwords cover most words of a sample from
@@ -568,3 +644,22 @@ def _token_bits(rules: PhraseRules, languages: tuple[str, ...]) -> dict[str, int
             token_bits[word] = token_bits.get(word, 0) | (1 << bit)
     object.__setattr__(rules, "_token_bits", (languages, token_bits))
     return token_bits
+
+
+def _vocabulary(rules: PhraseRules, token_bits: dict[str, int], tokenizer: _Tokens) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``token_bits`` as arrays: sorted token hashes, their bits, and a filter of hash prefixes
+    (most tokens are in no list and skip the search). Built once per rule set."""
+    cached = rules.__dict__.get("_vocabulary")
+    if cached is not None and cached[0] is token_bits:
+        return cached[1]
+    vocabulary = sorted(w for w in token_bits if w.split() == [w])  # "por qué" is never one token
+    hashes = tokenizer.hash_words(vocabulary)
+    if len(np.unique(hashes)) != len(vocabulary):  # pragma: no cover - 64-bit hash collision
+        raise ValueError("boilerplate: token hash collision in the vocabulary")
+    order = np.argsort(hashes)
+    sorted_hashes = hashes[order]
+    bits = np.array([token_bits[vocabulary[i]] for i in order.tolist()], dtype=np.int64)
+    prefixes = np.zeros(1 << _FILTER_BITS, dtype=bool)
+    prefixes[sorted_hashes >> np.uint64(64 - _FILTER_BITS)] = True
+    object.__setattr__(rules, "_vocabulary", (token_bits, (sorted_hashes, bits, prefixes)))
+    return sorted_hashes, bits, prefixes
