@@ -65,7 +65,8 @@ def _with_punctuation(words, prefixes: bool = False) -> frozenset[str]:
 
 _HASH_BASE = np.uint64(0x9E3779B97F4A7C15)  # odd: invertible modulo 2**64
 _HASH_BASE_INVERSE = np.uint64(pow(int(_HASH_BASE), -1, 2**64))
-_FILTER_BITS = 20  # a table of 2**20 flags: which hash prefixes the vocabulary holds
+_SLOT_BITS = 21  # vocabulary lookup table: 2**21 slots, indexed by a token hash's top bits
+_EMPTY_SLOT, _SHARED_SLOT = -1, -2
 _MAX_SPACE = 0x3000  # the highest code point str.split() treats as whitespace
 # by code point: is it whitespace (as str.split() sees it); every code point above: the last entry
 _IS_SPACE = np.array([chr(c).isspace() for c in range(_MAX_SPACE + 1)] + [False], dtype=bool)
@@ -269,7 +270,7 @@ class LineClassifier:
             raise ValueError(f"boilerplate: at most {_CONTAINS_BIT} stopword languages, got {len(self.languages)}")
         self.token_bits = _token_bits(rules, tuple(self.languages))
         self._tokenizer = _Tokens()
-        self._vocab_hashes, self._vocab_bits, self._vocab_filter = _vocabulary(rules, self.token_bits, self._tokenizer)
+        self._vocab_hashes, self._vocab_bits, self._vocab_slots = _vocabulary(rules, self.token_bits, self._tokenizer)
         self._match_cache: dict[tuple[bool, str], str | None] = {}  # (whole line?, line) -> rule
         # whole-line phrase key -> rule code; a line of bullets and punctuation alone: "symbols"
         self._phrase_codes_by_key = {key: self.names.code(name) for key, name in rules.line_phrases.items()}
@@ -296,16 +297,25 @@ class LineClassifier:
                 continue
             codes = _codepoints("\n".join(lowered[a:b]))
             starts, hashes = self._tokenizer.split(codes)
-            bits = np.zeros(len(hashes), dtype=np.int64)
-            maybe = _nonzero(self._vocab_filter[hashes >> np.uint64(64 - _FILTER_BITS)])
-            where = np.searchsorted(self._vocab_hashes, hashes[maybe])
-            where[where == len(self._vocab_hashes)] = 0
-            bits[maybe] = np.where(self._vocab_hashes[where] == hashes[maybe], self._vocab_bits[where], 0)
-            bits_parts.append(bits)
+            bits_parts.append(self._lookup(hashes))
             line_parts.append(np.cumsum(codes == 10)[starts] + a)
         bits = np.concatenate(bits_parts)
         token_line = np.concatenate(line_parts)
         return bits, token_line, np.bincount(token_line, minlength=n)
+
+    def _lookup(self, hashes: np.ndarray) -> np.ndarray:
+        """The bits of each token hash: one probe into a table indexed by the hash's top bits; the
+        few tokens whose slot holds several vocabulary words take a binary search."""
+        slot = self._vocab_slots[hashes >> np.uint64(64 - _SLOT_BITS)]
+        where = np.maximum(slot, 0)
+        found = self._vocab_hashes[where] == hashes
+        bits = np.where(found & (slot >= 0), self._vocab_bits[where], 0)
+        shared = _nonzero(slot == _SHARED_SLOT)
+        if len(shared):
+            where = np.searchsorted(self._vocab_hashes, hashes[shared])
+            where[where == len(self._vocab_hashes)] = 0
+            bits[shared] = np.where(self._vocab_hashes[where] == hashes[shared], self._vocab_bits[where], 0)
+        return bits
 
     def _languages(self, bits: np.ndarray, token_doc: np.ndarray, n_docs: int) -> np.ndarray:
         """Per page, the index of the language whose stopwords cover most words of a sample from
@@ -647,8 +657,9 @@ def _token_bits(rules: PhraseRules, languages: tuple[str, ...]) -> dict[str, int
 
 
 def _vocabulary(rules: PhraseRules, token_bits: dict[str, int], tokenizer: _Tokens) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``token_bits`` as arrays: sorted token hashes, their bits, and a filter of hash prefixes
-    (most tokens are in no list and skip the search). Built once per rule set."""
+    """``token_bits`` as arrays: sorted token hashes, their bits, and per top-bits slot the index
+    of the one word whose hash starts so (``_EMPTY_SLOT``: none, ``_SHARED_SLOT``: several). Built
+    once per rule set."""
     cached = rules.__dict__.get("_vocabulary")
     if cached is not None and cached[0] is token_bits:
         return cached[1]
@@ -659,7 +670,10 @@ def _vocabulary(rules: PhraseRules, token_bits: dict[str, int], tokenizer: _Toke
     order = np.argsort(hashes)
     sorted_hashes = hashes[order]
     bits = np.array([token_bits[vocabulary[i]] for i in order.tolist()], dtype=np.int64)
-    prefixes = np.zeros(1 << _FILTER_BITS, dtype=bool)
-    prefixes[sorted_hashes >> np.uint64(64 - _FILTER_BITS)] = True
-    object.__setattr__(rules, "_vocabulary", (token_bits, (sorted_hashes, bits, prefixes)))
-    return sorted_hashes, bits, prefixes
+    slots = np.full(1 << _SLOT_BITS, _EMPTY_SLOT, dtype=np.int32)
+    prefix = (sorted_hashes >> np.uint64(64 - _SLOT_BITS)).astype(np.int64)
+    slots[prefix] = np.arange(len(prefix), dtype=np.int32)
+    taken, count = np.unique(prefix, return_counts=True)
+    slots[taken[count > 1]] = _SHARED_SLOT
+    object.__setattr__(rules, "_vocabulary", (token_bits, (sorted_hashes, bits, slots)))
+    return sorted_hashes, bits, slots
