@@ -50,9 +50,10 @@ _CONTAINS_BIT = 60
 _MATCH_CACHE_LINES = 200_000  # lines whose pattern verdict is remembered (menus repeat across pages)
 _LANGUAGE_SAMPLE = 150  # tokens from the middle of a page that decide its language
 
-RepeatedTest = Callable[[np.ndarray, list[str]], np.ndarray]
-"""``test(documents, lines)``: which of some lines (of the given batch documents) are common across
-documents (the stage's corpus statistics)."""
+RepeatedTest = Callable[[np.ndarray, list[str], np.ndarray, np.ndarray], np.ndarray]
+"""``test(documents, lines, key_hashes, key_chars)``: which of some lines (of the given batch
+documents; ``LineClassifier.line_hashes`` of them) are common across documents (the stage's corpus
+statistics)."""
 
 
 def _with_punctuation(words, prefixes: bool = False) -> frozenset[str]:
@@ -102,8 +103,8 @@ class _Tokens:
                 self._inverse_powers = _cumulative_powers(_HASH_BASE_INVERSE, size)
         return self._powers[:n], self._inverse_powers[:n]
 
-    def split(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(start, hash) of every token of a text given as code points."""
+    def split(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(start, end, hash) of every token of a text given as code points."""
         n = len(codes)
         space = _IS_SPACE.take(codes, mode="clip")
         edges = np.diff(space.view(np.int8), prepend=1, append=1)
@@ -112,12 +113,12 @@ class _Tokens:
         prefix = np.zeros(n + 1, dtype=np.uint64)
         np.cumsum(codes * powers[:n], out=prefix[1:])  # array arithmetic wraps modulo 2**64 silently
         hashes = (prefix[ends] - prefix[starts]) * inverse[starts] + (ends - starts).astype(np.uint64)
-        return starts, hashes
+        return starts, ends, hashes
 
     def hash_words(self, words: list[str]) -> np.ndarray:
         """The hash ``split`` gives each of ``words`` (single tokens: one split of them all, as a
         token's hash does not depend on its position)."""
-        _, hashes = self.split(_codepoints(" ".join(words)))
+        _, _, hashes = self.split(_codepoints(" ".join(words)))
         if len(hashes) != len(words):
             raise ValueError("hash_words: every word must be one token")
         return hashes
@@ -285,23 +286,45 @@ class LineClassifier:
         self.is_meta[[self.names.code(n) for n in ("byline", "date", "credit", "title")]] = True
 
     # -- features -------------------------------------------------------------------------------
-    def _tokens(self, lowered: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per token: its bits (``token_bits``) and line; per line: the number of tokens. Tokens
-        are hashed with numpy over the code points of a few hundred kB of lines at a time."""
+    def _split(self, lowered: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every token of the lines: its hash, line and length. Hashed with numpy over the code
+        points of a few hundred kB of lines at a time."""
         n = len(lowered)
         line_ends = np.cumsum(np.fromiter(map(len, lowered), dtype=np.int64, count=n) + 1)
         cuts = np.unique(np.searchsorted(line_ends, np.arange(_TOKEN_CHUNK_CHARS, int(line_ends[-1]), _TOKEN_CHUNK_CHARS)))
-        bits_parts, line_parts = [], []
+        hash_parts, line_parts, length_parts = [], [], []
         for a, b in zip([0, *cuts.tolist()], [*cuts.tolist(), n]):
             if a == b:
                 continue
             codes = _codepoints("\n".join(lowered[a:b]))
-            starts, hashes = self._tokenizer.split(codes)
-            bits_parts.append(self._lookup(hashes))
+            starts, ends, hashes = self._tokenizer.split(codes)
+            hash_parts.append(hashes)
             line_parts.append(np.cumsum(codes == 10)[starts] + a)
-        bits = np.concatenate(bits_parts)
-        token_line = np.concatenate(line_parts)
-        return bits, token_line, np.bincount(token_line, minlength=n)
+            length_parts.append(ends - starts)
+        return np.concatenate(hash_parts), np.concatenate(line_parts), np.concatenate(length_parts)
+
+    def line_hashes(self, lowered: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Per lower-cased line: a 64-bit hash of its whitespace tokens in order (0: no token) and
+        the length of its key ``" ".join(line.split())``: lines that differ only in spacing and
+        case share it. For counting lines across documents without a Python call per line."""
+        hashes, token_line, lengths = self._split(lowered)
+        return self._line_hashes(hashes, token_line, lengths, len(lowered))
+
+    def _line_hashes(self, hashes, token_line, lengths, n) -> tuple[np.ndarray, np.ndarray]:
+        m = len(hashes)
+        powers, inverse = self._tokenizer._tables(m + 1)
+        prefix = np.zeros(m + 1, dtype=np.uint64)
+        np.cumsum(hashes * powers[:m], out=prefix[1:])
+        n_words = np.bincount(token_line, minlength=n)
+        first = np.cumsum(n_words) - n_words
+        line_hash = (prefix[first + n_words] - prefix[first]) * inverse[first]
+        key_chars = np.bincount(token_line, weights=lengths, minlength=n).astype(np.int64) + np.maximum(n_words - 1, 0)
+        return line_hash, key_chars
+
+    def _tokens(self, lowered: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per token: its bits (``token_bits``), line and hash; and its length."""
+        hashes, token_line, lengths = self._split(lowered)
+        return self._lookup(hashes), token_line, hashes, lengths
 
     def _lookup(self, hashes: np.ndarray) -> np.ndarray:
         """The bits of each token hash: one probe into a table indexed by the hash's top bits; the
@@ -385,7 +408,7 @@ class LineClassifier:
     def clean(self, text: str, repeated: Callable[[list[str]], np.ndarray] | None = None) -> CleanResult:
         """Decide line by line what is article. ``repeated(lines)`` says which of some lines are
         common across documents (the stage's corpus statistics)."""
-        test = None if repeated is None else (lambda _docs, lines: repeated(lines))
+        test = None if repeated is None else (lambda _docs, lines, _hashes, _chars: repeated(lines))
         return self.clean_batch([text], test)[0]
 
     def clean_batch(self, texts: list[str], repeated: RepeatedTest | None = None) -> list[CleanResult]:
@@ -397,7 +420,8 @@ class LineClassifier:
             return []
         pages = _Pages(texts)
         n, nonblank, doc = pages.n, pages.nonblank, pages.doc
-        bits, token_line, n_words = self._tokens(pages.lowered)
+        bits, token_line, token_hashes, token_lengths = self._tokens(pages.lowered)
+        n_words = np.bincount(token_line, minlength=n)
         token_doc = doc[token_line]
         language = self._languages(bits, token_doc, n_docs)
         token_language = language[token_doc]
@@ -437,7 +461,8 @@ class LineClassifier:
         menu |= little & nonblank & (codes == KEEP) & ~good & menu_like
         self._mark_menu_runs(pages, menu, codes)
         if repeated is not None:
-            self._mark_repeated(pages, repeated, good, codes, clusters)
+            line_hash, key_chars = self._line_hashes(token_hashes, token_line, token_lengths, n)
+            self._mark_repeated(pages, repeated, good, codes, clusters, (line_hash, key_chars))
         return self._results(pages, codes, titles, language)
 
     def _spare_embedded_prose(self, pages: _Pages, contained, good, codes) -> None:
@@ -596,14 +621,15 @@ class LineClassifier:
             span = codes[i + 1 : stop]
             span[(span == KEEP) & pages.nonblank[i + 1 : stop]] = codes[i]
 
-    def _mark_repeated(self, pages: _Pages, repeated: RepeatedTest, good, codes, clusters: _Clusters) -> None:
+    def _mark_repeated(self, pages: _Pages, repeated: RepeatedTest, good, codes, clusters: _Clusters, keys) -> None:
         """Lines common across documents go, unless they are article prose or head a paragraph."""
         in_cluster = pages.ranges(clusters.first, clusters.last)
         # article prose stays; so does a common subheading ("Fazit") right above prose
         candidates = _nonzero(pages.nonblank & (codes == KEEP) & ~(in_cluster & good) & ~pages.next_nonblank(good))
         if not len(candidates):
             return
-        hits = repeated(pages.doc[candidates], [pages.stripped[i] for i in candidates.tolist()])
+        line_hash, key_chars = keys
+        hits = repeated(pages.doc[candidates], [pages.stripped[i] for i in candidates.tolist()], line_hash[candidates], key_chars[candidates])
         codes[candidates[hits]] = self.names.code("repeated")
 
     def _results(self, pages: _Pages, codes: np.ndarray, titles: list[str | None], language: np.ndarray) -> list[CleanResult]:

@@ -11,6 +11,7 @@ earlier runs (``--state``) - is template text. Every removed line is logged with
 from __future__ import annotations
 
 import io
+from itertools import chain, repeat
 from pathlib import Path
 from typing import Any, Callable, Iterable
 from urllib.parse import urlsplit
@@ -19,7 +20,7 @@ import numpy as np
 import xxhash
 from pydantic import Field
 
-from ..boilerplate_lines import LineClassifier, LineParams
+from ..boilerplate_lines import LineClassifier, LineParams, RepeatedTest
 from ..boilerplate_rules import load_rules
 from ..document import Document, Removal
 from ..writers import atomic_write_bytes
@@ -58,14 +59,28 @@ def domain_of(metadata: dict[str, Any]) -> str | None:
     return domain[4:] if domain.startswith("www.") else domain
 
 
-def _hashes(keys: list[str], max_chars: int, seed: int = 0) -> np.ndarray:
-    """xxh3 of each line key (0 for blank or over-long lines, which are never counted)."""
+def _hashes(keys: list[str], max_chars: int, seed: int | list[int] = 0) -> np.ndarray:
+    """xxh3 of each line key (0 for blank or over-long lines, which are never counted); ``seed``:
+    one for all keys, or one per key."""
     hash64 = xxhash.xxh3_64_intdigest
+    seeds = repeat(seed) if isinstance(seed, int) else seed
     return np.fromiter(
-        (hash64(k.encode("utf-8", "surrogatepass"), seed) if 0 < len(k) <= max_chars else 0 for k in keys),
+        (hash64(k.encode("utf-8", "surrogatepass"), s) if 0 < len(k) <= max_chars else 0 for k, s in zip(keys, seeds)),
         dtype=np.uint64,
         count=len(keys),
     )
+
+
+def _unique_per_doc(hashes: np.ndarray, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct non-zero hashes of each document (sorted by document, then hash): (document,
+    hash) pairs. ``docs`` is sorted."""
+    keep = hashes != 0
+    hashes, docs = hashes[keep], docs[keep]
+    order = np.lexsort((hashes, docs))
+    hashes, docs = hashes[order], docs[order]
+    first = np.ones(len(hashes), dtype=bool)
+    first[1:] = (hashes[1:] != hashes[:-1]) | (docs[1:] != docs[:-1])
+    return docs[first], hashes[first]
 
 
 def _member(hashes: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
@@ -106,24 +121,38 @@ class Boilerplate(Stage):
 
     # -- corpus pre-pass ------------------------------------------------------------------------
     def collect(self, batch: list[Document]) -> dict[str, Any]:
-        """Per batch: each line hash once per document, globally and per domain (workers)."""
+        """Per batch: each line hash once per document, globally and per domain (workers). All
+        lines of the batch are keyed and hashed in one pass; duplicates within a document go
+        with one sort of (document, hash) pairs."""
         max_chars = self.config.repeat_max_chars
-        run_keys, site_keys, doc_ids, site_seeds = [], [], [], []
-        for doc in batch:
-            keys = [line_key(line) for line in doc.text.split("\n")]
-            hashes = np.unique(_hashes(keys, max_chars))
-            run_keys.append(hashes[hashes != 0])
-            domain = domain_of(doc.metadata)
-            if domain:
-                seed = _domain_seed(domain)
-                site = np.unique(_hashes(keys, max_chars, seed))
-                site_keys.append(site[site != 0])
-                doc_ids.append(xxhash.xxh3_64_intdigest(doc.id.encode(), seed))
-                site_seeds.append(seed)
-        keys, counts = _count(run_keys)
+        per_doc = [doc.text.split("\n") for doc in batch]
+        counts = np.fromiter(map(len, per_doc), dtype=np.int64, count=len(batch))
+        line_doc = np.repeat(np.arange(len(batch)), counts)
+        # lower() of the joined batch is that of each line: its context rules never look across "\n"
+        lowered = "\n".join(doc.text for doc in batch).lower().split("\n")
+        if len(lowered) != len(line_doc):  # pragma: no cover - lower() never adds line breaks
+            lowered = [line.lower() for line in chain.from_iterable(per_doc)]
+        run_keys = _unique_per_doc(self._run_hashes(*self._classifier.line_hashes(lowered)), line_doc)[1]
+        site_keys, doc_ids, site_seeds = [], [], []
+        domains = [domain_of(doc.metadata) for doc in batch]
+        if any(domains):
+            keys = list(map(" ".join, map(str.split, lowered)))  # line_key of every line
+            line_seeds = np.zeros(len(batch), dtype=np.uint64)
+            for k, (doc, domain) in enumerate(zip(batch, domains)):
+                if domain:
+                    seed = line_seeds[k] = _domain_seed(domain)
+                    doc_ids.append(xxhash.xxh3_64_intdigest(doc.id.encode(), seed))
+                    site_seeds.append(seed)
+            has_site = line_seeds[line_doc] != 0
+            rows = np.flatnonzero(has_site)
+            hashes = _hashes([keys[i] for i in rows.tolist()], max_chars, line_seeds[line_doc[rows]].tolist())
+            docs, unique = _unique_per_doc(hashes, line_doc[rows])
+            bounds = np.searchsorted(docs, np.flatnonzero(line_seeds), side="left")
+            site_keys = np.split(unique, bounds[1:])
+        keys_run, counts_run = np.unique(run_keys, return_counts=True)
         return {
             "docs": len(batch),
-            "run": (keys, counts),
+            "run": (keys_run, counts_run.astype(np.int64)),
             "site": site_keys,
             "doc_ids": np.array(doc_ids, dtype=np.uint64),
             "site_seeds": np.array(site_seeds, dtype=np.uint64),
@@ -205,7 +234,7 @@ class Boilerplate(Stage):
         return report
 
     # -- per batch ------------------------------------------------------------------------------
-    def _repeated(self, batch: list[Document]) -> Callable[[np.ndarray, list[str]], np.ndarray] | None:
+    def _repeated(self, batch: list[Document]) -> RepeatedTest | None:
         """A test for "line seen in many documents" (this run, or each page's site history) for the
         lines of a batch, or None when no page has such statistics."""
         run_table = self._run_repeated if len(self._run_repeated) else None
@@ -221,18 +250,24 @@ class Boilerplate(Stage):
             return None
         max_chars = self.config.repeat_max_chars
 
-        def repeated(docs: np.ndarray, lines: list[str]) -> np.ndarray:
-            keys = [line_key(line) for line in lines]
+        def repeated(docs: np.ndarray, lines: list[str], key_hashes: np.ndarray, key_chars: np.ndarray) -> np.ndarray:
             found = np.zeros(len(lines), dtype=bool)
             if run_table is not None:
-                found |= _member(_hashes(keys, max_chars), run_table)
+                found |= _member(self._run_hashes(key_hashes, key_chars), run_table)
             line_seeds = seeds[docs]
-            for seed in np.unique(line_seeds[line_seeds != 0]).tolist():
-                rows = np.flatnonzero(line_seeds == seed)
-                found[rows] |= _member(_hashes([keys[i] for i in rows.tolist()], max_chars, seed), self._site_repeated)
+            if line_seeds.any():
+                keys = [line_key(line) for line in lines]
+                for seed in np.unique(line_seeds[line_seeds != 0]).tolist():
+                    rows = np.flatnonzero(line_seeds == seed)
+                    found[rows] |= _member(_hashes([keys[i] for i in rows.tolist()], max_chars, seed), self._site_repeated)
             return found
 
         return repeated
+
+    def _run_hashes(self, key_hashes: np.ndarray, key_chars: np.ndarray) -> np.ndarray:
+        """Line keys for this run's counts (never saved, so a numpy hash of the tokens will do;
+        0 for blank or over-long lines, which are never counted)."""
+        return np.where((key_chars > 0) & (key_chars <= self.config.repeat_max_chars), key_hashes, 0).astype(np.uint64)
 
     def process(self, batch: list[Document]) -> None:
         results = self._classifier.clean_batch([doc.text for doc in batch], self._repeated(batch))
