@@ -124,6 +124,14 @@ class _Tokens:
         return hashes
 
 
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: token hashes are polynomials in the same base as the line hash built
+    from them, so without it "2009 (2)" and "2019 (1)" would collide."""
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
 def _nonzero(flags: np.ndarray) -> np.ndarray:
     """``np.flatnonzero`` for 1-d arrays, without its wrapper's overhead."""
     return flags.nonzero()[0]
@@ -310,11 +318,31 @@ class LineClassifier:
         hashes, token_line, lengths = self._split(lowered)
         return self._line_hashes(hashes, token_line, lengths, len(lowered))
 
+    def line_keys(self, text: str, max_chars: int) -> np.ndarray:
+        """Per line of ``text`` (split on "\\n"): ``line_hashes`` where the key has 1 to
+        ``max_chars`` characters, else 0. Lines with more than ``max_chars`` non-blank characters
+        (most of the text: paragraphs) are ruled out from the raw code points, before lower()."""
+        lines = text.split("\n")
+        codes = _codepoints(text)
+        blank = _IS_SPACE.take(codes, mode="clip")
+        line_of_char = np.cumsum(codes == 10)
+        visible = np.bincount(line_of_char[~blank], minlength=len(lines))  # lower() never shortens
+        rows = _nonzero((visible > 0) & (visible <= max_chars))
+        out = np.zeros(len(lines), dtype=np.uint64)
+        if len(rows):
+            chosen = [lines[i] for i in rows.tolist()]
+            lowered = "\n".join(chosen).lower().split("\n")
+            if len(lowered) != len(chosen):  # pragma: no cover - lower() never adds line breaks
+                lowered = [line.lower() for line in chosen]
+            hashes, key_chars = self.line_hashes(lowered)
+            out[rows] = np.where(key_chars <= max_chars, hashes, 0)
+        return out
+
     def _line_hashes(self, hashes, token_line, lengths, n) -> tuple[np.ndarray, np.ndarray]:
         m = len(hashes)
         powers, inverse = self._tokenizer._tables(m + 1)
         prefix = np.zeros(m + 1, dtype=np.uint64)
-        np.cumsum(hashes * powers[:m], out=prefix[1:])
+        np.cumsum(_mix(hashes) * powers[:m], out=prefix[1:])
         n_words = np.bincount(token_line, minlength=n)
         first = np.cumsum(n_words) - n_words
         line_hash = (prefix[first + n_words] - prefix[first]) * inverse[first]

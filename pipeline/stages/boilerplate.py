@@ -71,6 +71,22 @@ def _hashes(keys: list[str], max_chars: int, seed: int | list[int] = 0) -> np.nd
     )
 
 
+_PART_CHARS = 1_000_000  # the pre-pass reads a batch this many characters at a time (memory)
+
+
+def _parts(batch: list[Document]) -> list[list[Document]]:
+    """Consecutive groups of documents of about ``_PART_CHARS`` characters (a long one alone)."""
+    parts: list[list[Document]] = [[]]
+    size = 0
+    for doc in batch:
+        if parts[-1] and size + len(doc.text) > _PART_CHARS:
+            parts.append([])
+            size = 0
+        parts[-1].append(doc)
+        size += len(doc.text)
+    return parts
+
+
 def _unique_per_doc(hashes: np.ndarray, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The distinct non-zero hashes of each document (sorted by document, then hash): (document,
     hash) pairs. ``docs`` is sorted."""
@@ -121,34 +137,29 @@ class Boilerplate(Stage):
 
     # -- corpus pre-pass ------------------------------------------------------------------------
     def collect(self, batch: list[Document]) -> dict[str, Any]:
-        """Per batch: each line hash once per document, globally and per domain (workers). All
-        lines of the batch are keyed and hashed in one pass; duplicates within a document go
-        with one sort of (document, hash) pairs."""
+        """Per batch: each line hash once per document, globally and per domain (workers). The
+        lines of a batch are hashed with numpy (``LineClassifier.line_keys``); duplicates within a
+        document go with one sort of (document, hash) pairs."""
         max_chars = self.config.repeat_max_chars
-        per_doc = [doc.text.split("\n") for doc in batch]
-        counts = np.fromiter(map(len, per_doc), dtype=np.int64, count=len(batch))
+        counts = np.array([doc.text.count("\n") + 1 for doc in batch], dtype=np.int64)
         line_doc = np.repeat(np.arange(len(batch)), counts)
-        # lower() of the joined batch is that of each line: its context rules never look across "\n"
-        lowered = "\n".join(doc.text for doc in batch).lower().split("\n")
-        if len(lowered) != len(line_doc):  # pragma: no cover - lower() never adds line breaks
-            lowered = [line.lower() for line in chain.from_iterable(per_doc)]
-        run_keys = _unique_per_doc(self._run_hashes(*self._classifier.line_hashes(lowered)), line_doc)[1]
+        hashes = [self._classifier.line_keys("\n".join(doc.text for doc in part), max_chars) for part in _parts(batch)]
+        run_keys = _unique_per_doc(np.concatenate(hashes), line_doc)[1]
         site_keys, doc_ids, site_seeds = [], [], []
         domains = [domain_of(doc.metadata) for doc in batch]
-        if any(domains):
-            keys = list(map(" ".join, map(str.split, lowered)))  # line_key of every line
-            line_seeds = np.zeros(len(batch), dtype=np.uint64)
-            for k, (doc, domain) in enumerate(zip(batch, domains)):
-                if domain:
-                    seed = line_seeds[k] = _domain_seed(domain)
-                    doc_ids.append(xxhash.xxh3_64_intdigest(doc.id.encode(), seed))
-                    site_seeds.append(seed)
-            has_site = line_seeds[line_doc] != 0
-            rows = np.flatnonzero(has_site)
-            hashes = _hashes([keys[i] for i in rows.tolist()], max_chars, line_seeds[line_doc[rows]].tolist())
-            docs, unique = _unique_per_doc(hashes, line_doc[rows])
-            bounds = np.searchsorted(docs, np.flatnonzero(line_seeds), side="left")
-            site_keys = np.split(unique, bounds[1:])
+        if any(domains):  # per-site counts are saved: keyed by xxh3 of the line key, seeded by the site
+            seeds = [_domain_seed(domain) if domain else 0 for domain in domains]
+            site_docs = [k for k, domain in enumerate(domains) if domain]
+            doc_ids = [xxhash.xxh3_64_intdigest(batch[k].id.encode(), seeds[k]) for k in site_docs]
+            site_seeds = [seeds[k] for k in site_docs]
+            keys: list[str] = []
+            key_docs: list[int] = []
+            for k in site_docs:
+                lines = batch[k].text.split("\n")
+                keys += map(line_key, lines)
+                key_docs += [k] * len(lines)
+            docs, unique = _unique_per_doc(_hashes(keys, max_chars, [seeds[k] for k in key_docs]), np.array(key_docs, dtype=np.int64))
+            site_keys = np.split(unique, np.searchsorted(docs, site_docs)[1:])
         keys_run, counts_run = np.unique(run_keys, return_counts=True)
         return {
             "docs": len(batch),
