@@ -66,8 +66,9 @@ def _with_punctuation(words, prefixes: bool = False) -> frozenset[str]:
 
 _HASH_BASE = np.uint64(0x9E3779B97F4A7C15)  # odd: invertible modulo 2**64
 _HASH_BASE_INVERSE = np.uint64(pow(int(_HASH_BASE), -1, 2**64))
-_SLOT_BITS = 21  # vocabulary lookup table: 2**21 slots, indexed by a token hash's top bits
+_SLOT_BITS = 21  # vocabulary lookup table: 2**21 slots, see _slot
 _EMPTY_SLOT, _SHARED_SLOT = -1, -2
+_SLOT_FACTOR = np.uint64(0xD6E8FEB86659FD93)  # odd: spreads every bit of a hash into the top bits
 _MAX_SPACE = 0x3000  # the highest code point str.split() treats as whitespace
 # by code point: is it whitespace (as str.split() sees it); every code point above: the last entry
 _IS_SPACE = np.array([chr(c).isspace() for c in range(_MAX_SPACE + 1)] + [False], dtype=bool)
@@ -122,6 +123,12 @@ class _Tokens:
         if len(hashes) != len(words):
             raise ValueError("hash_words: every word must be one token")
         return hashes
+
+
+def _slot(hashes: np.ndarray) -> np.ndarray:
+    """Slot of each token hash in the vocabulary table (multiplicative hashing: a one-character
+    token's hash has all its information in the low bits)."""
+    return (hashes * _SLOT_FACTOR) >> np.uint64(64 - _SLOT_BITS)
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -355,9 +362,9 @@ class LineClassifier:
         return self._lookup(hashes), token_line, hashes, lengths
 
     def _lookup(self, hashes: np.ndarray) -> np.ndarray:
-        """The bits of each token hash: one probe into a table indexed by the hash's top bits; the
+        """The bits of each token hash: one probe into a table indexed by ``_slot``; the
         few tokens whose slot holds several vocabulary words take a binary search."""
-        slot = self._vocab_slots[hashes >> np.uint64(64 - _SLOT_BITS)]
+        slot = self._vocab_slots[_slot(hashes)]
         where = np.maximum(slot, 0)
         found = self._vocab_hashes[where] == hashes
         bits = np.where(found & (slot >= 0), self._vocab_bits[where], 0)
@@ -711,7 +718,7 @@ def _token_bits(rules: PhraseRules, languages: tuple[str, ...]) -> dict[str, int
 
 
 def _vocabulary(rules: PhraseRules, token_bits: dict[str, int], tokenizer: _Tokens) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``token_bits`` as arrays: sorted token hashes, their bits, and per top-bits slot the index
+    """``token_bits`` as arrays: sorted token hashes, their bits, and per ``_slot`` the index
     of the one word whose hash starts so (``_EMPTY_SLOT``: none, ``_SHARED_SLOT``: several). Built
     once per rule set."""
     cached = rules.__dict__.get("_vocabulary")
@@ -725,7 +732,7 @@ def _vocabulary(rules: PhraseRules, token_bits: dict[str, int], tokenizer: _Toke
     sorted_hashes = hashes[order]
     bits = np.array([token_bits[vocabulary[i]] for i in order.tolist()], dtype=np.int64)
     slots = np.full(1 << _SLOT_BITS, _EMPTY_SLOT, dtype=np.int32)
-    prefix = (sorted_hashes >> np.uint64(64 - _SLOT_BITS)).astype(np.int64)
+    prefix = _slot(sorted_hashes).astype(np.int64)
     slots[prefix] = np.arange(len(prefix), dtype=np.int32)
     taken, count = np.unique(prefix, return_counts=True)
     slots[taken[count > 1]] = _SHARED_SLOT
