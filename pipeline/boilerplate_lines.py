@@ -24,7 +24,7 @@ and one dict; only the few lines a rule might name, and each page's title, take 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from itertools import chain, compress, repeat
+from itertools import compress, repeat
 from typing import Callable
 
 import numpy as np
@@ -211,15 +211,15 @@ class _Pages:
     with what every step needs: stripped and lower-cased lines, lengths, the non-blank lines."""
 
     def __init__(self, texts: list[str]) -> None:
-        per_doc = [text.split("\n") for text in texts]
-        counts = np.fromiter(map(len, per_doc), dtype=np.int64, count=len(texts))
+        counts = np.fromiter((text.count("\n") + 1 for text in texts), dtype=np.int64, count=len(texts))
         self.bounds = np.zeros(len(texts) + 1, dtype=np.int64)
         np.cumsum(counts, out=self.bounds[1:])
-        self.lines: list[str] = list(chain.from_iterable(per_doc))
+        joined = "\n".join(texts)
+        self.lines: list[str] = joined.split("\n")
         n = self.n = len(self.lines)
         self.doc = np.repeat(np.arange(len(texts)), counts)
         # lower() of the joined batch is that of each text: its context rules never look across "\n"
-        self.lowered: list[str] = "\n".join(texts).lower().split("\n")
+        self.lowered: list[str] = joined.lower().split("\n")
         if len(self.lowered) != n:  # lower() never adds line breaks; guard anyway
             self.lowered = [line.lower() for line in self.lines]
         self.stripped: list[str] = list(map(str.strip, self.lines))
@@ -515,6 +515,7 @@ class LineClassifier:
         first_nb = np.searchsorted(nb, pages.bounds[:-1])
         n_nonblank = np.bincount(pages.doc[nb], minlength=n_docs)
         ends = pages.bounds[1:].tolist()
+        lengths = pages.lengths.tolist()
         title_code = self.names.code("title")
         for d in _nonzero(n_nonblank >= 2).tolist():  # a one-line document is its own text, not a title
             first = int(nb[first_nb[d]])
@@ -527,8 +528,11 @@ class LineClassifier:
             titles[d] = line
             cuts = list(_TITLE_SEPARATORS.finditer(line))  # "<headline> - <site>", "<site> | <headline>"
             candidates = {line} | {line[: m.start()] for m in cuts} | {line[m.end() :] for m in cuts}
+            sizes = set(map(len, candidates))  # compare lengths first: most lines are paragraphs
             rows = range(first + 1, min(ends[d], first + 400))
-            for j in compress(rows, map(candidates.__contains__, stripped[rows.start : rows.stop])):
+            for j in compress(rows, map(sizes.__contains__, lengths[rows.start : rows.stop])):
+                if stripped[j] not in candidates:
+                    continue
                 if not good[j] and not codes[j]:
                     titles[d] = stripped[j]  # the article's own heading: the title, and it stays in the text
                     break
