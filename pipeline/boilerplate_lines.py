@@ -215,8 +215,11 @@ class _Pages:
         self.bounds = np.zeros(len(texts) + 1, dtype=np.int64)
         np.cumsum(counts, out=self.bounds[1:])
         joined = "\n".join(texts)
+        self.joined = joined
         self.lines: list[str] = joined.split("\n")
         n = self.n = len(self.lines)
+        line_chars = np.fromiter(map(len, self.lines), dtype=np.int64, count=n) + 1
+        self.line_starts = np.cumsum(line_chars) - line_chars  # where each line starts in ``joined``
         self.doc = np.repeat(np.arange(len(texts)), counts)
         # lower() of the joined batch is that of each text: its context rules never look across "\n"
         self.lowered: list[str] = joined.lower().split("\n")
@@ -239,6 +242,17 @@ class _Pages:
         for i in _nonzero(np.fromiter(map(_CLOSERS.__contains__, last), dtype=bool, count=self.n)).tolist():
             ends[i] = self.stripped[i][-2:-1] in _TERMINAL
         return ends
+
+    def lines_holding(self, char: str) -> np.ndarray:
+        """Which lines contain ``char`` (a rare one: found with str.find on the joined text)."""
+        out = np.zeros(self.n, dtype=bool)
+        found, at = [], self.joined.find(char)
+        while at >= 0:
+            found.append(at)
+            at = self.joined.find(char, at + 1)
+        if found:
+            out[np.searchsorted(self.line_starts, found, side="right") - 1] = True
+        return out
 
     def next_nonblank(self, flags: np.ndarray) -> np.ndarray:
         """Per line: ``flags`` of the next non-blank line of its page (False for a page's last)."""
@@ -286,6 +300,7 @@ class LineClassifier:
             raise ValueError(f"boilerplate: at most {_CONTAINS_BIT} stopword languages, got {len(self.languages)}")
         self.token_bits = _token_bits(rules, tuple(self.languages))
         self._tokenizer = _Tokens()
+        self._language_bits = np.arange(len(self.languages), dtype=np.int64)
         self._vocab_hashes, self._vocab_bits, self._vocab_slots = _vocabulary(rules, self.token_bits, self._tokenizer)
         self._match_cache: dict[tuple[bool, str], str | None] = {}  # (whole line?, line) -> rule
         # whole-line phrase key -> rule code; a line of bullets and punctuation alone: "symbols"
@@ -387,7 +402,10 @@ class LineClassifier:
         position = np.arange(len(bits)) - first[token_doc]
         window = (position >= middle[token_doc]) & (position < (middle + _LANGUAGE_SAMPLE)[token_doc])
         window_doc, window_bits = token_doc[window], bits[window]
-        hits = np.stack([np.bincount(window_doc, weights=(window_bits >> k) & 1, minlength=n_docs) for k in range(len(self.languages))], axis=1)
+        hits = np.zeros((n_docs, len(self.languages)), dtype=np.int64)
+        if len(window_doc):
+            sampled, starts = np.unique(window_doc, return_index=True)
+            hits[sampled] = np.add.reduceat((window_bits[:, None] >> self._language_bits) & 1, starts, axis=0)
         best = hits.argmax(axis=1)
         found = (size > 0) & (hits[np.arange(n_docs), best] >= 0.05 * size)
         return np.where(found, best, -1)
@@ -472,8 +490,8 @@ class LineClassifier:
 
         line_bits = self._line_bits(bits, n_words)
         anchored, line_gate, contains_gate = ((line_bits >> bit) & 1 == 1 for bit in (_ANCHOR_BIT, _LINE_KEY_BIT, _CONTAINS_BIT))
-        if any("©" in text for text in texts):  # glued to a year ("©2024"), so no token of its own: such lines are tried
-            copyright = np.fromiter(("©" in s for s in pages.stripped), dtype=bool, count=n)
+        if "©" in pages.joined:  # glued to a year ("©2024"), so no token of its own: such lines are tried
+            copyright = pages.lines_holding("©")
             anchored |= copyright
             line_gate |= copyright
             contains_gate |= copyright
@@ -512,30 +530,34 @@ class LineClassifier:
         p, stripped, nb = self.params, pages.stripped, pages.nb
         n_docs = len(pages.bounds) - 1
         titles: list[str | None] = [None] * n_docs
-        first_nb = np.searchsorted(nb, pages.bounds[:-1])
         n_nonblank = np.bincount(pages.doc[nb], minlength=n_docs)
-        ends = pages.bounds[1:].tolist()
+        docs = _nonzero(n_nonblank >= 2)  # a one-line document is its own text, not a title
+        firsts = nb[np.searchsorted(nb, pages.bounds[docs])]
+        named = codes[firsts] != KEEP
+        docs, firsts = docs[~named], firsts[~named]
+        ends = pages.bounds[docs + 1].tolist()
         lengths = pages.lengths.tolist()
         title_code = self.names.code("title")
-        for d in _nonzero(n_nonblank >= 2).tolist():  # a one-line document is its own text, not a title
-            first = int(nb[first_nb[d]])
+        titled = []
+        for d, first, end in zip(docs.tolist(), firsts.tolist(), ends):
             line = stripped[first]
-            if codes[first] or len(line) > p.max_title_chars or line[-1] in _TERMINAL:
+            if len(line) > p.max_title_chars or line[-1] in _TERMINAL:
                 continue
             if line.count(" ") * _CHARS_PER_WORD < len(line) - _CHARS_PER_WORD and len(line) > _UNSPACED_TITLE_CHARS:
                 continue  # a long line in a script without spaces (Thai, Chinese): a paragraph, not a title
-            codes[first] = title_code
+            titled.append(first)
             titles[d] = line
             cuts = list(_TITLE_SEPARATORS.finditer(line))  # "<headline> - <site>", "<site> | <headline>"
             candidates = {line} | {line[: m.start()] for m in cuts} | {line[m.end() :] for m in cuts}
             sizes = set(map(len, candidates))  # compare lengths first: most lines are paragraphs
-            rows = range(first + 1, min(ends[d], first + 400))
+            rows = range(first + 1, min(end, first + 400))
             for j in compress(rows, map(sizes.__contains__, lengths[rows.start : rows.stop])):
                 if stripped[j] not in candidates:
                     continue
                 if not good[j] and not codes[j]:
                     titles[d] = stripped[j]  # the article's own heading: the title, and it stays in the text
                     break
+        codes[titled] = title_code
         return titles
 
     def _mark_comments(self, pages: _Pages, free_good: np.ndarray, codes: np.ndarray) -> None:
@@ -678,9 +700,7 @@ class LineClassifier:
         cut = _nonzero(pages.nonblank & ~keep)
         removed: list[list[tuple[str, str, int]]] = [[] for _ in range(n_docs)]
         if len(cut):
-            line_chars = np.fromiter(map(len, lines), dtype=np.int64, count=pages.n) + 1
-            offsets = np.cumsum(line_chars) - line_chars  # where each line starts in the batch
-            offsets -= offsets[pages.bounds[:-1]][doc]  # ... and in its text
+            offsets = pages.line_starts - pages.line_starts[pages.bounds[:-1]][doc]  # where each line starts in its text
             names, stripped = self.names.names, pages.stripped
             for i, d, c, o in zip(cut.tolist(), doc[cut].tolist(), codes[cut].tolist(), offsets[cut].tolist()):
                 removed[d].append((names[c], stripped[i], o))
