@@ -698,23 +698,22 @@ class LineClassifier:
         keep = codes == KEEP
         keep_l = keep.tolist()
         cut = _nonzero(pages.nonblank & ~keep)
-        removed: list[list[tuple[str, str, int]]] = [[] for _ in range(n_docs)]
-        if len(cut):
-            offsets = pages.line_starts - pages.line_starts[pages.bounds[:-1]][doc]  # where each line starts in its text
-            names, stripped = self.names.names, pages.stripped
-            for i, d, c, o in zip(cut.tolist(), doc[cut].tolist(), codes[cut].tolist(), offsets[cut].tolist()):
-                removed[d].append((names[c], stripped[i], o))
+        # the records of all cut lines in one C-level zip; each page takes its slice
+        offsets = pages.line_starts[cut] - pages.line_starts[pages.bounds[:-1]][doc[cut]]  # where each line starts in its text
+        records = list(zip(map(self.names.names.__getitem__, codes[cut].tolist()), map(pages.stripped.__getitem__, cut.tolist()), offsets.tolist()))
+        first_record = np.searchsorted(doc[cut], np.arange(n_docs + 1)).tolist()
         n_removed = np.bincount(doc[cut], minlength=n_docs).tolist()
         n_nonblank = np.bincount(doc[pages.nb], minlength=n_docs).tolist()
-        bounds = pages.bounds.tolist()
+        bounds, languages = pages.bounds.tolist(), language.tolist()
         out = []
         for d in range(n_docs):
             a, b = bounds[d], bounds[d + 1]
             text = "\n".join(compress(lines[a:b], keep_l[a:b]))
             if "\n\n\n" in text:
                 text = _BLANK_RUNS.sub("\n\n", text)
-            lang = int(language[d])
-            out.append(CleanResult(text.strip(), titles[d], removed[d], self.languages[lang] if lang >= 0 else None,
+            lang = languages[d]
+            removed = records[first_record[d] : first_record[d + 1]]
+            out.append(CleanResult(text.strip(), titles[d], removed, self.languages[lang] if lang >= 0 else None,
                                    n_removed[d], n_nonblank[d] - n_removed[d]))
         return out
 

@@ -11,7 +11,8 @@ earlier runs (``--state``) - is template text. Every removed line is logged with
 from __future__ import annotations
 
 import io
-from itertools import chain, repeat
+from functools import partial
+from itertools import repeat, starmap
 from pathlib import Path
 from typing import Any, Callable, Iterable
 from urllib.parse import urlsplit
@@ -283,8 +284,9 @@ class Boilerplate(Stage):
     def process(self, batch: list[Document]) -> None:
         results = self._classifier.clean_batch([doc.text for doc in batch], self._repeated(batch))
         name = self.name
+        record = partial(Removal, name)
         for doc, result in zip(batch, results):
-            doc.removals.extend([Removal(name, rule, text, position) for rule, text, position in result.removed])
+            doc.removals.extend(starmap(record, result.removed))
             doc.text = result.text
             found: dict[str, Any] = {"lines_removed": result.lines_removed, "lines_kept": result.lines_kept}
             if result.language:
