@@ -287,3 +287,48 @@ def test_long_first_line_in_a_script_without_spaces_is_not_a_title():
     doc = clean(thai + "\n\nโครงการนี้จะเริ่มในปีหน้า")
     assert doc.text.startswith(thai)
     assert "title" not in doc.metadata
+
+
+def _fixture_texts() -> list[str]:
+    docs = [Document(page, (FIXTURES / f"{page}.txt").read_text(encoding="utf-8")) for page in PAGES]
+    Normalize().process(docs)
+    return [d.text for d in docs]
+
+
+def test_a_batch_of_pages_is_judged_as_each_page_alone():
+    """clean_batch classifies all lines of many pages as one set of arrays: no decision may leak
+    across page boundaries (clusters, menu runs, titles, neighbours of a line)."""
+    texts = _fixture_texts()
+    texts += ["", "Nur eine Zeile", "\n\nSport\nPolitik\nKultur\n", texts[0].upper()]  # empty, one line, a bare menu
+    classifier = LineClassifier(boilerplate_rules.load_rules(), LineParams())
+    batch = classifier.clean_batch(texts)
+    assert [classifier.clean(t) for t in texts] == batch
+    assert [classifier.clean_batch([t, t])[1] for t in texts] == batch
+    assert sum(r.lines_removed for r in batch) > 20 and all(r.title for r in batch[: len(PAGES)])
+
+
+def test_line_keys_ignore_case_and_spacing_but_not_digits():
+    classifier = Boilerplate()._classifier
+    lines = ["Mehr zum Thema", "  mehr   ZUM\tthema ", "August 2009 (2)", "August 2019 (1)", "", "x" * 301, ("y " * 150).strip()]
+    keys = classifier.line_keys("\n".join(lines), max_chars=300)
+    assert keys[0] == keys[1] != 0
+    assert len(set(keys[:4].tolist())) == 3
+    assert keys[4] == 0 and keys[5] == 0  # blank, too long: never counted
+    assert keys[6] != 0  # 299 characters once spaces are collapsed
+    hashes, chars = classifier.line_hashes([line.lower() for line in lines])
+    assert chars.tolist() == [len(" ".join(line.split())) for line in lines]
+
+
+def test_pre_pass_counts_each_line_once_per_document():
+    texts = _fixture_texts()
+    docs = [Document(f"d{i}", text + "\nShare\n  share  \nShare") for i, text in enumerate(texts)]
+    stage = Boilerplate()
+    partial = stage.collect(docs)
+    per_doc = [{" ".join(line.lower().split()) for line in d.text.split("\n")} - {""} for d in docs]
+    expected: dict[str, int] = {}
+    for keys in per_doc:
+        for key in keys:
+            if len(key) <= stage.config.repeat_max_chars:
+                expected[key] = expected.get(key, 0) + 1
+    assert sorted(partial["run"][1].tolist()) == sorted(expected.values())
+    assert expected["share"] == len(docs)
