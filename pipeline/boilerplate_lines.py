@@ -222,9 +222,11 @@ class _Pages:
         self.line_starts = np.cumsum(line_chars) - line_chars  # where each line starts in ``joined``
         self.doc = np.repeat(np.arange(len(texts)), counts)
         # lower() of the joined batch is that of each text: its context rules never look across "\n"
-        self.lowered: list[str] = joined.lower().split("\n")
-        if len(self.lowered) != n:  # lower() never adds line breaks; guard anyway
+        self.lowered_text = joined.lower()
+        self.lowered: list[str] = self.lowered_text.split("\n")
+        if len(self.lowered) != n:  # pragma: no cover - lower() never adds line breaks; guard anyway
             self.lowered = [line.lower() for line in self.lines]
+            self.lowered_text = "\n".join(self.lowered)
         self.stripped: list[str] = list(map(str.strip, self.lines))
         self.lengths = np.fromiter(map(len, self.stripped), dtype=np.int64, count=n)
         self.nonblank = self.lengths > 0
@@ -316,28 +318,29 @@ class LineClassifier:
         self.is_meta[[self.names.code(n) for n in ("byline", "date", "credit", "title")]] = True
 
     # -- features -------------------------------------------------------------------------------
-    def _split(self, lowered: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every token of the lines: its hash, line and length. Hashed with numpy over the code
-        points of a few hundred kB of lines at a time."""
-        n = len(lowered)
-        line_ends = np.cumsum(np.fromiter(map(len, lowered), dtype=np.int64, count=n) + 1)
-        cuts = np.unique(np.searchsorted(line_ends, np.arange(_TOKEN_CHUNK_CHARS, int(line_ends[-1]), _TOKEN_CHUNK_CHARS)))
+    def _split(self, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every token of ``text``: its hash, line (of ``text.split("\\n")``) and length. Hashed
+        with numpy over the code points of a few hundred kB of whole lines at a time."""
         hash_parts, line_parts, length_parts = [], [], []
-        for a, b in zip([0, *cuts.tolist()], [*cuts.tolist(), n]):
-            if a == b:
-                continue
-            codes = _codepoints("\n".join(lowered[a:b]))
+        start, line = 0, 0
+        while start <= len(text):
+            stop = text.find("\n", start + _TOKEN_CHUNK_CHARS)
+            stop = len(text) if stop < 0 else stop
+            chunk = text[start:stop]
+            codes = _codepoints(chunk)
             starts, ends, hashes = self._tokenizer.split(codes)
             hash_parts.append(hashes)
-            line_parts.append(np.cumsum(codes == 10)[starts] + a)
+            line_parts.append(np.cumsum(codes == 10)[starts] + line)
             length_parts.append(ends - starts)
+            line += chunk.count("\n") + 1
+            start = stop + 1
         return np.concatenate(hash_parts), np.concatenate(line_parts), np.concatenate(length_parts)
 
     def line_hashes(self, lowered: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Per lower-cased line: a 64-bit hash of its whitespace tokens in order (0: no token) and
         the length of its key ``" ".join(line.split())``: lines that differ only in spacing and
         case share it. For counting lines across documents without a Python call per line."""
-        hashes, token_line, lengths = self._split(lowered)
+        hashes, token_line, lengths = self._split("\n".join(lowered))
         return self._line_hashes(hashes, token_line, lengths, len(lowered))
 
     def line_keys(self, text: str, max_chars: int) -> np.ndarray:
@@ -371,8 +374,8 @@ class LineClassifier:
         key_chars = np.bincount(token_line, weights=lengths, minlength=n).astype(np.int64) + np.maximum(n_words - 1, 0)
         return line_hash, key_chars
 
-    def _tokens(self, lowered: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Per token: its bits (``token_bits``), line and hash; and its length."""
+    def _tokens(self, lowered: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per token of a lower-cased text: its bits (``token_bits``), line, hash and length."""
         hashes, token_line, lengths = self._split(lowered)
         return self._lookup(hashes), token_line, hashes, lengths
 
@@ -473,7 +476,7 @@ class LineClassifier:
             return []
         pages = _Pages(texts)
         n, nonblank, doc = pages.n, pages.nonblank, pages.doc
-        bits, token_line, token_hashes, token_lengths = self._tokens(pages.lowered)
+        bits, token_line, token_hashes, token_lengths = self._tokens(pages.lowered_text)
         n_words = np.bincount(token_line, minlength=n)
         token_doc = doc[token_line]
         language = self._languages(bits, token_doc, n_docs)
