@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from itertools import compress, repeat
+from operator import itemgetter
 from typing import Callable
 
 import numpy as np
@@ -34,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .boilerplate_rules import AFFIXES, EDGE_CHARS, PREFIXES, AnchoredPatterns, PhraseRules
 
 _TERMINAL = frozenset(".!?…;:。！？")
+_LAST_CHAR = itemgetter(slice(-1, None))  # "" for an empty line
 _CLOSERS = frozenset("\"'”’»«“)]*")
 _BLANK_RUNS = regex.compile(r"\n{3,}")
 _TITLE_SEPARATORS = regex.compile(r"\s+[|–—·•:\-]{1,2}\s+|\s*::\s*")
@@ -239,7 +241,7 @@ class _Pages:
 
     def sentence_ends(self) -> np.ndarray:
         """Lines ending with a sentence end, perhaps followed by a quote or bracket."""
-        last = [s[-1:] for s in self.stripped]
+        last = list(map(_LAST_CHAR, self.stripped))
         ends = np.fromiter(map(_TERMINAL.__contains__, last), dtype=bool, count=self.n)
         for i in _nonzero(np.fromiter(map(_CLOSERS.__contains__, last), dtype=bool, count=self.n)).tolist():
             ends[i] = self.stripped[i][-2:-1] in _TERMINAL
@@ -399,16 +401,14 @@ class LineClassifier:
         if not self.languages:
             return np.full(n_docs, -1, dtype=np.int64)
         n_tokens = np.bincount(token_doc, minlength=n_docs)
-        first = np.cumsum(n_tokens) - n_tokens
         middle = np.maximum(0, n_tokens // 2 - _LANGUAGE_SAMPLE // 2)
         size = np.minimum(_LANGUAGE_SAMPLE, n_tokens - middle)
-        position = np.arange(len(bits)) - first[token_doc]
-        window = (position >= middle[token_doc]) & (position < (middle + _LANGUAGE_SAMPLE)[token_doc])
-        window_doc, window_bits = token_doc[window], bits[window]
+        offsets = np.cumsum(size) - size  # where each page's sample starts among all samples
+        sample = np.arange(int(size.sum())) + np.repeat(np.cumsum(n_tokens) - n_tokens + middle - offsets, size)
         hits = np.zeros((n_docs, len(self.languages)), dtype=np.int64)
-        if len(window_doc):
-            sampled, starts = np.unique(window_doc, return_index=True)
-            hits[sampled] = np.add.reduceat((window_bits[:, None] >> self._language_bits) & 1, starts, axis=0)
+        sampled = _nonzero(size > 0)
+        if len(sampled):
+            hits[sampled] = np.add.reduceat((bits[sample][:, None] >> self._language_bits) & 1, offsets[sampled], axis=0)
         best = hits.argmax(axis=1)
         found = (size > 0) & (hits[np.arange(n_docs), best] >= 0.05 * size)
         return np.where(found, best, -1)
