@@ -332,7 +332,7 @@ class LineClassifier:
             codes = _codepoints(chunk)
             starts, ends, hashes = self._tokenizer.split(codes)
             hash_parts.append(hashes)
-            line_parts.append(np.cumsum(codes == 10)[starts] + line)
+            line_parts.append(np.searchsorted(_nonzero(codes == 10), starts) + line)
             length_parts.append(ends - starts)
             line += chunk.count("\n") + 1
             start = stop + 1
@@ -351,9 +351,11 @@ class LineClassifier:
         (most of the text: paragraphs) are ruled out from the raw code points, before lower()."""
         lines = text.split("\n")
         codes = _codepoints(text)
-        blank = _IS_SPACE.take(codes, mode="clip")
-        line_of_char = np.cumsum(codes == 10)
-        visible = np.bincount(line_of_char[~blank], minlength=len(lines))  # lower() never shortens
+        blanks_before = np.zeros(len(codes) + 1, dtype=np.int32)
+        np.cumsum(_IS_SPACE.take(codes, mode="clip"), out=blanks_before[1:])
+        ends = np.append(_nonzero(codes == 10), len(codes))  # one past each line's last character
+        starts = np.concatenate(([0], ends[:-1] + 1))
+        visible = (ends - starts) - (blanks_before[ends] - blanks_before[starts])  # lower() never shortens
         rows = _nonzero((visible > 0) & (visible <= max_chars))
         out = np.zeros(len(lines), dtype=np.uint64)
         if len(rows):
