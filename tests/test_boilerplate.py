@@ -332,3 +332,23 @@ def test_pre_pass_counts_each_line_once_per_document():
                 expected[key] = expected.get(key, 0) + 1
     assert sorted(partial["run"][1].tolist()) == sorted(expected.values())
     assert expected["share"] == len(docs)
+
+
+def test_blog_forms_and_teaser_links_of_any_length_go():
+    paragraph = "The committee met on Tuesday and agreed that the new bridge would open in spring, after the final safety checks."
+    page = "\n\n".join([
+        "Bridge to open in spring",
+        paragraph,
+        "Read more: Looted colonial art: Germany to set up new contact office for returns",
+        paragraph.replace("Tuesday", "Wednesday"),
+        paragraph.replace("Tuesday", "Friday"),
+        "Schreibe einen Kommentar Antworten abbrechen",
+        "Diese Website verwendet Akismet, um Spam zu reduzieren. Erfahre mehr darüber, wie deine Kommentardaten verarbeitet werden.",
+        "Dieser Eintrag wurde veröffentlicht in Politik und verschlagwortet mit Brücke von Anna. Permanentlink.",
+    ])
+    doc = clean(page)
+    rules = {r.text[:20]: r.rule for r in doc.removals}
+    assert rules["Read more: Looted co"] == "read_more"
+    assert rules["Diese Website verwen"] == "comment_form"
+    assert rules["Dieser Eintrag wurde"] == "tags"
+    assert doc.text.count("The committee met on") == 3  # the article stays whole
