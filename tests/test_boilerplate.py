@@ -352,3 +352,28 @@ def test_blog_forms_and_teaser_links_of_any_length_go():
     assert rules["Diese Website verwen"] == "comment_form"
     assert rules["Dieser Eintrag wurde"] == "tags"
     assert doc.text.count("The committee met on") == 3  # the article stays whole
+
+
+DECISIONS = Path(__file__).parent / "fixtures" / "boilerplate_decisions.json"
+
+
+def _decisions() -> dict[str, dict]:
+    """What the stage makes of each fixture page: text, title, annotations, every removal."""
+    out = {}
+    for page in PAGES:
+        doc = Document(page, (FIXTURES / f"{page}.txt").read_text(encoding="utf-8"))
+        Normalize().process([doc])
+        Boilerplate().process([doc])
+        out[page] = {"text": doc.text, "title": doc.metadata.get("title"), "annotations": doc.annotations["boilerplate"],
+                     "removed": [[r.rule, r.text, r.position] for r in doc.removals if r.stage == "boilerplate"]}
+    return out
+
+
+def test_decisions_on_the_fixture_pages_are_unchanged():
+    """The expected file was written by the per-page classifier before the batch rewrite (commit
+    f051343); speed work must not change a single decision. A deliberate rule change rewrites it:
+    ``python -c "import json, tests.test_boilerplate as t; json.dump(t._decisions(), open(t.DECISIONS, 'w'),
+    ensure_ascii=False, sort_keys=True, indent=1)"``."""
+    expected = json.loads(DECISIONS.read_text(encoding="utf-8"))
+    assert _decisions() == expected
+    assert sum(len(page["removed"]) for page in expected.values()) > 20
