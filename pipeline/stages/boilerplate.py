@@ -14,7 +14,7 @@ import io
 from functools import partial
 from itertools import repeat, starmap
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 from urllib.parse import urlsplit
 
 import numpy as np
