@@ -50,6 +50,7 @@ _ANCHOR_BIT = 62  # token bits (see LineClassifier.token_bits); bits below _CONT
 _LINE_KEY_BIT = 61
 _CONTAINS_BIT = 60
 _MATCH_CACHE_LINES = 200_000  # lines whose pattern verdict is remembered (menus repeat across pages)
+_GROUP_CHARS = 4_000_000  # pages classified together at most (one longer page alone)
 _LANGUAGE_SAMPLE = 150  # tokens from the middle of a page that decide its language
 
 RepeatedTest = Callable[[np.ndarray, list[str], np.ndarray, np.ndarray], np.ndarray]
@@ -471,11 +472,25 @@ class LineClassifier:
 
     def clean_batch(self, texts: list[str], repeated: RepeatedTest | None = None) -> list[CleanResult]:
         """``clean`` for each of ``texts``; every page is judged on its own, in one pass of array
-        operations over all their lines."""
+        operations over all the lines of up to ``_GROUP_CHARS`` characters of pages at a time
+        (so that memory stays bounded whatever the batch)."""
+        out: list[CleanResult] = []
+        start = 0
+        while start < len(texts):
+            stop, size = start + 1, len(texts[start])
+            while stop < len(texts) and size + len(texts[stop]) <= _GROUP_CHARS:
+                size += len(texts[stop])
+                stop += 1
+            test = repeated
+            if repeated is not None and start:
+                test = (lambda offset: lambda docs, *rest: repeated(docs + offset, *rest))(start)
+            out += self._clean_group(texts[start:stop], test)
+            start = stop
+        return out
+
+    def _clean_group(self, texts: list[str], repeated: RepeatedTest | None) -> list[CleanResult]:
         p = self.params
         n_docs = len(texts)
-        if not n_docs:
-            return []
         pages = _Pages(texts)
         n, nonblank, doc = pages.n, pages.nonblank, pages.doc
         bits, token_line, token_hashes, token_lengths = self._tokens(pages.lowered_text)
