@@ -1,7 +1,6 @@
 """The line classifier behind the boilerplate stage: which lines of a page's text are the article.
 
-Each non-blank line gets cheap features (jusText's idea, without HTML), computed for all lines at
-once with numpy over token counts rather than line by line:
+Each non-blank line gets cheap features (jusText's idea, without HTML):
 
 * ``GOOD`` - prose: enough words, a sentence end (or a long line), a normal share of stopwords;
 * ``SHORT`` - a few words without a sentence end (menu entries, headings, teaser titles);
@@ -15,12 +14,18 @@ lines that head each of them (title, subheadings). Before and after the article,
 menus and footers; between its clusters, only runs of menu-like lines go. Phrase rules and
 cross-document repetition apply everywhere, with guards so that article text survives unless a
 specific rule names it. Precision first: when unsure, a line stays.
+
+Speed: a whole batch of documents is classified at once. Its lines are one list and every feature
+is one numpy array over all of them (a document is a range of lines), so the fixed cost of a numpy
+call is paid per batch, not per page; tokens are looked up with C-level ``map`` over ``str.split``
+and one dict; only the few lines a rule might name, and each page's title, take a Python loop.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from itertools import compress, repeat
+from operator import itemgetter
 from typing import Callable
 
 import numpy as np
@@ -30,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .boilerplate_rules import AFFIXES, EDGE_CHARS, PREFIXES, AnchoredPatterns, PhraseRules
 
 _TERMINAL = frozenset(".!?…;:。！？")
+_LAST_CHAR = itemgetter(slice(-1, None))  # "" for an empty line
 _CLOSERS = frozenset("\"'”’»«“)]*")
 _BLANK_RUNS = regex.compile(r"\n{3,}")
 _TITLE_SEPARATORS = regex.compile(r"\s+[|–—·•:\-]{1,2}\s+|\s*::\s*")
@@ -44,6 +50,13 @@ _ANCHOR_BIT = 62  # token bits (see LineClassifier.token_bits); bits below _CONT
 _LINE_KEY_BIT = 61
 _CONTAINS_BIT = 60
 _MATCH_CACHE_LINES = 200_000  # lines whose pattern verdict is remembered (menus repeat across pages)
+_GROUP_CHARS = 4_000_000  # pages classified together at most (one longer page alone)
+_LANGUAGE_SAMPLE = 150  # tokens from the middle of a page that decide its language
+
+RepeatedTest = Callable[[np.ndarray, list[str], np.ndarray, np.ndarray], np.ndarray]
+"""``test(documents, lines, key_hashes, key_chars)``: which of some lines (of the given batch
+documents; ``LineClassifier.line_hashes`` of them) are common across documents (the stage's corpus
+statistics)."""
 
 
 def _with_punctuation(words, prefixes: bool = False) -> frozenset[str]:
@@ -56,19 +69,13 @@ def _with_punctuation(words, prefixes: bool = False) -> frozenset[str]:
 
 _HASH_BASE = np.uint64(0x9E3779B97F4A7C15)  # odd: invertible modulo 2**64
 _HASH_BASE_INVERSE = np.uint64(pow(int(_HASH_BASE), -1, 2**64))
-_FILTER_BITS = 20  # a table of 2**20 flags: which hash prefixes the vocabulary holds
+_SLOT_BITS = 21  # vocabulary lookup table: 2**21 slots, see _slot
+_EMPTY_SLOT, _SHARED_SLOT = -1, -2
+_SLOT_FACTOR = np.uint64(0xD6E8FEB86659FD93)  # odd: spreads every bit of a hash into the top bits
 _MAX_SPACE = 0x3000  # the highest code point str.split() treats as whitespace
-_IS_SPACE = np.array([chr(c).isspace() for c in range(_MAX_SPACE + 1)], dtype=bool)
-_MAX_PUNCT = max(map(ord, _TERMINAL | _CLOSERS)) + 1
-_IS_TERMINAL = np.zeros(_MAX_PUNCT + 1, dtype=bool)  # by code point; the last entry: everything above
-_IS_TERMINAL[list(map(ord, _TERMINAL))] = True
-_IS_CLOSER = np.zeros(_MAX_PUNCT + 1, dtype=bool)
-_IS_CLOSER[list(map(ord, _CLOSERS))] = True
-
-
-def _nonzero(flags: np.ndarray) -> np.ndarray:
-    """``np.flatnonzero`` for 1-d arrays, without its wrapper's overhead (called ~20 times a page)."""
-    return flags.nonzero()[0]
+# by code point: is it whitespace (as str.split() sees it); every code point above: the last entry
+_IS_SPACE = np.array([chr(c).isspace() for c in range(_MAX_SPACE + 1)] + [False], dtype=bool)
+_TOKEN_CHUNK_CHARS = 200_000  # tokens are hashed this many characters at a time (arrays stay in cache)
 
 
 def _codepoints(text: str) -> np.ndarray:
@@ -100,13 +107,11 @@ class _Tokens:
                 self._inverse_powers = _cumulative_powers(_HASH_BASE_INVERSE, size)
         return self._powers[:n], self._inverse_powers[:n]
 
-    def split(self, codes: np.ndarray, space: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(start, end, hash) of every token of a text given as code points (``space``: which are
-        whitespace, if known)."""
+    def split(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(start, end, hash) of every token of a text given as code points."""
         n = len(codes)
-        if space is None:
-            space = _IS_SPACE[np.minimum(codes, _MAX_SPACE)] & (codes <= _MAX_SPACE)
-        edges = np.diff(np.concatenate(([1], space.view(np.int8), [1])))
+        space = _IS_SPACE.take(codes, mode="clip")
+        edges = np.diff(space.view(np.int8), prepend=1, append=1)
         starts, ends = _nonzero(edges == -1), _nonzero(edges == 1)
         powers, inverse = self._tables(n + 1)
         prefix = np.zeros(n + 1, dtype=np.uint64)
@@ -115,21 +120,42 @@ class _Tokens:
         return starts, ends, hashes
 
     def hash_words(self, words: list[str]) -> np.ndarray:
-        """The hash ``split`` gives each of ``words`` (single tokens).
+        """The hash ``split`` gives each of ``words`` (single tokens: one split of them all, as a
+        token's hash does not depend on its position)."""
+        _, _, hashes = self.split(_codepoints(" ".join(words)))
+        if len(hashes) != len(words):
+            raise ValueError("hash_words: every word must be one token")
+        return hashes
 
-        Token hashes do not depend on position, so one ``split`` of the space-joined words gives
-        them all; the word-by-word loop below only runs to name a word that is not one token."""
-        if words:
-            _, _, hashes = self.split(_codepoints(" ".join(words)))
-            if len(hashes) == len(words):
-                return hashes
-        out = []
-        for word in words:
-            _, _, h = self.split(_codepoints(word))
-            if len(h) != 1:
-                raise ValueError(f"not a single token: {word!r}")
-            out.append(h[0])
-        return np.array(out, dtype=np.uint64)
+
+def _slot(hashes: np.ndarray) -> np.ndarray:
+    """Slot of each token hash in the vocabulary table (multiplicative hashing: a one-character
+    token's hash has all its information in the low bits)."""
+    return (hashes * _SLOT_FACTOR) >> np.uint64(64 - _SLOT_BITS)
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: token hashes are polynomials in the same base as the line hash built
+    from them, so without it "2009 (2)" and "2019 (1)" would collide."""
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def _nonzero(flags: np.ndarray) -> np.ndarray:
+    """``np.flatnonzero`` for 1-d arrays, without its wrapper's overhead."""
+    return flags.nonzero()[0]
+
+
+def _runs(flags: np.ndarray, same_doc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(start, stop) of each run of True in ``flags``; ``same_doc[k]``: item k-1 and k are in the
+    same document (runs never cross documents)."""
+    run_start = flags.copy()
+    run_start[1:] &= ~(flags[:-1] & same_doc[1:])
+    starts = _nonzero(run_start)
+    label = np.cumsum(run_start) - 1
+    lengths = np.bincount(label[flags], minlength=len(starts))
+    return starts, starts + lengths
 
 
 class LineParams(BaseModel):
@@ -183,8 +209,88 @@ class _Rules:
         return self.codes[name]
 
 
+class _Pages:
+    """The lines of a batch of texts as one list (document ``d`` is lines ``bounds[d]:bounds[d+1]``),
+    with what every step needs: stripped and lower-cased lines, lengths, the non-blank lines."""
+
+    def __init__(self, texts: list[str]) -> None:
+        counts = np.fromiter((text.count("\n") + 1 for text in texts), dtype=np.int64, count=len(texts))
+        self.bounds = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum(counts, out=self.bounds[1:])
+        joined = "\n".join(texts)
+        self.joined = joined
+        self.lines: list[str] = joined.split("\n")
+        n = self.n = len(self.lines)
+        line_chars = np.fromiter(map(len, self.lines), dtype=np.int64, count=n) + 1
+        self.line_starts = np.cumsum(line_chars) - line_chars  # where each line starts in ``joined``
+        self.doc = np.repeat(np.arange(len(texts)), counts)
+        # lower() of the joined batch is that of each text: its context rules never look across "\n"
+        self.lowered_text = joined.lower()
+        self.lowered: list[str] = self.lowered_text.split("\n")
+        if len(self.lowered) != n:  # pragma: no cover - lower() never adds line breaks; guard anyway
+            self.lowered = [line.lower() for line in self.lines]
+            self.lowered_text = "\n".join(self.lowered)
+        self.stripped: list[str] = list(map(str.strip, self.lines))
+        self.lengths = np.fromiter(map(len, self.stripped), dtype=np.int64, count=n)
+        self.nonblank = self.lengths > 0
+        self.nb = _nonzero(self.nonblank)  # the non-blank lines, and whether each follows one of its page
+        nb_doc = self.doc[self.nb]
+        self.nb_same = np.zeros(len(self.nb), dtype=bool)
+        self.nb_same[1:] = nb_doc[1:] == nb_doc[:-1]
+        self.doc_start = np.zeros(n, dtype=bool)
+        self.doc_start[self.bounds[:-1][counts > 0]] = True
+
+    def sentence_ends(self) -> np.ndarray:
+        """Lines ending with a sentence end, perhaps followed by a quote or bracket."""
+        last = list(map(_LAST_CHAR, self.stripped))
+        ends = np.fromiter(map(_TERMINAL.__contains__, last), dtype=bool, count=self.n)
+        for i in _nonzero(np.fromiter(map(_CLOSERS.__contains__, last), dtype=bool, count=self.n)).tolist():
+            ends[i] = self.stripped[i][-2:-1] in _TERMINAL
+        return ends
+
+    def lines_holding(self, char: str) -> np.ndarray:
+        """Which lines contain ``char`` (a rare one: found with str.find on the joined text)."""
+        out = np.zeros(self.n, dtype=bool)
+        found, at = [], self.joined.find(char)
+        while at >= 0:
+            found.append(at)
+            at = self.joined.find(char, at + 1)
+        if found:
+            out[np.searchsorted(self.line_starts, found, side="right") - 1] = True
+        return out
+
+    def next_nonblank(self, flags: np.ndarray) -> np.ndarray:
+        """Per line: ``flags`` of the next non-blank line of its page (False for a page's last)."""
+        out = np.zeros(self.n, dtype=bool)
+        out[self.nb[:-1]] = flags[self.nb[1:]] & self.nb_same[1:]
+        return out
+
+    def previous_nonblank(self, flags: np.ndarray) -> np.ndarray:
+        out = np.zeros(self.n, dtype=bool)
+        out[self.nb[1:]] = flags[self.nb[:-1]] & self.nb_same[1:]
+        return out
+
+    def ranges(self, firsts: np.ndarray, lasts: np.ndarray) -> np.ndarray:
+        """Lines inside any of the (first, last) ranges (inclusive; ranges do not overlap)."""
+        delta = np.zeros(self.n + 1, dtype=np.int64)
+        np.add.at(delta, firsts, 1)
+        np.add.at(delta, lasts + 1, -1)
+        return np.cumsum(delta[:-1]) > 0
+
+
+@dataclass
+class _Clusters:
+    """Runs of prose lines with small gaps: first and last line, prose chars, page."""
+
+    first: np.ndarray
+    last: np.ndarray
+    weight: np.ndarray
+    doc: np.ndarray
+
+
 class LineClassifier:
-    """Phrase rules + thresholds; ``clean(text)`` returns the article and what was cut, and why."""
+    """Phrase rules + thresholds; ``clean(text)`` returns the article and what was cut, and why
+    (``clean_batch(texts)``: the same for many texts at once, much faster per text)."""
 
     def __init__(self, rules: PhraseRules, params: LineParams):
         self.rules = rules
@@ -197,32 +303,10 @@ class LineClassifier:
         self.languages = list(rules.stopwords)
         if len(self.languages) >= _CONTAINS_BIT:
             raise ValueError(f"boilerplate: at most {_CONTAINS_BIT} stopword languages, got {len(self.languages)}")
-        self.stopwords = [_with_punctuation(rules.stopwords[lang]) for lang in self.languages]
-        anchors = _with_punctuation(set(rules.line_patterns.by_anchor) | set(rules.contains.by_anchor), prefixes=True)
-        # token -> bit set: bit k = stopword of language k, _ANCHOR_BIT = a phrase rule's anchor word
-        # (the gate for pattern rules), _LINE_KEY_BIT / _CONTAINS_BIT = a token that selects a
-        # whole-line / contains pattern (a line without one cannot match it); one dict probe per
-        # token gives the language guess, stopword counts and both gates
-        self.token_bits: dict[str, int] = {}
-        for k, words in enumerate(self.stopwords):
-            for word in words:
-                self.token_bits[word] = self.token_bits.get(word, 0) | (1 << k)
-        for word in anchors:
-            self.token_bits[word] = self.token_bits.get(word, 0) | (1 << _ANCHOR_BIT)
-        for bit, patterns in ((_LINE_KEY_BIT, rules.line_patterns), (_CONTAINS_BIT, rules.contains)):
-            for word in patterns.by_token:
-                self.token_bits[word] = self.token_bits.get(word, 0) | (1 << bit)
+        self.token_bits = _token_bits(rules, tuple(self.languages))
+        self._tokenizer = _Tokens()
         self._language_bits = np.arange(len(self.languages), dtype=np.int64)
-        self._tokens = _Tokens()
-        vocabulary = sorted(w for w in self.token_bits if w.split() == [w])  # "por qué" is never one token
-        hashes = self._tokens.hash_words(vocabulary)
-        if len(np.unique(hashes)) != len(vocabulary):  # pragma: no cover - 64-bit hash collision
-            raise ValueError("boilerplate: token hash collision in the vocabulary")
-        order = np.argsort(hashes)
-        self._vocab_hashes = hashes[order]  # sorted: a token's bits are one searchsorted away
-        self._vocab_bits = np.array([self.token_bits[vocabulary[i]] for i in order.tolist()], dtype=np.int64)
-        self._vocab_filter = np.zeros(1 << _FILTER_BITS, dtype=bool)  # most other tokens skip the search
-        self._vocab_filter[self._vocab_hashes >> np.uint64(64 - _FILTER_BITS)] = True
+        self._vocab_hashes, self._vocab_bits, self._vocab_slots = _vocabulary(rules, self.token_bits, self._tokenizer)
         self._match_cache: dict[tuple[bool, str], str | None] = {}  # (whole line?, line) -> rule
         # whole-line phrase key -> rule code; a line of bullets and punctuation alone: "symbols"
         self._phrase_codes_by_key = {key: self.names.code(name) for key, name in rules.line_phrases.items()}
@@ -237,15 +321,117 @@ class LineClassifier:
         self.is_meta[[self.names.code(n) for n in ("byline", "date", "credit", "title")]] = True
 
     # -- features -------------------------------------------------------------------------------
-    def _phrase_codes(self, stripped, lowered, lengths, n_words, gates) -> tuple[np.ndarray, np.ndarray]:
+    def _split(self, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every token of ``text``: its hash, line (of ``text.split("\\n")``) and length. Hashed
+        with numpy over the code points of a few hundred kB of whole lines at a time."""
+        hash_parts, line_parts, length_parts = [], [], []
+        start, line = 0, 0
+        while start <= len(text):
+            stop = text.find("\n", start + _TOKEN_CHUNK_CHARS)
+            stop = len(text) if stop < 0 else stop
+            chunk = text[start:stop]
+            codes = _codepoints(chunk)
+            starts, ends, hashes = self._tokenizer.split(codes)
+            hash_parts.append(hashes)
+            line_parts.append(np.searchsorted(_nonzero(codes == 10), starts) + line)
+            length_parts.append(ends - starts)
+            line += chunk.count("\n") + 1
+            start = stop + 1
+        return np.concatenate(hash_parts), np.concatenate(line_parts), np.concatenate(length_parts)
+
+    def line_hashes(self, lowered: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Per lower-cased line: a 64-bit hash of its whitespace tokens in order (0: no token) and
+        the length of its key ``" ".join(line.split())``: lines that differ only in spacing and
+        case share it. For counting lines across documents without a Python call per line."""
+        hashes, token_line, lengths = self._split("\n".join(lowered))
+        return self._line_hashes(hashes, token_line, lengths, len(lowered))
+
+    def line_keys(self, text: str, max_chars: int) -> np.ndarray:
+        """Per line of ``text`` (split on "\\n"): ``line_hashes`` where the key has 1 to
+        ``max_chars`` characters, else 0. Lines with more than ``max_chars`` non-blank characters
+        (most of the text: paragraphs) are ruled out from the raw code points, before lower()."""
+        lines = text.split("\n")
+        codes = _codepoints(text)
+        blanks_before = np.zeros(len(codes) + 1, dtype=np.int32)
+        np.cumsum(_IS_SPACE.take(codes, mode="clip"), out=blanks_before[1:])
+        ends = np.append(_nonzero(codes == 10), len(codes))  # one past each line's last character
+        starts = np.concatenate(([0], ends[:-1] + 1))
+        visible = (ends - starts) - (blanks_before[ends] - blanks_before[starts])  # lower() never shortens
+        rows = _nonzero((visible > 0) & (visible <= max_chars))
+        out = np.zeros(len(lines), dtype=np.uint64)
+        if len(rows):
+            chosen = [lines[i] for i in rows.tolist()]
+            lowered = "\n".join(chosen).lower().split("\n")
+            if len(lowered) != len(chosen):  # pragma: no cover - lower() never adds line breaks
+                lowered = [line.lower() for line in chosen]
+            hashes, key_chars = self.line_hashes(lowered)
+            out[rows] = np.where(key_chars <= max_chars, hashes, 0)
+        return out
+
+    def _line_hashes(self, hashes, token_line, lengths, n) -> tuple[np.ndarray, np.ndarray]:
+        m = len(hashes)
+        powers, inverse = self._tokenizer._tables(m + 1)
+        prefix = np.zeros(m + 1, dtype=np.uint64)
+        np.cumsum(_mix(hashes) * powers[:m], out=prefix[1:])
+        n_words = np.bincount(token_line, minlength=n)
+        first = np.cumsum(n_words) - n_words
+        line_hash = (prefix[first + n_words] - prefix[first]) * inverse[first]
+        key_chars = np.bincount(token_line, weights=lengths, minlength=n).astype(np.int64) + np.maximum(n_words - 1, 0)
+        return line_hash, key_chars
+
+    def _tokens(self, lowered: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per token of a lower-cased text: its bits (``token_bits``), line, hash and length."""
+        hashes, token_line, lengths = self._split(lowered)
+        return self._lookup(hashes), token_line, hashes, lengths
+
+    def _lookup(self, hashes: np.ndarray) -> np.ndarray:
+        """The bits of each token hash: one probe into a table indexed by ``_slot``; the
+        few tokens whose slot holds several vocabulary words take a binary search."""
+        slot = self._vocab_slots[_slot(hashes)]
+        where = np.maximum(slot, 0)
+        found = self._vocab_hashes[where] == hashes
+        bits = np.where(found & (slot >= 0), self._vocab_bits[where], 0)
+        shared = _nonzero(slot == _SHARED_SLOT)
+        if len(shared):
+            where = np.searchsorted(self._vocab_hashes, hashes[shared])
+            where[where == len(self._vocab_hashes)] = 0
+            bits[shared] = np.where(self._vocab_hashes[where] == hashes[shared], self._vocab_bits[where], 0)
+        return bits
+
+    def _languages(self, bits: np.ndarray, token_doc: np.ndarray, n_docs: int) -> np.ndarray:
+        """Per page, the index of the language whose stopwords cover most words of a sample from
+        the middle of the page (-1: none covers 5%)."""
+        if not self.languages:
+            return np.full(n_docs, -1, dtype=np.int64)
+        n_tokens = np.bincount(token_doc, minlength=n_docs)
+        middle = np.maximum(0, n_tokens // 2 - _LANGUAGE_SAMPLE // 2)
+        size = np.minimum(_LANGUAGE_SAMPLE, n_tokens - middle)
+        offsets = np.cumsum(size) - size  # where each page's sample starts among all samples
+        sample = np.arange(int(size.sum())) + np.repeat(np.cumsum(n_tokens) - n_tokens + middle - offsets, size)
+        hits = np.zeros((n_docs, len(self.languages)), dtype=np.int64)
+        sampled = _nonzero(size > 0)
+        if len(sampled):
+            hits[sampled] = np.add.reduceat((bits[sample][:, None] >> self._language_bits) & 1, offsets[sampled], axis=0)
+        best = hits.argmax(axis=1)
+        found = (size > 0) & (hits[np.arange(n_docs), best] >= 0.05 * size)
+        return np.where(found, best, -1)
+
+    @staticmethod
+    def _line_bits(bits: np.ndarray, n_words: np.ndarray) -> np.ndarray:
+        """Per line, the union of its tokens' bits."""
+        out = np.zeros(len(n_words), dtype=np.int64)
+        has = n_words > 0
+        if len(bits):
+            out[has] = np.bitwise_or.reduceat(bits, (np.cumsum(n_words) - n_words)[has])
+        return out
+
+    def _phrase_codes(self, pages: _Pages, n_words, gates) -> tuple[np.ndarray, np.ndarray]:
         """Rule code per line from the phrase data (0 = no rule), and which came from a phrase
         found inside the line (rather than the whole line)."""
-        rules, code = self.rules, self.names.code
-        codes = np.zeros(len(stripped), dtype=np.int32)
-        contained = np.zeros(len(stripped), dtype=bool)  # lines coded by a ``contains`` phrase
-        n = len(stripped)
-        keys = map(str.strip, lowered, repeat(EDGE_CHARS, n))
-        codes[:] = np.fromiter(map(self._phrase_codes_by_key.get, keys, repeat(KEEP)), dtype=np.int32, count=n)
+        rules, code, stripped, lengths, n = self.rules, self.names.code, pages.stripped, pages.lengths, pages.n
+        keys = map(str.strip, pages.lowered, repeat(EDGE_CHARS, n))
+        codes = np.fromiter(map(self._phrase_codes_by_key.get, keys, repeat(KEEP)), dtype=np.int32, count=n)
+        contained = np.zeros(n, dtype=bool)  # lines coded by a ``contains`` phrase
         codes[(lengths == 0) | (lengths > _PHRASE_MAX_CHARS)] = KEEP
         anchored, line_gate, contains_gate = gates
         candidates = anchored & (codes == 0)
@@ -277,270 +463,320 @@ class LineClassifier:
         name = cache[key] = patterns.match(line, whole_line)
         return name
 
-    def _features(self, text: str, low: str, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:
-        """Per token: its bits (``token_bits``) and line; per line: the number of tokens and whether
-        it ends a sentence; and whether any line has blanks at its edges. All with numpy over the
-        text's code points, no Python object per token or line."""
-        codes = _codepoints(low)
-        space = _IS_SPACE[np.minimum(codes, _MAX_SPACE)] & (codes <= _MAX_SPACE)
-        starts, _, hashes = self._tokens.split(codes, space)
-        bits = np.zeros(len(hashes), dtype=np.int64)
-        maybe = _nonzero(self._vocab_filter[hashes >> np.uint64(64 - _FILTER_BITS)])
-        where = np.searchsorted(self._vocab_hashes, hashes[maybe])
-        where[where == len(self._vocab_hashes)] = 0
-        bits[maybe] = np.where(self._vocab_hashes[where] == hashes[maybe], self._vocab_bits[where], 0)
-        newline = codes == 10
-        line_of_token = np.cumsum(newline)[starts] if len(starts) else starts
-        n_words = np.bincount(line_of_token, minlength=n)
-        line_ends = np.append(_nonzero(newline), len(codes))  # one past each line's last character
-        line_starts = np.concatenate(([0], line_ends[:-1] + 1))
-        nonempty = line_ends > line_starts
-        padded = np.zeros(n, dtype=bool)  # a line that str.strip() would shorten
-        padded[nonempty] = space[line_starts[nonempty]] | space[line_ends[nonempty] - 1]
-        if len(low) != len(text) or padded.any():  # rare: the sentence ends of the stripped lines, one by one
-            return bits, line_of_token, n_words, None, True
-        # lower() keeps punctuation as it is, and the lines need no strip: the last two characters
-        last = np.where(nonempty, codes[np.maximum(line_ends - 1, 0)] if len(codes) else 0, 0)
-        before = np.where(line_ends - line_starts >= 2, codes[np.maximum(line_ends - 2, 0)] if len(codes) else 0, 0)
-        last, before = np.minimum(last, _MAX_PUNCT), np.minimum(before, _MAX_PUNCT)
-        ends = nonempty & (_IS_TERMINAL[last] | (_IS_CLOSER[last] & _IS_TERMINAL[before]))
-        return bits, line_of_token, n_words, ends, False
-
     # -- the decision -----------------------------------------------------------------------------
     def clean(self, text: str, repeated: Callable[[list[str]], np.ndarray] | None = None) -> CleanResult:
         """Decide line by line what is article. ``repeated(lines)`` says which of some lines are
         common across documents (the stage's corpus statistics)."""
+        test = None if repeated is None else (lambda _docs, lines, _hashes, _chars: repeated(lines))
+        return self.clean_batch([text], test)[0]
+
+    def clean_batch(self, texts: list[str], repeated: RepeatedTest | None = None) -> list[CleanResult]:
+        """``clean`` for each of ``texts``; every page is judged on its own, in one pass of array
+        operations over all the lines of up to ``_GROUP_CHARS`` characters of pages at a time
+        (so that memory stays bounded whatever the batch)."""
+        out: list[CleanResult] = []
+        start = 0
+        while start < len(texts):
+            stop, size = start + 1, len(texts[start])
+            while stop < len(texts) and size + len(texts[stop]) <= _GROUP_CHARS:
+                size += len(texts[stop])
+                stop += 1
+            test = repeated
+            if repeated is not None and start:
+                test = (lambda offset: lambda docs, *rest: repeated(docs + offset, *rest))(start)
+            out += self._clean_group(texts[start:stop], test)
+            start = stop
+        return out
+
+    def _clean_group(self, texts: list[str], repeated: RepeatedTest | None) -> list[CleanResult]:
         p = self.params
-        lines = text.split("\n")
-        n = len(lines)
-        low = text.lower()
-        bits, line_of_token, n_words, ends, padded = self._features(text, low, n)
-        stripped = [line.strip() for line in lines] if padded else lines
-        lengths = np.fromiter(map(len, stripped), dtype=np.int64, count=n)
-        nonblank = lengths > 0
-        if ends is None:
-            ends = np.fromiter(
-                ((s[-1:] in _TERMINAL) or (s[-1:] in _CLOSERS and s[-2:-1] in _TERMINAL) for s in stripped), dtype=bool, count=n
-            )
-        language_id = self._language(bits)
-        language = self.languages[language_id] if language_id is not None else None
-
-        def lines_with(bit: int) -> np.ndarray:
-            return np.bincount(line_of_token[(bits >> bit) & 1 == 1], minlength=n)
-
-        if language_id is not None:
-            n_stop = lines_with(language_id)
-            dense = n_stop >= p.min_stopword_density * n_words
-        else:  # no stopword list fits: prose is judged by length and sentence ends alone
-            n_stop = np.zeros(n, dtype=np.int64)
-            dense = np.ones(n, dtype=bool)
+        n_docs = len(texts)
+        pages = _Pages(texts)
+        n, nonblank, doc = pages.n, pages.nonblank, pages.doc
+        bits, token_line, token_hashes, token_lengths = self._tokens(pages.lowered_text)
+        n_words = np.bincount(token_line, minlength=n)
+        token_doc = doc[token_line]
+        language = self._languages(bits, token_doc, n_docs)
+        token_language = language[token_doc]
+        is_stop = (bits >> np.maximum(token_language, 0)) & (token_language >= 0)
+        n_stop = np.bincount(token_line, weights=is_stop, minlength=n).astype(np.int64)
+        # no stopword list fits a page: its prose is judged by length and sentence ends alone
+        dense = (language[doc] < 0) | (n_stop >= p.min_stopword_density * n_words)
+        ends = pages.sentence_ends()
         good = (n_words >= p.good_min_words) & dense & (ends | (n_words >= p.long_line_words))
         short = nonblank & ~good & (n_words <= p.short_max_words) & ~ends
         # a menu entry: a few words, no sentence end, no stopword ("Sport", "Über uns")
         menu_like = short & (n_stop == 0)
 
-        anchored = lines_with(_ANCHOR_BIT) > 0
-        line_gate = lines_with(_LINE_KEY_BIT) > 0
-        contains_gate = lines_with(_CONTAINS_BIT) > 0
-        if "©" in text:  # glued to a year ("©2024"), so no token of its own: such lines are tried
-            copyright = np.fromiter(("©" in s for s in stripped), dtype=bool, count=n)
+        line_bits = self._line_bits(bits, n_words)
+        anchored, line_gate, contains_gate = ((line_bits >> bit) & 1 == 1 for bit in (_ANCHOR_BIT, _LINE_KEY_BIT, _CONTAINS_BIT))
+        if "©" in pages.joined:  # glued to a year ("©2024"), so no token of its own: such lines are tried
+            copyright = pages.lines_holding("©")
             anchored |= copyright
             line_gate |= copyright
             contains_gate |= copyright
-        lowered = low.split("\n")
-        if len(lowered) != n:  # lower() never adds line breaks; guard anyway
-            lowered = [line.lower() for line in lines]
-        codes, contained = self._phrase_codes(stripped, lowered, lengths, n_words, (anchored, line_gate, contains_gate))
-        self._spare_embedded_prose(contained, good, nonblank, codes)
-        title = None
-        if p.extract_title:
-            title = self._mark_title(stripped, good, codes)
-        self._mark_comments(good & (codes == 0), lengths, codes)
+        codes, contained = self._phrase_codes(pages, n_words, (anchored, line_gate, contains_gate))
+        self._spare_embedded_prose(pages, contained, good, codes)
+        titles: list[str | None] = self._mark_titles(pages, good, codes) if p.extract_title else [None] * n_docs
+        self._mark_comments(pages, good & (codes == 0), codes)
         good_idx = _nonzero(good & (codes == 0))
-        clusters = self._clusters(good_idx, nonblank, lengths)
-        self._mark_sections(good_idx, nonblank, codes)
-        heaviest = max((w for _, _, w in clusters), default=0)
-        if heaviest >= p.min_article_chars and heaviest >= p.min_prose_share * int(lengths.sum()):
-            self._mark_outside(clusters, good, menu_like, nonblank, codes)
-        elif heaviest > 0:  # little prose (a recipe, a product page, lyrics): only menus go, not the zones
-            free = nonblank & (codes == KEEP) & ~good
-            self._mark_menu_runs(free & menu_like, free, nonblank, codes)
-        # no prose at all (a keyword list, a table): no structure to judge by, so only phrase rules
-        # apply and later stages (spam, quality) see the page as it is
+        clusters = self._clusters(pages, good_idx)
+        self._mark_sections(pages, good_idx, codes)
+        heaviest = np.zeros(n_docs, dtype=np.int64)
+        np.maximum.at(heaviest, clusters.doc, clusters.weight)
+        chars = np.bincount(doc, weights=pages.lengths, minlength=n_docs)
+        article = (heaviest >= p.min_article_chars) & (heaviest >= p.min_prose_share * chars)
+        menu = self._mark_outside(pages, clusters, article, heaviest, good, menu_like, codes)
+        # little prose (a recipe, a product page, lyrics): only menus go, not the zones; no prose at
+        # all (a keyword list, a table): no structure to judge by, so only phrase rules apply and
+        # later stages (spam, quality) see the page as it is
+        little = (~article & (heaviest > 0))[doc]
+        menu |= little & nonblank & (codes == KEEP) & ~good & menu_like
+        self._mark_menu_runs(pages, menu, codes)
         if repeated is not None:
-            self._mark_repeated(repeated, stripped, good, nonblank, codes, clusters)
-        return self._result(lines, stripped, nonblank, codes, title, language)
+            line_hash, key_chars = self._line_hashes(token_hashes, token_line, token_lengths, n)
+            self._mark_repeated(pages, repeated, good, codes, clusters, (line_hash, key_chars))
+        return self._results(pages, codes, titles, language)
 
-    def _spare_embedded_prose(self, contained, good, nonblank, codes) -> None:
+    def _spare_embedded_prose(self, pages: _Pages, contained, good, codes) -> None:
         """A prose line between two prose lines is article, whatever phrase it holds ("customers
         who follow us on the long walk..."): ``contains`` rules do not remove it."""
-        nb = _nonzero(nonblank)
         plain_good = good & ((codes == KEEP) | contained)  # prose not named by a whole-line rule
-        prev_good = np.zeros(len(codes), dtype=bool)
-        next_good = np.zeros(len(codes), dtype=bool)
-        prev_good[nb[1:]] = plain_good[nb[:-1]]
-        next_good[nb[:-1]] = plain_good[nb[1:]]
-        codes[contained & good & prev_good & next_good] = KEEP
+        codes[contained & good & pages.previous_nonblank(plain_good) & pages.next_nonblank(plain_good)] = KEEP
 
-    def _language(self, bits: np.ndarray, sample: int = 150) -> int | None:
-        """Index of the language whose stopwords cover most words of a sample of the text
-        (``bits``: each token's bit set from ``token_bits``)."""
-        mid = max(0, len(bits) // 2 - sample // 2)
-        window = bits[mid : mid + sample]
-        if not len(window):
-            return None
-        hits = ((window[:, None] >> self._language_bits) & 1).sum(axis=0)
-        best = int(np.argmax(hits))
-        return best if hits[best] >= 0.05 * len(window) else None
-
-    def _mark_title(self, stripped: list[str], good: np.ndarray, codes: np.ndarray) -> str | None:
+    def _mark_titles(self, pages: _Pages, good: np.ndarray, codes: np.ndarray) -> list[str | None]:
         """The first line (the page's <title>) is removed as the headline; with "<headline> | <site>",
         the heading that repeats it further down is the cleaner title."""
-        p = self.params
-        first = next((i for i, s in enumerate(stripped) if s), None)
-        if first is None or codes[first] or not any(stripped[first + 1 :]):
-            return None  # a one-line document is its own text, not a title
-        line = stripped[first]
-        if len(line) > p.max_title_chars or line[-1] in _TERMINAL:
-            return None
-        if line.count(" ") * _CHARS_PER_WORD < len(line) - _CHARS_PER_WORD and len(line) > _UNSPACED_TITLE_CHARS:
-            return None  # a long line in a script without spaces (Thai, Chinese): a paragraph, not a title
-        codes[first] = self.names.code("title")
-        cuts = list(_TITLE_SEPARATORS.finditer(line))  # "<headline> - <site>", "<site> | <headline>"
-        candidates = {line} | {line[: m.start()] for m in cuts} | {line[m.end() :] for m in cuts}
-        for j in range(first + 1, min(len(stripped), first + 400)):
-            if stripped[j] in candidates and not good[j] and not codes[j]:
-                return stripped[j]  # the article's own heading: the title, and it stays in the text
-        return line
+        p, stripped, nb = self.params, pages.stripped, pages.nb
+        n_docs = len(pages.bounds) - 1
+        titles: list[str | None] = [None] * n_docs
+        n_nonblank = np.bincount(pages.doc[nb], minlength=n_docs)
+        docs = _nonzero(n_nonblank >= 2)  # a one-line document is its own text, not a title
+        firsts = nb[np.searchsorted(nb, pages.bounds[docs])]
+        named = codes[firsts] != KEEP
+        docs, firsts = docs[~named], firsts[~named]
+        ends = pages.bounds[docs + 1].tolist()
+        lengths = pages.lengths.tolist()
+        title_code = self.names.code("title")
+        titled = []
+        for d, first, end in zip(docs.tolist(), firsts.tolist(), ends):
+            line = stripped[first]
+            if len(line) > p.max_title_chars or line[-1] in _TERMINAL:
+                continue
+            if line.count(" ") * _CHARS_PER_WORD < len(line) - _CHARS_PER_WORD and len(line) > _UNSPACED_TITLE_CHARS:
+                continue  # a long line in a script without spaces (Thai, Chinese): a paragraph, not a title
+            titled.append(first)
+            titles[d] = line
+            cuts = list(_TITLE_SEPARATORS.finditer(line))  # "<headline> - <site>", "<site> | <headline>"
+            candidates = {line} | {line[: m.start()] for m in cuts} | {line[m.end() :] for m in cuts}
+            sizes = set(map(len, candidates))  # compare lengths first: most lines are paragraphs
+            rows = range(first + 1, min(end, first + 400))
+            for j in compress(rows, map(sizes.__contains__, lengths[rows.start : rows.stop])):
+                if stripped[j] not in candidates:
+                    continue
+                if not good[j] and not codes[j]:
+                    titles[d] = stripped[j]  # the article's own heading: the title, and it stays in the text
+                    break
+        codes[titled] = title_code
+        return titles
 
-    def _mark_comments(self, free_good: np.ndarray, lengths: np.ndarray, codes: np.ndarray) -> None:
+    def _mark_comments(self, pages: _Pages, free_good: np.ndarray, codes: np.ndarray) -> None:
         """Cut at the first comments heading that follows the article (more prose before than after)."""
-        heads = _nonzero(self.is_comments[codes]).tolist()
-        if not heads:
+        heads = _nonzero(self.is_comments[codes])
+        if not len(heads):
             return
-        prose = np.cumsum(np.where(free_good, lengths, 0))
-        total = int(prose[-1])
-        for i in heads:
-            before = int(prose[i])
-            if before >= self.params.min_article_chars and before > total - before:
-                tail = codes[i + 1 :]
-                tail[tail == KEEP] = self.names.code("comments")
-                return
+        prose_chars = np.where(free_good, pages.lengths, 0)
+        comments = self.names.code("comments")
+        for d in np.unique(pages.doc[heads]).tolist():
+            a, b = int(pages.bounds[d]), int(pages.bounds[d + 1])
+            prose = np.cumsum(prose_chars[a:b])
+            total = int(prose[-1])
+            for i in heads[(heads >= a) & (heads < b)].tolist():
+                before = int(prose[i - a])
+                if before >= self.params.min_article_chars and before > total - before:
+                    tail = codes[i + 1 : b]
+                    tail[tail == KEEP] = comments
+                    break
 
-    def _clusters(self, good_idx: np.ndarray, nonblank: np.ndarray, lengths: np.ndarray) -> list[tuple[int, int, int]]:
-        """(first line, last line, prose chars) of each run of prose lines with small gaps."""
+    def _clusters(self, pages: _Pages, good_idx: np.ndarray) -> _Clusters:
+        """Each run of prose lines with small gaps, within a page."""
         if not len(good_idx):
-            return []
-        seen = np.cumsum(nonblank)
+            empty = np.zeros(0, dtype=np.int64)
+            return _Clusters(empty, empty, empty, empty)
+        seen = np.cumsum(pages.nonblank)
         gaps = seen[good_idx[1:] - 1] - seen[good_idx[:-1]]  # non-blank lines strictly between
-        breaks = _nonzero(gaps > self.params.max_gap_lines)
+        good_doc = pages.doc[good_idx]
+        breaks = _nonzero((gaps > self.params.max_gap_lines) | (good_doc[1:] != good_doc[:-1]))
         starts = np.concatenate(([0], breaks + 1))
         ends = np.concatenate((breaks, [len(good_idx) - 1]))
-        weights = np.add.reduceat(lengths[good_idx], starts)
-        return [(int(good_idx[a]), int(good_idx[b]), int(w)) for a, b, w in zip(starts, ends, weights)]
+        weights = np.add.reduceat(pages.lengths[good_idx], starts)
+        return _Clusters(good_idx[starts], good_idx[ends], weights, good_doc[starts])
 
-    def _mark_outside(self, clusters, good, menu_like, nonblank, codes) -> None:
-        """Menus and footers: short lines before and after the article, menu runs inside it."""
-        p = self.params
-        heaviest = max(w for _, _, w in clusters)
-        kept = [(a, b) for a, b, w in clusters if w >= p.minor_cluster_ratio * heaviest]
-        first, last = kept[0][0], kept[-1][1]
-        protected = self._content_blocks(good & (codes == KEEP), nonblank)
-        for a, b, _ in clusters:
-            protected[a : b + 1] = True
-        for a, _ in kept:
+    def _mark_outside(self, pages: _Pages, clusters: _Clusters, article, heaviest, good, menu_like, codes) -> np.ndarray:
+        """Menus and footers: short lines before and after the article (of each page in
+        ``article``); returns the menu-like lines inside it, of which runs go."""
+        p, n, nb, doc = self.params, pages.n, pages.nb, pages.doc
+        n_docs = len(article)
+        in_article = article[clusters.doc]
+        kept = in_article & (clusters.weight >= p.minor_cluster_ratio * heaviest[clusters.doc])
+        first = np.full(n_docs, n, dtype=np.int64)
+        last = np.full(n_docs, -1, dtype=np.int64)
+        np.minimum.at(first, clusters.doc[kept], clusters.first[kept])
+        np.maximum.at(last, clusters.doc[kept], clusters.last[kept])
+        protected = self._content_blocks(pages, good & (codes == KEEP))
+        protected |= pages.ranges(clusters.first[in_article], clusters.last[in_article])
+        codes_l, good_l, nonblank_l, meta_l = codes.tolist(), good.tolist(), pages.nonblank.tolist(), self.is_meta.tolist()
+        starts = pages.bounds.tolist()
+        for a, d in zip(clusters.first[kept].tolist(), clusters.doc[kept].tolist()):
             j, taken = a - 1, 0  # headings: the lines right above a kept cluster
-            while j >= 0 and taken < p.heading_lookback:
-                if nonblank[j] and not self.is_meta[codes[j]]:  # look past "By ..." and dates
-                    if codes[j] or good[j]:
+            while j >= starts[d] and taken < p.heading_lookback:
+                if nonblank_l[j] and not meta_l[codes_l[j]]:  # look past "By ..." and dates
+                    if codes_l[j] or good_l[j]:
                         break
                     protected[j] = True
                     taken += 1
                 j -= 1
         # the article's edges: content-like lines (not menu entries) right before and after it,
         # up to the first phrase-rule line or menu-like line, e.g. a recipe's ingredient list
-        nb = _nonzero(nonblank)
-        for start, step, limit in ((first, -1, p.extend_before), (last, 1, p.extend_after)):
-            k = int(np.searchsorted(nb, start)) + step
-            for _ in range(limit):
-                if not 0 <= k < len(nb):
-                    break
-                j = nb[k]
-                if codes[j] or menu_like[j]:
-                    break
-                protected[j] = True
-                k += step
-        minor = np.zeros(len(codes), dtype=bool)
+        docs = _nonzero(article)
+        nb_lo, nb_hi = np.searchsorted(nb, pages.bounds[docs]), np.searchsorted(nb, pages.bounds[docs + 1])
+        nb_first, nb_last = np.searchsorted(nb, first[docs]), np.searchsorted(nb, last[docs])
+        nb_l, menu_l = nb.tolist(), menu_like.tolist()
+        for lo, hi, k_first, k_last in zip(nb_lo.tolist(), nb_hi.tolist(), nb_first.tolist(), nb_last.tolist()):
+            for k, step, limit in ((k_first - 1, -1, p.extend_before), (k_last + 1, 1, p.extend_after)):
+                for _ in range(limit):
+                    if not lo <= k < hi:
+                        break
+                    j = nb_l[k]
+                    if codes_l[j] or menu_l[j]:
+                        break
+                    protected[j] = True
+                    k += step
+        minor = np.zeros(n, dtype=bool)
         if p.drop_minor_prose:  # prose far from the article: sidebar blurbs, newsletter pitches
-            for a, b, w in clusters:
-                if w < p.minor_cluster_ratio * heaviest and (b < first or a > last):
-                    minor[a : b + 1] = True
+            c = clusters
+            far = in_article & ~kept & ((c.last < first[c.doc]) | (c.first > last[c.doc]))
+            minor = pages.ranges(c.first[far], c.last[far])
             protected &= ~minor
-        free = nonblank & (codes == KEEP) & ~protected & (~good | minor)
-        idx = np.arange(len(codes))
-        codes[free & (idx < first)] = self.names.code("header_zone")
-        codes[free & (idx > last)] = self.names.code("footer_zone")
+        free = article[doc] & pages.nonblank & (codes == KEEP) & ~protected & (~good | minor)
+        idx = np.arange(n)
+        line_first, line_last = first[doc], last[doc]
+        codes[free & (idx < line_first)] = self.names.code("header_zone")
+        codes[free & (idx > line_last)] = self.names.code("footer_zone")
         # between kept clusters: only runs of menu-like lines (a list in an article has words)
-        between = free & (idx > first) & (idx < last)
-        self._mark_menu_runs(between & menu_like, between, nonblank, codes)
+        return free & (idx > line_first) & (idx < line_last) & menu_like
 
-    def _content_blocks(self, good: np.ndarray, nonblank: np.ndarray) -> np.ndarray:
+    def _content_blocks(self, pages: _Pages, good: np.ndarray) -> np.ndarray:
         """Lines of blocks (runs of lines between blank lines) that hold prose: a paragraph broken
         by <br> ("... bietet Platz für" / "9 Personen ...") is one block. Long blocks are left
         out: some extractors put no blank lines at all, and then a block is the whole page."""
-        block = np.cumsum(~nonblank)
-        size = np.bincount(block, weights=nonblank)
+        block = np.cumsum(~pages.nonblank | pages.doc_start)
+        size = np.bincount(block, weights=pages.nonblank)
         prose = np.bincount(block, weights=good)
         content = (prose > 0) & ((size <= self.params.max_block_lines) | (prose >= 0.5 * size))
-        return content[block] & nonblank
+        return content[block] & pages.nonblank
 
-    def _mark_menu_runs(self, menu: np.ndarray, candidates: np.ndarray, nonblank: np.ndarray, codes: np.ndarray) -> None:
+    def _mark_menu_runs(self, pages: _Pages, menu: np.ndarray, codes: np.ndarray) -> None:
         """Mark runs of at least ``menu_run_lines`` consecutive (blank lines aside) menu-like lines."""
-        nb = _nonzero(nonblank)
-        flags = menu[nb]
+        flags = menu[pages.nb]
         if not flags.any():
             return
-        edges = np.diff(np.concatenate(([0], flags.astype(np.int8), [0])))
-        starts, stops = _nonzero(edges == 1), _nonzero(edges == -1)
-        code = self.names.code("link_block")
-        for a, b in zip(starts.tolist(), stops.tolist()):
-            if b - a >= self.params.menu_run_lines:
-                rows = nb[a:b]
-                codes[rows[candidates[rows]]] = code
+        starts, stops = _runs(flags, pages.nb_same)
+        long = stops - starts >= self.params.menu_run_lines
+        if long.any():
+            delta = np.zeros(len(flags) + 1, dtype=np.int64)
+            delta[starts[long]] += 1
+            delta[stops[long]] -= 1
+            codes[pages.nb[np.cumsum(delta[:-1]) > 0]] = self.names.code("link_block")
 
-    def _mark_sections(self, good_idx: np.ndarray, nonblank: np.ndarray, codes: np.ndarray) -> None:
+    def _mark_sections(self, pages: _Pages, good_idx: np.ndarray, codes: np.ndarray) -> None:
         """After a "Related articles" heading, remove the non-prose lines up to the next prose line."""
         heads = _nonzero(self.is_section[codes])
-        for i in heads.tolist():
-            nxt = np.searchsorted(good_idx, i + 1)
-            stop = int(good_idx[nxt]) if nxt < len(good_idx) else len(codes)
+        if not len(heads):
+            return
+        ends = pages.bounds[pages.doc[heads] + 1].tolist()
+        nxt = np.searchsorted(good_idx, heads + 1)
+        stops = np.where(nxt < len(good_idx), good_idx[np.minimum(nxt, len(good_idx) - 1)] if len(good_idx) else 0, pages.n)
+        for i, stop, end in zip(heads.tolist(), stops.tolist(), ends):
+            stop = min(stop, end)
             span = codes[i + 1 : stop]
-            span[(span == KEEP) & nonblank[i + 1 : stop]] = codes[i]
+            span[(span == KEEP) & pages.nonblank[i + 1 : stop]] = codes[i]
 
-    def _mark_repeated(self, repeated, stripped, good, nonblank, codes, clusters) -> None:
+    def _mark_repeated(self, pages: _Pages, repeated: RepeatedTest, good, codes, clusters: _Clusters, keys) -> None:
         """Lines common across documents go, unless they are article prose or head a paragraph."""
-        in_cluster = np.zeros(len(codes), dtype=bool)
-        for a, b, _ in clusters:
-            in_cluster[a : b + 1] = True
-        nb = _nonzero(nonblank)
-        next_good = np.zeros(len(codes), dtype=bool)
-        next_good[nb[:-1]] = good[nb[1:]]
+        in_cluster = pages.ranges(clusters.first, clusters.last)
         # article prose stays; so does a common subheading ("Fazit") right above prose
-        candidates = _nonzero(nonblank & (codes == KEEP) & ~(in_cluster & good) & ~next_good)
+        candidates = _nonzero(pages.nonblank & (codes == KEEP) & ~(in_cluster & good) & ~pages.next_nonblank(good))
         if not len(candidates):
             return
-        hits = repeated([stripped[i] for i in candidates.tolist()])
+        line_hash, key_chars = keys
+        hits = repeated(pages.doc[candidates], [pages.stripped[i] for i in candidates.tolist()], line_hash[candidates], key_chars[candidates])
         codes[candidates[hits]] = self.names.code("repeated")
 
-    def _result(self, lines, stripped, nonblank, codes, title, language) -> CleanResult:
-        keep_mask = codes == KEEP
-        text = _BLANK_RUNS.sub("\n\n", "\n".join(compress(lines, keep_mask.tolist()))).strip()
-        cut = _nonzero(nonblank & ~keep_mask)
-        removed: list[tuple[str, str, int]] = []
-        if len(cut):
-            line_chars = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines)) + 1
-            offsets = np.cumsum(line_chars) - line_chars  # where each line starts in the text
-            names = self.names.names
-            removed = [(names[c], stripped[i], o) for i, c, o in zip(cut.tolist(), codes[cut].tolist(), offsets[cut].tolist())]
-        n_removed = len(cut)
-        return CleanResult(text, title, removed, language, n_removed, int(nonblank.sum()) - n_removed)
+    def _results(self, pages: _Pages, codes: np.ndarray, titles: list[str | None], language: np.ndarray) -> list[CleanResult]:
+        n_docs, lines, doc = len(titles), pages.lines, pages.doc
+        keep = codes == KEEP
+        keep_l = keep.tolist()
+        cut = _nonzero(pages.nonblank & ~keep)
+        # the records of all cut lines in one C-level zip; each page takes its slice
+        offsets = pages.line_starts[cut] - pages.line_starts[pages.bounds[:-1]][doc[cut]]  # where each line starts in its text
+        records = list(zip(map(self.names.names.__getitem__, codes[cut].tolist()), map(pages.stripped.__getitem__, cut.tolist()), offsets.tolist()))
+        first_record = np.searchsorted(doc[cut], np.arange(n_docs + 1)).tolist()
+        n_removed = np.bincount(doc[cut], minlength=n_docs).tolist()
+        n_nonblank = np.bincount(doc[pages.nb], minlength=n_docs).tolist()
+        bounds, languages = pages.bounds.tolist(), language.tolist()
+        out = []
+        for d in range(n_docs):
+            a, b = bounds[d], bounds[d + 1]
+            text = "\n".join(compress(lines[a:b], keep_l[a:b]))
+            if "\n\n\n" in text:
+                text = _BLANK_RUNS.sub("\n\n", text)
+            lang = languages[d]
+            removed = records[first_record[d] : first_record[d + 1]]
+            out.append(CleanResult(text.strip(), titles[d], removed, self.languages[lang] if lang >= 0 else None,
+                                   n_removed[d], n_nonblank[d] - n_removed[d]))
+        return out
+
+
+def _token_bits(rules: PhraseRules, languages: tuple[str, ...]) -> dict[str, int]:
+    """token -> bit set: bit k = stopword of language k, _ANCHOR_BIT = a phrase rule's anchor word
+    (the gate for pattern rules), _LINE_KEY_BIT / _CONTAINS_BIT = a token that selects a whole-line
+    / contains pattern (a line without one cannot match it); one dict probe per token gives the
+    language guess, stopword counts and both gates. Built once per rule set (remembered on it)."""
+    cached = rules.__dict__.get("_token_bits")
+    if cached is not None and cached[0] == languages:
+        return cached[1]
+    token_bits: dict[str, int] = {}
+    for k, lang in enumerate(languages):
+        for word in _with_punctuation(rules.stopwords[lang]):
+            token_bits[word] = token_bits.get(word, 0) | (1 << k)
+    anchors = _with_punctuation(set(rules.line_patterns.by_anchor) | set(rules.contains.by_anchor), prefixes=True)
+    for word in anchors:
+        token_bits[word] = token_bits.get(word, 0) | (1 << _ANCHOR_BIT)
+    for bit, patterns in ((_LINE_KEY_BIT, rules.line_patterns), (_CONTAINS_BIT, rules.contains)):
+        for word in patterns.by_token:
+            token_bits[word] = token_bits.get(word, 0) | (1 << bit)
+    object.__setattr__(rules, "_token_bits", (languages, token_bits))
+    return token_bits
+
+
+def _vocabulary(rules: PhraseRules, token_bits: dict[str, int], tokenizer: _Tokens) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``token_bits`` as arrays: sorted token hashes, their bits, and per ``_slot`` the index
+    of the one word whose hash starts so (``_EMPTY_SLOT``: none, ``_SHARED_SLOT``: several). Built
+    once per rule set."""
+    cached = rules.__dict__.get("_vocabulary")
+    if cached is not None and cached[0] is token_bits:
+        return cached[1]
+    vocabulary = sorted(w for w in token_bits if w.split() == [w])  # "por qué" is never one token
+    hashes = tokenizer.hash_words(vocabulary)
+    order = np.argsort(hashes)
+    sorted_hashes = hashes[order]
+    if (sorted_hashes[1:] == sorted_hashes[:-1]).any():  # pragma: no cover - 64-bit hash collision
+        raise ValueError("boilerplate: token hash collision in the vocabulary")
+    bits = np.array([token_bits[vocabulary[i]] for i in order.tolist()], dtype=np.int64)
+    slots = np.full(1 << _SLOT_BITS, _EMPTY_SLOT, dtype=np.int32)
+    prefix = _slot(sorted_hashes).astype(np.int64)
+    slots[prefix] = np.arange(len(prefix), dtype=np.int32)
+    slots[np.bincount(prefix, minlength=len(slots)) > 1] = _SHARED_SLOT
+    object.__setattr__(rules, "_vocabulary", (token_bits, (sorted_hashes, bits, slots)))
+    return sorted_hashes, bits, slots

@@ -203,11 +203,12 @@ def _longest_word(phrase: str) -> str | None:
     return max(words, key=len) if words else None
 
 
-def _anchor_words(pattern: str) -> set[str] | None:
+@lru_cache(maxsize=None)
+def _anchor_words(pattern: str) -> frozenset[str] | None:
     """One literal word per alternative of ``pattern`` (a match holds one of them), or None."""
     strings = expand(pattern.replace(r"\b", ""), limit=100_000, loose=True)
     words = {_longest_word(s) for s in strings} if strings else {None}
-    return None if None in words else words  # type: ignore[return-value]
+    return None if None in words else frozenset(words)  # type: ignore[arg-type]
 
 
 @lru_cache(maxsize=None)

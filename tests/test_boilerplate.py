@@ -287,3 +287,120 @@ def test_long_first_line_in_a_script_without_spaces_is_not_a_title():
     doc = clean(thai + "\n\nโครงการนี้จะเริ่มในปีหน้า")
     assert doc.text.startswith(thai)
     assert "title" not in doc.metadata
+
+
+def _fixture_texts() -> list[str]:
+    docs = [Document(page, (FIXTURES / f"{page}.txt").read_text(encoding="utf-8")) for page in PAGES]
+    Normalize().process(docs)
+    return [d.text for d in docs]
+
+
+def test_a_batch_of_pages_is_judged_as_each_page_alone():
+    """clean_batch classifies all lines of many pages as one set of arrays: no decision may leak
+    across page boundaries (clusters, menu runs, titles, neighbours of a line)."""
+    texts = _fixture_texts()
+    texts += ["", "Nur eine Zeile", "\n\nSport\nPolitik\nKultur\n", texts[0].upper()]  # empty, one line, a bare menu
+    classifier = LineClassifier(boilerplate_rules.load_rules(), LineParams())
+    batch = classifier.clean_batch(texts)
+    assert [classifier.clean(t) for t in texts] == batch
+    assert [classifier.clean_batch([t, t])[1] for t in texts] == batch
+    assert sum(r.lines_removed for r in batch) > 20 and all(r.title for r in batch[: len(PAGES)])
+
+
+def test_line_keys_ignore_case_and_spacing_but_not_digits():
+    classifier = Boilerplate()._classifier
+    lines = ["Mehr zum Thema", "  mehr   ZUM\tthema ", "August 2009 (2)", "August 2019 (1)", "", "x" * 301, ("y " * 150).strip()]
+    keys = classifier.line_keys("\n".join(lines), max_chars=300)
+    assert keys[0] == keys[1] != 0
+    assert len(set(keys[:4].tolist())) == 3
+    assert keys[4] == 0 and keys[5] == 0  # blank, too long: never counted
+    assert keys[6] != 0  # 299 characters once spaces are collapsed
+    hashes, chars = classifier.line_hashes([line.lower() for line in lines])
+    assert chars.tolist() == [len(" ".join(line.split())) for line in lines]
+
+
+def test_pre_pass_counts_each_line_once_per_document():
+    texts = _fixture_texts()
+    docs = [Document(f"d{i}", text + "\nShare\n  share  \nShare") for i, text in enumerate(texts)]
+    stage = Boilerplate()
+    partial = stage.collect(docs)
+    per_doc = [{" ".join(line.lower().split()) for line in d.text.split("\n")} - {""} for d in docs]
+    expected: dict[str, int] = {}
+    for keys in per_doc:
+        for key in keys:
+            if len(key) <= stage.config.repeat_max_chars:
+                expected[key] = expected.get(key, 0) + 1
+    assert sorted(partial["run"][1].tolist()) == sorted(expected.values())
+    assert expected["share"] == len(docs)
+
+
+def test_blog_forms_and_teaser_links_of_any_length_go():
+    paragraph = "The committee met on Tuesday and agreed that the new bridge would open in spring, after the final safety checks."
+    page = "\n\n".join([
+        "Bridge to open in spring",
+        paragraph,
+        "Read more: Looted colonial art: Germany to set up new contact office for returns",
+        paragraph.replace("Tuesday", "Wednesday"),
+        paragraph.replace("Tuesday", "Friday"),
+        "Schreibe einen Kommentar Antworten abbrechen",
+        "Diese Website verwendet Akismet, um Spam zu reduzieren. Erfahre mehr darüber, wie deine Kommentardaten verarbeitet werden.",
+        "Dieser Eintrag wurde veröffentlicht in Politik und verschlagwortet mit Brücke von Anna. Permanentlink.",
+    ])
+    doc = clean(page)
+    rules = {r.text[:20]: r.rule for r in doc.removals}
+    assert rules["Read more: Looted co"] == "read_more"
+    assert rules["Diese Website verwen"] == "comment_form"
+    assert rules["Dieser Eintrag wurde"] == "tags"
+    assert doc.text.count("The committee met on") == 3  # the article stays whole
+
+
+DECISIONS = Path(__file__).parent / "fixtures" / "boilerplate_decisions.json"
+
+
+def _decisions() -> dict[str, dict]:
+    """What the stage makes of each fixture page: text, title, annotations, every removal."""
+    out = {}
+    for page in PAGES:
+        doc = Document(page, (FIXTURES / f"{page}.txt").read_text(encoding="utf-8"))
+        Normalize().process([doc])
+        Boilerplate().process([doc])
+        out[page] = {"text": doc.text, "title": doc.metadata.get("title"), "annotations": doc.annotations["boilerplate"],
+                     "removed": [[r.rule, r.text, r.position] for r in doc.removals if r.stage == "boilerplate"]}
+    return out
+
+
+def test_decisions_on_the_fixture_pages_are_unchanged():
+    """The expected file was written by the per-page classifier before the batch rewrite (commit
+    f051343); speed work must not change a single decision. A deliberate rule change rewrites it:
+    ``python -c "import json, tests.test_boilerplate as t; json.dump(t._decisions(), open(t.DECISIONS, 'w'),
+    ensure_ascii=False, sort_keys=True, indent=1)"``."""
+    expected = json.loads(DECISIONS.read_text(encoding="utf-8"))
+    assert _decisions() == expected
+    assert sum(len(page["removed"]) for page in expected.values()) > 20
+
+
+def test_a_large_batch_is_cut_into_groups_without_changing_a_decision(monkeypatch):
+    from pipeline import boilerplate_lines
+
+    footer = "Powered by SiteBuilder Pro"
+
+    def with_footer(text: str) -> str:  # inside the article, above a line that is not prose
+        parts = text.split("\n\n")
+        middle = len(parts) // 2
+        return "\n\n".join([*parts[:middle], f"{footer}\nSieben Fragen an die Redaktion heute", *parts[middle:]])
+
+    texts = [with_footer(text) for text in _fixture_texts() * 2]
+
+    def odd_pages_repeat_the_footer(docs, lines, _hashes, _chars):
+        return (docs % 2 == 1) & np.array([line == footer for line in lines], dtype=bool)
+
+    classifier = LineClassifier(boilerplate_rules.load_rules(), LineParams())
+    whole = classifier.clean_batch(texts, odd_pages_repeat_the_footer)
+    monkeypatch.setattr(boilerplate_lines, "_GROUP_CHARS", 3000)  # a page or two per group
+    assert classifier.clean_batch(texts, odd_pages_repeat_the_footer) == whole
+    rules = [[rule for rule, text, _ in result.removed if text == footer] for result in whole]
+    n = len(texts) // 2  # pages k and k + n are the same text, one even and one odd
+    pairs = [(rules[k], rules[k + n]) if k % 2 == 0 else (rules[k + n], rules[k]) for k in range(n)]
+    assert all("repeated" not in even for even, _ in pairs)
+    assert all(odd == (even or ["repeated"]) for even, odd in pairs)  # unless another rule took it first
+    assert sum(odd == ["repeated"] for _, odd in pairs) >= 3

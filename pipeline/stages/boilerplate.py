@@ -11,15 +11,17 @@ earlier runs (``--state``) - is template text. Every removed line is logged with
 from __future__ import annotations
 
 import io
+from functools import partial
+from itertools import repeat, starmap
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 from urllib.parse import urlsplit
 
 import numpy as np
 import xxhash
 from pydantic import Field
 
-from ..boilerplate_lines import LineClassifier, LineParams
+from ..boilerplate_lines import LineClassifier, LineParams, RepeatedTest
 from ..boilerplate_rules import load_rules
 from ..document import Document, Removal
 from ..writers import atomic_write_bytes
@@ -58,14 +60,44 @@ def domain_of(metadata: dict[str, Any]) -> str | None:
     return domain[4:] if domain.startswith("www.") else domain
 
 
-def _hashes(keys: list[str], max_chars: int, seed: int = 0) -> np.ndarray:
-    """xxh3 of each line key (0 for blank or over-long lines, which are never counted)."""
+def _hashes(keys: list[str], max_chars: int, seed: int | list[int] = 0) -> np.ndarray:
+    """xxh3 of each line key (0 for blank or over-long lines, which are never counted); ``seed``:
+    one for all keys, or one per key."""
     hash64 = xxhash.xxh3_64_intdigest
+    seeds = repeat(seed) if isinstance(seed, int) else seed
     return np.fromiter(
-        (hash64(k.encode("utf-8", "surrogatepass"), seed) if 0 < len(k) <= max_chars else 0 for k in keys),
+        (hash64(k.encode("utf-8", "surrogatepass"), s) if 0 < len(k) <= max_chars else 0 for k, s in zip(keys, seeds)),
         dtype=np.uint64,
         count=len(keys),
     )
+
+
+_PART_CHARS = 1_000_000  # the pre-pass reads a batch this many characters at a time (memory)
+
+
+def _parts(batch: list[Document]) -> list[list[Document]]:
+    """Consecutive groups of documents of about ``_PART_CHARS`` characters (a long one alone)."""
+    parts: list[list[Document]] = [[]]
+    size = 0
+    for doc in batch:
+        if parts[-1] and size + len(doc.text) > _PART_CHARS:
+            parts.append([])
+            size = 0
+        parts[-1].append(doc)
+        size += len(doc.text)
+    return parts
+
+
+def _unique_per_doc(hashes: np.ndarray, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct non-zero hashes of each document (sorted by document, then hash): (document,
+    hash) pairs. ``docs`` is sorted."""
+    keep = hashes != 0
+    hashes, docs = hashes[keep], docs[keep]
+    order = np.lexsort((hashes, docs))
+    hashes, docs = hashes[order], docs[order]
+    first = np.ones(len(hashes), dtype=bool)
+    first[1:] = (hashes[1:] != hashes[:-1]) | (docs[1:] != docs[:-1])
+    return docs[first], hashes[first]
 
 
 def _member(hashes: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
@@ -106,24 +138,33 @@ class Boilerplate(Stage):
 
     # -- corpus pre-pass ------------------------------------------------------------------------
     def collect(self, batch: list[Document]) -> dict[str, Any]:
-        """Per batch: each line hash once per document, globally and per domain (workers)."""
+        """Per batch: each line hash once per document, globally and per domain (workers). The
+        lines of a batch are hashed with numpy (``LineClassifier.line_keys``); duplicates within a
+        document go with one sort of (document, hash) pairs."""
         max_chars = self.config.repeat_max_chars
-        run_keys, site_keys, doc_ids, site_seeds = [], [], [], []
-        for doc in batch:
-            keys = [line_key(line) for line in doc.text.split("\n")]
-            hashes = np.unique(_hashes(keys, max_chars))
-            run_keys.append(hashes[hashes != 0])
-            domain = domain_of(doc.metadata)
-            if domain:
-                seed = _domain_seed(domain)
-                site = np.unique(_hashes(keys, max_chars, seed))
-                site_keys.append(site[site != 0])
-                doc_ids.append(xxhash.xxh3_64_intdigest(doc.id.encode(), seed))
-                site_seeds.append(seed)
-        keys, counts = _count(run_keys)
+        counts = np.array([doc.text.count("\n") + 1 for doc in batch], dtype=np.int64)
+        line_doc = np.repeat(np.arange(len(batch)), counts)
+        hashes = [self._classifier.line_keys("\n".join(doc.text for doc in part), max_chars) for part in _parts(batch)]
+        run_keys = _unique_per_doc(np.concatenate(hashes), line_doc)[1]
+        site_keys, doc_ids, site_seeds = [], [], []
+        domains = [domain_of(doc.metadata) for doc in batch]
+        if any(domains):  # per-site counts are saved: keyed by xxh3 of the line key, seeded by the site
+            seeds = [_domain_seed(domain) if domain else 0 for domain in domains]
+            site_docs = [k for k, domain in enumerate(domains) if domain]
+            doc_ids = [xxhash.xxh3_64_intdigest(batch[k].id.encode(), seeds[k]) for k in site_docs]
+            site_seeds = [seeds[k] for k in site_docs]
+            keys: list[str] = []
+            key_docs: list[int] = []
+            for k in site_docs:
+                lines = batch[k].text.split("\n")
+                keys += map(line_key, lines)
+                key_docs += [k] * len(lines)
+            docs, unique = _unique_per_doc(_hashes(keys, max_chars, [seeds[k] for k in key_docs]), np.array(key_docs, dtype=np.int64))
+            site_keys = np.split(unique, np.searchsorted(docs, site_docs)[1:])
+        keys_run, counts_run = np.unique(run_keys, return_counts=True)
         return {
             "docs": len(batch),
-            "run": (keys, counts),
+            "run": (keys_run, counts_run.astype(np.int64)),
             "site": site_keys,
             "doc_ids": np.array(doc_ids, dtype=np.uint64),
             "site_seeds": np.array(site_seeds, dtype=np.uint64),
@@ -205,33 +246,47 @@ class Boilerplate(Stage):
         return report
 
     # -- per batch ------------------------------------------------------------------------------
-    def _repeated(self, doc: Document) -> Callable[[list[str]], np.ndarray] | None:
-        """A test for "line seen in many documents" (this run, or this site's history), or None."""
-        tables = []
-        if len(self._run_repeated):
-            tables.append((0, self._run_repeated))
-        domain = domain_of(doc.metadata) if len(self._site_repeated) else None
-        if domain:
-            seed = _domain_seed(domain)
-            if self._site_docs.get(seed, 0) >= self.config.repeat_min_corpus:
-                tables.append((seed, self._site_repeated))
-        if not tables:
+    def _repeated(self, batch: list[Document]) -> RepeatedTest | None:
+        """A test for "line seen in many documents" (this run, or each page's site history) for the
+        lines of a batch, or None when no page has such statistics."""
+        run_table = self._run_repeated if len(self._run_repeated) else None
+        seeds = np.zeros(len(batch), dtype=np.uint64)  # per page: its site's seed, if the site has enough pages
+        if len(self._site_repeated):
+            for k, doc in enumerate(batch):
+                domain = domain_of(doc.metadata)
+                if domain:
+                    seed = _domain_seed(domain)
+                    if self._site_docs.get(seed, 0) >= self.config.repeat_min_corpus:
+                        seeds[k] = seed
+        if run_table is None and not seeds.any():
             return None
         max_chars = self.config.repeat_max_chars
 
-        def repeated(lines: list[str]) -> np.ndarray:
+        def repeated(docs: np.ndarray, lines: list[str], key_hashes: np.ndarray, key_chars: np.ndarray) -> np.ndarray:
             found = np.zeros(len(lines), dtype=bool)
-            keys = [line_key(line) for line in lines]
-            for seed, table in tables:
-                found |= _member(_hashes(keys, max_chars, seed), table)
+            if run_table is not None:
+                found |= _member(self._run_hashes(key_hashes, key_chars), run_table)
+            line_seeds = seeds[docs]
+            if line_seeds.any():
+                keys = [line_key(line) for line in lines]
+                for seed in np.unique(line_seeds[line_seeds != 0]).tolist():
+                    rows = np.flatnonzero(line_seeds == seed)
+                    found[rows] |= _member(_hashes([keys[i] for i in rows.tolist()], max_chars, seed), self._site_repeated)
             return found
 
         return repeated
 
+    def _run_hashes(self, key_hashes: np.ndarray, key_chars: np.ndarray) -> np.ndarray:
+        """Line keys for this run's counts (never saved, so a numpy hash of the tokens will do;
+        0 for blank or over-long lines, which are never counted)."""
+        return np.where((key_chars > 0) & (key_chars <= self.config.repeat_max_chars), key_hashes, 0).astype(np.uint64)
+
     def process(self, batch: list[Document]) -> None:
-        for doc in batch:
-            result = self._classifier.clean(doc.text, self._repeated(doc))
-            doc.removals.extend([Removal(self.name, rule, text, position) for rule, text, position in result.removed])
+        results = self._classifier.clean_batch([doc.text for doc in batch], self._repeated(batch))
+        name = self.name
+        record = partial(Removal, name)
+        for doc, result in zip(batch, results):
+            doc.removals.extend(starmap(record, result.removed))
             doc.text = result.text
             found: dict[str, Any] = {"lines_removed": result.lines_removed, "lines_kept": result.lines_kept}
             if result.language:
@@ -239,4 +294,4 @@ class Boilerplate(Stage):
             if result.title:
                 found["title"] = result.title
                 doc.metadata.setdefault("title", result.title)
-            doc.annotations[self.name] = found
+            doc.annotations[name] = found
