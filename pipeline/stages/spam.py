@@ -386,9 +386,15 @@ class Spam(Stage):
         line_of = lambda pos: bisect_right(line_starts, pos) - 1
         per_line: list[Counter[str]] = [Counter() for _ in line_starts]
         total: Counter[str] = Counter()
-        for m in _GROUP_COUNTS.finditer(text):
-            n = m.end() - m.start() - m.group().count(" ")
-            per_line[line_of(m.start())][m.lastgroup] += n
+        line, next_start = 0, line_starts[1] if len(line_starts) > 1 else len(text) + 1
+        for m in _GROUP_COUNTS.finditer(text):  # in order: the line only moves forward
+            start = m.start()
+            while start >= next_start:
+                line += 1
+                next_start = line_starts[line + 1] if line + 1 < len(line_starts) else len(text) + 1
+            stretch = m.group()
+            n = len(stretch) - stretch.count(" ")
+            per_line[line][m.lastgroup] += n
             total[m.lastgroup] += n
         raw_counts = [Counter(c) for c in per_line]
         main = self._weighted_main(total, "other")
@@ -607,7 +613,10 @@ def _enclosed(text: str, start: int, end: int, group: str | None = None) -> bool
 def _mark_before(text: str, pos: int) -> int:
     """Index of the nearest bracket or double quote before ``pos`` on its line (300 chars); -1 if none."""
     low = max(0, pos - 300, text.rfind("\n", max(0, pos - 300), pos) + 1)
-    return max(text.rfind(mark, low, pos) for mark in _PAIR_MARKS)
+    last = -1
+    for last_mark in _PAIR_MARK.finditer(text, low, pos):  # few in 300 characters
+        last = last_mark.start()
+    return last
 
 
 def _mark_after(text: str, pos: int) -> int:
