@@ -31,6 +31,7 @@ from functools import lru_cache
 from importlib import resources
 import re
 
+import numpy as np
 import regex
 from pydantic import Field
 
@@ -59,6 +60,22 @@ _CJK_THAI_CYRILLIC_BLOCKS = (
 )
 _VIETNAMESE_ONLY = "ăđơưĂĐƠƯ\u1ea0-\u1ef9"
 _SCRIPT_TRIGGER = re.compile(f"[{_CJK_THAI_CYRILLIC_BLOCKS}{_VIETNAMESE_ONLY}]")
+
+
+@lru_cache(maxsize=1)
+def _script_trigger_table() -> np.ndarray:
+    """``_SCRIPT_TRIGGER`` as a table over all code points: looking every character up in numpy is
+    twice as fast as the regex scan on text that has none (almost every document)."""
+    table = np.zeros(0x110000, dtype=np.bool_)
+    every_code_point = "".join(map(chr, range(0x110000)))
+    for block in re.finditer(_SCRIPT_TRIGGER.pattern + "+", every_code_point):
+        table[block.start() : block.end()] = True
+    return table
+
+
+def _has_script_trigger(text: str) -> bool:
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    return bool(_script_trigger_table().take(codes).any())
 _VIETNAMESE_LETTER = regex.compile(f"[{_VIETNAMESE_ONLY}]")
 _ASCII_LETTER = re.compile("[A-Za-z]")
 _KANA = regex.compile(r"[\p{Hiragana}\p{Katakana}]")
@@ -244,7 +261,7 @@ class Spam(Stage):
         letters are not Vietnamese-only ("game bài"), looked up only if their accents occur."""
         if text.isascii():
             return False
-        if _SCRIPT_TRIGGER.search(text):
+        if _has_script_trigger(text):
             return True
         if self.plain_terms and any(c in text for c in self.plain_letters):
             lowered = text.lower()
