@@ -77,6 +77,7 @@ def _has_script_trigger(text: str) -> bool:
     codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     return bool(_script_trigger_table().take(codes).any())
 _VIETNAMESE_LETTER = regex.compile(f"[{_VIETNAMESE_ONLY}]")
+_VIETNAMESE_LETTER_ANY_CASE = re.compile(f"[{_VIETNAMESE_ONLY}]", re.IGNORECASE)  # as in ``_vietnamese_hint``
 _ASCII_LETTER = re.compile("[A-Za-z]")
 _KANA = regex.compile(r"[\p{Hiragana}\p{Katakana}]")
 _HANGUL = regex.compile(r"\p{Hangul}")
@@ -268,6 +269,13 @@ class Spam(Stage):
             return any(t in lowered for t in self.plain_terms)
         return False
 
+    def _may_hint_vietnamese(self, text: str) -> bool:
+        """Could ``vietnamese_hint`` match? A Vietnamese-only letter, or an accented letter of a term
+        without one (both cheap scans; the hint's case-insensitive alternation is slow)."""
+        if self.vietnamese_hint is None:
+            return False
+        return bool(_VIETNAMESE_LETTER_ANY_CASE.search(text)) or any(c in text for c in self.plain_letters)
+
     def process(self, batch: list[Document]) -> None:
         for doc in batch:
             if self.triggered(doc.text):  # fast path: otherwise nothing any rule could match
@@ -440,7 +448,9 @@ class Spam(Stage):
         line_mains = [self._weighted_main(c, main) for c in per_line]
 
         cuts: list[_Cut] = []
-        if "latin" in line_mains and self.vietnamese_hint and self.vietnamese_hint.search(text) and not _plainly_vietnamese(text):
+        # the hint has no lookaround: a line can only match it if the whole text does
+        vietnamese_hint = self.vietnamese_hint if self._may_hint_vietnamese(text) and self.vietnamese_hint.search(text) else None
+        if "latin" in line_mains and vietnamese_hint and not _plainly_vietnamese(text):
             vi_spans = [m.span() for m in self.lexicons["vi"].inline.finditer(text)]
             if vi_spans and not self._is_vietnamese(text, vi_spans):
                 cuts += [_Cut(s, e, "lexicon") for s, e in vi_spans if line_mains[line_of(s)] == "latin" and not _enclosed(text, s, e)]
@@ -481,7 +491,7 @@ class Spam(Stage):
                 continue
             lines += 1
             groups = [g for g in RUN_GROUPS if raw_counts[i][g]]
-            if raw_counts[i]["latin"] and self.vietnamese_hint and self.vietnamese_hint.search(line):
+            if raw_counts[i]["latin"] and vietnamese_hint and vietnamese_hint.search(line):
                 groups.append("vi")
             in_line = cuts_by_line.get(i, [])
             if not groups and not in_line:
