@@ -253,6 +253,7 @@ class Spam(Stage):
     def __init__(self, config: SpamConfig | None = None, context=None):
         super().__init__(config, context)
         self.lexicons = load_lexicons(tuple(self.config.languages))
+        _script_trigger_table()  # built here, so forked workers inherit it
         self.vietnamese_hint = _vietnamese_hint(self.lexicons)
         self.plain_terms = self.lexicons["vi"].plain_terms if "vi" in self.lexicons else ()
         self.plain_letters = "".join(sorted({c for t in self.plain_terms for c in t + t.upper() if not c.isascii()}))
