@@ -25,7 +25,7 @@ from .readers import InputError, Reader, discover
 from .shards import plan_shards, read_piece
 from .stages import GlobalStage, RunContext, Stage, stage_class
 from .state import StateDir
-from .writers import OutputSet
+from .writers import OutputSet, clean_record, dumps_line, duplicate_line, rejected_record
 
 ProgressHook = Callable[[str, int], None]
 """Called with (event, n): ``input_bytes`` (total on-disk input size, once), ``bytes`` (input bytes
@@ -145,17 +145,50 @@ def apply_stage(stage: Stage, docs: list[Document]) -> StageStats:
     return stats
 
 
-def _segment_batch(payload: tuple[int, list[Document]]) -> tuple[list[Document], list[StageStats], Any]:
+@dataclass
+class SpilledBatch:
+    """A batch at a global stage, as the main process needs it: the rejected records ready to write,
+    and the survivors' ids, text lengths and spill lines. Encoded where the batch was processed, so
+    documents do not travel back to the main process whole, and are not decoded again there when
+    the global stage is the last one (the spill lines are then the finished clean records)."""
+
+    rejected: list[bytes]
+    ids: list[str]
+    lengths: list[int]
+    lines: list[bytes]
+
+
+def _is_last(segments: list, index: int) -> bool:
+    """Does nothing follow segment ``index`` (its survivors are the clean output)?"""
+    return all(not map_stages and global_stage is None for map_stages, global_stage in segments[index + 1 :])
+
+
+def _spilled(docs: list[Document], last: bool) -> SpilledBatch:
+    batch = SpilledBatch([], [], [], [])
+    for doc in docs:
+        if doc.rejected_by is not None:
+            batch.rejected.append(dumps_line(rejected_record(doc)))
+            continue
+        batch.ids.append(doc.id)
+        batch.lengths.append(len(doc.text))
+        batch.lines.append(dumps_line(clean_record(doc) if last else doc.to_state()))
+    return batch
+
+
+def _segment_batch(payload: tuple[int, list[Document]]) -> tuple[list[Document] | SpilledBatch, list[StageStats], Any]:
+    """Run segment ``index`` on a batch: its documents (as a ``SpilledBatch`` at a global stage),
+    stage figures, and the global stage's signature of the survivors."""
     index, docs = payload
-    map_stages, global_stage = worker_state()["segments"][index]
+    segments = worker_state()["segments"]
+    map_stages, global_stage = segments[index]
     stats = [apply_stage(stage, docs) for stage in map_stages]
-    signature = None
-    if global_stage is not None:
-        start = time.perf_counter()
-        signature = global_stage.sign(_live(docs))
-        sign_stats = StageStats(global_stage.name, seconds=time.perf_counter() - start)
-        stats.append(sign_stats)
-    return docs, stats, signature
+    if global_stage is None:
+        return docs, stats, None
+    start = time.perf_counter()
+    signature = global_stage.sign(_live(docs))
+    sign_stats = StageStats(global_stage.name, seconds=time.perf_counter() - start)
+    stats.append(sign_stats)
+    return _spilled(docs, _is_last(segments, index)), stats, signature
 
 
 def _admit(doc: Document) -> int:
@@ -347,7 +380,7 @@ class Run:
             )
         if global_stage is None:
             return self._stream_results(results, out)
-        return self._spill_and_resolve(results, global_stage, out, index)
+        return self._spill_and_resolve(results, global_stage, out, index, _is_last(segments, index))
 
     def _input_shards(self) -> tuple[list[InputError], list] | None:
         """(unlistable input directories, input shards) when the executor reads input in its
@@ -398,17 +431,21 @@ class Run:
             yield from self._survivors(docs, stats, out)
 
     def _spill_and_resolve(
-        self, results: Iterable, stage: GlobalStage, out: OutputSet, index: int
+        self, results: Iterable, stage: GlobalStage, out: OutputSet, index: int, last: bool
     ) -> Iterator[Document]:
         spill_path = out.scratch(f"spill-{index}.jsonl")
         signatures: list[Any] = []
         ids: list[str] = []
+        lengths: list[int] = []
         with open(spill_path, "wb", buffering=1 << 20) as spill:
-            for docs, stats, signature in results:
+            for batch, stats, signature in results:
+                self._absorb(stats)
                 signatures.append(signature)
-                for doc in self._survivors(docs, stats, out):
-                    ids.append(doc.id)
-                    spill.write(orjson.dumps(doc.to_state(), option=orjson.OPT_APPEND_NEWLINE))
+                out.write_lines("rejected.jsonl", batch.rejected)
+                self.progress("doc", len(batch.rejected))
+                ids += batch.ids
+                lengths += batch.lengths
+                spill.writelines(batch.lines)
         start = time.perf_counter()
         decisions = stage.resolve(signatures, ids)
         del signatures
@@ -416,22 +453,37 @@ class Run:
         stats.seconds += time.perf_counter() - start
         stats.docs_in += len(ids)
         stats.docs_out += len(ids) - len(decisions)
+        stats.chars_in += sum(lengths)
+        stats.chars_out += sum(lengths) - sum(lengths[ordinal] for ordinal in decisions)
         for dup in decisions.values():
             stats.rules[f"duplicate:{dup.rule}"] += 1
-        return self._replay(spill_path, decisions, out, stats)
+        if last:
+            self._publish_spill(spill_path, decisions, out)
+            return iter(())
+        return self._replay(spill_path, decisions, out)
 
-    def _replay(self, path: Path, decisions: dict, out: OutputSet, stats: StageStats) -> Iterator[Document]:
+    def _publish_spill(self, path: Path, decisions: dict, out: OutputSet) -> None:
+        """The spill holds finished clean records: copy them, turning the superseded into duplicates."""
+        with open(path, "rb") as spill:
+            for ordinal, line in enumerate(spill):
+                dup = decisions.get(ordinal)
+                if dup is None:
+                    out.write_lines("clean.jsonl", [line])
+                else:
+                    out.write_lines("duplicates.jsonl", [duplicate_line(line, dup)])
+                self.progress("doc", 1)
+        path.unlink(missing_ok=True)
+
+    def _replay(self, path: Path, decisions: dict, out: OutputSet) -> Iterator[Document]:
         with open(path, "rb") as spill:
             for ordinal, line in enumerate(spill):
                 doc = Document.from_state(orjson.loads(line))
-                stats.chars_in += len(doc.text)
                 dup = decisions.get(ordinal)
                 if dup is not None:
                     doc.duplicate = dup
                     out.duplicate(doc)
                     self.progress("doc", 1)
                 else:
-                    stats.chars_out += len(doc.text)
                     yield doc
         path.unlink(missing_ok=True)
 

@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from .document import Document
+from .document import Document, Duplicate
 from .fs import local_or_url, upload
 from .readers import InputError
 
@@ -57,16 +57,26 @@ def rejected_record(doc: Document) -> dict[str, Any]:
 
 
 def duplicate_record(doc: Document) -> dict[str, Any]:
-    dup = doc.duplicate
-    assert dup is not None
+    assert doc.duplicate is not None
+    return _duplicate_fields(doc.id, doc.text, doc.output_metadata(), doc.duplicate)
+
+
+def duplicate_line(clean_line: bytes, dup: Duplicate) -> bytes:
+    """The duplicates.jsonl line of a document whose clean.jsonl line is ``clean_line`` (the same
+    bytes ``duplicate_record`` gives: orjson reads back exactly the values it wrote)."""
+    clean = orjson.loads(clean_line)
+    return dumps_line(_duplicate_fields(clean["id"], clean["text"], clean["metadata"], dup))
+
+
+def _duplicate_fields(doc_id: str, text: str, metadata: dict[str, Any], dup: Duplicate) -> dict[str, Any]:
     return {
-        "id": doc.id,
+        "id": doc_id,
         "duplicate_of": dup.duplicate_of,
         "cluster": dup.cluster,
         "similarity": round(float(dup.similarity), 4),
         "rule": dup.rule,
-        "text": doc.text,
-        "metadata": doc.output_metadata(),
+        "text": text,
+        "metadata": metadata,
     }
 
 
@@ -211,6 +221,11 @@ class OutputSet:
     def _write(self, name: str, record: dict[str, Any]) -> None:
         self._files[name].write(dumps_line(record))
         self.counts[name] += 1
+
+    def write_lines(self, name: str, lines: list[bytes]) -> None:
+        """Records already encoded (``dumps_line``), e.g. by a worker process."""
+        self._files[name].writelines(lines)
+        self.counts[name] += len(lines)
 
     def clean(self, doc: Document) -> None:
         self._write("clean.jsonl", clean_record(doc))

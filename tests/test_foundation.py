@@ -190,6 +190,28 @@ def test_output_identical_across_workers_and_batch_sizes(tmp_path):
     assert outputs[0]["duplicates.jsonl"].count(b"\n") == 119  # the "Report i:" variants are near-copies
 
 
+def test_dedup_last_or_not_writes_the_same_records(tmp_path):
+    """Dedup last: the spill holds finished clean records, copied out (duplicates re-encoded from
+    them). A stage after dedup: the spill is decoded back into documents. Same bytes either way."""
+    records = [{"id": f"d{i}", "text": f"Headline {i % 9}\n\n" + ARTICLE, "url": f"https://example.org/{i}", "score": i / 7}
+               for i in range(40)]
+    records += [{"id": "empty", "text": " "}, {"id": "near", "text": "Headline 3\n\n" + ARTICLE.replace("two", "2")}]
+    write_jsonl(tmp_path / "x.jsonl", records)
+    outputs = []
+    for stages, workers in (("normalize, dedup", 1), ("normalize, dedup", 2), ("normalize, dedup, spam", 1)):
+        config = tmp_path / f"{len(outputs)}.yaml"
+        config.write_text("stages:\n" + "".join(f"  - {name}: {{}}\n" for name in stages.split(", ")))
+        out = tmp_path / f"out-{len(outputs)}"
+        report = run([tmp_path / "x.jsonl"], load_config(config, ["runner.batch_size=8"]), out, workers=workers)
+        assert report["accounted"]
+        outputs.append({n: (out / n).read_bytes() for n in ("clean.jsonl", "rejected.jsonl", "duplicates.jsonl")})
+    assert outputs[0] == outputs[1] == outputs[2]
+    duplicates = outputs[0]["duplicates.jsonl"]
+    assert duplicates.count(b'"rule":"exact"') == 4 and duplicates.count(b'"rule":"near"') == 36  # copies of d0: exact
+    assert outputs[0]["clean.jsonl"].count(b"\n") == 1 and outputs[0]["rejected.jsonl"].count(b"\n") == 1
+    assert b'"score":0.14285714285714285' in outputs[0]["clean.jsonl"] + outputs[0]["duplicates.jsonl"]
+
+
 def test_report_counts_and_per_stage_figures(tmp_path, seeds_dir):
     out = tmp_path / "out"
     report = run([seeds_dir], load_config(DEFAULT), out, workers=1)

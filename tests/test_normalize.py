@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import json
+import re
+import unicodedata
+from pathlib import Path
+
 import ftfy
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.document import Document
-from pipeline.stages.normalize import _FTFY_CONFIG, Normalize, NormalizeConfig, fix_damaged_lines
+from pipeline.stages.normalize import (
+    _CONTROL_CHARS,
+    _FTFY_CONFIG,
+    _NEEDS_FTFY,
+    Normalize,
+    NormalizeConfig,
+    fix_damaged_lines,
+)
 
 CLEAN = (
     "Die Stadtwerke München erhöhen zum 1. Januar die Preise für Fernwärme um 4,5 Prozent.\n\n"
@@ -66,3 +80,73 @@ def test_nfc_applied_to_decomposed_accents():
 
 def test_ftfy_can_be_switched_off():
     assert normalized("doesnâ€™t", ftfy=False).text == "doesnâ€™t"
+
+
+# -- the fast path (class-bit tables, candidate positions, cached ftfy) against the plain steps ---
+
+FIXTURES = Path(__file__).parent / "fixtures" / "normalize" / "tricky.jsonl"
+_REFERENCE_CONTROL = str.maketrans("", "", _CONTROL_CHARS)
+
+
+def _reference_fix(text: str) -> str:
+    """ftfy on each line where the exact pattern matches anywhere (no tables, no cache)."""
+    damaged = {text.rfind("\n", 0, m.start()) + 1 for m in _NEEDS_FTFY.finditer(text)}
+    lines, offset = [], 0
+    for line in text.split("\n"):
+        lines.append(ftfy.fix_text(line, _FTFY_CONFIG) if offset in damaged else line)
+        offset += len(line) + 1
+    return "\n".join(lines)
+
+
+def _reference_normalize(text: str) -> tuple[str, dict]:
+    """Every step unconditionally, in order: what the stage must produce."""
+    found: dict = {}
+    fixed = _reference_fix(text)
+    if fixed != text:
+        found["ftfy_fixed"], text = True, fixed
+    if unicodedata.normalize("NFC", text) != text:
+        found["unicode_normalized"], text = True, unicodedata.normalize("NFC", text)
+    text = re.sub(r"\r\n?|[\u2028\u2029\x85]", "\n", text)
+    if text.translate(_REFERENCE_CONTROL) != text:
+        found["control_chars_removed"] = len(text) - len(text.translate(_REFERENCE_CONTROL))
+        text = text.translate(_REFERENCE_CONTROL)
+    text = re.sub(r"[\t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]", " ", text)
+    text = re.sub(r"  +", " ", text)
+    text = re.sub(r" +\n *|\n +", "\n", text)
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return text.strip(), found
+
+
+def _fixture_texts() -> list[str]:
+    return [json.loads(line)["text"] for line in FIXTURES.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.mark.parametrize("text", _fixture_texts())
+def test_fast_path_equals_plain_steps_on_tricky_text(text):
+    doc = normalized(text)
+    expected_text, expected_found = _reference_normalize(text)
+    assert doc.text == expected_text
+    assert doc.annotations.get("normalize", {}) == expected_found
+
+
+def test_fixtures_exercise_every_step():
+    """The fixtures above must really contain damage, controls, odd spaces and line breaks."""
+    found = [_reference_normalize(t)[1] for t in _fixture_texts()]
+    assert {key for f in found for key in f} == {"ftfy_fixed", "unicode_normalized", "control_chars_removed"}
+    assert any("\r\n" in t for t in _fixture_texts()) and any("\u00a0" in t for t in _fixture_texts())
+
+
+_PIECES = [
+    "a", "Word", " ", "  ", "\n", "\n\n\n", "\t", "\r\n", "\r", "\u2028", "\x85", "\u00a0", "\u3000", "\u2009",
+    "\u00ad", "\u200b", "\x07", "\ufeff", "\x1b[", "\x1b", "&amp;", "& ", "&#8211;", "&x", "\u00c3", "\u00a9",
+    "\u00e2\u20ac\u2122", "\u00e2", "\u20ac", "\u2122", "\u00c2\u00ab", "\u00f0\u0178\u02dc\u20ac", "\u0161",
+    "\u00f4\u017e", "\u0080", "\u009d", "\ufb01", "\ufffd", "\ud800", "e\u0301", "\u0301", "\u1100\u1161",
+    "\u6771\u4eac", "\U0001F600", "\U0002F800", "\u2019", "\u201c",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=40).map("".join))
+def test_fast_path_equals_plain_steps_on_generated_text(text):
+    doc = normalized(text)
+    assert (doc.text, doc.annotations.get("normalize", {})) == _reference_normalize(text)

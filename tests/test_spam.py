@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from pipeline.config import ConfigError, load_config
 from pipeline.document import Document
 from pipeline.runner import run
-from pipeline.stages.spam import Spam, SpamConfig, _read_lexicon_file
+from pipeline.stages.spam import _SCRIPT_TRIGGER, Spam, SpamConfig, _has_script_trigger, _read_lexicon_file
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures" / "spam"
@@ -230,3 +230,23 @@ def test_unknown_lexicon_language_is_a_clear_error():
         Spam(SpamConfig(languages=["xx"]))
     with pytest.raises(ConfigError):
         load_config(ROOT / "configs" / "default.yaml", ["spam.min_repeats=-1"])
+
+
+# -- the fast pre-checks must never miss what the exact patterns find --------------------------
+
+
+def test_script_table_agrees_with_the_script_class_at_every_block_edge():
+    edges = [ord(c) for c in "\u0400\u052f\u0e00\u0e7f\u1100\uac00\ud7af\u3040\u30ff\u4e00\u9fff\uf900\u1ea0\u1ef9ăđơưĂĐƠƯ"]
+    edges += [0x20000, 0x2FA1F, 0x2FA20, 0x1F600]
+    for code in {e + delta for e in edges for delta in (-1, 0, 1)}:
+        text = f"Plain English with one character: {chr(code)}."
+        assert _has_script_trigger(text) == bool(_SCRIPT_TRIGGER.search(text)), hex(code)
+
+
+@pytest.mark.parametrize("path", INJECTED, ids=lambda p: p.name)
+def test_vietnamese_precheck_passes_every_line_the_hint_matches(path):
+    stage = Spam()
+    lines = path.read_text(encoding="utf-8").splitlines() + ["GAME BÀI đổi thưởng", "Soi KÈO hôm nay", "plain text"]
+    matched = [line for line in lines if stage.vietnamese_hint.search(line)]
+    assert matched  # the fixtures hold Vietnamese terms
+    assert all(stage._may_hint_vietnamese(line) for line in matched)

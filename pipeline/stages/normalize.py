@@ -1,17 +1,22 @@
 """normalize: repair mojibake and Unicode (ftfy), drop control characters, tidy whitespace.
 
-ftfy is thorough but slow (~1.3 M chars/s here), and almost all text needs none of it. A cheap
-regex looks for the fingerprints of what ftfy fixes (UTF-8 read as cp1252/Latin-1, C1 controls,
-HTML entities, terminal escapes, surrogates, ligatures); only the lines that show one go through
-``ftfy.fix_text``. Everything else gets just NFC (skipped when already NFC) and whitespace tidying.
+ftfy is thorough but slow (~1.3 M chars/s here), and almost all text needs none of it. One numpy
+table lookup per character (``_char_flags``) tells which steps a document needs at all: control
+characters, odd spaces or line breaks, and where the fingerprints of what ftfy fixes could be (UTF-8
+read as cp1252/Latin-1, C1 controls, HTML entities, terminal escapes, surrogates, ligatures). Only
+the lines there are checked with the exact pattern, and only those that show damage go through
+``ftfy.fix_text`` (cached: scraped pages repeat their damaged lines). Everything else gets just NFC
+(skipped when already NFC) and whitespace tidying, each skipped when the flags say it is a no-op.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 import ftfy
+import numpy as np
 from ftfy import TextFixerConfig
 
 from ..document import Document
@@ -20,9 +25,12 @@ from .base import Stage, StageConfig
 # Lead byte of a multi-byte UTF-8 sequence decoded as cp1252/Latin-1, followed by a continuation
 # byte decoded the same way (0x80-0xBF, including cp1252's printable mappings of 0x80-0x9F).
 _CP1252_CONT = "\x80-\xbf\u20ac\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u017d\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\u017e\u0178"
+_UTF8_LEAD = "\xc2-\xf4"
+_DAMAGE_MARKS = r"\x80-\x9f\ud800-\udfff\ufb00-\ufb06\ufffd"  # C1 controls, surrogates, ligatures, U+FFFD
 # One leading character class (which ``re`` scans for in C), then lookbehinds that say which
 # kind of damage it is: a lead byte before a continuation byte (mojibake), C1 controls,
 # surrogates, ligatures, U+FFFD, terminal escapes (ESC [) and HTML entities (&amp;).
+# A match never reaches past its line (none of these classes holds "\n").
 _NEEDS_FTFY = re.compile(
     rf"[{_CP1252_CONT}\x1b&\ud800-\udfff\ufb00-\ufb06\ufffd]"
     # a UTF-8 lead byte needs as many continuation bytes as it announces: 2-, 3- or 4-byte sequences
@@ -30,21 +38,50 @@ _NEEDS_FTFY = re.compile(
     rf"(?:(?<=[\xc2-\xdf][{_CP1252_CONT}])"
     rf"|(?<=[\xe0-\xef][{_CP1252_CONT}])[{_CP1252_CONT}]"
     rf"|(?<=[\xf0-\xf4][{_CP1252_CONT}])[{_CP1252_CONT}]{{2}}"
-    r"|(?<=[\x80-\x9f\ud800-\udfff\ufb00-\ufb06\ufffd])"
+    rf"|(?<=[{_DAMAGE_MARKS}])"
     r"|(?<=\x1b)\["
     r"|(?<=&)(?:[a-zA-Z]{2,8}|#[0-9]{2,6}|#x[0-9a-fA-F]{2,5});)"
 )
 # stdlib ``re`` here: on these simple classes it is several times faster than ``regex``.
-# Patterns match only what must change, so clean text costs one scan and no copy.
 _CONTROL_CHARS = "".join(map(chr, [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])) + "\u200b\u200e\u200f\ufeff\u00ad"
-_DROP_CONTROL = str.maketrans("", "", _CONTROL_CHARS)
-_HAS_CONTROL = re.compile(f"[{re.escape(_CONTROL_CHARS)}]")
-_OTHER_LINE_BREAKS = ("\r", "\u2028", "\u2029", "\x85")
+_CONTROL = re.compile(f"[{re.escape(_CONTROL_CHARS)}]")
 _LINE_BREAKS = re.compile(r"\r\n?|[\u2028\u2029\x85]")
 _ODD_SPACES = re.compile(r"[\t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
 _SPACE_RUNS = re.compile(r"  +")
 _LINE_EDGE_SPACES = re.compile(r" +\n *|\n +")
 _BLANK_RUNS = re.compile(r"\n{3,}")
+
+# Per code point, which of the steps above it concerns: a bit per character class, derived from the
+# same patterns (so table and regexes cannot disagree; every class lies in the BMP). A second table
+# says the same of each pair of neighbouring characters: where whitespace needs tidying and where a
+# fingerprint of damage could start.
+_WHITE, _NEWLINE, _ODD_SPACE, _CONTROL_CHAR, _LINE_BREAK, _CONT, _LEAD, _MARK = (1 << i for i in range(8))
+_CLASS_BITS = {
+    _ODD_SPACES.pattern[:-1] + " ]": _WHITE,  # what tidying turns into " "
+    "\n": _NEWLINE,
+    _ODD_SPACES.pattern: _ODD_SPACE,
+    _CONTROL.pattern: _CONTROL_CHAR,
+    r"[\r\u2028\u2029\x85]": _LINE_BREAK,
+    f"[{_CP1252_CONT}]": _CONT,
+    f"[{_UTF8_LEAD}]": _LEAD,
+    rf"[{_DAMAGE_MARKS}\x1b&]": _MARK,  # damage on its own, or the start of an escape or entity
+}
+_TIDY, _DAMAGE = 1, 2  # pair bits: two spaces, or a space beside a line break; a damage candidate
+
+
+def _flag_tables() -> tuple[np.ndarray, np.ndarray]:
+    bmp = "".join(map(chr, range(0x10000)))
+    chars = np.zeros(0x110000, dtype=np.uint8)
+    for pattern, bit in _CLASS_BITS.items():
+        chars[[m.start() for m in re.finditer(pattern, bmp)]] |= bit
+    a, b = np.meshgrid(np.arange(256), np.arange(256))  # pair index: first | second << 8
+    spacing = (a & (_WHITE | _NEWLINE)) * (b & (_WHITE | _NEWLINE))  # 1: "  ", 2: " \n" or "\n ", 4: "\n\n"
+    pairs = np.where((spacing == 1) | (spacing == 2), _TIDY, 0)
+    pairs |= np.where(((a & _LEAD) != 0) & ((b & _CONT) != 0) | ((b & _MARK) != 0), _DAMAGE, 0)
+    return chars, pairs.astype(np.uint8).ravel()
+
+
+_CHAR_FLAGS, _PAIR_FLAGS = _flag_tables()
 
 _FTFY_CONFIG = TextFixerConfig(
     uncurl_quotes=False,  # curly quotes are correct text, not damage
@@ -73,59 +110,100 @@ class Normalize(Stage):
         cfg = self.config
         for doc in batch:
             text = doc.text
+            flags: np.ndarray | None = _char_flags(text)
             found: dict[str, int | bool] = {}
             if cfg.ftfy:
-                fixed = ftfy.fix_text(text, _FTFY_CONFIG) if cfg.always_ftfy else fix_damaged_lines(text)
+                fixed = ftfy.fix_text(text, _FTFY_CONFIG) if cfg.always_ftfy else fix_damaged_lines(text, flags)
                 if fixed != text:
                     found["ftfy_fixed"] = True
-                    text = fixed
+                    text, flags = fixed, None
             if not unicodedata.is_normalized(cfg.unicode_form, text):  # type: ignore[arg-type]
                 text = unicodedata.normalize(cfg.unicode_form, text)  # type: ignore[arg-type]
                 found["unicode_normalized"] = True
-            if any(brk in text for brk in _OTHER_LINE_BREAKS):
+                flags = None
+            if flags is None:  # the text changed: look again
+                flags = _char_flags(text)
+            present = _present(flags)
+            if present & _LINE_BREAK:
                 text = _LINE_BREAKS.sub("\n", text)
-            if _HAS_CONTROL.search(text):
+                flags = _char_flags(text)
+            if present & _CONTROL_CHAR:
                 before = len(text)
-                text = text.translate(_DROP_CONTROL)
+                text = _CONTROL.sub("", text)
                 found["control_chars_removed"] = before - len(text)
+                flags = flags[(flags & _CONTROL_CHAR) == 0]
             if cfg.collapse_whitespace:
-                text = tidy_whitespace(text)
+                text = tidy_whitespace(text, flags)
             if found:
                 doc.annotations[self.name] = found
             doc.text = text
 
 
-def fix_damaged_lines(text: str) -> str:
+def _char_flags(text: str) -> np.ndarray:
+    """The class bits of each character of ``text``: one table lookup per character, in numpy."""
+    return _CHAR_FLAGS.take(np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32))
+
+
+def _pair_flags(flags: np.ndarray) -> np.ndarray:
+    """The pair bits of each two neighbouring characters (i, i + 1), from their class bits."""
+    if flags.size < 2:
+        return flags[:0]
+    as_pairs = np.ndarray(shape=(flags.size - 1,), dtype="<u2", buffer=flags, strides=(1,))  # a view, no copy
+    return _PAIR_FLAGS.take(as_pairs)
+
+
+def _present(flags: np.ndarray) -> int:
+    return int(np.bitwise_or.reduce(flags)) if flags.size else 0
+
+
+def fix_damaged_lines(text: str, flags: np.ndarray | None = None) -> str:
     """ftfy on just the lines that show damage.
 
     ``ftfy.fix_text`` works line by line anyway, so fixing only the lines the fast check flags gives
     the same result while a 50 KB page with one stray ``&amp;`` costs one short line, not the page.
+    The flags (``_char_flags(text)``, if the caller has them) give every position where the exact
+    pattern could match (a superset); it is tried at those positions only.
     """
-    hits = [m.start() for m in _NEEDS_FTFY.finditer(text)]
-    if not hits:
+    flags = _char_flags(text) if flags is None else flags
+    pairs = _pair_flags(flags)
+    if not (_present(pairs) & _DAMAGE or (flags.size and flags[0] & _MARK)):
         return text
+    candidates = np.flatnonzero(pairs & _DAMAGE) + 1
+    if flags[0] & _MARK:
+        candidates = np.concatenate(([0], candidates))
     parts: list[str] = []
     done = 0
-    for pos in hits:
-        if pos < done:
-            continue  # already inside a fixed line
+    for pos in candidates.tolist():
+        if pos < done or not _NEEDS_FTFY.match(text, pos):
+            continue  # on a line already fixed, or no damage after all
         start = text.rfind("\n", 0, pos) + 1
         end = text.find("\n", pos)
         end = len(text) if end < 0 else end
         parts.append(text[done:start])
-        parts.append(ftfy.fix_text(text[start:end], _FTFY_CONFIG))
+        parts.append(_fix_line(text[start:end]))
         done = end
+    if not parts:
+        return text
     parts.append(text[done:])
     return "".join(parts)
 
 
-def tidy_whitespace(text: str) -> str:
-    """One space between words, no spaces at line ends, at most one blank line in a row."""
-    if _ODD_SPACES.search(text):
+@lru_cache(maxsize=4096)
+def _fix_line(line: str) -> str:
+    """ftfy on one damaged line; cached, as the same damaged line (a footer, a template) recurs."""
+    return ftfy.fix_text(line, _FTFY_CONFIG)
+
+
+def tidy_whitespace(text: str, flags: np.ndarray | None = None) -> str:
+    """One space between words, no spaces at line ends, at most one blank line in a row.
+
+    ``flags`` (``_char_flags(text)``, if the caller has them) tell which rewrites can change anything.
+    """
+    flags = _char_flags(text) if flags is None else flags
+    if _present(flags) & _ODD_SPACE:
         text = _ODD_SPACES.sub(" ", text)
-    if "  " in text:
+    if _present(_pair_flags(flags)) & _TIDY:  # each rewrite is a no-op where it finds nothing
         text = _SPACE_RUNS.sub(" ", text)
-    if " \n" in text or "\n " in text:
         text = _LINE_EDGE_SPACES.sub("\n", text)
     if "\n\n\n" in text:
         text = _BLANK_RUNS.sub("\n\n", text)
