@@ -169,6 +169,24 @@ class CleanResult:
     lines_kept: int = 0
 
 
+@dataclass
+class LineView:
+    """The classifier's per-line features and decisions, for a later pass (``zones``) that may
+    set more ``codes`` (only lines still ``KEEP``; ``code(rule name)`` gives a rule's code)."""
+
+    stripped: list[str]
+    nonblank: np.ndarray
+    lengths: np.ndarray
+    n_words: np.ndarray
+    n_stop: np.ndarray
+    ends: np.ndarray
+    good: np.ndarray
+    codes: np.ndarray
+    clusters: list[tuple[int, int, int]]
+    """(first line, last line, prose chars) of each prose cluster."""
+    code: Callable[[str], int]
+
+
 class _Rules:
     """Rule names <-> small integer codes, so decisions live in one numpy array."""
 
@@ -186,9 +204,10 @@ class _Rules:
 class LineClassifier:
     """Phrase rules + thresholds; ``clean(text)`` returns the article and what was cut, and why."""
 
-    def __init__(self, rules: PhraseRules, params: LineParams):
+    def __init__(self, rules: PhraseRules, params: LineParams, zones: Callable[[LineView], None] | None = None):
         self.rules = rules
         self.params = params
+        self.zones = zones  # a later pass over the decisions (pipeline.boilerplate_zones), or None
         self.names = _Rules()
         self.section_codes = {self.names.code(n) for n in rules.section_rules}
         self.comment_codes = {self.names.code(n) for n in rules.section_rules if n.startswith("comments")}
@@ -369,6 +388,8 @@ class LineClassifier:
         # apply and later stages (spam, quality) see the page as it is
         if repeated is not None:
             self._mark_repeated(repeated, stripped, good, nonblank, codes, clusters)
+        if self.zones is not None:
+            self.zones(LineView(stripped, nonblank, lengths, n_words, n_stop, ends, good, codes, clusters, self.names.code))
         return self._result(lines, stripped, nonblank, codes, title, language)
 
     def _spare_embedded_prose(self, contained, good, nonblank, codes) -> None:

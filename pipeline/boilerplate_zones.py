@@ -1,0 +1,83 @@
+"""The article's edges: where the main prose run ends, the page's tail begins.
+
+The line classifier (``pipeline.boilerplate_lines``) judges lines by their own features and by the
+prose clusters around them, and keeps, on purpose, any prose it is unsure of. On news pages that
+keeps the tail: teaser paragraphs of related articles, author bios, subscription pitches, which
+look like prose. But a page's tail is announced: after the article's last paragraph comes a marker
+line that the phrase rules already name ("Share", "Related articles", "Tags:", "Mehr zum Thema")
+and from there on the page is site furniture. This pass cuts at the first such marker after the
+heaviest prose cluster, unless the article evidently resumes after it (a later cluster as heavy as
+``tail_resume_ratio`` of the heaviest, or with ``tail_resume_lines`` prose lines): then the marker
+was an inline "Read also: ..." and the search goes on after that cluster. It works on the
+classifier's decisions (``LineView``), touches only lines still kept, and names every cut
+``tail_zone`` so that ``winnow explain`` shows why.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from .boilerplate_lines import KEEP, LineView
+
+TAIL_RULE = "tail_zone"
+
+
+class ZoneParams(BaseModel):
+    """Options of the zone pass; the boilerplate stage's config extends this (documented in
+    ``configs/default.yaml``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tail_zone: bool = True
+    tail_markers: list[str] = Field(
+        default_factory=lambda: ["share", "related", "read_more", "tags", "follow", "newsletter", "comments", "comment_form", "support"]
+    )
+    """Phrase rules whose lines announce the page's tail when they follow the article."""
+    tail_resume_ratio: float = Field(0.3, ge=0.0, le=1.0)
+    tail_resume_lines: int = Field(3, ge=1)
+    tail_resume_chars: int = Field(10**9, ge=1)
+
+
+class ZoneMarker:
+    """Called once per page with the classifier's ``LineView``; sets ``codes`` of tail lines."""
+
+    def __init__(self, params: ZoneParams):
+        self.params = params
+        self._marker_codes: np.ndarray | None = None
+
+    def __call__(self, view: LineView) -> None:
+        if self.params.tail_zone and view.clusters:
+            self._mark_tail(view)
+
+    def _markers(self, view: LineView) -> np.ndarray:
+        if self._marker_codes is None:  # codes are stable for a classifier: looked up once
+            self._marker_codes = np.array([view.code(name) for name in self.params.tail_markers], dtype=view.codes.dtype)
+        return self._marker_codes
+
+    def _mark_tail(self, view: LineView) -> None:
+        p = self.params
+        codes, clusters = view.codes, view.clusters
+        prose = view.good & (codes == KEEP)
+        prose_chars = np.cumsum(np.where(prose, view.lengths, 0))
+        prose_lines = np.cumsum(prose)
+        ends = np.array([b for _, b, _ in clusters])
+        heaviest = max(w for _, _, w in clusters)
+        strong_chars = min(p.tail_resume_ratio * heaviest, p.tail_resume_chars)
+        after = int(ends[int(np.argmax([w for _, _, w in clusters]))])
+        markers = np.flatnonzero(np.isin(codes, self._markers(view)))
+        for m in markers[markers > after].tolist():
+            if m <= after:
+                continue  # inside the prose the article resumed with
+            # the prose after the marker, cluster by cluster (a cluster may straddle the marker)
+            later = ends[ends > m]
+            chars = prose_chars[later] - prose_chars[m]
+            lines = prose_lines[later] - prose_lines[m]
+            gains = np.diff(np.concatenate(([0], chars))), np.diff(np.concatenate(([0], lines)))
+            resumed = np.flatnonzero((gains[0] >= strong_chars) | (gains[1] >= p.tail_resume_lines))
+            if len(resumed):
+                after = int(later[resumed[0]])
+                continue
+            tail = codes[m + 1 :]
+            tail[(tail == KEEP) & view.nonblank[m + 1 :]] = view.code(TAIL_RULE)
+            return
