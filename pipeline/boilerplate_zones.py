@@ -31,12 +31,16 @@ class ZoneParams(BaseModel):
 
     tail_zone: bool = True
     tail_markers: list[str] = Field(
-        default_factory=lambda: ["share", "related", "read_more", "tags", "follow", "newsletter", "comments", "comment_form", "support"]
+        default_factory=lambda: [
+            "share", "related", "read_more", "tags", "follow", "newsletter", "comments", "comment_form", "support",
+            "navigation", "byline", "credit", "copyright", "cookie", "ads", "meta",
+        ]
     )
     """Phrase rules whose lines announce the page's tail when they follow the article."""
     tail_resume_ratio: float = Field(0.3, ge=0.0, le=1.0)
     tail_resume_lines: int = Field(3, ge=1)
     tail_resume_chars: int = Field(10**9, ge=1)
+    tail_resume_words: int = Field(50, ge=1)
 
 
 class ZoneMarker:
@@ -61,6 +65,7 @@ class ZoneMarker:
         prose = view.good & (codes == KEEP)
         prose_chars = np.cumsum(np.where(prose, view.lengths, 0))
         prose_lines = np.cumsum(prose)
+        long_prose = prose & (view.n_words >= p.tail_resume_words)
         ends = np.array([b for _, b, _ in clusters])
         heaviest = max(w for _, _, w in clusters)
         strong_chars = min(p.tail_resume_ratio * heaviest, p.tail_resume_chars)
@@ -74,10 +79,12 @@ class ZoneMarker:
             chars = prose_chars[later] - prose_chars[m]
             lines = prose_lines[later] - prose_lines[m]
             gains = np.diff(np.concatenate(([0], chars))), np.diff(np.concatenate(([0], lines)))
-            resumed = np.flatnonzero((gains[0] >= strong_chars) | (gains[1] >= p.tail_resume_lines))
+            longest = np.maximum.reduceat(long_prose, np.concatenate(([m + 1], later[:-1] + 1))) if len(later) else later
+            resumed = np.flatnonzero((gains[0] >= strong_chars) | (gains[1] >= p.tail_resume_lines) | longest)
             if len(resumed):
                 after = int(later[resumed[0]])
                 continue
             tail = codes[m + 1 :]
             tail[(tail == KEEP) & view.nonblank[m + 1 :]] = view.code(TAIL_RULE)
             return
+
