@@ -33,7 +33,7 @@ class ZoneParams(BaseModel):
     tail_markers: list[str] = Field(
         default_factory=lambda: [
             "share", "related", "read_more", "tags", "follow", "newsletter", "comments", "comment_form", "support",
-            "navigation", "byline", "credit", "copyright", "cookie", "ads", "meta",
+            "navigation", "byline", "credit", "copyright", "cookie", "ads", "meta", "author_bio", "disclaimer",
         ]
     )
     """Phrase rules whose lines announce the page's tail when they follow the article."""
