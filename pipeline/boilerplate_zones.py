@@ -8,7 +8,9 @@ line that the phrase rules already name ("Share", "Related articles", "Tags:", "
 and from there on the page is site furniture. This pass cuts at the first such marker after the
 heaviest prose cluster, unless the article evidently resumes after it (a later cluster as heavy as
 ``tail_resume_ratio`` of the heaviest, or with ``tail_resume_lines`` prose lines): then the marker
-was an inline "Read also: ..." and the search goes on after that cluster. It works on the
+was an inline "Read also: ..." and the search goes on after that cluster. Markers that also stand
+inside articles (photo credits, bylines, ad slots: ``tail_weak_markers``) give way to any prose
+after them, so a short last paragraph under a picture stays. It works on the
 classifier's decisions (``LineView``), touches only lines still kept, and names every cut
 ``tail_zone`` so that ``winnow explain`` shows why.
 """
@@ -41,6 +43,10 @@ class ZoneParams(BaseModel):
     tail_resume_lines: int = Field(3, ge=1)
     tail_resume_chars: int = Field(10**9, ge=1)
     tail_resume_words: int = Field(50, ge=1)
+    tail_weak_markers: list[str] = Field(default_factory=lambda: ["byline", "credit", "meta", "ads"])
+    """Markers that also stand inside articles (a photo credit, an ad slot): after them, any prose of
+    ``tail_weak_resume_chars`` (default: any prose line) resumes the article (a short last paragraph under a picture)."""
+    tail_weak_resume_chars: int = Field(1, ge=1)
 
 
 class ZoneMarker:
@@ -49,6 +55,7 @@ class ZoneMarker:
     def __init__(self, params: ZoneParams):
         self.params = params
         self._marker_codes: np.ndarray | None = None
+        self._weak_codes: frozenset[int] = frozenset()
 
     def __call__(self, view: LineView) -> None:
         if self.params.tail_zone and view.clusters:
@@ -57,6 +64,7 @@ class ZoneMarker:
     def _markers(self, view: LineView) -> np.ndarray:
         if self._marker_codes is None:  # codes are stable for a classifier: looked up once
             self._marker_codes = np.array([view.code(name) for name in self.params.tail_markers], dtype=view.codes.dtype)
+            self._weak_codes = frozenset(view.code(name) for name in self.params.tail_weak_markers)
         return self._marker_codes
 
     def _mark_tail(self, view: LineView) -> None:
@@ -80,7 +88,8 @@ class ZoneMarker:
             lines = prose_lines[later] - prose_lines[m]
             gains = np.diff(np.concatenate(([0], chars))), np.diff(np.concatenate(([0], lines)))
             longest = np.maximum.reduceat(long_prose, np.concatenate(([m + 1], later[:-1] + 1))) if len(later) else later
-            resumed = np.flatnonzero((gains[0] >= strong_chars) | (gains[1] >= p.tail_resume_lines) | longest)
+            enough = min(strong_chars, p.tail_weak_resume_chars) if int(codes[m]) in self._weak_codes else strong_chars
+            resumed = np.flatnonzero((gains[0] >= enough) | (gains[1] >= p.tail_resume_lines) | longest)
             if len(resumed):
                 after = int(later[resumed[0]])
                 continue
