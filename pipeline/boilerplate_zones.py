@@ -54,7 +54,7 @@ class ZoneMarker:
 
     def __init__(self, params: ZoneParams):
         self.params = params
-        self._marker_codes: np.ndarray | None = None
+        self._marker_codes: np.ndarray | None = None  # rule code -> is a marker
         self._weak_codes: frozenset[int] = frozenset()
 
     def __call__(self, view: LineView) -> None:
@@ -62,24 +62,29 @@ class ZoneMarker:
             self._mark_tail(view)
 
     def _markers(self, view: LineView) -> np.ndarray:
-        if self._marker_codes is None:  # codes are stable for a classifier: looked up once
-            self._marker_codes = np.array([view.code(name) for name in self.params.tail_markers], dtype=view.codes.dtype)
+        """A table: rule code -> is a tail marker (codes are stable for a classifier: built once)."""
+        if self._marker_codes is None:
+            self._marker_codes = np.zeros(256, dtype=bool)  # rule codes index 256-entry tables
+            self._marker_codes[[view.code(name) for name in self.params.tail_markers]] = True
             self._weak_codes = frozenset(view.code(name) for name in self.params.tail_weak_markers)
         return self._marker_codes
 
     def _mark_tail(self, view: LineView) -> None:
         p = self.params
         codes, clusters = view.codes, view.clusters
+        weights = [w for _, _, w in clusters]
+        main = max(range(len(clusters)), key=weights.__getitem__)
+        after = clusters[main][1]
+        markers = self._markers(view)[codes[after + 1 :]].nonzero()[0] + (after + 1)
+        if not len(markers):  # most pages: no marker after the article, nothing to compute
+            return
         prose = view.good & (codes == KEEP)
         prose_chars = np.cumsum(np.where(prose, view.lengths, 0))
         prose_lines = np.cumsum(prose)
         long_prose = prose & (view.n_words >= p.tail_resume_words)
         ends = np.array([b for _, b, _ in clusters])
-        heaviest = max(w for _, _, w in clusters)
-        strong_chars = min(p.tail_resume_ratio * heaviest, p.tail_resume_chars)
-        after = int(ends[int(np.argmax([w for _, _, w in clusters]))])
-        markers = np.flatnonzero(np.isin(codes, self._markers(view)))
-        for m in markers[markers > after].tolist():
+        strong_chars = min(p.tail_resume_ratio * weights[main], p.tail_resume_chars)
+        for m in markers.tolist():
             if m <= after:
                 continue  # inside the prose the article resumed with
             # the prose after the marker, cluster by cluster (a cluster may straddle the marker)
