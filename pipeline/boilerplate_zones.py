@@ -43,6 +43,12 @@ class ZoneParams(BaseModel):
     tail_resume_lines: int = Field(3, ge=1)
     tail_resume_chars: int = Field(10**9, ge=1)
     tail_resume_words: int = Field(50, ge=1)
+    tail_resume_density: float = Field(0.5, ge=0.0, le=1.0)
+    """...and only where prose is at least this share of the lines (a list of teasers, each under
+    its headline and date, is not the article resuming)."""
+    tail_inside_main: bool = False
+    """Also take markers inside the heaviest cluster (the rest of it must then resume the article):
+    more tail removed, and now and then a last paragraph after an inline marker."""
     tail_weak_markers: list[str] = Field(default_factory=lambda: ["byline", "credit", "meta", "ads"])
     """Markers that also stand inside articles (a photo credit, an ad slot): after them, any prose of
     ``tail_weak_resume_chars`` (default: any prose line) resumes the article (a short last paragraph under a picture)."""
@@ -74,29 +80,37 @@ class ZoneMarker:
         codes, clusters = view.codes, view.clusters
         weights = [w for _, _, w in clusters]
         main = max(range(len(clusters)), key=weights.__getitem__)
-        after = clusters[main][1]
+        main_end = clusters[main][1]
+        after = clusters[main][0] if self.params.tail_inside_main else main_end
         markers = self._markers(view)[codes[after + 1 :]].nonzero()[0] + (after + 1)
         if not len(markers):  # most pages: no marker after the article, nothing to compute
             return
         prose = view.good & (codes == KEEP)
         prose_chars = np.cumsum(np.where(prose, view.lengths, 0))
         prose_lines = np.cumsum(prose)
+        all_lines = np.cumsum(view.nonblank)
         long_prose = prose & (view.n_words >= p.tail_resume_words)
+        starts = np.array([a for a, _, _ in clusters])
         ends = np.array([b for _, b, _ in clusters])
         strong_chars = min(p.tail_resume_ratio * weights[main], p.tail_resume_chars)
         for m in markers.tolist():
             if m <= after:
                 continue  # inside the prose the article resumed with
             # the prose after the marker, cluster by cluster (a cluster may straddle the marker)
-            later = ends[ends > m]
-            chars = prose_chars[later] - prose_chars[m]
-            lines = prose_lines[later] - prose_lines[m]
-            gains = np.diff(np.concatenate(([0], chars))), np.diff(np.concatenate(([0], lines)))
-            longest = np.maximum.reduceat(long_prose, np.concatenate(([m + 1], later[:-1] + 1))) if len(later) else later
-            enough = min(strong_chars, p.tail_weak_resume_chars) if int(codes[m]) in self._weak_codes else strong_chars
-            resumed = np.flatnonzero((gains[0] >= enough) | (gains[1] >= p.tail_resume_lines) | longest)
+            later = ends > m
+            last = ends[later]
+            first = np.maximum(starts[later], m + 1) - 1  # the line before each piece
+            chars = prose_chars[last] - prose_chars[first]
+            lines = prose_lines[last] - prose_lines[first]
+            dense = lines >= p.tail_resume_density * (all_lines[last] - all_lines[first])
+            dense |= last == main_end  # the rest of the main cluster: no density test
+            longest = np.maximum.reduceat(long_prose, first + 1) if len(first) else lines > 0
+            if int(codes[m]) in self._weak_codes:  # a credit or byline inside the article: any prose resumes it
+                resumed = np.flatnonzero(chars >= min(strong_chars, p.tail_weak_resume_chars))
+            else:
+                resumed = np.flatnonzero(((chars >= strong_chars) | (lines >= p.tail_resume_lines) | longest) & dense)
             if len(resumed):
-                after = int(later[resumed[0]])
+                after = int(last[resumed[0]])
                 continue
             tail = codes[m + 1 :]
             tail[(tail == KEEP) & view.nonblank[m + 1 :]] = view.code(TAIL_RULE)

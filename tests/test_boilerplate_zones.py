@@ -84,3 +84,22 @@ def test_a_teaser_after_the_same_photo_credit_is_cut_when_the_credit_is_no_weak_
     cut = clean(text, max_gap_lines=0, tail_weak_markers=[])
     assert last in kept.text
     assert last not in cut.text and any(r.rule == "tail_zone" for r in cut.removals)
+
+
+def test_a_list_of_teasers_with_headlines_and_dates_does_not_resume_the_article():
+    teasers = []
+    for headline, date, teaser in [
+        ("Library extends opening hours", "May 2, 2023", "The city library will stay open until nine in the evening on weekdays from next month on."),
+        ("New playground opens in the park", "May 1, 2023", "Children can now use climbing frames and a water play area that were paid for by local donors."),
+        ("Bridge repairs to start in June", "April 28, 2023", "Drivers should expect delays on the river bridge for about six weeks while the road surface is renewed."),
+    ]:
+        teasers += [headline, date, teaser, ""]
+    text = "\n".join(["Museum reopens east wing", "", *ARTICLE, "", "Share", "Facebook", "X", "", "Latest news", "", *teasers])
+    doc = clean(text)
+    for line in ARTICLE:
+        assert line in doc.text
+    rule_of = {r.text: r.rule for r in doc.removals}
+    assert rule_of["Children can now use climbing frames and a water play area that were paid for by local donors."] == "tail_zone"
+    assert "Library extends opening hours" not in doc.text
+    kept = clean(text, tail_resume_density=0.0)  # without the density test, three prose lines resume it
+    assert "Children can now use climbing frames and a water play area that were paid for by local donors." in kept.text
