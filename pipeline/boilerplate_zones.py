@@ -42,7 +42,7 @@ class ZoneParams(BaseModel):
     tail_resume_ratio: float = Field(0.3, ge=0.0, le=1.0)
     tail_resume_lines: int = Field(3, ge=1)
     tail_resume_chars: int = Field(10**9, ge=1)
-    tail_resume_words: int = Field(50, ge=1)
+    tail_resume_words: int = Field(70, ge=1)
     tail_resume_density: float = Field(0.5, ge=0.0, le=1.0)
     """...and only where prose is at least this share of the lines (a list of teasers, each under
     its headline and date, is not the article resuming)."""
