@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from pipeline import boilerplate_rules
 from pipeline.document import Document
 from pipeline.stages.boilerplate import Boilerplate, BoilerplateConfig
 from pipeline.stages.normalize import Normalize
@@ -103,3 +106,42 @@ def test_a_list_of_teasers_with_headlines_and_dates_does_not_resume_the_article(
     assert "Library extends opening hours" not in doc.text
     kept = clean(text, tail_resume_density=0.0)  # without the density test, three prose lines resume it
     assert "Children can now use climbing frames and a water play area that were paid for by local donors." in kept.text
+
+
+SITE_FURNITURE = [  # (line, rule): one page-tail category per line, in several shipped languages
+    ("Perry Bacon Jr. is a senior writer for FiveThirtyEight.", "author_bio"),
+    ("Anna Berger ist freie Redakteurin im Ressort Wirtschaft.", "author_bio"),
+    ("Marie Dupont est journaliste au service politique.", "author_bio"),
+    ("About the author", "author_bio"),
+    ("O autorze", "author_bio"),
+    ("Das könnte dich auch interessieren …", "related"),
+    ("Mehr Kolumnen auf MeinMMO:", "related"),
+    ("Notas relacionadas", "related"),
+    ("Dans la même rubrique", "related"),
+    ("Czytaj także", "related"),
+    ("Tagged:", "tags"),
+    ("Veröffentlicht in: Originalbeitrag", "tags"),
+    ("Den SPIEGEL lesen oder verschenken und Vorteile sichern!", "support"),
+    ("Subscribe now to our eNATION edition for the full story.", "support"),
+    ("Abbildung 4: Entwicklung der Strompreise seit 2010", "caption"),
+    ("Quelle: Statistisches Bundesamt", "credit"),
+    ("Asked 8 years ago", "date"),
+    ("3:59 PM", "date"),
+    ("Schreibe einen Kommentar", "comment_form"),
+    ("Aucun commentaire pour le moment", "comment_form"),
+    ("Los comentarios no reflejan necesariamente la opinión del medio.", "disclaimer"),
+    ("El informe no refleja la opinión de los sindicatos.", None),  # article sentences: no rule
+    ("The report does not reflect the views of the unions.", None),
+    ("The author says the board is not responsible for the delay.", None),
+]
+
+
+@pytest.mark.parametrize("line,rule", SITE_FURNITURE)
+def test_site_furniture_phrases_are_named(line, rule):
+    rules = boilerplate_rules.load_rules()
+    found = (
+        rules.line_phrases.get(boilerplate_rules.line_key(line))
+        or rules.line_patterns.match(line, True)
+        or rules.contains.match(line, False)
+    )
+    assert found == rule
