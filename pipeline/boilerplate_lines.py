@@ -195,6 +195,25 @@ class CleanResult:
     lines_kept: int = 0
 
 
+@dataclass
+class LineView:
+    """One page's per-line features and decisions, for a later pass (``zones``) that may set more
+    ``codes`` (only lines still ``KEEP``; ``code(rule name)`` gives a rule's code). The arrays are
+    views into the batch's arrays, so writes to ``codes`` count."""
+
+    stripped: list[str]
+    nonblank: np.ndarray
+    lengths: np.ndarray
+    n_words: np.ndarray
+    n_stop: np.ndarray
+    ends: np.ndarray
+    good: np.ndarray
+    codes: np.ndarray
+    clusters: list[tuple[int, int, int]]
+    """(first line, last line, prose chars) of each prose cluster, lines counted in the page."""
+    code: Callable[[str], int]
+
+
 class _Rules:
     """Rule names <-> small integer codes, so decisions live in one numpy array."""
 
@@ -292,9 +311,10 @@ class LineClassifier:
     """Phrase rules + thresholds; ``clean(text)`` returns the article and what was cut, and why
     (``clean_batch(texts)``: the same for many texts at once, much faster per text)."""
 
-    def __init__(self, rules: PhraseRules, params: LineParams):
+    def __init__(self, rules: PhraseRules, params: LineParams, zones: Callable[[LineView], None] | None = None):
         self.rules = rules
         self.params = params
+        self.zones = zones  # a later pass over each page's decisions (pipeline.boilerplate_zones), or None
         self.names = _Rules()
         self.section_codes = {self.names.code(n) for n in rules.section_rules}
         self.comment_codes = {self.names.code(n) for n in rules.section_rules if n.startswith("comments")}
@@ -536,7 +556,22 @@ class LineClassifier:
         if repeated is not None:
             line_hash, key_chars = self._line_hashes(token_hashes, token_line, token_lengths, n)
             self._mark_repeated(pages, repeated, good, codes, clusters, (line_hash, key_chars))
+        if self.zones is not None:
+            self._mark_zones(pages, clusters, (n_words, n_stop, ends, good, codes))
         return self._results(pages, codes, titles, language)
+
+    def _mark_zones(self, pages: _Pages, clusters: _Clusters, arrays: tuple[np.ndarray, ...]) -> None:
+        """Run the zone pass on every page that has prose clusters, with page-local views."""
+        assert self.zones is not None
+        n_words, n_stop, ends, good, codes = arrays
+        cuts = np.searchsorted(clusters.doc, np.arange(len(pages.bounds)))  # clusters are in line order
+        for d in np.unique(clusters.doc).tolist():
+            a, b = int(pages.bounds[d]), int(pages.bounds[d + 1])
+            c0, c1 = int(cuts[d]), int(cuts[d + 1])
+            page_clusters = list(zip((clusters.first[c0:c1] - a).tolist(), (clusters.last[c0:c1] - a).tolist(),
+                                     clusters.weight[c0:c1].tolist()))
+            self.zones(LineView(pages.stripped[a:b], pages.nonblank[a:b], pages.lengths[a:b], n_words[a:b],
+                                n_stop[a:b], ends[a:b], good[a:b], codes[a:b], page_clusters, self.names.code))
 
     def _spare_embedded_prose(self, pages: _Pages, contained, good, codes) -> None:
         """A prose line between two prose lines is article, whatever phrase it holds ("customers

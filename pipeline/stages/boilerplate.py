@@ -23,6 +23,7 @@ from pydantic import Field
 
 from ..boilerplate_lines import LineClassifier, LineParams, RepeatedTest
 from ..boilerplate_rules import load_rules
+from ..boilerplate_zones import ZoneMarker, ZoneParams
 from ..document import Document, Removal
 from ..writers import atomic_write_bytes
 from .base import Stage, StageConfig
@@ -31,8 +32,8 @@ _EMPTY = np.zeros(0, dtype=np.uint64)
 STATE_FILE = "line_counts.npz"
 
 
-class BoilerplateConfig(LineParams, StageConfig):
-    """The classifier's thresholds (``LineParams``) plus phrase languages and repetition options."""
+class BoilerplateConfig(LineParams, ZoneParams, StageConfig):
+    """The classifier's thresholds (``LineParams``), the tail pass (``ZoneParams``) plus phrase languages and repetition options."""
 
     languages: list[str] | None = None
     """Phrase-rule languages to load (ISO 639-1); None: every file in pipeline/data/boilerplate."""
@@ -130,7 +131,7 @@ class Boilerplate(Stage):
     def __init__(self, config: StageConfig | None = None, context=None):
         super().__init__(config, context)
         rules = load_rules(tuple(self.config.languages) if self.config.languages else None)
-        self._classifier = LineClassifier(rules, self.config)
+        self._classifier = LineClassifier(rules, self.config, ZoneMarker(self.config))
         self._run_repeated = _EMPTY  # sorted line hashes seen in >= repeat_min_docs documents
         self._site_repeated = _EMPTY  # sorted per-domain line hashes (this run + state)
         self._site_docs: dict[int, int] = {}  # domain seed -> documents seen
