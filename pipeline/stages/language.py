@@ -78,17 +78,19 @@ def model_input(text: str, max_chars: int) -> str:
     return text
 
 
-def prose_sample(text: str, max_chars: int, pieces: int = 4) -> str:
+def prose_sample(text: str, max_chars: int, max_pieces: int = 4, min_piece_chars: int = 50) -> str:
     """``model_input`` of the document's longest lines, up to ``max_chars`` characters.
 
     Headlines, bylines, menus and captions are short lines; prose is long ones, so the model reads
     the longest lines (in document order). When they hold more than ``max_chars``, it reads
-    ``pieces`` slices spread evenly over up to ``pieces`` x ``max_chars`` of them, whole words only,
+    up to ``max_pieces`` slices (of ``min_piece_chars`` or more) spread evenly over up to that many
+    times ``max_chars`` of them, whole words only,
     so one quoted foreign sentence cannot fill the whole sample. The cost is bounded whatever the
     document's length, and fastText's answer hardly changes (see benchmarks/eval_langid.py).
     """
     if len(text) <= max_chars:
         return model_input(text, max_chars)
+    pieces = max(1, min(max_pieces, max_chars // min_piece_chars))
     budget = pieces * max_chars
     lines = text.splitlines()
     if len(lines) > 1 and len(text) > budget:
