@@ -111,7 +111,8 @@ def prose_sample(text: str, max_chars: int, max_pieces: int = 4, min_piece_chars
         if len(piece) > 1 and end < len(text) and not (text[end - 1].isspace() or text[end].isspace()):
             piece = piece[:-1]  # the word cut at the end
         words += piece
-    return model_input(" ".join(words), max_chars)
+    sample = " ".join(words).encode("utf-8", "replace").decode("utf-8")  # as in model_input
+    return sample if len(sample) <= max_chars else model_input(sample, max_chars)
 
 
 Guess = list[tuple[str, float]]  # best first: [(lang, score), ...]
