@@ -40,6 +40,7 @@ from pipeline.stages.language import Language, LanguageConfig
 
 DEFAULT = "default"
 SAME_SAMPLE, WHOLE_DOC = "langdetect, same sample", "langdetect, whole document"
+PREVIOUS = "like the previous default (1,000 chars; lingua: all 75, high accuracy)"
 SYSTEMS: dict[str, dict[str, Any]] = {
     DEFAULT: {},
     PREVIOUS: {
@@ -52,7 +53,6 @@ SYSTEMS: dict[str, dict[str, Any]] = {
     SAME_SAMPLE: {"backend": "langdetect"},
     WHOLE_DOC: {"backend": "langdetect", "sample_chars": 10_000},
 }
-PREVIOUS = "like the previous default (1,000 chars; lingua: all 75, high accuracy)"
 SLOW = {PREVIOUS, "default, lingua over all 75 languages", "lingua (high accuracy) alone", SAME_SAMPLE, WHOLE_DOC}
 REPEATS = 2
 SLOW_SAMPLE = {"sentences": 1500, "pages": 300, "docs": 300}  # timed for the slow systems (seeded samples)
@@ -85,6 +85,18 @@ def _speed(stage: Language, texts: list[str], repeats: int) -> tuple[dict[str, f
         cpu = min(cpu, time.process_time() - start_cpu)
         wall = min(wall, time.perf_counter() - start_wall)
     return {"cpu_us": round(cpu / len(texts) * 1e6, 1), "wall_us": round(wall / len(texts) * 1e6, 1)}, docs
+
+
+def head_to_head(stage: Language, baseline: Language, texts: list[str], chunk: int = 25) -> dict[str, float]:
+    """CPU microseconds per document of ``stage`` (best of 2) and ``baseline``, alternating chunk by
+    chunk, so that the load of a shared machine weighs on both alike; and their ratio."""
+    own = base = 0.0
+    _speed(stage, texts[:1], 1), _speed(baseline, texts[:1], 1)  # load the models
+    for i in range(0, len(texts), chunk):
+        part = texts[i : i + chunk]
+        own += min(_speed(stage, part, 1)[0]["cpu_us"] for _ in range(2)) * len(part)
+        base += _speed(baseline, part, 1)[0]["cpu_us"] * len(part)
+    return {"cpu_us": round(own / len(texts), 1), "langdetect_cpu_us": round(base / len(texts), 1), "x": round(base / own, 1)}
 
 
 def bench_docs(data_dir: Path, n_docs: int = BENCH_DOCS) -> tuple[list[str], list[str]]:
@@ -210,6 +222,11 @@ def run(data_dir: Path = DATA_DIR) -> dict[str, Any]:
             own = figures[f"{corpus_name}_speed"]["cpu_us"]
             for base in (SAME_SAMPLE, WHOLE_DOC):
                 figures[f"{corpus_name}_x_{base}"] = round(result["systems"][base][f"{corpus_name}_speed"]["cpu_us"] / own, 1)
+    default, stages = Language(LanguageConfig()), {b: Language(LanguageConfig(**SYSTEMS[b])) for b in (SAME_SAMPLE, WHOLE_DOC)}
+    result["head_to_head"] = {
+        f"{corpus_name} vs {base}": head_to_head(default, stage, [texts[i] for i in samples[corpus_name]])
+        for corpus_name, (texts, _) in inputs.items() for base, stage in stages.items()
+    }
     result["cold_start_pages"] = cold_start(data_dir)
     result["quality_on_prose"] = quality_on_prose(sentences)
     result["stage_throughput"] = stage_throughput({"pages": [r["text"] for r in pages], "docs": bench_texts})
@@ -244,6 +261,10 @@ def table(result: dict[str, Any]) -> str:
         ["lang"] + names,
         [[lang] + [f"{systems[n]['per_language'][lang]:.2f}" for n in names] for lang in langs],
     )
+    duel = markdown_table(
+        ["default vs langdetect (interleaved, same samples)", "default µs CPU", "langdetect µs CPU", "x langdetect"],
+        [[name, f["cpu_us"], f["langdetect_cpu_us"], f["x"]] for name, f in result["head_to_head"].items()],
+    )
     cold = result["cold_start_pages"]
     start = (f"default stage in a fresh process over the {result['inputs']['pages']} pages: first pass "
              f"{cold['first_cpu_s']} CPU s / {cold['first_wall_s']} wall s (models load), again "
@@ -257,7 +278,7 @@ def table(result: dict[str, Any]) -> str:
     )
     note = (f"Slow systems ({'; '.join(sorted(SLOW))}): timed once on seeded samples of {SLOW_SAMPLE}, "
             "page/doc agreement on those samples (sentence accuracy on all, except the whole-document langdetect).")
-    return (f"{summary}\n\n{note}\n\nPer language (sentence accuracy, 100 each):\n\n{per_lang}\n\n{start}\n\n{quality}\n\n"
+    return (f"{summary}\n\n{note}\n\n{duel}\n\nPer language (sentence accuracy, 100 each):\n\n{per_lang}\n\n{start}\n\n{quality}\n\n"
             f"stages, one process, CPU time: {throughput}")
 
 
