@@ -87,7 +87,7 @@ def _speed(stage: Language, texts: list[str], repeats: int) -> tuple[dict[str, f
     return {"cpu_us": round(cpu / len(texts) * 1e6, 1), "wall_us": round(wall / len(texts) * 1e6, 1)}, docs
 
 
-def head_to_head(stage: Language, baseline: Language, texts: list[str], chunk: int = 25) -> dict[str, float]:
+def head_to_head(stage: Language, baseline: Language, texts: list[str], chunk: int = 100) -> dict[str, float]:
     """CPU microseconds per document of ``stage`` (best of 2) and ``baseline``, alternating chunk by
     chunk, so that the load of a shared machine weighs on both alike; and their ratio."""
     own = base = 0.0
