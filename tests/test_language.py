@@ -11,11 +11,21 @@ import pytest
 from pipeline.config import ConfigError, load_config
 from pipeline.document import Document
 from pipeline.runner import run
-from pipeline.stages.language import Language, LanguageConfig, bundled_fasttext_model, model_input
+from pipeline.stages.language import (
+    FastTextBackend,
+    Language,
+    LanguageConfig,
+    LinguaBackend,
+    always_candidates,
+    bundled_fasttext_model,
+    model_input,
+    prose_sample,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures" / "langqual"
 SENTENCES = [json.loads(line) for line in (FIXTURES / "sentences.jsonl").read_text(encoding="utf-8").splitlines()]
+DOCUMENTS = [json.loads(line) for line in (FIXTURES / "documents.jsonl").read_text(encoding="utf-8").splitlines()]
 
 
 def annotate(texts: list[str], **options) -> list[dict]:
@@ -48,14 +58,57 @@ def test_norwegian_label_is_mapped_to_iso_639_1():
     assert found["lang"] == "nb" and found["top"][0][0] == "nb"
 
 
-def test_documents_are_read_past_80_characters():
-    # an English pull quote opens a German article: the body decides, not the first line
+def test_sample_is_the_prose_not_the_opening_lines():
+    # an English pull quote opens a German article: reading from the start says English, the
+    # stage's sample (the longest lines) reads the German body
     german = (FIXTURES / "de_news.txt").read_text(encoding="utf-8")
-    text = "“We will not accept this,” a spokesman said.\n\n" + german
-    (found,) = annotate([text])
+    quote = "“We will not accept this, and we will say so at every meeting from now on,” a spokesman said."
+    text = quote + "\n\n" + german
+    fasttext = FastTextBackend(top_k=1)
+    assert fasttext.guess(model_input(text, 80))[0][0] == "en"
+    (found,) = annotate([text], sample_chars=80, max_chars=80, fallback="none")
     assert found["lang"] == "de"
-    (short,) = annotate([text], max_chars=60)
-    assert short["lang"] == "en"
+
+
+def test_sampling_does_not_change_the_answer_on_mixed_length_documents():
+    # one sentence to a 900-character page with menus, English quotes and headlines in 13 languages
+    texts = [d["text"] for d in DOCUMENTS]
+    sampled = annotate(texts)
+    whole = annotate(texts, sample_chars=100_000, max_chars=100_000)
+    assert [f["lang"] for f in sampled] == [f["lang"] for f in whole] == [d["lang"] for d in DOCUMENTS]
+    assert {d["size"] for d in DOCUMENTS} == {"short", "medium", "long"}
+
+
+def test_prose_sample_reads_whole_words_of_the_longest_lines_spread_over_the_text():
+    words = [f"wort{i}" for i in range(400)]
+    text = "Startseite | Kontakt\nAnmelden\n\n" + " ".join(words[:200]) + "\n\nTeilen\n" + " ".join(words[200:])
+    sample = prose_sample(text, 200)
+    chosen = sample.split()
+    assert len(sample) <= 200 and "\n" not in sample
+    assert set(chosen) <= set(words)  # no menu line, no word cut in half
+    assert chosen == sorted(chosen, key=words.index)  # document order
+    assert words.index(chosen[0]) == 200  # the longest line, from its start...
+    assert words.index(chosen[-1]) > 260  # ...to well past its first 200 characters
+    assert prose_sample("Kurz.\nNoch kürzer.", 200) == "Kurz. Noch kürzer."
+
+
+def test_fallback_chooses_among_fasttext_guesses_and_languages_lid176_lacks():
+    zulu = next(s["text"] for s in SENTENCES if s["lang"] == "zu")
+    fasttext_top = [code for code, _ in FastTextBackend(top_k=5).guess(model_input(zulu, 200))]
+    assert "zu" not in fasttext_top  # only pipeline/data/language/fallback.json brings Zulu in
+    candidates = LinguaBackend(top_k=2).candidates([*fasttext_top, "sh"])
+    assert set(fasttext_top) - {"sh", "war", "ceb", "ilo"} <= candidates | {c for c in fasttext_top if c not in candidates}
+    assert {"zu", "xh", "st", "tn", "ts", "sn", "lg", "mi"} <= candidates and "sh" not in candidates
+    assert set(always_candidates()) <= candidates
+
+
+def test_default_fallback_uses_lingua_high_accuracy_on_short_text():
+    # the default configuration (fallback: lingua) on the text lid.176 cannot label
+    zulu = next(s["text"] for s in SENTENCES if s["lang"] == "zu")
+    docs = [Document("zu", zulu)]
+    Language(LanguageConfig()).process(docs)
+    found = docs[0].annotations["language"]
+    assert (found["lang"], found["backend"]) == ("zu", "fasttext>lingua") and found["score"] > 0.5
 
 
 def test_model_input_is_one_line_cut_at_a_word():

