@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from benchmarks import corpus
-from benchmarks.eval import discover, run_all
+from benchmarks.eval import discover, merge_results, render, run_all
 from benchmarks.metrics import dedup_quality, labels_from_links, pair_scores
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bench"
@@ -127,3 +127,22 @@ def test_eval_runs_every_module_and_survives_a_failing_one(tmp_path: Path, monke
     assert results["count"]["result"] == {"files": 1}
     assert "ValueError: no dev set" in results["broken"]["result"]["error"]
     assert markdown.index("## broken") < markdown.index("## count") and "| 1 |" in markdown
+
+
+def test_a_partial_update_replaces_only_its_areas_and_renders_every_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    package = tmp_path / "fake_partial"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    for area in ("alpha", "beta"):
+        (package / f"eval_{area}.py").write_text(
+            "def run(data_dir):\n    return {'value': 2}\n\n"
+            f"def table(result):\n    return f\"| {area} |\\n| --- |\\n| {{result['value']}} |\""
+        )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    saved = {"alpha": {"seconds": 1.0, "result": {"value": 1}}, "beta": {"seconds": 1.0, "result": {"value": 1}}}
+    fresh, _, ok = run_all(["beta"], tmp_path, package="fake_partial", log=lambda m: None)
+    merged = merge_results(saved, fresh)
+    assert ok and merged["alpha"]["result"] == {"value": 1} and merged["beta"]["result"] == {"value": 2}
+    markdown = render(merged, package="fake_partial")
+    assert markdown.index("## alpha") < markdown.index("## beta")
+    assert "| alpha |\n| --- |\n| 1 |" in markdown and "| beta |\n| --- |\n| 2 |" in markdown
