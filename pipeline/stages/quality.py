@@ -404,8 +404,13 @@ def _mix64(x: np.ndarray) -> np.ndarray:
     return x
 
 
-# per class byte: 1 if the character counts for a word's length (not punctuation), + 2**32 if a letter
-_FIGURES = np.array([((c & _PUNCT_SYMBOL) == 0) + (((c & _LETTER) != 0) << 32) for c in range(256)], dtype=np.int64)
+# per class byte, two 32-bit fields: 1 if the character counts for a word's length (a token character
+# that is not punctuation), and 1 << 32 if it is a letter. Summed over a token (a difference of prefix
+# sums over the whole text, exact mod 2**64), each field holds the token's count.
+_FIGURES = np.array(
+    [(((c & _PUNCT_SYMBOL) == 0) and bool(c & _NOT_SPACE)) + (((c & _LETTER) != 0) << 32) for c in range(256)], dtype=np.uint64
+)
+_LOW32 = np.uint64(0xFFFFFFFF)
 
 
 @dataclass
@@ -426,42 +431,46 @@ class BatchTokens:
 
 
 def tokenize_batch(texts: list[str]) -> BatchTokens:
+    """One pass over the code points of the whole batch: token boundaries, keys and figures come from
+    prefix sums over the full text (spaces add to them but never lie inside a token, so differences
+    between a token's end and start see only its own characters)."""
     joined = "\n".join(texts)
     code_points = _code_points(joined)
+    size = len(code_points)
     classes = char_classes()[code_points]
     docs = len(texts)
     doc_starts = np.zeros(docs, dtype=np.int64)
     np.cumsum([len(t) + 1 for t in texts[:-1]], out=doc_starts[1:])
+    line_counts = [t.count("\n") + 1 for t in texts]
     line_base = np.zeros(docs + 1, dtype=np.int64)
-    np.cumsum([t.count("\n") + 1 for t in texts], out=line_base[1:])
-    chars = np.flatnonzero((classes & _NOT_SPACE).view(bool))  # positions of token characters
-    count = len(chars)
-    start = np.ones(count, dtype=bool)
-    np.not_equal(chars[1:], chars[:-1] + 1, out=start[1:])
-    token_starts = np.flatnonzero(start)  # index into chars of each token's first character
-    ends = np.append(token_starts[1:], count)
+    np.cumsum(line_counts, out=line_base[1:])
+    not_space = np.zeros(size + 2, dtype=bool)  # padded with a space either side
+    not_space[1:-1] = (classes & _NOT_SPACE).view(bool)
+    bounds = np.flatnonzero(not_space[1:] != not_space[:-1])  # token starts and ends, alternating
+    token_starts, ends = bounds[0::2], bounds[1::2]
     lengths = ends - token_starts
-    powers, inverse_powers = _powers(count)
-    prefix = np.zeros(count + 1, dtype=np.uint64)
-    np.cumsum(code_points[chars] * powers[:count], out=prefix[1:])
+    powers, inverse_powers = _powers(size)
+    prefix = np.zeros(size + 1, dtype=np.uint64)
+    np.cumsum(code_points * powers[:size], out=prefix[1:])
     keys = _mix64((prefix[ends] - prefix[token_starts]) * inverse_powers[token_starts] ^ lengths.astype(np.uint64))
-    figures = np.add.reduceat(_FIGURES[classes[chars]], token_starts) if count else np.zeros(0, dtype=np.int64)
-    word_chars, with_letter = figures & 0xFFFFFFFF, (figures >> 32) > 0
-    first_char = chars[token_starts]
-    doc = np.searchsorted(doc_starts, first_char, side="right") - 1
-    global_line = np.cumsum(code_points == 10, dtype=np.int32)[first_char]  # newlines before the token
+    np.cumsum(_FIGURES[classes], out=prefix[1:])
+    figures = prefix[ends] - prefix[token_starts]
+    word_chars, with_letter = (figures & _LOW32).astype(np.int64), figures > _LOW32
+    global_line = np.searchsorted(np.flatnonzero(code_points == 10), token_starts).astype(np.int32)  # newlines before
+    doc = np.repeat(np.arange(docs), line_counts)[global_line]
     offsets = np.zeros(docs + 1, dtype=np.int64)
     np.cumsum(np.bincount(doc, minlength=docs), out=offsets[1:])
     tokens_per_line = np.bincount(global_line, minlength=int(line_base[-1]))
     without_letter = np.bincount(doc, weights=~with_letter, minlength=docs).astype(np.int64)
     char_mode = np.zeros(docs, dtype=bool)
-    if len(classes) and classes.max() >= _NO_SPACE:  # rare characters: scripts without spaces, odd separators
+    if size and classes.max() >= _NO_SPACE:  # rare characters: scripts without spaces, odd separators
         # is_char_mode on each document's first _SCRIPT_SAMPLE characters
         sample_end = np.minimum(doc_starts + _SCRIPT_SAMPLE, doc_starts + [len(t) for t in texts])
         no_space = np.flatnonzero(classes & _NO_SPACE)
         in_sample = np.searchsorted(no_space, sample_end) - np.searchsorted(no_space, doc_starts)
-        visible = np.searchsorted(chars, sample_end) - np.searchsorted(chars, doc_starts)
-        char_mode = in_sample * 2 > visible
+        for d in np.flatnonzero(in_sample):
+            visible = np.count_nonzero(not_space[doc_starts[d] + 1 : sample_end[d] + 1])
+            char_mode[d] = in_sample[d] * 2 > visible
         disagree = np.flatnonzero(classes & _SPLITS_DIFFER)
         for d in np.unique(np.searchsorted(doc_starts, disagree, side="right") - 1):
             without_letter[d] = word_figures(texts[d]).without_letter  # str.split and regex's \s differ here
@@ -785,7 +794,7 @@ class Quality(Stage):
         other = policy = 0
         for i in sorted(range(len(lines)), key=words.__getitem__, reverse=True):
             lowered = lines[i].lower()
-            if any(phrase in lowered for phrase in phrases):
+            if any(map(lowered.__contains__, phrases)):
                 policy += words[i]
             else:
                 other += words[i]
