@@ -314,7 +314,7 @@ def ngram_ratios(tokens: list[str], top_ns: list[int], dup_ns: list[int]) -> tup
     return {n: float(top[n][0]) for n in top_ns}, {n: float(dup[n][0]) for n in dup_ns}
 
 
-# bits of char_classes(); the two rare ones are the highest, so classes.max() tells whether any occurs
+# bits of char_classes(); the two rare ones are the highest, so ``classes >= _NO_SPACE`` finds them
 # (_NOT_SPACE is bit 0, so ``classes & _NOT_SPACE`` viewed as bool is a valid mask)
 _NOT_SPACE, _SPACE, _REGEX_SPACE, _LETTER, _PUNCT_SYMBOL, _NO_SPACE, _SPLITS_DIFFER = 1, 2, 4, 8, 16, 32, 64
 
@@ -437,7 +437,7 @@ def tokenize_batch(texts: list[str]) -> BatchTokens:
     joined = "\n".join(texts)
     code_points = _code_points(joined)
     size = len(code_points)
-    classes = char_classes()[code_points]
+    classes = char_classes().take(code_points)
     docs = len(texts)
     doc_starts = np.zeros(docs, dtype=np.int64)
     np.cumsum([len(t) + 1 for t in texts[:-1]], out=doc_starts[1:])
@@ -456,22 +456,24 @@ def tokenize_batch(texts: list[str]) -> BatchTokens:
     np.cumsum(_FIGURES[classes], out=prefix[1:])
     figures = prefix[ends] - prefix[token_starts]
     word_chars, with_letter = (figures & _LOW32).astype(np.int64), figures > _LOW32
-    global_line = np.searchsorted(np.flatnonzero(code_points == 10), token_starts).astype(np.int32)  # newlines before
-    doc = np.repeat(np.arange(docs), line_counts)[global_line]
-    offsets = np.zeros(docs + 1, dtype=np.int64)
-    np.cumsum(np.bincount(doc, minlength=docs), out=offsets[1:])
-    tokens_per_line = np.bincount(global_line, minlength=int(line_base[-1]))
+    # tokens per physical line: the tokens before each newline, differenced (newlines are few)
+    tokens_before = np.concatenate(([0], np.searchsorted(token_starts, np.flatnonzero(code_points == 10)), [len(token_starts)]))
+    tokens_per_line = np.diff(tokens_before)
+    global_line = np.repeat(np.arange(len(tokens_per_line), dtype=np.int32), tokens_per_line)
+    offsets = tokens_before[line_base]
+    doc = np.repeat(np.arange(docs), np.diff(offsets))
     without_letter = np.bincount(doc, weights=~with_letter, minlength=docs).astype(np.int64)
     char_mode = np.zeros(docs, dtype=bool)
-    if size and classes.max() >= _NO_SPACE:  # rare characters: scripts without spaces, odd separators
+    rare = np.flatnonzero(classes >= _NO_SPACE)  # rare characters: scripts without spaces, odd separators
+    if len(rare):
         # is_char_mode on each document's first _SCRIPT_SAMPLE characters
         sample_end = np.minimum(doc_starts + _SCRIPT_SAMPLE, doc_starts + [len(t) for t in texts])
-        no_space = np.flatnonzero(classes & _NO_SPACE)
+        no_space = rare[(classes[rare] & _NO_SPACE) != 0]
         in_sample = np.searchsorted(no_space, sample_end) - np.searchsorted(no_space, doc_starts)
         for d in np.flatnonzero(in_sample):
             visible = np.count_nonzero(not_space[doc_starts[d] + 1 : sample_end[d] + 1])
             char_mode[d] = in_sample[d] * 2 > visible
-        disagree = np.flatnonzero(classes & _SPLITS_DIFFER)
+        disagree = rare[(classes[rare] & _SPLITS_DIFFER) != 0]
         for d in np.unique(np.searchsorted(doc_starts, disagree, side="right") - 1):
             without_letter[d] = word_figures(texts[d]).without_letter  # str.split and regex's \s differ here
     return BatchTokens(
@@ -714,7 +716,7 @@ class Quality(Stage):
             checks = self._length_checks(m, t)
             if m.tokens:
                 checks += self._junk_checks(m, t)
-                checks += self._repetition_checks(m, t, {n: v[d] for n, v in top.items()}, {n: v[d] for n, v in dup.items()}, scope_sizes[d])
+                checks += self._repetition_checks(m, t, top, dup, d, scope_sizes[d])
                 checks += self._prose_checks(m, t, tokens, d)
             stats = {k: round(v, 4) if isinstance(v, float) else v for k, v in m.stats.items()} if self.config.record_stats else m.stats
             results.append(([c for c in checks if c], stats))
@@ -805,10 +807,11 @@ class Quality(Stage):
         return _upper("max_policy_word_ratio", "words in cookie/consent/policy lines", ratio, t.max_policy_word_ratio)
 
     def _repetition_checks(
-        self, m: Measured, t: Thresholds, top: dict[int, float], dup: dict[int, float], scope_tokens: int
+        self, m: Measured, t: Thresholds, top: dict[int, list[float]], dup: dict[int, list[float]], d: int, scope_tokens: int
     ) -> list[Flag | None]:
         """Gopher's repeated lines, paragraphs and n-grams, on the article when the page has one
-        (n-grams of characters x chars_per_word for scripts written without spaces)."""
+        (n-grams of characters x chars_per_word for scripts written without spaces; ``top`` and
+        ``dup`` hold the batch's values, this document's at ``d``)."""
         checks: list[Flag | None] = []
         page = m.layout
         lines = page.article_lines if m.article else page.lines
@@ -831,8 +834,9 @@ class Quality(Stage):
         for rule, what, limits, kind in self._ngram_limits(m.lang, scale):
             values = top if kind == "top" else dup
             for n, limit, stat in limits:
-                m.stats[stat] = values[n]
-                checks.append(_upper(rule, what, values[n], limit, n=n, unit=unit, where=where))
+                value = m.stats[stat] = values[n][d]
+                if value > limit:  # (most are not: the message is built only for a flag)
+                    checks.append(_upper(rule, what, value, limit, n=n, unit=unit, where=where))
         return checks
 
     def _ngram_limits(self, lang: str, scale: float) -> list[tuple[str, str, list[tuple[int, float, str]], str]]:
