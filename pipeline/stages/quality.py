@@ -788,11 +788,17 @@ class Quality(Stage):
 
     def _policy_check(self, m: Measured, t: Thresholds) -> Flag | None:
         """Consent walls. The rule needs nearly every line to name a policy, so lines are tried
-        longest first and the check stops at ``article_min_words`` words of other text."""
+        longest first and the check stops at ``article_min_words`` words of other text (whether it
+        stops does not depend on the order: only on the words of all other lines)."""
         if t.max_policy_word_ratio is None:
             return None
         phrases = policy_phrases(m.lang)
         lines, words = m.layout.lines, m.layout.line_words
+        longest = max(words, default=0)
+        if longest >= self.config.article_min_words:  # most texts: one long line decides, no sort
+            lowered = lines[words.index(longest)].lower()
+            if not any(map(lowered.__contains__, phrases)):
+                return None
         other = policy = 0
         for i in sorted(range(len(lines)), key=words.__getitem__, reverse=True):
             lowered = lines[i].lower()
