@@ -28,8 +28,8 @@ import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import accumulate
-from operator import itemgetter, methodcaller, not_
+from itertools import accumulate, compress
+from operator import and_, itemgetter, methodcaller, not_
 from pathlib import Path
 from typing import Annotated, Any, Iterable
 
@@ -584,21 +584,20 @@ def layout(text: str, line_words: list[int]) -> Layout:
                 spans.append([i, i])
             joining = i < len(wraps) and wraps[i]
     else:  # one logical line per non-blank line; blank lines separate paragraphs
-        kept = [i for i, line in enumerate(stripped) if line]
-        lines = [stripped[i] for i in kept]
-        words = [line_words[i] for i in kept]
-        blanks = list(accumulate(map(not_, stripped)))
-        block = [blanks[i] for i in kept]
-        spans = [[i, i] for i in kept]
-    prose = [i for i, line in enumerate(lines) if words[i] >= _PROSE_MIN_WORDS and line[-1] in _TERMINAL_PUNCT_CHARS]
+        kept = list(compress(range(len(stripped)), stripped))
+        lines = list(compress(stripped, stripped))
+        words = list(compress(line_words, stripped))
+        block = list(compress(accumulate(map(not_, stripped)), stripped))
+    is_prose = list(map(and_, map(_PROSE_MIN_WORDS.__le__, words), map(_TERMINAL_PUNCT_CHARS.__contains__, map(itemgetter(-1), lines))))
+    prose = list(compress(range(len(lines)), is_prose))
     return Layout(
         lines=lines,
         line_words=words,
         block=block,
-        article_lines=[lines[i] for i in prose],
+        article_lines=list(compress(lines, is_prose)),
         prose=prose,
-        article_words=sum(words[i] for i in prose),
-        article_spans=[(spans[i][0], spans[i][1]) for i in prose],
+        article_words=sum(compress(words, is_prose)),
+        article_spans=[(spans[i][0], spans[i][1]) for i in prose] if wraps else [(kept[i], kept[i]) for i in prose],
         wrapped=len(stripped) - len(lines) - stripped.count(""),
     )
 
@@ -756,9 +755,9 @@ class Quality(Stage):
     def _ngram_sizes(self, measured: list[Measured]) -> tuple[list[int], list[int]]:
         top: set[int] = set()
         dup: set[int] = set()
-        for m in measured:
-            t = self.thresholds(m.lang)
-            scale = self.config.chars_per_word if m.char_mode else 1
+        for lang, char_mode in {(m.lang, m.char_mode) for m in measured}:
+            t = self.thresholds(lang)
+            scale = self.config.chars_per_word if char_mode else 1
             top.update(round(n * scale) for n in (t.max_top_ngram_char_ratio or {}))
             dup.update(round(n * scale) for n in (t.max_dup_ngram_char_ratio or {}))
         return sorted(top), sorted(dup)
