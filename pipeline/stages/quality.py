@@ -430,6 +430,13 @@ class BatchTokens:
     char_mode: np.ndarray  # per document: ``is_char_mode``
 
 
+def _per_document(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Sums of per-token ``values`` over each document's tokens ``offsets[d]:offsets[d+1]``."""
+    cumulative = np.zeros(len(values) + 1, dtype=np.int64)
+    np.cumsum(values, out=cumulative[1:])
+    return cumulative[offsets[1:]] - cumulative[offsets[:-1]]
+
+
 def tokenize_batch(texts: list[str]) -> BatchTokens:
     """One pass over the code points of the whole batch: token boundaries, keys and figures come from
     prefix sums over the full text (spaces add to them but never lie inside a token, so differences
@@ -453,21 +460,23 @@ def tokenize_batch(texts: list[str]) -> BatchTokens:
     prefix = np.zeros(size + 1, dtype=np.uint64)
     np.cumsum(code_points * powers[:size], out=prefix[1:])
     keys = _mix64((prefix[ends] - prefix[token_starts]) * inverse_powers[token_starts] ^ lengths.astype(np.uint64))
-    np.cumsum(_FIGURES[classes], out=prefix[1:])
+    np.cumsum(_FIGURES.take(classes), out=prefix[1:])
     figures = prefix[ends] - prefix[token_starts]
-    word_chars, with_letter = (figures & _LOW32).astype(np.int64), figures > _LOW32
+    doc_ends = doc_starts + [len(t) for t in texts]
+    word_chars = ((prefix[doc_ends] - prefix[doc_starts]) & _LOW32).astype(np.int64)  # per document
     # tokens per physical line: the tokens before each newline, differenced (newlines are few)
     tokens_before = np.concatenate(([0], np.searchsorted(token_starts, np.flatnonzero(code_points == 10)), [len(token_starts)]))
     tokens_per_line = np.diff(tokens_before)
     global_line = np.repeat(np.arange(len(tokens_per_line), dtype=np.int32), tokens_per_line)
     offsets = tokens_before[line_base]
     doc = np.repeat(np.arange(docs), np.diff(offsets))
-    without_letter = np.bincount(doc, weights=~with_letter, minlength=docs).astype(np.int64)
+    words = _per_document(figures & _LOW32 != 0, offsets)
+    without_letter = np.diff(offsets) - _per_document(figures > _LOW32, offsets)
     char_mode = np.zeros(docs, dtype=bool)
     rare = np.flatnonzero(classes >= _NO_SPACE)  # rare characters: scripts without spaces, odd separators
     if len(rare):
         # is_char_mode on each document's first _SCRIPT_SAMPLE characters
-        sample_end = np.minimum(doc_starts + _SCRIPT_SAMPLE, doc_starts + [len(t) for t in texts])
+        sample_end = np.minimum(doc_starts + _SCRIPT_SAMPLE, doc_ends)
         no_space = rare[(classes[rare] & _NO_SPACE) != 0]
         in_sample = np.searchsorted(no_space, sample_end) - np.searchsorted(no_space, doc_starts)
         for d in np.flatnonzero(in_sample):
@@ -483,8 +492,8 @@ def tokenize_batch(texts: list[str]) -> BatchTokens:
         line=global_line,
         line_base=line_base,
         offsets=offsets,
-        words=np.bincount(doc, weights=word_chars > 0, minlength=docs).astype(np.int64),
-        word_chars=np.bincount(doc, weights=word_chars, minlength=docs).astype(np.int64),
+        words=words,
+        word_chars=word_chars,
         without_letter=without_letter,
         line_words=[tokens_per_line[line_base[d] : line_base[d + 1]] for d in range(docs)],
         char_mode=char_mode,
