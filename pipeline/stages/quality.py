@@ -500,19 +500,34 @@ def tokenize_batch(texts: list[str]) -> BatchTokens:
     )
 
 
-def _count_stopwords(text: str, known: frozenset[str], enough: int | None) -> int:
-    """How many words are stopwords (``_PUNCT_OR_SYMBOL.sub("", text).casefold().split()``).
+def _stopword_candidates(parts: list[str]) -> list[list[str]]:
+    """``_PUNCT_OR_SYMBOL.sub("", part).casefold().split()`` of each part, with one regex call and
+    one casefold for all of them (joined by NUL, which neither changes; per part if a part holds one)."""
+    joined = "\0".join(parts)
+    if joined.count("\0") != len(parts) - 1:
+        return [_PUNCT_OR_SYMBOL.sub("", part).casefold().split() for part in parts]
+    return list(map(str.split, _PUNCT_OR_SYMBOL.sub("", joined).casefold().split("\0"))) if parts else []
+
+
+def count_stopwords_batch(texts: list[str], known: list[frozenset[str]], enough: list[int | None]) -> list[int]:
+    """Per text, how many words are stopwords (``_PUNCT_OR_SYMBOL.sub("", text).casefold().split()``).
     With ``enough``, the whole tokens of the first ``_STOPWORD_PROBES`` characters are tried first
     and their count returned once it reaches ``enough`` (most texts); else the whole text is counted."""
-    for probe in _STOPWORD_PROBES if enough is not None else ():
-        if len(text) <= probe:
-            break
-        parts = text[:probe].rsplit(None, 1)
-        head = parts[0] if len(parts) == 2 else ""  # without the token the cut may have split
-        found = sum(map(known.__contains__, _PUNCT_OR_SYMBOL.sub("", head).casefold().split()))
-        if found >= enough:
-            return found
-    return sum(map(known.__contains__, _PUNCT_OR_SYMBOL.sub("", text).casefold().split()))
+    found: list[int | None] = [None] * len(texts)
+    for probe in _STOPWORD_PROBES:
+        probing = [i for i, text in enumerate(texts) if found[i] is None and enough[i] is not None and len(text) > probe]
+        heads = []
+        for i in probing:
+            parts = texts[i][:probe].rsplit(None, 1)
+            heads.append(parts[0] if len(parts) == 2 else "")  # without the token the cut may have split
+        for i, words in zip(probing, _stopword_candidates(heads)):
+            count = sum(map(known[i].__contains__, words))
+            if count >= enough[i]:  # type: ignore[operator]
+                found[i] = count
+    rest = [i for i in range(len(texts)) if found[i] is None]
+    for i, words in zip(rest, _stopword_candidates([texts[i] for i in rest])):
+        found[i] = sum(map(known[i].__contains__, words))
+    return found  # type: ignore[return-value]
 
 
 # -- layout: logical lines, and the article among them -------------------------------------------
@@ -718,6 +733,7 @@ class Quality(Stage):
                 for first, last in page.article_spans:
                     in_scope[first_line + first : first_line + last + 1] = True
         top, dup, scope_sizes = self._ngram_measures(tokens, in_scope, char_units, measured)
+        stopwords = self._stopword_counts(measured)
         results = []
         for d, m in enumerate(measured):
             t = self.thresholds(m.lang)
@@ -725,7 +741,7 @@ class Quality(Stage):
             if m.tokens:
                 checks += self._junk_checks(m, t)
                 checks += self._repetition_checks(m, t, top, dup, d, scope_sizes[d])
-                checks += self._prose_checks(m, t, tokens, d)
+                checks += self._prose_checks(m, t, tokens, d, stopwords.get(d))
             stats = {k: round(v, 4) if isinstance(v, float) else v for k, v in m.stats.items()} if self.config.record_stats else m.stats
             results.append(([c for c in checks if c], stats))
         return results
@@ -868,9 +884,17 @@ class Quality(Stage):
         self._ngram_rules[lang, scale] = out
         return out
 
-    def _prose_checks(self, m: Measured, t: Thresholds, tokens: BatchTokens, d: int) -> list[Flag | None]:
+    def _stopword_counts(self, measured: list[Measured]) -> dict[int, int]:
+        """Stopwords of the documents the stopword rule judges, counted for the batch at once."""
+        judged = [d for d, m in enumerate(measured) if m.tokens and not m.char_mode and stopword_list(m.lang)
+                  and self.thresholds(m.lang).min_stopwords is not None]
+        enough = [None if self.config.record_stats else self.thresholds(measured[d].lang).min_stopwords for d in judged]
+        counts = count_stopwords_batch([measured[d].text for d in judged], [stopword_list(measured[d].lang) for d in judged], enough)
+        return dict(zip(judged, counts))
+
+    def _prose_checks(self, m: Measured, t: Thresholds, tokens: BatchTokens, d: int, stopwords: int | None) -> list[Flag | None]:
         """Does it read like prose: FineWeb's line punctuation (pages without an article), Gopher's
-        word length, letters, stopwords."""
+        word length, letters, stopwords (``stopwords``: counted when the rule applies)."""
         checks: list[Flag | None] = []
         lines = m.layout.lines
         if len(lines) >= 5:
@@ -896,10 +920,8 @@ class Quality(Stage):
         m.stats["mean_word_length"] = mean_length
         checks.append(_lower("min_mean_word_length", "mean word length", mean_length, t.min_mean_word_length))
         checks.append(_upper("max_mean_word_length", "mean word length", mean_length, t.max_mean_word_length))
-        known = stopword_list(m.lang)
-        if known and t.min_stopwords is not None:
-            found = _count_stopwords(m.text, known, None if self.config.record_stats else t.min_stopwords)
-            m.stats["stopwords"] = found
+        if stopwords is not None and t.min_stopwords is not None:
+            found = m.stats["stopwords"] = stopwords
             if found < t.min_stopwords:
                 checks.append(("min_stopwords", f"{found} {m.lang} stopwords < {t.min_stopwords}", found))
         return checks
