@@ -255,10 +255,10 @@ def ngram_ratios_batch(
         return top, dup
     doc_of = np.repeat(np.arange(docs), np.diff(offsets))
     doc_end = offsets[1:][doc_of]  # per token: the end of its document
-    totals = np.bincount(doc_of, weights=lengths, minlength=docs)
-    totals[totals == 0] = 1
     cumulative = np.zeros(size + 1, dtype=np.int64)
     np.cumsum(lengths, out=cumulative[1:])
+    totals = (cumulative[offsets[1:]] - cumulative[offsets[:-1]]).astype(np.float64)  # characters per document
+    totals[totals == 0] = 1
     keys = doc_of.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)  # valid at the current candidates only
     mark = np.zeros(size + 1, dtype=bool)  # scratch, all False between passes
     candidates = np.arange(size)
@@ -705,7 +705,8 @@ class Quality(Stage):
             return []
         tokens = tokenize_batch(texts)
         measured: list[Measured] = []
-        in_scope = np.ones(int(tokens.line_base[-1]), dtype=bool)  # per physical line of the batch
+        narrowed = np.zeros(len(texts), dtype=bool)  # documents whose n-gram scope is not all their lines
+        article_lines: list[int] = []  # physical lines of the batch in those documents' articles
         char_units: dict[int, list[str]] = {}  # n-gram units of the documents in char mode
         for d, (text, lang) in enumerate(zip(texts, langs)):
             char_mode = bool(tokens.char_mode[d])
@@ -727,11 +728,12 @@ class Quality(Stage):
             # the units the n-gram rules look at: the article's, or all
             if char_mode:
                 char_units[d] = _CHAR_UNIT.findall("\n".join(page.article_lines)) if article else units
-                in_scope[first_line : tokens.line_base[d + 1]] = False
+                narrowed[d] = True
             elif article:
-                in_scope[first_line : tokens.line_base[d + 1]] = False
-                for first, last in page.article_spans:
-                    in_scope[first_line + first : first_line + last + 1] = True
+                narrowed[d] = True
+                article_lines += [first_line + i for first, last in page.article_spans for i in range(first, last + 1)]
+        in_scope = ~np.repeat(narrowed, np.diff(tokens.line_base))  # per physical line of the batch
+        in_scope[article_lines] = True
         top, dup, scope_sizes = self._ngram_measures(tokens, in_scope, char_units, measured)
         stopwords = self._stopword_counts(measured)
         results = []
