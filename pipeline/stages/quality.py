@@ -18,8 +18,8 @@ repetition rules, so menus left around it by boilerplate removal do not reject i
 (C4's policy lines) is caught by ``max_policy_word_ratio``.
 
 Speed: a batch is measured at once (``tokenize_batch``: one numpy pass over the code points of all
-its texts; ``ngram_ratios_batch``: repeated n-grams of all its documents); what is left per document
-is line work in Python.
+its texts; ``ngram_ratios_batch``: repeated n-grams of all its documents; ``count_stopwords_batch``:
+the stopword probes); what is left per document is line work in Python.
 """
 
 from __future__ import annotations
