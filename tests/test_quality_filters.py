@@ -145,3 +145,34 @@ def test_stopwords_far_into_the_text_still_count():
     quality = default_quality()
     assert "min_stopwords" not in [f[0] for f in quality.assess(text, "en")[0]]
     assert [f[2] for f in quality.assess(head, "en")[0] if f[0] == "min_stopwords"] == [0]
+
+
+def test_consent_wall_verdict_does_not_depend_on_which_line_is_longest():
+    """The policy rule stops once article_min_words words lie outside policy lines; a long banner line
+    first (the check looks at the longest line alone) must not change what the other lines decide."""
+    banner = ("We and our partners store and access information on your device, such as cookies, and process personal data "
+              "for personalised advertising, content measurement and audience research; you may click to consent or manage "
+              "your preferences at any time. Some partners process data on the basis of legitimate interest, which you can "
+              "object to in the settings.")
+    note = "Read the full story about the new library opening on the high street next week."
+    quality = default_quality("quality.record_stats=true")
+    short_rest = "\n".join([banner, note, "Accept all", "Reject all"])
+    flags, stats = quality.assess(short_rest, "en")
+    policy_words = len(banner.split()) + 4
+    assert policy_words - 4 >= 50  # the longest line alone reaches article_min_words
+    assert stats["policy_word_ratio"] == round(policy_words / (policy_words + len(note.split())), 4)
+    assert [f[0] for f in flags][:1] == ["max_policy_word_ratio"]
+    # enough other text (here split over many short lines, none as long as the banner): no verdict
+    long_rest = "\n".join([banner] + [note] * 5 + ["Accept all"])
+    flags, stats = quality.assess(long_rest, "en")
+    assert "policy_word_ratio" not in stats and "max_policy_word_ratio" not in [f[0] for f in flags]
+
+
+def test_batch_tokens_know_their_document_and_line():
+    texts = ["One two\n\nthree  four five\n", "", "  \u00a0\nsix\tseven\neight", (FIXTURES / "langqual" / "th_news.txt").read_text(encoding="utf-8")]
+    batch = tokenize_batch(texts)
+    for d, text in enumerate(texts):
+        span = slice(batch.offsets[d], batch.offsets[d + 1])
+        assert batch.doc[span].tolist() == [d] * len(text.split())
+        lines = [batch.line_base[d] + i for i, line in enumerate(text.split("\n")) for _ in line.split()]
+        assert batch.line[span].tolist() == lines

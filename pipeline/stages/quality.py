@@ -18,8 +18,8 @@ repetition rules, so menus left around it by boilerplate removal do not reject i
 (C4's policy lines) is caught by ``max_policy_word_ratio``.
 
 Speed: a batch is measured at once (``tokenize_batch``: one numpy pass over the code points of all
-its texts; ``ngram_ratios_batch``: repeated n-grams of all its documents); what is left per document
-is line work in Python.
+its texts; ``ngram_ratios_batch``: repeated n-grams of all its documents; ``count_stopwords_batch``:
+the stopword probes); what is left per document is line work in Python.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import accumulate
-from operator import itemgetter, methodcaller, not_
+from itertools import accumulate, compress
+from operator import and_, itemgetter, methodcaller, not_
 from pathlib import Path
 from typing import Annotated, Any, Iterable
 
@@ -255,10 +255,10 @@ def ngram_ratios_batch(
         return top, dup
     doc_of = np.repeat(np.arange(docs), np.diff(offsets))
     doc_end = offsets[1:][doc_of]  # per token: the end of its document
-    totals = np.bincount(doc_of, weights=lengths, minlength=docs)
-    totals[totals == 0] = 1
     cumulative = np.zeros(size + 1, dtype=np.int64)
     np.cumsum(lengths, out=cumulative[1:])
+    totals = (cumulative[offsets[1:]] - cumulative[offsets[:-1]]).astype(np.float64)  # characters per document
+    totals[totals == 0] = 1
     keys = doc_of.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)  # valid at the current candidates only
     mark = np.zeros(size + 1, dtype=bool)  # scratch, all False between passes
     candidates = np.arange(size)
@@ -314,7 +314,7 @@ def ngram_ratios(tokens: list[str], top_ns: list[int], dup_ns: list[int]) -> tup
     return {n: float(top[n][0]) for n in top_ns}, {n: float(dup[n][0]) for n in dup_ns}
 
 
-# bits of char_classes(); the two rare ones are the highest, so classes.max() tells whether any occurs
+# bits of char_classes(); the two rare ones are the highest, so ``classes >= _NO_SPACE`` finds them
 # (_NOT_SPACE is bit 0, so ``classes & _NOT_SPACE`` viewed as bool is a valid mask)
 _NOT_SPACE, _SPACE, _REGEX_SPACE, _LETTER, _PUNCT_SYMBOL, _NO_SPACE, _SPLITS_DIFFER = 1, 2, 4, 8, 16, 32, 64
 
@@ -404,8 +404,13 @@ def _mix64(x: np.ndarray) -> np.ndarray:
     return x
 
 
-# per class byte: 1 if the character counts for a word's length (not punctuation), + 2**32 if a letter
-_FIGURES = np.array([((c & _PUNCT_SYMBOL) == 0) + (((c & _LETTER) != 0) << 32) for c in range(256)], dtype=np.int64)
+# per class byte, two 32-bit fields: 1 if the character counts for a word's length (a token character
+# that is not punctuation), and 1 << 32 if it is a letter. Summed over a token (a difference of prefix
+# sums over the whole text, exact mod 2**64), each field holds the token's count.
+_FIGURES = np.array(
+    [(((c & _PUNCT_SYMBOL) == 0) and bool(c & _NOT_SPACE)) + (((c & _LETTER) != 0) << 32) for c in range(256)], dtype=np.uint64
+)
+_LOW32 = np.uint64(0xFFFFFFFF)
 
 
 @dataclass
@@ -425,44 +430,59 @@ class BatchTokens:
     char_mode: np.ndarray  # per document: ``is_char_mode``
 
 
+def _per_document(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Sums of per-token ``values`` over each document's tokens ``offsets[d]:offsets[d+1]``."""
+    cumulative = np.zeros(len(values) + 1, dtype=np.int64)
+    np.cumsum(values, out=cumulative[1:])
+    return cumulative[offsets[1:]] - cumulative[offsets[:-1]]
+
+
 def tokenize_batch(texts: list[str]) -> BatchTokens:
+    """One pass over the code points of the whole batch: token boundaries, keys and figures come from
+    prefix sums over the full text (spaces add to them but never lie inside a token, so differences
+    between a token's end and start see only its own characters)."""
     joined = "\n".join(texts)
     code_points = _code_points(joined)
-    classes = char_classes()[code_points]
+    size = len(code_points)
+    classes = char_classes().take(code_points)
     docs = len(texts)
     doc_starts = np.zeros(docs, dtype=np.int64)
     np.cumsum([len(t) + 1 for t in texts[:-1]], out=doc_starts[1:])
+    line_counts = [t.count("\n") + 1 for t in texts]
     line_base = np.zeros(docs + 1, dtype=np.int64)
-    np.cumsum([t.count("\n") + 1 for t in texts], out=line_base[1:])
-    chars = np.flatnonzero((classes & _NOT_SPACE).view(bool))  # positions of token characters
-    count = len(chars)
-    start = np.ones(count, dtype=bool)
-    np.not_equal(chars[1:], chars[:-1] + 1, out=start[1:])
-    token_starts = np.flatnonzero(start)  # index into chars of each token's first character
-    ends = np.append(token_starts[1:], count)
+    np.cumsum(line_counts, out=line_base[1:])
+    not_space = np.zeros(size + 2, dtype=bool)  # padded with a space either side
+    not_space[1:-1] = (classes & _NOT_SPACE).view(bool)
+    bounds = np.flatnonzero(not_space[1:] != not_space[:-1])  # token starts and ends, alternating
+    token_starts, ends = bounds[0::2], bounds[1::2]
     lengths = ends - token_starts
-    powers, inverse_powers = _powers(count)
-    prefix = np.zeros(count + 1, dtype=np.uint64)
-    np.cumsum(code_points[chars] * powers[:count], out=prefix[1:])
+    powers, inverse_powers = _powers(size)
+    prefix = np.zeros(size + 1, dtype=np.uint64)
+    np.cumsum(code_points * powers[:size], out=prefix[1:])
     keys = _mix64((prefix[ends] - prefix[token_starts]) * inverse_powers[token_starts] ^ lengths.astype(np.uint64))
-    figures = np.add.reduceat(_FIGURES[classes[chars]], token_starts) if count else np.zeros(0, dtype=np.int64)
-    word_chars, with_letter = figures & 0xFFFFFFFF, (figures >> 32) > 0
-    first_char = chars[token_starts]
-    doc = np.searchsorted(doc_starts, first_char, side="right") - 1
-    global_line = np.cumsum(code_points == 10, dtype=np.int32)[first_char]  # newlines before the token
-    offsets = np.zeros(docs + 1, dtype=np.int64)
-    np.cumsum(np.bincount(doc, minlength=docs), out=offsets[1:])
-    tokens_per_line = np.bincount(global_line, minlength=int(line_base[-1]))
-    without_letter = np.bincount(doc, weights=~with_letter, minlength=docs).astype(np.int64)
+    np.cumsum(_FIGURES.take(classes), out=prefix[1:])
+    figures = prefix[ends] - prefix[token_starts]
+    doc_ends = doc_starts + [len(t) for t in texts]
+    word_chars = ((prefix[doc_ends] - prefix[doc_starts]) & _LOW32).astype(np.int64)  # per document
+    # tokens per physical line: the tokens before each newline, differenced (newlines are few)
+    tokens_before = np.concatenate(([0], np.searchsorted(token_starts, np.flatnonzero(code_points == 10)), [len(token_starts)]))
+    tokens_per_line = np.diff(tokens_before)
+    global_line = np.repeat(np.arange(len(tokens_per_line), dtype=np.int32), tokens_per_line)
+    offsets = tokens_before[line_base]
+    doc = np.repeat(np.arange(docs), np.diff(offsets))
+    words = _per_document(figures & _LOW32 != 0, offsets)
+    without_letter = np.diff(offsets) - _per_document(figures > _LOW32, offsets)
     char_mode = np.zeros(docs, dtype=bool)
-    if len(classes) and classes.max() >= _NO_SPACE:  # rare characters: scripts without spaces, odd separators
+    rare = np.flatnonzero(classes >= _NO_SPACE)  # rare characters: scripts without spaces, odd separators
+    if len(rare):
         # is_char_mode on each document's first _SCRIPT_SAMPLE characters
-        sample_end = np.minimum(doc_starts + _SCRIPT_SAMPLE, doc_starts + [len(t) for t in texts])
-        no_space = np.flatnonzero(classes & _NO_SPACE)
+        sample_end = np.minimum(doc_starts + _SCRIPT_SAMPLE, doc_ends)
+        no_space = rare[(classes[rare] & _NO_SPACE) != 0]
         in_sample = np.searchsorted(no_space, sample_end) - np.searchsorted(no_space, doc_starts)
-        visible = np.searchsorted(chars, sample_end) - np.searchsorted(chars, doc_starts)
-        char_mode = in_sample * 2 > visible
-        disagree = np.flatnonzero(classes & _SPLITS_DIFFER)
+        for d in np.flatnonzero(in_sample):
+            visible = np.count_nonzero(not_space[doc_starts[d] + 1 : sample_end[d] + 1])
+            char_mode[d] = in_sample[d] * 2 > visible
+        disagree = rare[(classes[rare] & _SPLITS_DIFFER) != 0]
         for d in np.unique(np.searchsorted(doc_starts, disagree, side="right") - 1):
             without_letter[d] = word_figures(texts[d]).without_letter  # str.split and regex's \s differ here
     return BatchTokens(
@@ -472,27 +492,42 @@ def tokenize_batch(texts: list[str]) -> BatchTokens:
         line=global_line,
         line_base=line_base,
         offsets=offsets,
-        words=np.bincount(doc, weights=word_chars > 0, minlength=docs).astype(np.int64),
-        word_chars=np.bincount(doc, weights=word_chars, minlength=docs).astype(np.int64),
+        words=words,
+        word_chars=word_chars,
         without_letter=without_letter,
         line_words=[tokens_per_line[line_base[d] : line_base[d + 1]] for d in range(docs)],
         char_mode=char_mode,
     )
 
 
-def _count_stopwords(text: str, known: frozenset[str], enough: int | None) -> int:
-    """How many words are stopwords (``_PUNCT_OR_SYMBOL.sub("", text).casefold().split()``).
+def _stopword_candidates(parts: list[str]) -> list[list[str]]:
+    """``_PUNCT_OR_SYMBOL.sub("", part).casefold().split()`` of each part, with one regex call and
+    one casefold for all of them (joined by NUL, which neither changes; per part if a part holds one)."""
+    joined = "\0".join(parts)
+    if joined.count("\0") != len(parts) - 1:
+        return [_PUNCT_OR_SYMBOL.sub("", part).casefold().split() for part in parts]
+    return list(map(str.split, _PUNCT_OR_SYMBOL.sub("", joined).casefold().split("\0"))) if parts else []
+
+
+def count_stopwords_batch(texts: list[str], known: list[frozenset[str]], enough: list[int | None]) -> list[int]:
+    """Per text, how many words are stopwords (``_PUNCT_OR_SYMBOL.sub("", text).casefold().split()``).
     With ``enough``, the whole tokens of the first ``_STOPWORD_PROBES`` characters are tried first
     and their count returned once it reaches ``enough`` (most texts); else the whole text is counted."""
-    for probe in _STOPWORD_PROBES if enough is not None else ():
-        if len(text) <= probe:
-            break
-        parts = text[:probe].rsplit(None, 1)
-        head = parts[0] if len(parts) == 2 else ""  # without the token the cut may have split
-        found = sum(map(known.__contains__, _PUNCT_OR_SYMBOL.sub("", head).casefold().split()))
-        if found >= enough:
-            return found
-    return sum(map(known.__contains__, _PUNCT_OR_SYMBOL.sub("", text).casefold().split()))
+    found: list[int | None] = [None] * len(texts)
+    for probe in _STOPWORD_PROBES:
+        probing = [i for i, text in enumerate(texts) if found[i] is None and enough[i] is not None and len(text) > probe]
+        heads = []
+        for i in probing:
+            parts = texts[i][:probe].rsplit(None, 1)
+            heads.append(parts[0] if len(parts) == 2 else "")  # without the token the cut may have split
+        for i, words in zip(probing, _stopword_candidates(heads)):
+            count = sum(map(known[i].__contains__, words))
+            if count >= enough[i]:  # type: ignore[operator]
+                found[i] = count
+    rest = [i for i in range(len(texts)) if found[i] is None]
+    for i, words in zip(rest, _stopword_candidates([texts[i] for i in rest])):
+        found[i] = sum(map(known[i].__contains__, words))
+    return found  # type: ignore[return-value]
 
 
 # -- layout: logical lines, and the article among them -------------------------------------------
@@ -573,21 +608,20 @@ def layout(text: str, line_words: list[int]) -> Layout:
                 spans.append([i, i])
             joining = i < len(wraps) and wraps[i]
     else:  # one logical line per non-blank line; blank lines separate paragraphs
-        kept = [i for i, line in enumerate(stripped) if line]
-        lines = [stripped[i] for i in kept]
-        words = [line_words[i] for i in kept]
-        blanks = list(accumulate(map(not_, stripped)))
-        block = [blanks[i] for i in kept]
-        spans = [[i, i] for i in kept]
-    prose = [i for i, line in enumerate(lines) if words[i] >= _PROSE_MIN_WORDS and line[-1] in _TERMINAL_PUNCT_CHARS]
+        kept = list(compress(range(len(stripped)), stripped))
+        lines = list(compress(stripped, stripped))
+        words = list(compress(line_words, stripped))
+        block = list(compress(accumulate(map(not_, stripped)), stripped))
+    is_prose = list(map(and_, map(_PROSE_MIN_WORDS.__le__, words), map(_TERMINAL_PUNCT_CHARS.__contains__, map(itemgetter(-1), lines))))
+    prose = list(compress(range(len(lines)), is_prose))
     return Layout(
         lines=lines,
         line_words=words,
         block=block,
-        article_lines=[lines[i] for i in prose],
+        article_lines=list(compress(lines, is_prose)),
         prose=prose,
-        article_words=sum(words[i] for i in prose),
-        article_spans=[(spans[i][0], spans[i][1]) for i in prose],
+        article_words=sum(compress(words, is_prose)),
+        article_spans=[(spans[i][0], spans[i][1]) for i in prose] if wraps else [(kept[i], kept[i]) for i in prose],
         wrapped=len(stripped) - len(lines) - stripped.count(""),
     )
 
@@ -671,7 +705,8 @@ class Quality(Stage):
             return []
         tokens = tokenize_batch(texts)
         measured: list[Measured] = []
-        in_scope = np.ones(int(tokens.line_base[-1]), dtype=bool)  # per physical line of the batch
+        narrowed = np.zeros(len(texts), dtype=bool)  # documents whose n-gram scope is not all their lines
+        article_lines: list[int] = []  # physical lines of the batch in those documents' articles
         char_units: dict[int, list[str]] = {}  # n-gram units of the documents in char mode
         for d, (text, lang) in enumerate(zip(texts, langs)):
             char_mode = bool(tokens.char_mode[d])
@@ -693,20 +728,22 @@ class Quality(Stage):
             # the units the n-gram rules look at: the article's, or all
             if char_mode:
                 char_units[d] = _CHAR_UNIT.findall("\n".join(page.article_lines)) if article else units
-                in_scope[first_line : tokens.line_base[d + 1]] = False
+                narrowed[d] = True
             elif article:
-                in_scope[first_line : tokens.line_base[d + 1]] = False
-                for first, last in page.article_spans:
-                    in_scope[first_line + first : first_line + last + 1] = True
+                narrowed[d] = True
+                article_lines += [first_line + i for first, last in page.article_spans for i in range(first, last + 1)]
+        in_scope = ~np.repeat(narrowed, np.diff(tokens.line_base))  # per physical line of the batch
+        in_scope[article_lines] = True
         top, dup, scope_sizes = self._ngram_measures(tokens, in_scope, char_units, measured)
+        stopwords = self._stopword_counts(measured)
         results = []
         for d, m in enumerate(measured):
             t = self.thresholds(m.lang)
             checks = self._length_checks(m, t)
             if m.tokens:
                 checks += self._junk_checks(m, t)
-                checks += self._repetition_checks(m, t, {n: v[d] for n, v in top.items()}, {n: v[d] for n, v in dup.items()}, scope_sizes[d])
-                checks += self._prose_checks(m, t, tokens, d)
+                checks += self._repetition_checks(m, t, top, dup, d, scope_sizes[d])
+                checks += self._prose_checks(m, t, tokens, d, stopwords.get(d))
             stats = {k: round(v, 4) if isinstance(v, float) else v for k, v in m.stats.items()} if self.config.record_stats else m.stats
             results.append(([c for c in checks if c], stats))
         return results
@@ -745,9 +782,9 @@ class Quality(Stage):
     def _ngram_sizes(self, measured: list[Measured]) -> tuple[list[int], list[int]]:
         top: set[int] = set()
         dup: set[int] = set()
-        for m in measured:
-            t = self.thresholds(m.lang)
-            scale = self.config.chars_per_word if m.char_mode else 1
+        for lang, char_mode in {(m.lang, m.char_mode) for m in measured}:
+            t = self.thresholds(lang)
+            scale = self.config.chars_per_word if char_mode else 1
             top.update(round(n * scale) for n in (t.max_top_ngram_char_ratio or {}))
             dup.update(round(n * scale) for n in (t.max_dup_ngram_char_ratio or {}))
         return sorted(top), sorted(dup)
@@ -777,15 +814,21 @@ class Quality(Stage):
 
     def _policy_check(self, m: Measured, t: Thresholds) -> Flag | None:
         """Consent walls. The rule needs nearly every line to name a policy, so lines are tried
-        longest first and the check stops at ``article_min_words`` words of other text."""
+        longest first and the check stops at ``article_min_words`` words of other text (whether it
+        stops does not depend on the order: only on the words of all other lines)."""
         if t.max_policy_word_ratio is None:
             return None
         phrases = policy_phrases(m.lang)
         lines, words = m.layout.lines, m.layout.line_words
+        longest = max(words, default=0)
+        if longest >= self.config.article_min_words:  # most texts: one long line decides, no sort
+            lowered = lines[words.index(longest)].lower()
+            if not any(map(lowered.__contains__, phrases)):
+                return None
         other = policy = 0
         for i in sorted(range(len(lines)), key=words.__getitem__, reverse=True):
             lowered = lines[i].lower()
-            if any(phrase in lowered for phrase in phrases):
+            if any(map(lowered.__contains__, phrases)):
                 policy += words[i]
             else:
                 other += words[i]
@@ -796,10 +839,11 @@ class Quality(Stage):
         return _upper("max_policy_word_ratio", "words in cookie/consent/policy lines", ratio, t.max_policy_word_ratio)
 
     def _repetition_checks(
-        self, m: Measured, t: Thresholds, top: dict[int, float], dup: dict[int, float], scope_tokens: int
+        self, m: Measured, t: Thresholds, top: dict[int, list[float]], dup: dict[int, list[float]], d: int, scope_tokens: int
     ) -> list[Flag | None]:
         """Gopher's repeated lines, paragraphs and n-grams, on the article when the page has one
-        (n-grams of characters x chars_per_word for scripts written without spaces)."""
+        (n-grams of characters x chars_per_word for scripts written without spaces; ``top`` and
+        ``dup`` hold the batch's values, this document's at ``d``)."""
         checks: list[Flag | None] = []
         page = m.layout
         lines = page.article_lines if m.article else page.lines
@@ -822,8 +866,9 @@ class Quality(Stage):
         for rule, what, limits, kind in self._ngram_limits(m.lang, scale):
             values = top if kind == "top" else dup
             for n, limit, stat in limits:
-                m.stats[stat] = values[n]
-                checks.append(_upper(rule, what, values[n], limit, n=n, unit=unit, where=where))
+                value = m.stats[stat] = values[n][d]
+                if value > limit:  # (most are not: the message is built only for a flag)
+                    checks.append(_upper(rule, what, value, limit, n=n, unit=unit, where=where))
         return checks
 
     def _ngram_limits(self, lang: str, scale: float) -> list[tuple[str, str, list[tuple[int, float, str]], str]]:
@@ -841,9 +886,17 @@ class Quality(Stage):
         self._ngram_rules[lang, scale] = out
         return out
 
-    def _prose_checks(self, m: Measured, t: Thresholds, tokens: BatchTokens, d: int) -> list[Flag | None]:
+    def _stopword_counts(self, measured: list[Measured]) -> dict[int, int]:
+        """Stopwords of the documents the stopword rule judges, counted for the batch at once."""
+        judged = [d for d, m in enumerate(measured) if m.tokens and not m.char_mode and stopword_list(m.lang)
+                  and self.thresholds(m.lang).min_stopwords is not None]
+        enough = [None if self.config.record_stats else self.thresholds(measured[d].lang).min_stopwords for d in judged]
+        counts = count_stopwords_batch([measured[d].text for d in judged], [stopword_list(measured[d].lang) for d in judged], enough)
+        return dict(zip(judged, counts))
+
+    def _prose_checks(self, m: Measured, t: Thresholds, tokens: BatchTokens, d: int, stopwords: int | None) -> list[Flag | None]:
         """Does it read like prose: FineWeb's line punctuation (pages without an article), Gopher's
-        word length, letters, stopwords."""
+        word length, letters, stopwords (``stopwords``: counted when the rule applies)."""
         checks: list[Flag | None] = []
         lines = m.layout.lines
         if len(lines) >= 5:
@@ -869,10 +922,8 @@ class Quality(Stage):
         m.stats["mean_word_length"] = mean_length
         checks.append(_lower("min_mean_word_length", "mean word length", mean_length, t.min_mean_word_length))
         checks.append(_upper("max_mean_word_length", "mean word length", mean_length, t.max_mean_word_length))
-        known = stopword_list(m.lang)
-        if known and t.min_stopwords is not None:
-            found = _count_stopwords(m.text, known, None if self.config.record_stats else t.min_stopwords)
-            m.stats["stopwords"] = found
+        if stopwords is not None and t.min_stopwords is not None:
+            found = m.stats["stopwords"] = stopwords
             if found < t.min_stopwords:
                 checks.append(("min_stopwords", f"{found} {m.lang} stopwords < {t.min_stopwords}", found))
         return checks
