@@ -79,17 +79,27 @@ def test_sampling_does_not_change_the_answer_on_mixed_length_documents():
     assert {d["size"] for d in DOCUMENTS} == {"short", "medium", "long"}
 
 
-def test_prose_sample_reads_whole_words_of_the_longest_lines_spread_over_the_text():
+def test_prose_sample_reads_whole_words_of_prose_lines_spread_over_the_text():
     words = [f"wort{i}" for i in range(400)]
-    text = "Startseite | Kontakt\nAnmelden\n\n" + " ".join(words[:200]) + "\n\nTeilen\n" + " ".join(words[200:])
+    menu = "Startseite | Kontakt\nAnmelden\nSuche\nNewsletter\n" * 30  # a long run of short lines first
+    text = menu + "\n" + " ".join(words[:200]) + "\n\nTeilen\nDrucken\n" + " ".join(words[200:]) + "\n" + menu
     sample = prose_sample(text, 200)
     chosen = sample.split()
     assert len(sample) <= 200 and "\n" not in sample
     assert set(chosen) <= set(words)  # no menu line, no word cut in half
     assert chosen == sorted(chosen, key=words.index)  # document order
-    assert words.index(chosen[0]) == 200  # the longest line, from its start...
-    assert words.index(chosen[-1]) > 260  # ...to well past its first 200 characters
+    positions = [words.index(w) for w in chosen]
+    assert min(positions) < 200 <= max(positions)  # both prose paragraphs are read...
+    assert max(positions) - min(positions) > 150  # ...spread, not the first 200 characters
     assert prose_sample("Kurz.\nNoch kürzer.", 200) == "Kurz. Noch kürzer."
+
+
+def test_prose_sample_of_text_without_prose_lines_reads_its_words_spread():
+    wrapped = "\n".join(f"zeile {i} eines umbrochenen textes ohne lange zeilen" for i in range(60))
+    sample = prose_sample(wrapped, 200)
+    assert 100 < len(sample) <= 200 and "\n" not in sample
+    numbers = [int(w) for w in sample.split() if w.isdigit()]
+    assert numbers == sorted(numbers) and numbers[-1] - numbers[0] > 30
 
 
 def test_fallback_chooses_among_fasttext_guesses_and_languages_lid176_lacks():

