@@ -89,6 +89,26 @@ def _cumulative_powers(base: np.uint64, size: int) -> np.ndarray:
     return np.cumprod(factors, dtype=np.uint64)
 
 
+def short_lines(text: str, max_chars: int) -> tuple[list[str], np.ndarray, list[str]]:
+    """The lines of ``text`` (split on "\\n"), which of them have 1 to ``max_chars`` non-blank
+    characters (the only ones whose key, case and spacing aside, can be counted), and those lines
+    lower-cased. Lines over the limit (most of the text: paragraphs) are ruled out from the raw code
+    points, before any per-line Python work."""
+    lines = text.split("\n")
+    codes = _codepoints(text)
+    blanks_before = np.zeros(len(codes) + 1, dtype=np.int32)
+    np.cumsum(_IS_SPACE.take(codes, mode="clip"), out=blanks_before[1:])
+    ends = np.append(_nonzero(codes == 10), len(codes))  # one past each line's last character
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    visible = (ends - starts) - (blanks_before[ends] - blanks_before[starts])  # lower() never shortens
+    rows = _nonzero((visible > 0) & (visible <= max_chars))
+    chosen = [lines[i] for i in rows.tolist()]
+    lowered = "\n".join(chosen).lower().split("\n") if chosen else []
+    if len(lowered) != len(chosen):  # pragma: no cover - lower() never adds line breaks
+        lowered = [line.lower() for line in chosen]
+    return lines, rows, lowered
+
+
 class _Tokens:
     """Whitespace tokens of a text as numpy arrays, without making a Python string per token: each
     token is identified by a polynomial hash of its code points (mod 2**64, plus its length), so
@@ -368,22 +388,10 @@ class LineClassifier:
 
     def line_keys(self, text: str, max_chars: int) -> np.ndarray:
         """Per line of ``text`` (split on "\\n"): ``line_hashes`` where the key has 1 to
-        ``max_chars`` characters, else 0. Lines with more than ``max_chars`` non-blank characters
-        (most of the text: paragraphs) are ruled out from the raw code points, before lower()."""
-        lines = text.split("\n")
-        codes = _codepoints(text)
-        blanks_before = np.zeros(len(codes) + 1, dtype=np.int32)
-        np.cumsum(_IS_SPACE.take(codes, mode="clip"), out=blanks_before[1:])
-        ends = np.append(_nonzero(codes == 10), len(codes))  # one past each line's last character
-        starts = np.concatenate(([0], ends[:-1] + 1))
-        visible = (ends - starts) - (blanks_before[ends] - blanks_before[starts])  # lower() never shortens
-        rows = _nonzero((visible > 0) & (visible <= max_chars))
+        ``max_chars`` characters, else 0."""
+        lines, rows, lowered = short_lines(text, max_chars)
         out = np.zeros(len(lines), dtype=np.uint64)
         if len(rows):
-            chosen = [lines[i] for i in rows.tolist()]
-            lowered = "\n".join(chosen).lower().split("\n")
-            if len(lowered) != len(chosen):  # pragma: no cover - lower() never adds line breaks
-                lowered = [line.lower() for line in chosen]
             hashes, key_chars = self.line_hashes(lowered)
             out[rows] = np.where(key_chars <= max_chars, hashes, 0)
         return out

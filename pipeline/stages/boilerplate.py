@@ -21,7 +21,7 @@ import numpy as np
 import xxhash
 from pydantic import Field
 
-from ..boilerplate_lines import LineClassifier, LineParams, RepeatedTest
+from ..boilerplate_lines import LineClassifier, LineParams, RepeatedTest, short_lines
 from ..boilerplate_rules import load_rules
 from ..boilerplate_zones import ZoneMarker, ZoneParams
 from ..document import Document, Removal
@@ -154,13 +154,11 @@ class Boilerplate(Stage):
             site_docs = [k for k, domain in enumerate(domains) if domain]
             doc_ids = [xxhash.xxh3_64_intdigest(batch[k].id.encode(), seeds[k]) for k in site_docs]
             site_seeds = [seeds[k] for k in site_docs]
-            keys: list[str] = []
-            key_docs: list[int] = []
-            for k in site_docs:
-                lines = batch[k].text.split("\n")
-                keys += map(line_key, lines)
-                key_docs += [k] * len(lines)
-            docs, unique = _unique_per_doc(_hashes(keys, max_chars, [seeds[k] for k in key_docs]), np.array(key_docs, dtype=np.int64))
+            # line_key of the lines short enough to count only (paragraphs are ruled out first)
+            _, rows, lowered = short_lines("\n".join(batch[k].text for k in site_docs), max_chars)
+            key_docs = np.repeat(np.array(site_docs, dtype=np.int64), counts[site_docs])[rows]
+            keys = list(map(" ".join, map(str.split, lowered)))
+            docs, unique = _unique_per_doc(_hashes(keys, max_chars, np.array(seeds, dtype=np.uint64)[key_docs].tolist()), key_docs)
             site_keys = np.split(unique, np.searchsorted(docs, site_docs)[1:])
         keys_run, counts_run = np.unique(run_keys, return_counts=True)
         return {
