@@ -389,12 +389,17 @@ class LineClassifier:
     def line_keys(self, text: str, max_chars: int) -> np.ndarray:
         """Per line of ``text`` (split on "\\n"): ``line_hashes`` where the key has 1 to
         ``max_chars`` characters, else 0."""
+        return self.short_line_keys(text, max_chars)[0]
+
+    def short_line_keys(self, text: str, max_chars: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """``line_keys``, plus ``short_lines``' rows and lower-cased lines (for other keys of the
+        same lines without lowering them again)."""
         lines, rows, lowered = short_lines(text, max_chars)
         out = np.zeros(len(lines), dtype=np.uint64)
         if len(rows):
             hashes, key_chars = self.line_hashes(lowered)
             out[rows] = np.where(key_chars <= max_chars, hashes, 0)
-        return out
+        return out, rows, lowered
 
     def _line_hashes(self, hashes, token_line, lengths, n) -> tuple[np.ndarray, np.ndarray]:
         m = len(hashes)

@@ -23,7 +23,7 @@ import numpy as np
 import xxhash
 from pydantic import Field
 
-from ..boilerplate_lines import LineClassifier, LineParams, RepeatedTest, short_lines
+from ..boilerplate_lines import LineClassifier, LineParams, RepeatedTest
 from ..boilerplate_rules import load_rules
 from ..boilerplate_zones import ZoneMarker, ZoneParams
 from ..document import Document, Removal
@@ -126,10 +126,11 @@ def _count(keys: list[np.ndarray], weights: list[np.ndarray] | None = None) -> t
 
 @contextmanager
 def _gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a batch is cleaned: it makes a removal record per cut line
-    (~130 a web page), and each few hundred new objects made Python's collector walk the young
-    ones, now and then all of them (a third of the stage's time on real pages). The records hold
-    no cycles, so nothing is left for the collector to find; its state is restored after."""
+    """No cyclic garbage collection while a batch is read or cleaned: it makes a removal record per
+    cut line (~130 a web page) and a string per short line, and each few hundred new objects made
+    Python's collector walk the young ones, now and then all of them (a third of the stage's time
+    on real pages). None of them forms a cycle, so nothing is left for the collector to find; its
+    state is restored after."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -159,23 +160,37 @@ class Boilerplate(Stage):
         """Per batch: each line hash once per document, globally and per domain (workers). The
         lines of a batch are hashed with numpy (``LineClassifier.line_keys``); duplicates within a
         document go with one sort of (document, hash) pairs."""
+        with _gc_paused():
+            return self._collect(batch)
+
+    def _collect(self, batch: list[Document]) -> dict[str, Any]:
         max_chars = self.config.repeat_max_chars
         counts = np.array([doc.text.count("\n") + 1 for doc in batch], dtype=np.int64)
         line_doc = np.repeat(np.arange(len(batch)), counts)
-        hashes = [self._classifier.line_keys("\n".join(doc.text for doc in part), max_chars) for part in _parts(batch)]
+        domains = [domain_of(doc.metadata) for doc in batch]
+        hashes, rows, lowered = [], [], []  # lowered: of the short lines, kept for per-site keys
+        line = 0
+        for part in _parts(batch):
+            part_hashes, part_rows, part_lowered = self._classifier.short_line_keys("\n".join(doc.text for doc in part), max_chars)
+            hashes.append(part_hashes)
+            rows.append(part_rows + line)
+            if any(domains):
+                lowered += part_lowered
+            line += len(part_hashes)
         run_keys = _unique_per_doc(np.concatenate(hashes), line_doc)[1]
         site_keys, doc_ids, site_seeds = [], [], []
-        domains = [domain_of(doc.metadata) for doc in batch]
         if any(domains):  # per-site counts are saved: keyed by xxh3 of the line key, seeded by the site
             seeds = [_domain_seed(domain) if domain else 0 for domain in domains]
             site_docs = [k for k, domain in enumerate(domains) if domain]
             doc_ids = [xxhash.xxh3_64_intdigest(batch[k].id.encode(), seeds[k]) for k in site_docs]
             site_seeds = [seeds[k] for k in site_docs]
-            # line_key of the lines short enough to count only (paragraphs are ruled out first)
-            _, rows, lowered = short_lines("\n".join(batch[k].text for k in site_docs), max_chars)
-            key_docs = np.repeat(np.array(site_docs, dtype=np.int64), counts[site_docs])[rows]
-            keys = list(map(" ".join, map(str.split, lowered)))
-            docs, unique = _unique_per_doc(_hashes(keys, max_chars, np.array(seeds, dtype=np.uint64)[key_docs].tolist()), key_docs)
+            # line_key of the short lines of pages with a site (their lower-cased forms from above)
+            short = np.concatenate(rows)
+            row_seeds = np.array(seeds, dtype=np.uint64)[line_doc[short]]
+            chosen = np.flatnonzero(row_seeds != 0).tolist()
+            keys = list(map(" ".join, map(str.split, map(lowered.__getitem__, chosen))))
+            key_docs = line_doc[short[chosen]]
+            docs, unique = _unique_per_doc(_hashes(keys, max_chars, row_seeds[chosen].tolist()), key_docs)
             site_keys = np.split(unique, np.searchsorted(docs, site_docs)[1:])
         keys_run, counts_run = np.unique(run_keys, return_counts=True)
         return {
