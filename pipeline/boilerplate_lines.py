@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import compress, repeat
 from operator import itemgetter
-from typing import Callable
+from typing import Callable, Protocol
 
 import numpy as np
 import regex
@@ -234,6 +234,16 @@ class LineView:
     code: Callable[[str], int]
 
 
+class PagePass(Protocol):
+    """A later pass over each page's decisions (``pipeline.boilerplate_zones``)."""
+
+    def pages(self, codes: np.ndarray, line_doc: np.ndarray, n_docs: int, clusters: Clusters, code: Callable[[str], int]) -> np.ndarray:
+        """Which pages of a batch the pass may change (the others are not visited)."""
+
+    def __call__(self, view: LineView) -> None:
+        """Set more ``codes`` of one page."""
+
+
 class _Rules:
     """Rule names <-> small integer codes, so decisions live in one numpy array."""
 
@@ -318,7 +328,7 @@ class _Pages:
 
 
 @dataclass
-class _Clusters:
+class Clusters:
     """Runs of prose lines with small gaps: first and last line, prose chars, page."""
 
     first: np.ndarray
@@ -331,7 +341,7 @@ class LineClassifier:
     """Phrase rules + thresholds; ``clean(text)`` returns the article and what was cut, and why
     (``clean_batch(texts)``: the same for many texts at once, much faster per text)."""
 
-    def __init__(self, rules: PhraseRules, params: LineParams, zones: Callable[[LineView], None] | None = None):
+    def __init__(self, rules: PhraseRules, params: LineParams, zones: PagePass | None = None):
         self.rules = rules
         self.params = params
         self.zones = zones  # a later pass over each page's decisions (pipeline.boilerplate_zones), or None
@@ -573,12 +583,12 @@ class LineClassifier:
             self._mark_zones(pages, clusters, (n_words, n_stop, ends, good, codes))
         return self._results(pages, codes, titles, language)
 
-    def _mark_zones(self, pages: _Pages, clusters: _Clusters, arrays: tuple[np.ndarray, ...]) -> None:
+    def _mark_zones(self, pages: _Pages, clusters: Clusters, arrays: tuple[np.ndarray, ...]) -> None:
         """Run the zone pass on every page that has prose clusters, with page-local views."""
         assert self.zones is not None
         n_words, n_stop, ends, good, codes = arrays
         cuts = np.searchsorted(clusters.doc, np.arange(len(pages.bounds)))  # clusters are in line order
-        for d in np.unique(clusters.doc).tolist():
+        for d in self.zones.pages(codes, pages.doc, len(pages.bounds) - 1, clusters, self.names.code).tolist():
             a, b = int(pages.bounds[d]), int(pages.bounds[d + 1])
             c0, c1 = int(cuts[d]), int(cuts[d + 1])
             page_clusters = list(zip((clusters.first[c0:c1] - a).tolist(), (clusters.last[c0:c1] - a).tolist(),
@@ -646,11 +656,11 @@ class LineClassifier:
                     tail[tail == KEEP] = comments
                     break
 
-    def _clusters(self, pages: _Pages, good_idx: np.ndarray) -> _Clusters:
+    def _clusters(self, pages: _Pages, good_idx: np.ndarray) -> Clusters:
         """Each run of prose lines with small gaps, within a page."""
         if not len(good_idx):
             empty = np.zeros(0, dtype=np.int64)
-            return _Clusters(empty, empty, empty, empty)
+            return Clusters(empty, empty, empty, empty)
         seen = np.cumsum(pages.nonblank)
         gaps = seen[good_idx[1:] - 1] - seen[good_idx[:-1]]  # non-blank lines strictly between
         good_doc = pages.doc[good_idx]
@@ -658,9 +668,9 @@ class LineClassifier:
         starts = np.concatenate(([0], breaks + 1))
         ends = np.concatenate((breaks, [len(good_idx) - 1]))
         weights = np.add.reduceat(pages.lengths[good_idx], starts)
-        return _Clusters(good_idx[starts], good_idx[ends], weights, good_doc[starts])
+        return Clusters(good_idx[starts], good_idx[ends], weights, good_doc[starts])
 
-    def _mark_outside(self, pages: _Pages, clusters: _Clusters, article, heaviest, good, menu_like, codes) -> np.ndarray:
+    def _mark_outside(self, pages: _Pages, clusters: Clusters, article, heaviest, good, menu_like, codes) -> np.ndarray:
         """Menus and footers: short lines before and after the article (of each page in
         ``article``); returns the menu-like lines inside it, of which runs go."""
         p, n, nb, doc = self.params, pages.n, pages.nb, pages.doc
@@ -750,7 +760,7 @@ class LineClassifier:
             span = codes[i + 1 : stop]
             span[(span == KEEP) & pages.nonblank[i + 1 : stop]] = codes[i]
 
-    def _mark_repeated(self, pages: _Pages, repeated: RepeatedTest, good, codes, clusters: _Clusters, keys) -> None:
+    def _mark_repeated(self, pages: _Pages, repeated: RepeatedTest, good, codes, clusters: Clusters, keys) -> None:
         """Lines common across documents go, unless they are article prose or head a paragraph."""
         in_cluster = pages.ranges(clusters.first, clusters.last)
         # article prose stays; so does a common subheading ("Fazit") right above prose
