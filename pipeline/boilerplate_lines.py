@@ -208,11 +208,19 @@ class LineParams(BaseModel):
 class CleanResult:
     text: str
     title: str | None
-    removed: list[tuple[str, str, int]] = field(default_factory=list)
-    """(rule, line, character offset of the line) for every removed line."""
+    rules: list[str] = field(default_factory=list)
+    """Per removed line: its rule, the line (stripped) and the character offset where it starts
+    (three lists rather than a tuple per line: the stage makes its records straight from them)."""
+    lines: list[str] = field(default_factory=list)
+    offsets: list[int] = field(default_factory=list)
     language: str | None = None
     lines_removed: int = 0
     lines_kept: int = 0
+
+    @property
+    def removed(self) -> list[tuple[str, str, int]]:
+        """(rule, line, character offset of the line) for every removed line."""
+        return list(zip(self.rules, self.lines, self.offsets))
 
 
 @dataclass
@@ -776,9 +784,11 @@ class LineClassifier:
         keep = codes == KEEP
         keep_l = keep.tolist()
         cut = _nonzero(pages.nonblank & ~keep)
-        # the records of all cut lines in one C-level zip; each page takes its slice
+        # the records of all cut lines as three lists made by C-level map; each page takes its slices
         offsets = pages.line_starts[cut] - pages.line_starts[pages.bounds[:-1]][doc[cut]]  # where each line starts in its text
-        records = list(zip(map(self.names.names.__getitem__, codes[cut].tolist()), map(pages.stripped.__getitem__, cut.tolist()), offsets.tolist()))
+        rules = list(map(self.names.names.__getitem__, codes[cut].tolist()))
+        cut_lines = list(map(pages.stripped.__getitem__, cut.tolist()))
+        offsets = offsets.tolist()
         first_record = np.searchsorted(doc[cut], np.arange(n_docs + 1)).tolist()
         n_removed = np.bincount(doc[cut], minlength=n_docs).tolist()
         n_nonblank = np.bincount(doc[pages.nb], minlength=n_docs).tolist()
@@ -790,8 +800,8 @@ class LineClassifier:
             if "\n\n\n" in text:
                 text = _BLANK_RUNS.sub("\n\n", text)
             lang = languages[d]
-            removed = records[first_record[d] : first_record[d + 1]]
-            out.append(CleanResult(text.strip(), titles[d], removed, self.languages[lang] if lang >= 0 else None,
+            r0, r1 = first_record[d], first_record[d + 1]
+            out.append(CleanResult(text.strip(), titles[d], rules[r0:r1], cut_lines[r0:r1], offsets[r0:r1], self.languages[lang] if lang >= 0 else None,
                                    n_removed[d], n_nonblank[d] - n_removed[d]))
         return out
 

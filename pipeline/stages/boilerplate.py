@@ -13,8 +13,7 @@ from __future__ import annotations
 import gc
 import io
 from contextlib import contextmanager
-from functools import partial
-from itertools import repeat, starmap
+from itertools import repeat
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 from urllib.parse import urlsplit
@@ -319,9 +318,8 @@ class Boilerplate(Stage):
     def _process(self, batch: list[Document]) -> None:
         results = self._classifier.clean_batch([doc.text for doc in batch], self._repeated(batch))
         name = self.name
-        record = partial(Removal, name)
         for doc, result in zip(batch, results):
-            doc.removals.extend(starmap(record, result.removed))
+            doc.removals.extend(map(Removal, repeat(name), result.rules, result.lines, result.offsets))
             doc.text = result.text
             found: dict[str, Any] = {"lines_removed": result.lines_removed, "lines_kept": result.lines_kept}
             if result.language:
