@@ -283,10 +283,6 @@ class _Pages:
         self.doc = np.repeat(np.arange(len(texts)), counts)
         # lower() of the joined batch is that of each text: its context rules never look across "\n"
         self.lowered_text = joined.lower()
-        self.lowered: list[str] = self.lowered_text.split("\n")
-        if len(self.lowered) != n:  # pragma: no cover - lower() never adds line breaks; guard anyway
-            self.lowered = [line.lower() for line in self.lines]
-            self.lowered_text = "\n".join(self.lowered)
         self.stripped: list[str] = list(map(str.strip, self.lines))
         self.lengths = np.fromiter(map(len, self.stripped), dtype=np.int64, count=n)
         self.nonblank = self.lengths > 0
@@ -296,6 +292,15 @@ class _Pages:
         self.nb_same[1:] = nb_doc[1:] == nb_doc[:-1]
         self.doc_start = np.zeros(n, dtype=bool)
         self.doc_start[self.bounds[:-1][counts > 0]] = True
+
+    def lowered_lines(self, rows: np.ndarray) -> list[str]:
+        """Some lines, lower-cased (as in ``lowered_text``: lower() of the joined lines is that of
+        each line, its context rules never look across "\\n"), without splitting all of them."""
+        chosen = list(map(self.lines.__getitem__, rows.tolist()))
+        lowered = "\n".join(chosen).lower().split("\n") if chosen else []
+        if len(lowered) != len(chosen):  # pragma: no cover - lower() never adds line breaks; guard anyway
+            lowered = [line.lower() for line in chosen]
+        return lowered
 
     def sentence_ends(self) -> np.ndarray:
         """Lines ending with a sentence end, perhaps followed by a quote or bracket."""
@@ -480,10 +485,11 @@ class LineClassifier:
         """Rule code per line from the phrase data (0 = no rule), and which came from a phrase
         found inside the line (rather than the whole line)."""
         rules, code, stripped, lengths, n = self.rules, self.names.code, pages.stripped, pages.lengths, pages.n
-        keys = map(str.strip, pages.lowered, repeat(EDGE_CHARS, n))
-        codes = np.fromiter(map(self._phrase_codes_by_key.get, keys, repeat(KEEP)), dtype=np.int32, count=n)
+        phrase_rows = _nonzero((lengths > 0) & (lengths <= _PHRASE_MAX_CHARS))  # whole-line phrases are short
+        keys = map(str.strip, pages.lowered_lines(phrase_rows), repeat(EDGE_CHARS))
+        codes = np.zeros(n, dtype=np.int32)
+        codes[phrase_rows] = np.fromiter(map(self._phrase_codes_by_key.get, keys, repeat(KEEP)), dtype=np.int32, count=len(phrase_rows))
         contained = np.zeros(n, dtype=bool)  # lines coded by a ``contains`` phrase
-        codes[(lengths == 0) | (lengths > _PHRASE_MAX_CHARS)] = KEEP
         anchored, line_gate, contains_gate = gates
         candidates = anchored & (codes == 0)
         for i in _nonzero(candidates & line_gate & (lengths <= _PATTERN_MAX_CHARS) & (n_words <= _PATTERN_MAX_WORDS)).tolist():
