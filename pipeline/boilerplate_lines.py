@@ -396,7 +396,7 @@ class LineClassifier:
             codes = _codepoints(chunk)
             starts, ends, hashes = self._tokenizer.split(codes)
             hash_parts.append(hashes)
-            line_parts.append(np.searchsorted(_nonzero(codes == 10), starts) + line)
+            line_parts.append((codes == 10).cumsum(dtype=np.int64)[starts] + line)  # newlines before each token
             length_parts.append(ends - starts)
             line += chunk.count("\n") + 1
             start = stop + 1
