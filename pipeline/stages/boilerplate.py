@@ -167,18 +167,19 @@ class Boilerplate(Stage):
         counts = np.array([doc.text.count("\n") + 1 for doc in batch], dtype=np.int64)
         line_doc = np.repeat(np.arange(len(batch)), counts)
         domains = [domain_of(doc.metadata) for doc in batch]
+        has_sites = any(domains)
         hashes, rows, lowered = [], [], []  # lowered: of the short lines, kept for per-site keys
         line = 0
         for part in _parts(batch):
             part_hashes, part_rows, part_lowered = self._classifier.short_line_keys("\n".join(doc.text for doc in part), max_chars)
             hashes.append(part_hashes)
             rows.append(part_rows + line)
-            if any(domains):
+            if has_sites:
                 lowered += part_lowered
             line += len(part_hashes)
         run_keys = _unique_per_doc(np.concatenate(hashes), line_doc)[1]
         site_keys, doc_ids, site_seeds = [], [], []
-        if any(domains):  # per-site counts are saved: keyed by xxh3 of the line key, seeded by the site
+        if has_sites:  # per-site counts are saved: keyed by xxh3 of the line key, seeded by the site
             seeds = [_domain_seed(domain) if domain else 0 for domain in domains]
             site_docs = [k for k, domain in enumerate(domains) if domain]
             doc_ids = [xxhash.xxh3_64_intdigest(batch[k].id.encode(), seeds[k]) for k in site_docs]
