@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -212,13 +213,15 @@ class _DerivedCache:
     """What start-up derives from each pattern string - its expansion, its anchor words - kept on
     disk between processes: deriving them was most of the stage's start-up (~0.7 CPU s a process).
     Both are functions of the pattern and of this module's code alone, so entries are keyed by the
-    pattern, in a file named by a hash of this module's source (a code change starts afresh).
+    pattern, in a file named by a hash of this module's source and the Python version (a code change
+    starts afresh).
     Stored as JSON in ``$WINNOW_CACHE_DIR``, else ``$XDG_CACHE_HOME/winnow`` or ``~/.cache/winnow``;
     best effort: a missing, unreadable or unwritable cache only costs time."""
 
     def __init__(self) -> None:
         root = os.environ.get("WINNOW_CACHE_DIR") or os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "winnow")
-        digest = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+        # expansions come from the stdlib regex parser: the Python version is part of the key
+        digest = hashlib.sha256(Path(__file__).read_bytes() + sys.version.encode()).hexdigest()[:16]
         self.path = Path(root) / f"boilerplate-patterns-{digest}.json"
         self.entries: dict[str, dict[str, list[str] | None]] = {"expand": {}, "anchors": {}}
         try:
