@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import compress, repeat
 from operator import itemgetter
-from typing import Callable
+from typing import Callable, Protocol
 
 import numpy as np
 import regex
@@ -87,6 +87,26 @@ def _cumulative_powers(base: np.uint64, size: int) -> np.ndarray:
     factors = np.full(size, base, dtype=np.uint64)
     factors[0] = 1
     return np.cumprod(factors, dtype=np.uint64)
+
+
+def short_lines(text: str, max_chars: int) -> tuple[list[str], np.ndarray, list[str]]:
+    """The lines of ``text`` (split on "\\n"), which of them have 1 to ``max_chars`` non-blank
+    characters (the only ones whose key, case and spacing aside, can be counted), and those lines
+    lower-cased. Lines over the limit (most of the text: paragraphs) are ruled out from the raw code
+    points, before any per-line Python work."""
+    lines = text.split("\n")
+    codes = _codepoints(text)
+    blanks_before = np.zeros(len(codes) + 1, dtype=np.int32)
+    np.cumsum(_IS_SPACE.take(codes, mode="clip"), out=blanks_before[1:])
+    ends = np.append(_nonzero(codes == 10), len(codes))  # one past each line's last character
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    visible = (ends - starts) - (blanks_before[ends] - blanks_before[starts])  # lower() never shortens
+    rows = _nonzero((visible > 0) & (visible <= max_chars))
+    chosen = [lines[i] for i in rows.tolist()]
+    lowered = "\n".join(chosen).lower().split("\n") if chosen else []
+    if len(lowered) != len(chosen):  # pragma: no cover - lower() never adds line breaks
+        lowered = [line.lower() for line in chosen]
+    return lines, rows, lowered
 
 
 class _Tokens:
@@ -188,11 +208,19 @@ class LineParams(BaseModel):
 class CleanResult:
     text: str
     title: str | None
-    removed: list[tuple[str, str, int]] = field(default_factory=list)
-    """(rule, line, character offset of the line) for every removed line."""
+    rules: list[str] = field(default_factory=list)
+    """Per removed line: its rule, the line (stripped) and the character offset where it starts
+    (three lists rather than a tuple per line: the stage makes its records straight from them)."""
+    lines: list[str] = field(default_factory=list)
+    offsets: list[int] = field(default_factory=list)
     language: str | None = None
     lines_removed: int = 0
     lines_kept: int = 0
+
+    @property
+    def removed(self) -> list[tuple[str, str, int]]:
+        """(rule, line, character offset of the line) for every removed line."""
+        return list(zip(self.rules, self.lines, self.offsets))
 
 
 @dataclass
@@ -212,6 +240,16 @@ class LineView:
     clusters: list[tuple[int, int, int]]
     """(first line, last line, prose chars) of each prose cluster, lines counted in the page."""
     code: Callable[[str], int]
+
+
+class PagePass(Protocol):
+    """A later pass over each page's decisions (``pipeline.boilerplate_zones``)."""
+
+    def pages(self, codes: np.ndarray, line_doc: np.ndarray, n_docs: int, clusters: Clusters, code: Callable[[str], int]) -> np.ndarray:
+        """Which pages of a batch the pass may change (the others are not visited)."""
+
+    def __call__(self, view: LineView) -> None:
+        """Set more ``codes`` of one page."""
 
 
 class _Rules:
@@ -245,10 +283,6 @@ class _Pages:
         self.doc = np.repeat(np.arange(len(texts)), counts)
         # lower() of the joined batch is that of each text: its context rules never look across "\n"
         self.lowered_text = joined.lower()
-        self.lowered: list[str] = self.lowered_text.split("\n")
-        if len(self.lowered) != n:  # pragma: no cover - lower() never adds line breaks; guard anyway
-            self.lowered = [line.lower() for line in self.lines]
-            self.lowered_text = "\n".join(self.lowered)
         self.stripped: list[str] = list(map(str.strip, self.lines))
         self.lengths = np.fromiter(map(len, self.stripped), dtype=np.int64, count=n)
         self.nonblank = self.lengths > 0
@@ -258,6 +292,15 @@ class _Pages:
         self.nb_same[1:] = nb_doc[1:] == nb_doc[:-1]
         self.doc_start = np.zeros(n, dtype=bool)
         self.doc_start[self.bounds[:-1][counts > 0]] = True
+
+    def lowered_lines(self, rows: np.ndarray) -> list[str]:
+        """Some lines, lower-cased (as in ``lowered_text``: lower() of the joined lines is that of
+        each line, its context rules never look across "\\n"), without splitting all of them."""
+        chosen = list(map(self.lines.__getitem__, rows.tolist()))
+        lowered = "\n".join(chosen).lower().split("\n") if chosen else []
+        if len(lowered) != len(chosen):  # pragma: no cover - lower() never adds line breaks; guard anyway
+            lowered = [line.lower() for line in chosen]
+        return lowered
 
     def sentence_ends(self) -> np.ndarray:
         """Lines ending with a sentence end, perhaps followed by a quote or bracket."""
@@ -298,7 +341,7 @@ class _Pages:
 
 
 @dataclass
-class _Clusters:
+class Clusters:
     """Runs of prose lines with small gaps: first and last line, prose chars, page."""
 
     first: np.ndarray
@@ -311,7 +354,7 @@ class LineClassifier:
     """Phrase rules + thresholds; ``clean(text)`` returns the article and what was cut, and why
     (``clean_batch(texts)``: the same for many texts at once, much faster per text)."""
 
-    def __init__(self, rules: PhraseRules, params: LineParams, zones: Callable[[LineView], None] | None = None):
+    def __init__(self, rules: PhraseRules, params: LineParams, zones: PagePass | None = None):
         self.rules = rules
         self.params = params
         self.zones = zones  # a later pass over each page's decisions (pipeline.boilerplate_zones), or None
@@ -353,7 +396,7 @@ class LineClassifier:
             codes = _codepoints(chunk)
             starts, ends, hashes = self._tokenizer.split(codes)
             hash_parts.append(hashes)
-            line_parts.append(np.searchsorted(_nonzero(codes == 10), starts) + line)
+            line_parts.append((codes == 10).cumsum(dtype=np.int64)[starts] + line)  # newlines before each token
             length_parts.append(ends - starts)
             line += chunk.count("\n") + 1
             start = stop + 1
@@ -368,25 +411,18 @@ class LineClassifier:
 
     def line_keys(self, text: str, max_chars: int) -> np.ndarray:
         """Per line of ``text`` (split on "\\n"): ``line_hashes`` where the key has 1 to
-        ``max_chars`` characters, else 0. Lines with more than ``max_chars`` non-blank characters
-        (most of the text: paragraphs) are ruled out from the raw code points, before lower()."""
-        lines = text.split("\n")
-        codes = _codepoints(text)
-        blanks_before = np.zeros(len(codes) + 1, dtype=np.int32)
-        np.cumsum(_IS_SPACE.take(codes, mode="clip"), out=blanks_before[1:])
-        ends = np.append(_nonzero(codes == 10), len(codes))  # one past each line's last character
-        starts = np.concatenate(([0], ends[:-1] + 1))
-        visible = (ends - starts) - (blanks_before[ends] - blanks_before[starts])  # lower() never shortens
-        rows = _nonzero((visible > 0) & (visible <= max_chars))
+        ``max_chars`` characters, else 0."""
+        return self.short_line_keys(text, max_chars)[0]
+
+    def short_line_keys(self, text: str, max_chars: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """``line_keys``, plus ``short_lines``' rows and lower-cased lines (for other keys of the
+        same lines without lowering them again)."""
+        lines, rows, lowered = short_lines(text, max_chars)
         out = np.zeros(len(lines), dtype=np.uint64)
         if len(rows):
-            chosen = [lines[i] for i in rows.tolist()]
-            lowered = "\n".join(chosen).lower().split("\n")
-            if len(lowered) != len(chosen):  # pragma: no cover - lower() never adds line breaks
-                lowered = [line.lower() for line in chosen]
             hashes, key_chars = self.line_hashes(lowered)
             out[rows] = np.where(key_chars <= max_chars, hashes, 0)
-        return out
+        return out, rows, lowered
 
     def _line_hashes(self, hashes, token_line, lengths, n) -> tuple[np.ndarray, np.ndarray]:
         m = len(hashes)
@@ -449,10 +485,11 @@ class LineClassifier:
         """Rule code per line from the phrase data (0 = no rule), and which came from a phrase
         found inside the line (rather than the whole line)."""
         rules, code, stripped, lengths, n = self.rules, self.names.code, pages.stripped, pages.lengths, pages.n
-        keys = map(str.strip, pages.lowered, repeat(EDGE_CHARS, n))
-        codes = np.fromiter(map(self._phrase_codes_by_key.get, keys, repeat(KEEP)), dtype=np.int32, count=n)
+        phrase_rows = _nonzero((lengths > 0) & (lengths <= _PHRASE_MAX_CHARS))  # whole-line phrases are short
+        keys = map(str.strip, pages.lowered_lines(phrase_rows), repeat(EDGE_CHARS))
+        codes = np.zeros(n, dtype=np.int32)
+        codes[phrase_rows] = np.fromiter(map(self._phrase_codes_by_key.get, keys, repeat(KEEP)), dtype=np.int32, count=len(phrase_rows))
         contained = np.zeros(n, dtype=bool)  # lines coded by a ``contains`` phrase
-        codes[(lengths == 0) | (lengths > _PHRASE_MAX_CHARS)] = KEEP
         anchored, line_gate, contains_gate = gates
         candidates = anchored & (codes == 0)
         for i in _nonzero(candidates & line_gate & (lengths <= _PATTERN_MAX_CHARS) & (n_words <= _PATTERN_MAX_WORDS)).tolist():
@@ -560,12 +597,12 @@ class LineClassifier:
             self._mark_zones(pages, clusters, (n_words, n_stop, ends, good, codes))
         return self._results(pages, codes, titles, language)
 
-    def _mark_zones(self, pages: _Pages, clusters: _Clusters, arrays: tuple[np.ndarray, ...]) -> None:
+    def _mark_zones(self, pages: _Pages, clusters: Clusters, arrays: tuple[np.ndarray, ...]) -> None:
         """Run the zone pass on every page that has prose clusters, with page-local views."""
         assert self.zones is not None
         n_words, n_stop, ends, good, codes = arrays
         cuts = np.searchsorted(clusters.doc, np.arange(len(pages.bounds)))  # clusters are in line order
-        for d in np.unique(clusters.doc).tolist():
+        for d in self.zones.pages(codes, pages.doc, len(pages.bounds) - 1, clusters, self.names.code).tolist():
             a, b = int(pages.bounds[d]), int(pages.bounds[d + 1])
             c0, c1 = int(cuts[d]), int(cuts[d + 1])
             page_clusters = list(zip((clusters.first[c0:c1] - a).tolist(), (clusters.last[c0:c1] - a).tolist(),
@@ -633,11 +670,11 @@ class LineClassifier:
                     tail[tail == KEEP] = comments
                     break
 
-    def _clusters(self, pages: _Pages, good_idx: np.ndarray) -> _Clusters:
+    def _clusters(self, pages: _Pages, good_idx: np.ndarray) -> Clusters:
         """Each run of prose lines with small gaps, within a page."""
         if not len(good_idx):
             empty = np.zeros(0, dtype=np.int64)
-            return _Clusters(empty, empty, empty, empty)
+            return Clusters(empty, empty, empty, empty)
         seen = np.cumsum(pages.nonblank)
         gaps = seen[good_idx[1:] - 1] - seen[good_idx[:-1]]  # non-blank lines strictly between
         good_doc = pages.doc[good_idx]
@@ -645,9 +682,9 @@ class LineClassifier:
         starts = np.concatenate(([0], breaks + 1))
         ends = np.concatenate((breaks, [len(good_idx) - 1]))
         weights = np.add.reduceat(pages.lengths[good_idx], starts)
-        return _Clusters(good_idx[starts], good_idx[ends], weights, good_doc[starts])
+        return Clusters(good_idx[starts], good_idx[ends], weights, good_doc[starts])
 
-    def _mark_outside(self, pages: _Pages, clusters: _Clusters, article, heaviest, good, menu_like, codes) -> np.ndarray:
+    def _mark_outside(self, pages: _Pages, clusters: Clusters, article, heaviest, good, menu_like, codes) -> np.ndarray:
         """Menus and footers: short lines before and after the article (of each page in
         ``article``); returns the menu-like lines inside it, of which runs go."""
         p, n, nb, doc = self.params, pages.n, pages.nb, pages.doc
@@ -737,7 +774,7 @@ class LineClassifier:
             span = codes[i + 1 : stop]
             span[(span == KEEP) & pages.nonblank[i + 1 : stop]] = codes[i]
 
-    def _mark_repeated(self, pages: _Pages, repeated: RepeatedTest, good, codes, clusters: _Clusters, keys) -> None:
+    def _mark_repeated(self, pages: _Pages, repeated: RepeatedTest, good, codes, clusters: Clusters, keys) -> None:
         """Lines common across documents go, unless they are article prose or head a paragraph."""
         in_cluster = pages.ranges(clusters.first, clusters.last)
         # article prose stays; so does a common subheading ("Fazit") right above prose
@@ -753,9 +790,11 @@ class LineClassifier:
         keep = codes == KEEP
         keep_l = keep.tolist()
         cut = _nonzero(pages.nonblank & ~keep)
-        # the records of all cut lines in one C-level zip; each page takes its slice
+        # the records of all cut lines as three lists made by C-level map; each page takes its slices
         offsets = pages.line_starts[cut] - pages.line_starts[pages.bounds[:-1]][doc[cut]]  # where each line starts in its text
-        records = list(zip(map(self.names.names.__getitem__, codes[cut].tolist()), map(pages.stripped.__getitem__, cut.tolist()), offsets.tolist()))
+        rules = list(map(self.names.names.__getitem__, codes[cut].tolist()))
+        cut_lines = list(map(pages.stripped.__getitem__, cut.tolist()))
+        offsets = offsets.tolist()
         first_record = np.searchsorted(doc[cut], np.arange(n_docs + 1)).tolist()
         n_removed = np.bincount(doc[cut], minlength=n_docs).tolist()
         n_nonblank = np.bincount(doc[pages.nb], minlength=n_docs).tolist()
@@ -767,8 +806,8 @@ class LineClassifier:
             if "\n\n\n" in text:
                 text = _BLANK_RUNS.sub("\n\n", text)
             lang = languages[d]
-            removed = records[first_record[d] : first_record[d + 1]]
-            out.append(CleanResult(text.strip(), titles[d], removed, self.languages[lang] if lang >= 0 else None,
+            r0, r1 = first_record[d], first_record[d + 1]
+            out.append(CleanResult(text.strip(), titles[d], rules[r0:r1], cut_lines[r0:r1], offsets[r0:r1], self.languages[lang] if lang >= 0 else None,
                                    n_removed[d], n_nonblank[d] - n_removed[d]))
         return out
 

@@ -11,12 +11,18 @@ buttons needs no language guess - and adding a language is adding a YAML file.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from itertools import product
+from pathlib import Path
+from typing import Callable
 
+import orjson
 import regex
 import yaml
 
@@ -203,12 +209,72 @@ def _longest_word(phrase: str) -> str | None:
     return max(words, key=len) if words else None
 
 
+class _DerivedCache:
+    """What start-up derives from each pattern string - its expansion, its anchor words - kept on
+    disk between processes: deriving them was most of the stage's start-up (~0.7 CPU s a process).
+    Both are functions of the pattern and of this module's code alone, so entries are keyed by the
+    pattern, in a file named by a hash of this module's source and the Python version (a code change
+    starts afresh).
+    Stored as JSON in ``$WINNOW_CACHE_DIR``, else ``$XDG_CACHE_HOME/winnow`` or ``~/.cache/winnow``;
+    best effort: a missing, unreadable or unwritable cache only costs time."""
+
+    def __init__(self) -> None:
+        root = os.environ.get("WINNOW_CACHE_DIR") or os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "winnow")
+        # expansions come from the stdlib regex parser: the Python version is part of the key
+        digest = hashlib.sha256(Path(__file__).read_bytes() + sys.version.encode()).hexdigest()[:16]
+        self.path = Path(root) / f"boilerplate-patterns-{digest}.json"
+        self.entries: dict[str, dict[str, list[str] | None]] = {"expand": {}, "anchors": {}}
+        try:
+            loaded = orjson.loads(self.path.read_bytes())
+            if isinstance(loaded, dict) and set(loaded) == set(self.entries):
+                self.entries = loaded
+        except (OSError, ValueError):
+            pass
+        self.dirty = False
+
+    def get(self, kind: str, pattern: str, derive: Callable[[str], set[str] | frozenset[str] | None]) -> list[str] | None:
+        table = self.entries[kind]
+        if pattern not in table:
+            found = derive(pattern)
+            table[pattern] = None if found is None else sorted(found)
+            self.dirty = True
+        return table[pattern]
+
+    def save(self) -> None:
+        if not self.dirty:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+            temporary.write_bytes(orjson.dumps(self.entries))
+            os.replace(temporary, self.path)  # atomic: concurrent workers never read half a file
+            self.dirty = False
+        except OSError:
+            pass
+
+
 @lru_cache(maxsize=None)
-def _anchor_words(pattern: str) -> frozenset[str] | None:
-    """One literal word per alternative of ``pattern`` (a match holds one of them), or None."""
+def _derived() -> _DerivedCache:
+    return _DerivedCache()
+
+
+def _expand_cached(pattern: str) -> set[str] | None:
+    """``expand(pattern)``, remembered across processes."""
+    found = _derived().get("expand", pattern, expand)
+    return None if found is None else set(found)
+
+
+def _derive_anchor_words(pattern: str) -> frozenset[str] | None:
     strings = expand(pattern.replace(r"\b", ""), limit=100_000, loose=True)
     words = {_longest_word(s) for s in strings} if strings else {None}
     return None if None in words else frozenset(words)  # type: ignore[arg-type]
+
+
+@lru_cache(maxsize=None)
+def _anchor_words(pattern: str) -> frozenset[str] | None:
+    """One literal word per alternative of ``pattern`` (a match holds one of them), or None."""
+    found = _derived().get("anchors", pattern, _derive_anchor_words)
+    return None if found is None else frozenset(found)
 
 
 @lru_cache(maxsize=None)
@@ -234,7 +300,7 @@ def load_rules(languages: tuple[str, ...] | None = None) -> PhraseRules:
     for section in ("line", "section"):  # section headings win over plain line rules
         for rule, patterns in sorted(merged[section].items()):
             for pattern in patterns:
-                strings = expand(pattern)
+                strings = _expand_cached(pattern)
                 if strings is None:
                     open_ended.setdefault(rule, []).append(pattern)
                     continue
@@ -254,6 +320,7 @@ def load_rules(languages: tuple[str, ...] | None = None) -> PhraseRules:
     for rule, pattern in contains:
         if _anchor_words(pattern) is None:
             raise ValueError(f"boilerplate contains-rule {rule!r}: every alternative needs a literal word: {pattern}")
+    _derived().save()
     return PhraseRules(
         line_phrases=phrases,
         line_patterns=_anchored(gated),

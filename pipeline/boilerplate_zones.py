@@ -17,10 +17,12 @@ classifier's decisions (``LineView``), touches only lines still kept, and names 
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from .boilerplate_lines import KEEP, LineView
+from .boilerplate_lines import KEEP, Clusters, LineView
 
 TAIL_RULE = "tail_zone"
 
@@ -67,12 +69,30 @@ class ZoneMarker:
         if self.params.tail_zone and view.clusters:
             self._mark_tail(view)
 
-    def _markers(self, view: LineView) -> np.ndarray:
+    def pages(self, codes: np.ndarray, line_doc: np.ndarray, n_docs: int, clusters: Clusters, code: Callable[[str], int]) -> np.ndarray:
+        """The pages of a batch this pass may change, found with array operations over all its
+        lines (``line_doc``: each line's page; ``clusters`` in line order): those with a marker
+        line after their heaviest cluster (after its first line with ``tail_inside_main``). Most
+        pages have none, and need no per-page call."""
+        if not self.params.tail_zone or not len(clusters.doc):
+            return np.zeros(0, dtype=np.int64)
+        heaviest = np.zeros(n_docs, dtype=clusters.weight.dtype)
+        np.maximum.at(heaviest, clusters.doc, clusters.weight)
+        tops = np.flatnonzero(clusters.weight == heaviest[clusters.doc])
+        first_top = np.ones(len(tops), dtype=bool)  # the first heaviest cluster of a page, as max() picks
+        first_top[1:] = clusters.doc[tops[1:]] != clusters.doc[tops[:-1]]
+        main = tops[first_top]
+        after = np.full(n_docs, len(codes), dtype=np.int64)  # pages without clusters: nothing after
+        after[clusters.doc[main]] = (clusters.first if self.params.tail_inside_main else clusters.last)[main]
+        markers = np.flatnonzero(self._markers(code)[codes])
+        return np.unique(line_doc[markers[markers > after[line_doc[markers]]]])
+
+    def _markers(self, code: Callable[[str], int]) -> np.ndarray:
         """A table: rule code -> is a tail marker (codes are stable for a classifier: built once)."""
         if self._marker_codes is None:
             self._marker_codes = np.zeros(256, dtype=bool)  # rule codes index 256-entry tables
-            self._marker_codes[[view.code(name) for name in self.params.tail_markers]] = True
-            self._weak_codes = frozenset(view.code(name) for name in self.params.tail_weak_markers)
+            self._marker_codes[[code(name) for name in self.params.tail_markers]] = True
+            self._weak_codes = frozenset(code(name) for name in self.params.tail_weak_markers)
         return self._marker_codes
 
     def _mark_tail(self, view: LineView) -> None:
@@ -82,7 +102,7 @@ class ZoneMarker:
         main = max(range(len(clusters)), key=weights.__getitem__)
         main_end = clusters[main][1]
         after = clusters[main][0] if self.params.tail_inside_main else main_end
-        markers = self._markers(view)[codes[after + 1 :]].nonzero()[0] + (after + 1)
+        markers = self._markers(view.code)[codes[after + 1 :]].nonzero()[0] + (after + 1)
         if not len(markers):  # most pages: no marker after the article, nothing to compute
             return
         prose = view.good & (codes == KEEP)

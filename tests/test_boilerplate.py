@@ -405,3 +405,21 @@ def test_a_large_batch_is_cut_into_groups_without_changing_a_decision(monkeypatc
     assert all("repeated" not in even for even, _ in pairs)
     assert all(odd == (even or ["repeated"]) for even, odd in pairs)  # unless another rule took it first
     assert sum(odd == ["repeated"] for _, odd in pairs) >= 3
+
+
+def test_pattern_cache_round_trips_and_survives_a_corrupt_file(tmp_path, monkeypatch):
+    """Start-up keeps pattern expansions on disk; a cached answer is the computed one, and a damaged
+    cache file is ignored (recomputed), never an error."""
+    monkeypatch.setenv("WINNOW_CACHE_DIR", str(tmp_path))
+    pattern = r"(?:artikel )?teilen|share (?:this|on facebook)"
+    first = boilerplate_rules._DerivedCache()
+    computed = first.get("expand", pattern, boilerplate_rules.expand)
+    assert set(computed) == {"artikel teilen", "teilen", "share this", "share on facebook"}
+    first.save()
+    again = boilerplate_rules._DerivedCache()
+    assert again.entries["expand"][pattern] == computed
+    assert again.get("expand", pattern, lambda _: {"never called"}) == computed
+    again.path.write_bytes(b"{not json")
+    damaged = boilerplate_rules._DerivedCache()
+    assert damaged.entries == {"expand": {}, "anchors": {}}
+    assert damaged.get("anchors", r"foto: \w+", boilerplate_rules._derive_anchor_words) == ["foto"]

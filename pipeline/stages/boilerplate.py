@@ -10,11 +10,12 @@ earlier runs (``--state``) - is template text. Every removed line is logged with
 
 from __future__ import annotations
 
+import gc
 import io
-from functools import partial
-from itertools import repeat, starmap
+from contextlib import contextmanager
+from itertools import repeat
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -122,6 +123,22 @@ def _count(keys: list[np.ndarray], weights: list[np.ndarray] | None = None) -> t
     return uniq, np.bincount(inverse, weights=w, minlength=len(uniq)).astype(np.int64)
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a batch is read or cleaned: it makes a removal record per
+    cut line (~130 a web page) and a string per short line, and each few hundred new objects made
+    Python's collector walk the young ones, now and then all of them (a third of the stage's time
+    on real pages). None of them forms a cycle, so nothing is left for the collector to find; its
+    state is restored after."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 class Boilerplate(Stage):
     name = "boilerplate"
     Config = BoilerplateConfig
@@ -142,25 +159,38 @@ class Boilerplate(Stage):
         """Per batch: each line hash once per document, globally and per domain (workers). The
         lines of a batch are hashed with numpy (``LineClassifier.line_keys``); duplicates within a
         document go with one sort of (document, hash) pairs."""
+        with _gc_paused():
+            return self._collect(batch)
+
+    def _collect(self, batch: list[Document]) -> dict[str, Any]:
         max_chars = self.config.repeat_max_chars
         counts = np.array([doc.text.count("\n") + 1 for doc in batch], dtype=np.int64)
         line_doc = np.repeat(np.arange(len(batch)), counts)
-        hashes = [self._classifier.line_keys("\n".join(doc.text for doc in part), max_chars) for part in _parts(batch)]
+        domains = [domain_of(doc.metadata) for doc in batch]
+        has_sites = any(domains)
+        hashes, rows, lowered = [], [], []  # lowered: of the short lines, kept for per-site keys
+        line = 0
+        for part in _parts(batch):
+            part_hashes, part_rows, part_lowered = self._classifier.short_line_keys("\n".join(doc.text for doc in part), max_chars)
+            hashes.append(part_hashes)
+            rows.append(part_rows + line)
+            if has_sites:
+                lowered += part_lowered
+            line += len(part_hashes)
         run_keys = _unique_per_doc(np.concatenate(hashes), line_doc)[1]
         site_keys, doc_ids, site_seeds = [], [], []
-        domains = [domain_of(doc.metadata) for doc in batch]
-        if any(domains):  # per-site counts are saved: keyed by xxh3 of the line key, seeded by the site
+        if has_sites:  # per-site counts are saved: keyed by xxh3 of the line key, seeded by the site
             seeds = [_domain_seed(domain) if domain else 0 for domain in domains]
             site_docs = [k for k, domain in enumerate(domains) if domain]
             doc_ids = [xxhash.xxh3_64_intdigest(batch[k].id.encode(), seeds[k]) for k in site_docs]
             site_seeds = [seeds[k] for k in site_docs]
-            keys: list[str] = []
-            key_docs: list[int] = []
-            for k in site_docs:
-                lines = batch[k].text.split("\n")
-                keys += map(line_key, lines)
-                key_docs += [k] * len(lines)
-            docs, unique = _unique_per_doc(_hashes(keys, max_chars, [seeds[k] for k in key_docs]), np.array(key_docs, dtype=np.int64))
+            # line_key of the short lines of pages with a site (their lower-cased forms from above)
+            short = np.concatenate(rows)
+            row_seeds = np.array(seeds, dtype=np.uint64)[line_doc[short]]
+            chosen = np.flatnonzero(row_seeds != 0).tolist()
+            keys = list(map(" ".join, map(str.split, map(lowered.__getitem__, chosen))))
+            key_docs = line_doc[short[chosen]]
+            docs, unique = _unique_per_doc(_hashes(keys, max_chars, row_seeds[chosen].tolist()), key_docs)
             site_keys = np.split(unique, np.searchsorted(docs, site_docs)[1:])
         keys_run, counts_run = np.unique(run_keys, return_counts=True)
         return {
@@ -283,11 +313,14 @@ class Boilerplate(Stage):
         return np.where((key_chars > 0) & (key_chars <= self.config.repeat_max_chars), key_hashes, 0).astype(np.uint64)
 
     def process(self, batch: list[Document]) -> None:
+        with _gc_paused():
+            self._process(batch)
+
+    def _process(self, batch: list[Document]) -> None:
         results = self._classifier.clean_batch([doc.text for doc in batch], self._repeated(batch))
         name = self.name
-        record = partial(Removal, name)
         for doc, result in zip(batch, results):
-            doc.removals.extend(starmap(record, result.removed))
+            doc.removals.extend(map(Removal, repeat(name), result.rules, result.lines, result.offsets))
             doc.text = result.text
             found: dict[str, Any] = {"lines_removed": result.lines_removed, "lines_kept": result.lines_kept}
             if result.language:
