@@ -219,8 +219,12 @@ def _shard_segment(shard: list) -> tuple[int, int, list[InputError], list[tuple]
     return len(docs), n_bytes, errors, batches
 
 
-def _collect_batch(docs: list[Document]) -> list[Any]:
-    return [stage.collect(docs) for stage in worker_state()["collectors"]]
+def _collect_batch(docs: list[Document]) -> tuple[list[Any], float]:
+    """Each collector's part for a batch, and the seconds the collectors took (timed here, like
+    ``process``, so that reading and parsing the input is not charged to the stages)."""
+    start = time.perf_counter()
+    parts = [stage.collect(docs) for stage in worker_state()["collectors"]]
+    return parts, time.perf_counter() - start
 
 
 # -- main side -----------------------------------------------------------------------------------
@@ -311,13 +315,15 @@ class Run:
         docs = (d for d in Reader(self.read_inputs, self.config.input) if isinstance(d, Document) and not d.flags)
         batches = _batched(docs, self.config.runner.batch_size)
         partials: list[list[Any]] = [[] for _ in collectors]
-        start = time.perf_counter()
-        for result in self.executor.map(_collect_batch, batches, {"collectors": collectors}):
+        elapsed = 0.0
+        for result, seconds in self.executor.map(_collect_batch, batches, {"collectors": collectors}):
+            elapsed += seconds
             for bucket, part in zip(partials, result):
                 bucket.append(part)
+        start = time.perf_counter()
         for stage, bucket in zip(collectors, partials):
             stage.fit(bucket)
-        elapsed = time.perf_counter() - start
+        elapsed += time.perf_counter() - start
         for stage in collectors:
             self.stats[stage.name].seconds += elapsed / len(collectors)
 
