@@ -32,6 +32,7 @@ import numpy as np
 import regex
 from pydantic import BaseModel, ConfigDict, Field
 
+from .arrays import code_points, cumulative_powers, mix64
 from .boilerplate_rules import AFFIXES, EDGE_CHARS, PREFIXES, AnchoredPatterns, PhraseRules
 
 _TERMINAL = frozenset(".!?…;:。！？")
@@ -78,24 +79,13 @@ _IS_SPACE = np.array([chr(c).isspace() for c in range(_MAX_SPACE + 1)] + [False]
 _TOKEN_CHUNK_CHARS = 200_000  # tokens are hashed this many characters at a time (arrays stay in cache)
 
 
-def _codepoints(text: str) -> np.ndarray:
-    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-
-
-def _cumulative_powers(base: np.uint64, size: int) -> np.ndarray:
-    """base**0 .. base**(size-1) modulo 2**64 (uint64 arithmetic wraps)."""
-    factors = np.full(size, base, dtype=np.uint64)
-    factors[0] = 1
-    return np.cumprod(factors, dtype=np.uint64)
-
-
 def short_lines(text: str, max_chars: int) -> tuple[list[str], np.ndarray, list[str]]:
     """The lines of ``text`` (split on "\\n"), which of them have 1 to ``max_chars`` non-blank
     characters (the only ones whose key, case and spacing aside, can be counted), and those lines
     lower-cased. Lines over the limit (most of the text: paragraphs) are ruled out from the raw code
     points, before any per-line Python work."""
     lines = text.split("\n")
-    codes = _codepoints(text)
+    codes = code_points(text)
     blanks_before = np.zeros(len(codes) + 1, dtype=np.int32)
     np.cumsum(_IS_SPACE.take(codes, mode="clip"), out=blanks_before[1:])
     ends = np.append(_nonzero(codes == 10), len(codes))  # one past each line's last character
@@ -123,8 +113,8 @@ class _Tokens:
         if len(self._powers) < n:  # grown on demand, doubling
             size = max(n, 2 * len(self._powers))
             with np.errstate(over="ignore"):
-                self._powers = _cumulative_powers(_HASH_BASE, size)
-                self._inverse_powers = _cumulative_powers(_HASH_BASE_INVERSE, size)
+                self._powers = cumulative_powers(_HASH_BASE, size)
+                self._inverse_powers = cumulative_powers(_HASH_BASE_INVERSE, size)
         return self._powers[:n], self._inverse_powers[:n]
 
     def split(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -142,7 +132,7 @@ class _Tokens:
     def hash_words(self, words: list[str]) -> np.ndarray:
         """The hash ``split`` gives each of ``words`` (single tokens: one split of them all, as a
         token's hash does not depend on its position)."""
-        _, _, hashes = self.split(_codepoints(" ".join(words)))
+        _, _, hashes = self.split(code_points(" ".join(words)))
         if len(hashes) != len(words):
             raise ValueError("hash_words: every word must be one token")
         return hashes
@@ -152,14 +142,6 @@ def _slot(hashes: np.ndarray) -> np.ndarray:
     """Slot of each token hash in the vocabulary table (multiplicative hashing: a one-character
     token's hash has all its information in the low bits)."""
     return (hashes * _SLOT_FACTOR) >> np.uint64(64 - _SLOT_BITS)
-
-
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser: token hashes are polynomials in the same base as the line hash built
-    from them, so without it "2009 (2)" and "2019 (1)" would collide."""
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
 
 
 def _nonzero(flags: np.ndarray) -> np.ndarray:
@@ -393,7 +375,7 @@ class LineClassifier:
             stop = text.find("\n", start + _TOKEN_CHUNK_CHARS)
             stop = len(text) if stop < 0 else stop
             chunk = text[start:stop]
-            codes = _codepoints(chunk)
+            codes = code_points(chunk)
             starts, ends, hashes = self._tokenizer.split(codes)
             hash_parts.append(hashes)
             line_parts.append((codes == 10).cumsum(dtype=np.int64)[starts] + line)  # newlines before each token
@@ -428,7 +410,7 @@ class LineClassifier:
         m = len(hashes)
         powers, inverse = self._tokenizer._tables(m + 1)
         prefix = np.zeros(m + 1, dtype=np.uint64)
-        np.cumsum(_mix(hashes) * powers[:m], out=prefix[1:])
+        np.cumsum(mix64(hashes) * powers[:m], out=prefix[1:])
         n_words = np.bincount(token_line, minlength=n)
         first = np.cumsum(n_words) - n_words
         line_hash = (prefix[first + n_words] - prefix[first]) * inverse[first]

@@ -19,6 +19,7 @@ import ftfy
 import numpy as np
 from ftfy import TextFixerConfig
 
+from ..arrays import code_points
 from ..document import Document
 from .base import Stage, StageConfig
 
@@ -141,7 +142,7 @@ class Normalize(Stage):
 
 def _char_flags(text: str) -> np.ndarray:
     """The class bits of each character of ``text``: one table lookup per character, in numpy."""
-    return _CHAR_FLAGS.take(np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32))
+    return _CHAR_FLAGS.take(code_points(text))
 
 
 def _pair_flags(flags: np.ndarray) -> np.ndarray:

@@ -37,6 +37,7 @@ import numpy as np
 import regex
 from pydantic import Field, ValidationError, field_serializer, field_validator
 
+from ..arrays import code_points, cumulative_powers, mix64
 from ..document import Document
 from ..lexicons import stopwords as broad_stopwords
 from .base import Stage, StageConfig
@@ -337,10 +338,6 @@ def char_classes() -> np.ndarray:
     return table
 
 
-def _code_points(text: str) -> np.ndarray:
-    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-
-
 def _token_count(inside: np.ndarray, token_ids: np.ndarray) -> int:
     """How many tokens have at least one character where ``inside`` is set (ids rise along the text)."""
     ids = token_ids[inside]
@@ -367,7 +364,7 @@ class WordFigures:
 def word_figures(text: str) -> WordFigures:
     """One text's figures (the batch tokenizer measures the same; this one also handles the rare
     separators on which str.split and the regex module's \\s disagree)."""
-    classes = char_classes()[_code_points(text)]
+    classes = char_classes()[code_points(text)]
     space = (classes & _SPACE).astype(bool)
     in_word = ~space & ((classes & _PUNCT_SYMBOL) == 0)
     token_ids, _ = _token_ids(space)
@@ -387,21 +384,10 @@ def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
     if len(_POWERS[0]) < n + 1:
         size = max(n + 1, 2 * len(_POWERS[0]), 1 << 16)
         for k, base in enumerate((_POLY, pow(_POLY, -1, 2**64))):
-            table = np.empty(size, dtype=np.uint64)
-            table[0] = 1
-            np.cumprod(np.full(size - 1, base, dtype=np.uint64), out=table[1:])
-            _POWERS[k] = table
+            _POWERS[k] = cumulative_powers(base, size)
     return _POWERS[0], _POWERS[1]
 
 
-def _mix64(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser: spreads the bits of each key (in place)."""
-    x ^= x >> np.uint64(30)
-    x *= np.uint64(0xBF58476D1CE4E5B9)
-    x ^= x >> np.uint64(27)
-    x *= np.uint64(0x94D049BB133111EB)
-    x ^= x >> np.uint64(31)
-    return x
 
 
 # per class byte, two 32-bit fields: 1 if the character counts for a word's length (a token character
@@ -442,9 +428,9 @@ def tokenize_batch(texts: list[str]) -> BatchTokens:
     prefix sums over the full text (spaces add to them but never lie inside a token, so differences
     between a token's end and start see only its own characters)."""
     joined = "\n".join(texts)
-    code_points = _code_points(joined)
-    size = len(code_points)
-    classes = char_classes().take(code_points)
+    codes = code_points(joined)
+    size = len(codes)
+    classes = char_classes().take(codes)
     docs = len(texts)
     doc_starts = np.zeros(docs, dtype=np.int64)
     np.cumsum([len(t) + 1 for t in texts[:-1]], out=doc_starts[1:])
@@ -458,14 +444,14 @@ def tokenize_batch(texts: list[str]) -> BatchTokens:
     lengths = ends - token_starts
     powers, inverse_powers = _powers(size)
     prefix = np.zeros(size + 1, dtype=np.uint64)
-    np.cumsum(code_points * powers[:size], out=prefix[1:])
-    keys = _mix64((prefix[ends] - prefix[token_starts]) * inverse_powers[token_starts] ^ lengths.astype(np.uint64))
+    np.cumsum(codes * powers[:size], out=prefix[1:])
+    keys = mix64((prefix[ends] - prefix[token_starts]) * inverse_powers[token_starts] ^ lengths.astype(np.uint64))
     np.cumsum(_FIGURES.take(classes), out=prefix[1:])
     figures = prefix[ends] - prefix[token_starts]
     doc_ends = doc_starts + [len(t) for t in texts]
     word_chars = ((prefix[doc_ends] - prefix[doc_starts]) & _LOW32).astype(np.int64)  # per document
     # tokens per physical line: the tokens before each newline, differenced (newlines are few)
-    tokens_before = np.concatenate(([0], np.searchsorted(token_starts, np.flatnonzero(code_points == 10)), [len(token_starts)]))
+    tokens_before = np.concatenate(([0], np.searchsorted(token_starts, np.flatnonzero(codes == 10)), [len(token_starts)]))
     tokens_per_line = np.diff(tokens_before)
     global_line = np.repeat(np.arange(len(tokens_per_line), dtype=np.int32), tokens_per_line)
     offsets = tokens_before[line_base]
@@ -767,7 +753,7 @@ class Quality(Stage):
             chosen = list(char_units)
             first_seen: dict[str, int] = {}  # unit -> position of its first occurrence, used as its key
             flat = [u for d in chosen for u in char_units[d]]
-            ids = _mix64(np.fromiter(map(first_seen.setdefault, flat, range(len(flat))), dtype=np.uint64, count=len(flat)))
+            ids = mix64(np.fromiter(map(first_seen.setdefault, flat, range(len(flat))), dtype=np.uint64, count=len(flat)))
             lengths = np.fromiter(map(len, flat), dtype=np.int64, count=len(flat))
             char_offsets = np.cumsum([0] + [len(char_units[d]) for d in chosen])
             char_top, char_dup = ngram_ratios_batch(ids, lengths, char_offsets, top_ns, dup_ns)

@@ -35,6 +35,7 @@ import numpy as np
 import regex
 from pydantic import Field
 
+from ..arrays import code_points
 from ..document import Document
 from ..lexicons import stopwords
 from .base import Stage, StageConfig
@@ -74,7 +75,7 @@ def _script_trigger_table() -> np.ndarray:
 
 
 def _has_script_trigger(text: str) -> bool:
-    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    codes = code_points(text)
     return bool(_script_trigger_table().take(codes).any())
 _VIETNAMESE_LETTER = regex.compile(f"[{_VIETNAMESE_ONLY}]")
 _VIETNAMESE_LETTER_ANY_CASE = re.compile(f"[{_VIETNAMESE_ONLY}]", re.IGNORECASE)  # as in ``_vietnamese_hint``

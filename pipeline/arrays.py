@@ -1,0 +1,34 @@
+"""Numpy building blocks shared by the stages that work on whole batches of text as arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+
+_MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX_2 = np.uint64(0x94D049BB133111EB)
+
+
+def code_points(text: str) -> np.ndarray:
+    """The code points of ``text`` as uint32 (lone surrogates kept), in one C-level conversion."""
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+def mix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser on each uint64: spreads every bit of a key over all 64 (``x`` is not
+    changed). Polynomial hashes that share a base with what is built from them need it, or
+    "2009 (2)" and "2019 (1)" collide."""
+    x = x ^ (x >> np.uint64(30))
+    x *= _MIX_1
+    x ^= x >> np.uint64(27)
+    x *= _MIX_2
+    x ^= x >> np.uint64(31)
+    return x
+
+
+def cumulative_powers(base: int | np.uint64, size: int) -> np.ndarray:
+    """base**0 .. base**(size-1) modulo 2**64 (uint64 arithmetic wraps)."""
+    table = np.empty(size, dtype=np.uint64)
+    if size:
+        table[0] = 1
+        np.cumprod(np.full(size - 1, base, dtype=np.uint64), out=table[1:])
+    return table
