@@ -594,8 +594,10 @@ class LineClassifier:
 
     def _spare_embedded_prose(self, pages: _Pages, contained, good, codes) -> None:
         """A prose line between two prose lines is article, whatever phrase it holds ("customers
-        who follow us on the long walk..."): ``contains`` rules do not remove it."""
-        plain_good = good & ((codes == KEEP) | contained)  # prose not named by a whole-line rule
+        who follow us on the long walk..."): ``contains`` rules do not remove it. Its neighbours
+        must be prose no rule names: two adjacent boilerplate paragraphs (a newsletter pitch over a
+        comment-form notice) do not vouch for each other."""
+        plain_good = good & (codes == KEEP)  # prose not named by any rule (contained lines have a code)
         codes[contained & good & pages.previous_nonblank(plain_good) & pages.next_nonblank(plain_good)] = KEEP
 
     def _mark_titles(self, pages: _Pages, good: np.ndarray, codes: np.ndarray) -> list[str | None]:
