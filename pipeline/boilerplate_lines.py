@@ -181,6 +181,8 @@ class LineParams(BaseModel):
     drop_minor_prose: bool = False
     contains_max_chars: int = Field(300, ge=1)
     min_article_chars: int = Field(250, ge=0)
+    head_zone: bool = True
+    head_max_gap_lines: int = Field(20, ge=1)
     extract_title: bool = True
     """Move the headline (first line; the heading repeating it if cleaner) to ``metadata.title``."""
     max_title_chars: int = Field(200, ge=1)
@@ -556,7 +558,8 @@ class LineClassifier:
             contains_gate |= copyright
         codes, contained = self._phrase_codes(pages, n_words, (anchored, line_gate, contains_gate))
         self._spare_embedded_prose(pages, contained, good, codes)
-        titles: list[str | None] = self._mark_titles(pages, good, codes) if p.extract_title else [None] * n_docs
+        headings = np.full(n_docs, -1, dtype=np.int64)  # per page: the line repeating its title, if any
+        titles: list[str | None] = self._mark_titles(pages, good, codes, headings) if p.extract_title else [None] * n_docs
         self._mark_comments(pages, good & (codes == 0), codes)
         good_idx = _nonzero(good & (codes == 0))
         clusters = self._clusters(pages, good_idx)
@@ -566,6 +569,8 @@ class LineClassifier:
         chars = np.bincount(doc, weights=pages.lengths, minlength=n_docs)
         article = (heaviest >= p.min_article_chars) & (heaviest >= p.min_prose_share * chars)
         menu = self._mark_outside(pages, clusters, article, heaviest, good, menu_like, codes)
+        if p.head_zone:
+            self._mark_head(pages, clusters, article, heaviest, headings, codes)
         # little prose (a recipe, a product page, lyrics): only menus go, not the zones; no prose at
         # all (a keyword list, a table): no structure to judge by, so only phrase rules apply and
         # later stages (spam, quality) see the page as it is
@@ -593,14 +598,30 @@ class LineClassifier:
                                 n_stop[a:b], ends[a:b], good[a:b], codes[a:b], page_clusters, self.names.code))
 
     def _spare_embedded_prose(self, pages: _Pages, contained, good, codes) -> None:
-        """A prose line between two prose lines is article, whatever phrase it holds ("customers
-        who follow us on the long walk..."): ``contains`` rules do not remove it. Its neighbours
-        must be prose no rule names: two adjacent boilerplate paragraphs (a newsletter pitch over a
-        comment-form notice) do not vouch for each other."""
-        plain_good = good & (codes == KEEP)  # prose not named by any rule (contained lines have a code)
-        codes[contained & good & pages.previous_nonblank(plain_good) & pages.next_nonblank(plain_good)] = KEEP
+        """Prose lines between two prose lines are article, whatever phrase they hold ("customers
+        who follow us on the long walk..."): ``contains`` rules do not remove them. A run of such
+        lines needs prose no rule names on both sides: two boilerplate paragraphs in a row at the
+        article's edge (a newsletter pitch over a comment-form notice) do not vouch for each other."""
+        named = contained & good
+        flags = named[pages.nb]
+        if not flags.any():
+            return
+        plain = (good & (codes == KEEP))[pages.nb]  # prose not named by any rule
+        starts, stops = _runs(flags, pages.nb_same)
+        before = np.zeros(len(starts), dtype=bool)
+        after = np.zeros(len(starts), dtype=bool)
+        has_before = starts > 0
+        before[has_before] = plain[starts[has_before] - 1] & pages.nb_same[starts[has_before]]
+        has_after = stops < len(flags)
+        after[has_after] = plain[stops[has_after]] & pages.nb_same[stops[has_after]]
+        spared = before & after
+        if spared.any():
+            delta = np.zeros(len(flags) + 1, dtype=np.int64)
+            delta[starts[spared]] += 1
+            delta[stops[spared]] -= 1
+            codes[pages.nb[np.cumsum(delta[:-1]) > 0]] = KEEP
 
-    def _mark_titles(self, pages: _Pages, good: np.ndarray, codes: np.ndarray) -> list[str | None]:
+    def _mark_titles(self, pages: _Pages, good: np.ndarray, codes: np.ndarray, headings: np.ndarray) -> list[str | None]:
         """The first line (the page's <title>) is removed as the headline; with "<headline> | <site>",
         the heading that repeats it further down is the cleaner title."""
         p, stripped, nb = self.params, pages.stripped, pages.nb
@@ -632,6 +653,7 @@ class LineClassifier:
                     continue
                 if not good[j] and not codes[j]:
                     titles[d] = stripped[j]  # the article's own heading: the title, and it stays in the text
+                    headings[d] = j
                     break
         codes[titled] = title_code
         return titles
@@ -721,6 +743,25 @@ class LineClassifier:
         codes[free & (idx > line_last)] = self.names.code("footer_zone")
         # between kept clusters: only runs of menu-like lines (a list in an article has words)
         return free & (idx > line_first) & (idx < line_last) & menu_like
+
+    def _mark_head(self, pages: _Pages, clusters: Clusters, article, heaviest, headings, codes) -> None:
+        """The page's head: where the page repeats its <title> as a heading right before the
+        article (a strong article start), every kept line above that heading is site furniture
+        (menus, teasers, breadcrumbs) - even prose (rule ``head_zone``)."""
+        p = self.params
+        kept = article[clusters.doc] & (clusters.weight >= p.minor_cluster_ratio * heaviest[clusters.doc])
+        first = np.full(len(article), pages.n, dtype=np.int64)
+        np.minimum.at(first, clusters.doc[kept], clusters.first[kept])
+        seen = np.cumsum(pages.nonblank)
+        docs = _nonzero(article & (headings >= 0) & (headings < first))
+        docs = docs[seen[first[docs]] - seen[headings[docs]] <= p.head_max_gap_lines]
+        if not len(docs):
+            return
+        head = self.names.code("head_zone")
+        for d in docs.tolist():
+            a, h = int(pages.bounds[d]), int(headings[d])
+            span = codes[a:h]
+            span[(span == KEEP) & pages.nonblank[a:h]] = head
 
     def _content_blocks(self, pages: _Pages, good: np.ndarray) -> np.ndarray:
         """Lines of blocks (runs of lines between blank lines) that hold prose: a paragraph broken
