@@ -39,6 +39,8 @@ _TERMINAL = frozenset(".!?…;:。！？")
 _LAST_CHAR = itemgetter(slice(-1, None))  # "" for an empty line
 _CLOSERS = frozenset("\"'”’»«“)]*")
 _BLANK_RUNS = regex.compile(r"\n{3,}")
+_COUNTER = regex.compile(r"\s*[(\[]\d[\d.,]*[)\]]$")  # "(3)", "[12]" after a button's label
+_CLOSING_BRACKET = frozenset(")]").__contains__
 _TITLE_SEPARATORS = regex.compile(r"\s+[|–—·•:\-]{1,2}\s+|\s*::\s*")
 _PHRASE_MAX_CHARS = 100  # whole-line phrases ("Share", "Mehr zum Thema") are short
 _PATTERN_MAX_CHARS = 160  # bylines, dates, credits, breadcrumbs
@@ -470,14 +472,23 @@ class LineClassifier:
         found inside the line (rather than the whole line)."""
         rules, code, stripped, lengths, n = self.rules, self.names.code, pages.stripped, pages.lengths, pages.n
         phrase_rows = _nonzero((lengths > 0) & (lengths <= _PHRASE_MAX_CHARS))  # whole-line phrases are short
-        keys = map(str.strip, pages.lowered_lines(phrase_rows), repeat(EDGE_CHARS))
+        keys = list(map(str.strip, pages.lowered_lines(phrase_rows), repeat(EDGE_CHARS)))
         codes = np.zeros(n, dtype=np.int32)
-        codes[phrase_rows] = np.fromiter(map(self._phrase_codes_by_key.get, keys, repeat(KEEP)), dtype=np.int32, count=len(phrase_rows))
+        found = np.fromiter(map(self._phrase_codes_by_key.get, keys, repeat(KEEP)), dtype=np.int32, count=len(phrase_rows))
+        # a button with a counter ("Kommentare (3)", "Udostępnij na FB (1)"): its phrase without the count
+        for k in _nonzero((found == KEEP) & np.fromiter(map(_CLOSING_BRACKET, map(_LAST_CHAR, keys)), dtype=bool, count=len(keys))).tolist():
+            bare = _COUNTER.sub("", keys[k]).strip(EDGE_CHARS)
+            if bare != keys[k]:
+                found[k] = self._phrase_codes_by_key.get(bare, KEEP) if bare else KEEP
+        codes[phrase_rows] = found
         contained = np.zeros(n, dtype=bool)  # lines coded by a ``contains`` phrase
         anchored, line_gate, contains_gate = gates
         candidates = anchored & (codes == 0)
         for i in _nonzero(candidates & line_gate & (lengths <= _PATTERN_MAX_CHARS) & (n_words <= _PATTERN_MAX_WORDS)).tolist():
-            name = self._match(rules.line_patterns, stripped[i], True)
+            line = stripped[i]
+            name = self._match(rules.line_patterns, line, True)
+            if name is None and _CLOSING_BRACKET(line[-1]):  # a counter after the label, as above
+                name = self._match(rules.line_patterns, _COUNTER.sub("", line), True)
             if name is not None:
                 codes[i] = code(name)
         if rules.bare_regex is not None:
