@@ -757,17 +757,16 @@ class LineClassifier:
 
     def _mark_head(self, pages: _Pages, clusters: Clusters, article, heaviest, headings, codes) -> None:
         """The page's head: where the page repeats its <title> as a heading right before the
-        article (a strong article start), every kept line above that heading is site furniture
-        (menus, teasers, breadcrumbs) - even prose (rule ``head_zone``)."""
-        p = self.params
-        kept = article[clusters.doc] & (clusters.weight >= p.minor_cluster_ratio * heaviest[clusters.doc])
-        first = np.full(len(article), pages.n, dtype=np.int64)
-        np.minimum.at(first, clusters.doc[kept], clusters.first[kept])
+        article's heaviest prose run (which starts within ``head_max_gap_lines`` lines after it: a
+        strong article start), every kept line above the heading is site furniture - menus,
+        breadcrumbs, teasers of other stories, even when they are prose (rule ``head_zone``)."""
+        n_docs = len(article)
+        main_first = np.full(n_docs, -1, dtype=np.int64)  # first line of each page's heaviest cluster
+        top = _nonzero(clusters.weight == heaviest[clusters.doc])[::-1]  # ties: the first one wins
+        main_first[clusters.doc[top]] = clusters.first[top]
+        docs = _nonzero(article & (headings >= 0) & (headings < main_first))
         seen = np.cumsum(pages.nonblank)
-        docs = _nonzero(article & (headings >= 0) & (headings < first))
-        docs = docs[seen[first[docs]] - seen[headings[docs]] <= p.head_max_gap_lines]
-        if not len(docs):
-            return
+        docs = docs[seen[main_first[docs]] - seen[headings[docs]] <= self.params.head_max_gap_lines]
         head = self.names.code("head_zone")
         for d in docs.tolist():
             a, h = int(pages.bounds[d]), int(headings[d])
