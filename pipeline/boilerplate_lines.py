@@ -52,6 +52,7 @@ _UNSPACED_TITLE_CHARS = 60
 _ANCHOR_BIT = 62  # token bits (see LineClassifier.token_bits); bits below _CONTAINS_BIT: languages
 _LINE_KEY_BIT = 61
 _CONTAINS_BIT = 60
+_SITE_BIT = 59  # a site word (PhraseRules.site_words)
 _MATCH_CACHE_LINES = 200_000  # lines whose pattern verdict is remembered (menus repeat across pages)
 _GROUP_CHARS = 4_000_000  # pages classified together at most (one longer page alone)
 _LANGUAGE_SAMPLE = 150  # tokens from the middle of a page that decide its language
@@ -188,6 +189,8 @@ class LineParams(BaseModel):
     extract_title: bool = True
     """Move the headline (first line; the heading repeating it if cleaner) to ``metadata.title``."""
     max_title_chars: int = Field(200, ge=1)
+    site_voice_min_words: int = Field(2, ge=0)
+    site_voice_min_share: float = Field(0.1, ge=0.0, le=1.0)
 
 
 @dataclass
@@ -350,8 +353,8 @@ class LineClassifier:
         for name in ("title", "comments", "header_zone", "footer_zone", "link_block", "repeated", "symbols"):
             self.names.code(name)
         self.languages = list(rules.stopwords)
-        if len(self.languages) >= _CONTAINS_BIT:
-            raise ValueError(f"boilerplate: at most {_CONTAINS_BIT} stopword languages, got {len(self.languages)}")
+        if len(self.languages) >= _SITE_BIT:
+            raise ValueError(f"boilerplate: at most {_SITE_BIT} stopword languages, got {len(self.languages)}")
         self.token_bits = _token_bits(rules, tuple(self.languages))
         self._tokenizer = _Tokens()
         self._language_bits = np.arange(len(self.languages), dtype=np.int64)
@@ -552,6 +555,7 @@ class LineClassifier:
         token_language = language[token_doc]
         is_stop = (bits >> np.maximum(token_language, 0)) & (token_language >= 0)
         n_stop = np.bincount(token_line, weights=is_stop, minlength=n).astype(np.int64)
+        n_site = np.bincount(token_line, weights=(bits >> _SITE_BIT) & 1, minlength=n).astype(np.int64)
         # no stopword list fits a page: its prose is judged by length and sentence ends alone
         dense = (language[doc] < 0) | (n_stop >= p.min_stopword_density * n_words)
         ends = pages.sentence_ends()
@@ -579,6 +583,9 @@ class LineClassifier:
         np.maximum.at(heaviest, clusters.doc, clusters.weight)
         chars = np.bincount(doc, weights=pages.lengths, minlength=n_docs)
         article = (heaviest >= p.min_article_chars) & (heaviest >= p.min_prose_share * chars)
+        if p.site_voice_min_words:  # before the zones: the article's edge as the clusters drew it
+            self._mark_site_voice(pages, clusters, article, heaviest, good & (n_site >= p.site_voice_min_words)
+                                  & (n_site >= p.site_voice_min_share * n_words), good, codes)
         menu = self._mark_outside(pages, clusters, article, heaviest, good, menu_like, codes)
         if p.head_zone:
             self._mark_head(pages, clusters, article, heaviest, headings, codes)
@@ -773,6 +780,39 @@ class LineClassifier:
             span = codes[a:h]
             span[(span == KEEP) & pages.nonblank[a:h]] = head
 
+    def _mark_site_voice(self, pages: _Pages, clusters: Clusters, article, heaviest, voice, good, codes) -> None:
+        """The article's last paragraphs when they speak of the site, not the story ("Subscribe to
+        our newsletter...", "Support our journalism...", "Comments are moderated..."): walking back
+        from the end of the last article cluster, prose lines dense with site words go (rule
+        ``site_voice``) up to the first prose line that is not; so do such lines after it."""
+        p = self.params
+        kept = article[clusters.doc] & (clusters.weight >= p.minor_cluster_ratio * heaviest[clusters.doc])
+        last = np.full(len(article), -1, dtype=np.int64)
+        np.maximum.at(last, clusters.doc[kept], clusters.last[kept])
+        docs = _nonzero(last >= 0)
+        if not len(docs):
+            return
+        site = self.names.code("site_voice")
+        free = (codes == KEEP) & pages.nonblank
+        voice_l, good_l, free_l, nonblank_l = voice.tolist(), good.tolist(), free.tolist(), pages.nonblank.tolist()
+        starts = pages.bounds[docs].tolist()
+        for start, j in zip(starts, last[docs].tolist()):
+            block: list[int] = []
+            found = False
+            while j >= start:  # the trailing run: voiced prose and the short lines between
+                if nonblank_l[j]:
+                    if good_l[j] and not voice_l[j] and free_l[j]:
+                        break
+                    if voice_l[j] and free_l[j]:
+                        found = True
+                    if free_l[j]:
+                        block.append(j)
+                j -= 1
+            if found and j >= start:  # never the whole page
+                codes[block] = site
+        line_last = last[pages.doc]
+        codes[voice & free & (line_last >= 0) & (np.arange(pages.n) > line_last)] = site
+
     def _content_blocks(self, pages: _Pages, good: np.ndarray) -> np.ndarray:
         """Lines of blocks (runs of lines between blank lines) that hold prose: a paragraph broken
         by <br> ("... bietet Platz für" / "9 Personen ...") is one block. Long blocks are left
@@ -862,6 +902,8 @@ def _token_bits(rules: PhraseRules, languages: tuple[str, ...]) -> dict[str, int
     anchors = _with_punctuation(set(rules.line_patterns.by_anchor) | set(rules.contains.by_anchor), prefixes=True)
     for word in anchors:
         token_bits[word] = token_bits.get(word, 0) | (1 << _ANCHOR_BIT)
+    for word in _with_punctuation(rules.site_words, prefixes=True):
+        token_bits[word] = token_bits.get(word, 0) | (1 << _SITE_BIT)
     for bit, patterns in ((_LINE_KEY_BIT, rules.line_patterns), (_CONTAINS_BIT, rules.contains)):
         for word in patterns.by_token:
             token_bits[word] = token_bits.get(word, 0) | (1 << bit)
