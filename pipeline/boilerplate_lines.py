@@ -584,7 +584,7 @@ class LineClassifier:
         chars = np.bincount(doc, weights=pages.lengths, minlength=n_docs)
         article = (heaviest >= p.min_article_chars) & (heaviest >= p.min_prose_share * chars)
         if p.site_voice_min_words:  # before the zones: the article's edge as the clusters drew it
-            self._mark_site_voice(pages, clusters, article, heaviest, good & (n_site >= p.site_voice_min_words)
+            self._mark_site_voice(pages, clusters, n_docs, heaviest, good & (n_site >= p.site_voice_min_words)
                                   & (n_site >= p.site_voice_min_share * n_words), good, codes)
         menu = self._mark_outside(pages, clusters, article, heaviest, good, menu_like, codes)
         if p.head_zone:
@@ -780,14 +780,15 @@ class LineClassifier:
             span = codes[a:h]
             span[(span == KEEP) & pages.nonblank[a:h]] = head
 
-    def _mark_site_voice(self, pages: _Pages, clusters: Clusters, article, heaviest, voice, good, codes) -> None:
+    def _mark_site_voice(self, pages: _Pages, clusters: Clusters, n_docs: int, heaviest, voice, good, codes) -> None:
         """The article's last paragraphs when they speak of the site, not the story ("Subscribe to
         our newsletter...", "Support our journalism...", "Comments are moderated..."): walking back
-        from the end of the last article cluster, prose lines dense with site words go (rule
-        ``site_voice``) up to the first prose line that is not; so do such lines after it."""
+        from the end of the last main prose cluster (on pages with little prose too), prose lines
+        dense with site words go (rule ``site_voice``) up to the first prose line that is not; so
+        do such lines after it. Never a page's every prose line."""
         p = self.params
-        kept = article[clusters.doc] & (clusters.weight >= p.minor_cluster_ratio * heaviest[clusters.doc])
-        last = np.full(len(article), -1, dtype=np.int64)
+        kept = clusters.weight >= p.minor_cluster_ratio * heaviest[clusters.doc]  # pages with little prose too
+        last = np.full(n_docs, -1, dtype=np.int64)
         np.maximum.at(last, clusters.doc[kept], clusters.last[kept])
         docs = _nonzero(last >= 0)
         if not len(docs):
