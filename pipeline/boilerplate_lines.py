@@ -795,22 +795,20 @@ class LineClassifier:
             return
         site = self.names.code("site_voice")
         free = (codes == KEEP) & pages.nonblank
-        voice_l, good_l, free_l, nonblank_l = voice.tolist(), good.tolist(), free.tolist(), pages.nonblank.tolist()
+        voice_l, good_l, free_l = voice.tolist(), good.tolist(), free.tolist()
         starts = pages.bounds[docs].tolist()
-        for start, j in zip(starts, last[docs].tolist()):
-            block: list[int] = []
-            found = False
-            while j >= start:  # the trailing run: voiced prose and the short lines between
-                if nonblank_l[j]:
-                    if good_l[j] and not voice_l[j] and free_l[j]:
+        for start, end in zip(starts, last[docs].tolist()):
+            j, first_voiced = end, -1
+            while j >= start:  # the trailing run: voiced prose and the lines between
+                if free_l[j]:
+                    if voice_l[j]:
+                        first_voiced = j
+                    elif good_l[j]:
                         break
-                    if voice_l[j] and free_l[j]:
-                        found = True
-                    if free_l[j]:
-                        block.append(j)
                 j -= 1
-            if found and j >= start:  # never the whole page
-                codes[block] = site
+            if first_voiced >= 0 and j >= start:  # never the whole page
+                span = codes[first_voiced : end + 1]
+                span[free[first_voiced : end + 1]] = site
         line_last = last[pages.doc]
         codes[voice & free & (line_last >= 0) & (np.arange(pages.n) > line_last)] = site
 
