@@ -450,3 +450,24 @@ def test_a_button_with_a_counter_is_named_by_its_label():
     doc = clean(text)
     assert [(r.rule, r.text) for r in doc.removals] == [("title", "Nowy most w Krakowie"), ("share", "Udostępnij na FB (12)")]
     assert doc.text.split("\n\n") == text.split("\n\n")[1:3]
+
+
+@pytest.mark.parametrize(
+    "heading, teaser, rule",
+    [
+        ("Die Redaktion empfiehlt", "Neue Radwege für die Innenstadt", "related"),
+        ("Related links", "City council budget explained", "related"),
+        ("Vos réactions (4)", "Un lecteur de Lyon", "comments"),
+        ("Noticias relacionadas", "El alcalde presenta el presupuesto", "related"),
+        ("Najnowsze wiadomości", "Nowy rozkład jazdy tramwajów", "related"),
+    ],
+)
+def test_related_headings_in_every_language_take_their_list(heading, teaser, rule):
+    article = [
+        "The council approved the new bridge on Tuesday after a debate that lasted well into the night.",
+        "Construction starts in spring, and the city expects the first cars to cross it two years later.",
+    ]
+    doc = clean("\n\n".join(["Council approves bridge", *article, f"{heading}\n{teaser}"]))
+    rules = {r.text: r.rule for r in doc.removals}
+    assert rules[heading] == rule and teaser in rules
+    assert all(line in doc.text for line in article)
