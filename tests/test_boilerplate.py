@@ -471,3 +471,20 @@ def test_related_headings_in_every_language_take_their_list(heading, teaser, rul
     rules = {r.text: r.rule for r in doc.removals}
     assert rules[heading] == rule and teaser in rules
     assert all(line in doc.text for line in article)
+
+
+@pytest.mark.parametrize(
+    "line, rule",
+    [
+        ("Veröffentlichung: 2. Februar 2022", "byline"),
+        ("17 April 2012 • 2:54pm", "date"),
+        ("asked Feb 6, 2014 at 20:37", "date"),
+        ("Asked 8 years, 2 months ago", "date"),
+        ("Datum der Wahl ist der 3. Mai", None),  # a heading that names a date stays
+    ],
+)
+def test_date_and_byline_lines_between_paragraphs(line, rule):
+    paragraph = "Der Stadtrat hat am Montag beschlossen, dass die neue Brücke über den Fluss im nächsten Jahr gebaut wird."
+    doc = clean("\n\n".join(["Neue Brücke", paragraph, line, paragraph, paragraph]))
+    assert {r.text: r.rule for r in doc.removals}.get(line) == rule
+    assert doc.text.count(paragraph) == 3
