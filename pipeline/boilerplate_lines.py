@@ -572,7 +572,11 @@ class LineClassifier:
             line_gate |= copyright
             contains_gate |= copyright
         codes, contained = self._phrase_codes(pages, n_words, (anchored, line_gate, contains_gate))
-        self._spare_embedded_prose(pages, contained, good, codes)
+        # prose in the site's own voice (site_words): never vouches for a neighbour, goes at the article's edge
+        voiced = np.zeros(n, dtype=bool)
+        if p.site_voice_min_words:
+            voiced = good & (n_site >= p.site_voice_min_words) & (n_site >= p.site_voice_min_share * n_words)
+        self._spare_embedded_prose(pages, contained, good, good & ~voiced, codes)
         headings = np.full(n_docs, -1, dtype=np.int64)  # per page: the line repeating its title, if any
         titles: list[str | None] = self._mark_titles(pages, good, codes, headings) if p.extract_title else [None] * n_docs
         self._mark_comments(pages, good & (codes == 0), codes)
@@ -584,8 +588,7 @@ class LineClassifier:
         chars = np.bincount(doc, weights=pages.lengths, minlength=n_docs)
         article = (heaviest >= p.min_article_chars) & (heaviest >= p.min_prose_share * chars)
         if p.site_voice_min_words:  # before the zones: the article's edge as the clusters drew it
-            self._mark_site_voice(pages, clusters, n_docs, heaviest, good & (n_site >= p.site_voice_min_words)
-                                  & (n_site >= p.site_voice_min_share * n_words), good, codes)
+            self._mark_site_voice(pages, clusters, n_docs, heaviest, voiced, good, codes)
         menu = self._mark_outside(pages, clusters, article, heaviest, good, menu_like, codes)
         if p.head_zone:
             self._mark_head(pages, clusters, article, heaviest, headings, codes)
@@ -615,16 +618,17 @@ class LineClassifier:
             self.zones(LineView(pages.stripped[a:b], pages.nonblank[a:b], pages.lengths[a:b], n_words[a:b],
                                 n_stop[a:b], ends[a:b], good[a:b], codes[a:b], page_clusters, self.names.code))
 
-    def _spare_embedded_prose(self, pages: _Pages, contained, good, codes) -> None:
+    def _spare_embedded_prose(self, pages: _Pages, contained, good, vouching, codes) -> None:
         """Prose lines between two prose lines are article, whatever phrase they hold ("customers
         who follow us on the long walk..."): ``contains`` rules do not remove them. A run of such
         lines needs prose no rule names on both sides: two boilerplate paragraphs in a row at the
-        article's edge (a newsletter pitch over a comment-form notice) do not vouch for each other."""
+        article's edge (a newsletter pitch over a comment-form notice) do not vouch for each other.
+        ``vouching``: the prose that may vouch (prose in the site's own voice may not)."""
         named = contained & good
         flags = named[pages.nb]
         if not flags.any():
             return
-        plain = (good & (codes == KEEP))[pages.nb]  # prose not named by any rule
+        plain = (vouching & (codes == KEEP))[pages.nb]  # prose not named by any rule
         starts, stops = _runs(flags, pages.nb_same)
         before = np.zeros(len(starts), dtype=bool)
         after = np.zeros(len(starts), dtype=bool)
