@@ -588,7 +588,7 @@ class LineClassifier:
         chars = np.bincount(doc, weights=pages.lengths, minlength=n_docs)
         article = (heaviest >= p.min_article_chars) & (heaviest >= p.min_prose_share * chars)
         if p.site_voice_min_words:  # before the zones: the article's edge as the clusters drew it
-            self._mark_site_voice(pages, clusters, n_docs, heaviest, voiced, good, codes)
+            self._mark_site_voice(pages, clusters, n_docs, heaviest, voiced, n_site > 0, good, codes)
         menu = self._mark_outside(pages, clusters, article, heaviest, good, menu_like, codes)
         if p.head_zone:
             self._mark_head(pages, clusters, article, heaviest, headings, codes)
@@ -784,12 +784,13 @@ class LineClassifier:
             span = codes[a:h]
             span[(span == KEEP) & pages.nonblank[a:h]] = head
 
-    def _mark_site_voice(self, pages: _Pages, clusters: Clusters, n_docs: int, heaviest, voice, good, codes) -> None:
+    def _mark_site_voice(self, pages: _Pages, clusters: Clusters, n_docs: int, heaviest, voice, mentions, good, codes) -> None:
         """The article's last paragraphs when they speak of the site, not the story ("Subscribe to
         our newsletter...", "Support our journalism...", "Comments are moderated..."): walking back
         from the end of the last main prose cluster (on pages with little prose too), prose lines
-        dense with site words go (rule ``site_voice``) up to the first prose line that is not; so
-        do such lines after it. Never a page's every prose line."""
+        dense with site words go (rule ``site_voice``) up to the first prose line without any (one
+        that names the site once goes only when a denser one precedes it); so do such lines after
+        it. Never a page's every prose line."""
         p = self.params
         kept = clusters.weight >= p.minor_cluster_ratio * heaviest[clusters.doc]  # pages with little prose too
         last = np.full(n_docs, -1, dtype=np.int64)
@@ -799,7 +800,7 @@ class LineClassifier:
             return
         site = self.names.code("site_voice")
         free = (codes == KEEP) & pages.nonblank
-        voice_l, good_l, free_l = voice.tolist(), good.tolist(), free.tolist()
+        voice_l, good_l, free_l, mentions_l = voice.tolist(), good.tolist(), free.tolist(), mentions.tolist()
         starts = pages.bounds[docs].tolist()
         for start, end in zip(starts, last[docs].tolist()):
             j, first_voiced = end, -1
@@ -807,7 +808,7 @@ class LineClassifier:
                 if free_l[j]:
                     if voice_l[j]:
                         first_voiced = j
-                    elif good_l[j]:
+                    elif good_l[j] and not mentions_l[j]:  # prose naming the site once: walk on
                         break
                 j -= 1
             if first_voiced >= 0 and j >= start:  # never the whole page
