@@ -39,6 +39,8 @@ _TERMINAL = frozenset(".!?…;:。！？")
 _LAST_CHAR = itemgetter(slice(-1, None))  # "" for an empty line
 _CLOSERS = frozenset("\"'”’»«“)]*")
 _BLANK_RUNS = regex.compile(r"\n{3,}")
+_COUNTER = regex.compile(r"\s*[(\[]\d[\d.,]*[)\]]$")  # "(3)", "[12]" after a button's label
+_CLOSING_BRACKET = frozenset(")]").__contains__
 _TITLE_SEPARATORS = regex.compile(r"\s+[|–—·•:\-]{1,2}\s+|\s*::\s*")
 _PHRASE_MAX_CHARS = 100  # whole-line phrases ("Share", "Mehr zum Thema") are short
 _PATTERN_MAX_CHARS = 160  # bylines, dates, credits, breadcrumbs
@@ -50,6 +52,7 @@ _UNSPACED_TITLE_CHARS = 60
 _ANCHOR_BIT = 62  # token bits (see LineClassifier.token_bits); bits below _CONTAINS_BIT: languages
 _LINE_KEY_BIT = 61
 _CONTAINS_BIT = 60
+_SITE_BIT = 59  # a site word (PhraseRules.site_words)
 _MATCH_CACHE_LINES = 200_000  # lines whose pattern verdict is remembered (menus repeat across pages)
 _GROUP_CHARS = 4_000_000  # pages classified together at most (one longer page alone)
 _LANGUAGE_SAMPLE = 150  # tokens from the middle of a page that decide its language
@@ -181,9 +184,13 @@ class LineParams(BaseModel):
     drop_minor_prose: bool = False
     contains_max_chars: int = Field(300, ge=1)
     min_article_chars: int = Field(250, ge=0)
+    head_zone: bool = True
+    head_max_gap_lines: int = Field(20, ge=1)
     extract_title: bool = True
     """Move the headline (first line; the heading repeating it if cleaner) to ``metadata.title``."""
     max_title_chars: int = Field(200, ge=1)
+    site_voice_min_words: int = Field(2, ge=0)
+    site_voice_min_share: float = Field(0.1, ge=0.0, le=1.0)
 
 
 @dataclass
@@ -346,8 +353,8 @@ class LineClassifier:
         for name in ("title", "comments", "header_zone", "footer_zone", "link_block", "repeated", "symbols"):
             self.names.code(name)
         self.languages = list(rules.stopwords)
-        if len(self.languages) >= _CONTAINS_BIT:
-            raise ValueError(f"boilerplate: at most {_CONTAINS_BIT} stopword languages, got {len(self.languages)}")
+        if len(self.languages) >= _SITE_BIT:
+            raise ValueError(f"boilerplate: at most {_SITE_BIT} stopword languages, got {len(self.languages)}")
         self.token_bits = _token_bits(rules, tuple(self.languages))
         self._tokenizer = _Tokens()
         self._language_bits = np.arange(len(self.languages), dtype=np.int64)
@@ -468,14 +475,23 @@ class LineClassifier:
         found inside the line (rather than the whole line)."""
         rules, code, stripped, lengths, n = self.rules, self.names.code, pages.stripped, pages.lengths, pages.n
         phrase_rows = _nonzero((lengths > 0) & (lengths <= _PHRASE_MAX_CHARS))  # whole-line phrases are short
-        keys = map(str.strip, pages.lowered_lines(phrase_rows), repeat(EDGE_CHARS))
+        keys = list(map(str.strip, pages.lowered_lines(phrase_rows), repeat(EDGE_CHARS)))
         codes = np.zeros(n, dtype=np.int32)
-        codes[phrase_rows] = np.fromiter(map(self._phrase_codes_by_key.get, keys, repeat(KEEP)), dtype=np.int32, count=len(phrase_rows))
+        found = np.fromiter(map(self._phrase_codes_by_key.get, keys, repeat(KEEP)), dtype=np.int32, count=len(phrase_rows))
+        # a button with a counter ("Kommentare (3)", "Udostępnij na FB (1)"): its phrase without the count
+        for k in _nonzero((found == KEEP) & np.fromiter(map(_CLOSING_BRACKET, map(_LAST_CHAR, keys)), dtype=bool, count=len(keys))).tolist():
+            bare = _COUNTER.sub("", keys[k]).strip(EDGE_CHARS)
+            if bare != keys[k]:
+                found[k] = self._phrase_codes_by_key.get(bare, KEEP) if bare else KEEP
+        codes[phrase_rows] = found
         contained = np.zeros(n, dtype=bool)  # lines coded by a ``contains`` phrase
         anchored, line_gate, contains_gate = gates
         candidates = anchored & (codes == 0)
         for i in _nonzero(candidates & line_gate & (lengths <= _PATTERN_MAX_CHARS) & (n_words <= _PATTERN_MAX_WORDS)).tolist():
-            name = self._match(rules.line_patterns, stripped[i], True)
+            line = stripped[i]
+            name = self._match(rules.line_patterns, line, True)
+            if name is None and _CLOSING_BRACKET(line[-1]):  # a counter after the label, as above
+                name = self._match(rules.line_patterns, _COUNTER.sub("", line), True)
             if name is not None:
                 codes[i] = code(name)
         if rules.bare_regex is not None:
@@ -539,6 +555,7 @@ class LineClassifier:
         token_language = language[token_doc]
         is_stop = (bits >> np.maximum(token_language, 0)) & (token_language >= 0)
         n_stop = np.bincount(token_line, weights=is_stop, minlength=n).astype(np.int64)
+        n_site = np.bincount(token_line, weights=(bits >> _SITE_BIT) & 1, minlength=n).astype(np.int64)
         # no stopword list fits a page: its prose is judged by length and sentence ends alone
         dense = (language[doc] < 0) | (n_stop >= p.min_stopword_density * n_words)
         ends = pages.sentence_ends()
@@ -555,8 +572,13 @@ class LineClassifier:
             line_gate |= copyright
             contains_gate |= copyright
         codes, contained = self._phrase_codes(pages, n_words, (anchored, line_gate, contains_gate))
-        self._spare_embedded_prose(pages, contained, good, codes)
-        titles: list[str | None] = self._mark_titles(pages, good, codes) if p.extract_title else [None] * n_docs
+        # prose in the site's own voice (site_words): never vouches for a neighbour, goes at the article's edge
+        voiced = np.zeros(n, dtype=bool)
+        if p.site_voice_min_words:
+            voiced = good & (n_site >= p.site_voice_min_words) & (n_site >= p.site_voice_min_share * n_words)
+        self._spare_embedded_prose(pages, contained, good, good & ~voiced, codes)
+        headings = np.full(n_docs, -1, dtype=np.int64)  # per page: the line repeating its title, if any
+        titles: list[str | None] = self._mark_titles(pages, good, codes, headings) if p.extract_title else [None] * n_docs
         self._mark_comments(pages, good & (codes == 0), codes)
         good_idx = _nonzero(good & (codes == 0))
         clusters = self._clusters(pages, good_idx)
@@ -565,7 +587,11 @@ class LineClassifier:
         np.maximum.at(heaviest, clusters.doc, clusters.weight)
         chars = np.bincount(doc, weights=pages.lengths, minlength=n_docs)
         article = (heaviest >= p.min_article_chars) & (heaviest >= p.min_prose_share * chars)
+        if p.site_voice_min_words:  # before the zones: the article's edge as the clusters drew it
+            self._mark_site_voice(pages, clusters, n_docs, heaviest, voiced, n_site > 0, good, codes)
         menu = self._mark_outside(pages, clusters, article, heaviest, good, menu_like, codes)
+        if p.head_zone:
+            self._mark_head(pages, clusters, article, heaviest, headings, codes)
         # little prose (a recipe, a product page, lyrics): only menus go, not the zones; no prose at
         # all (a keyword list, a table): no structure to judge by, so only phrase rules apply and
         # later stages (spam, quality) see the page as it is
@@ -592,13 +618,32 @@ class LineClassifier:
             self.zones(LineView(pages.stripped[a:b], pages.nonblank[a:b], pages.lengths[a:b], n_words[a:b],
                                 n_stop[a:b], ends[a:b], good[a:b], codes[a:b], page_clusters, self.names.code))
 
-    def _spare_embedded_prose(self, pages: _Pages, contained, good, codes) -> None:
-        """A prose line between two prose lines is article, whatever phrase it holds ("customers
-        who follow us on the long walk..."): ``contains`` rules do not remove it."""
-        plain_good = good & ((codes == KEEP) | contained)  # prose not named by a whole-line rule
-        codes[contained & good & pages.previous_nonblank(plain_good) & pages.next_nonblank(plain_good)] = KEEP
+    def _spare_embedded_prose(self, pages: _Pages, contained, good, vouching, codes) -> None:
+        """Prose lines between two prose lines are article, whatever phrase they hold ("customers
+        who follow us on the long walk..."): ``contains`` rules do not remove them. A run of such
+        lines needs prose no rule names on both sides: two boilerplate paragraphs in a row at the
+        article's edge (a newsletter pitch over a comment-form notice) do not vouch for each other.
+        ``vouching``: the prose that may vouch (prose in the site's own voice may not)."""
+        named = contained & good
+        flags = named[pages.nb]
+        if not flags.any():
+            return
+        plain = (vouching & (codes == KEEP))[pages.nb]  # prose not named by any rule
+        starts, stops = _runs(flags, pages.nb_same)
+        before = np.zeros(len(starts), dtype=bool)
+        after = np.zeros(len(starts), dtype=bool)
+        has_before = starts > 0
+        before[has_before] = plain[starts[has_before] - 1] & pages.nb_same[starts[has_before]]
+        has_after = stops < len(flags)
+        after[has_after] = plain[stops[has_after]] & pages.nb_same[stops[has_after]]
+        spared = before & after
+        if spared.any():
+            delta = np.zeros(len(flags) + 1, dtype=np.int64)
+            delta[starts[spared]] += 1
+            delta[stops[spared]] -= 1
+            codes[pages.nb[np.cumsum(delta[:-1]) > 0]] = KEEP
 
-    def _mark_titles(self, pages: _Pages, good: np.ndarray, codes: np.ndarray) -> list[str | None]:
+    def _mark_titles(self, pages: _Pages, good: np.ndarray, codes: np.ndarray, headings: np.ndarray) -> list[str | None]:
         """The first line (the page's <title>) is removed as the headline; with "<headline> | <site>",
         the heading that repeats it further down is the cleaner title."""
         p, stripped, nb = self.params, pages.stripped, pages.nb
@@ -630,6 +675,7 @@ class LineClassifier:
                     continue
                 if not good[j] and not codes[j]:
                     titles[d] = stripped[j]  # the article's own heading: the title, and it stays in the text
+                    headings[d] = j
                     break
         codes[titled] = title_code
         return titles
@@ -720,6 +766,57 @@ class LineClassifier:
         # between kept clusters: only runs of menu-like lines (a list in an article has words)
         return free & (idx > line_first) & (idx < line_last) & menu_like
 
+    def _mark_head(self, pages: _Pages, clusters: Clusters, article, heaviest, headings, codes) -> None:
+        """The page's head: where the page repeats its <title> as a heading right before the
+        article's heaviest prose run (which starts within ``head_max_gap_lines`` lines after it: a
+        strong article start), every kept line above the heading is site furniture - menus,
+        breadcrumbs, teasers of other stories, even when they are prose (rule ``head_zone``)."""
+        n_docs = len(article)
+        main_first = np.full(n_docs, -1, dtype=np.int64)  # first line of each page's heaviest cluster
+        top = _nonzero(clusters.weight == heaviest[clusters.doc])[::-1]  # ties: the first one wins
+        main_first[clusters.doc[top]] = clusters.first[top]
+        docs = _nonzero(article & (headings >= 0) & (headings < main_first))
+        seen = np.cumsum(pages.nonblank)
+        docs = docs[seen[main_first[docs]] - seen[headings[docs]] <= self.params.head_max_gap_lines]
+        head = self.names.code("head_zone")
+        for d in docs.tolist():
+            a, h = int(pages.bounds[d]), int(headings[d])
+            span = codes[a:h]
+            span[(span == KEEP) & pages.nonblank[a:h]] = head
+
+    def _mark_site_voice(self, pages: _Pages, clusters: Clusters, n_docs: int, heaviest, voice, mentions, good, codes) -> None:
+        """The article's last paragraphs when they speak of the site, not the story ("Subscribe to
+        our newsletter...", "Support our journalism...", "Comments are moderated..."): walking back
+        from the end of the last main prose cluster (on pages with little prose too), prose lines
+        dense with site words go (rule ``site_voice``) up to the first prose line without any (one
+        that names the site once goes only when a denser one precedes it); so do such lines after
+        it. Never a page's every prose line."""
+        p = self.params
+        kept = clusters.weight >= p.minor_cluster_ratio * heaviest[clusters.doc]  # pages with little prose too
+        last = np.full(n_docs, -1, dtype=np.int64)
+        np.maximum.at(last, clusters.doc[kept], clusters.last[kept])
+        docs = _nonzero(last >= 0)
+        if not len(docs):
+            return
+        site = self.names.code("site_voice")
+        free = (codes == KEEP) & pages.nonblank
+        voice_l, good_l, free_l, mentions_l = voice.tolist(), good.tolist(), free.tolist(), mentions.tolist()
+        starts = pages.bounds[docs].tolist()
+        for start, end in zip(starts, last[docs].tolist()):
+            j, first_voiced = end, -1
+            while j >= start:  # the trailing run: voiced prose and the lines between
+                if free_l[j]:
+                    if voice_l[j]:
+                        first_voiced = j
+                    elif good_l[j] and not mentions_l[j]:  # prose naming the site once: walk on
+                        break
+                j -= 1
+            if first_voiced >= 0 and j >= start:  # never the whole page
+                span = codes[first_voiced : end + 1]
+                span[free[first_voiced : end + 1]] = site
+        line_last = last[pages.doc]
+        codes[voice & free & (line_last >= 0) & (np.arange(pages.n) > line_last)] = site
+
     def _content_blocks(self, pages: _Pages, good: np.ndarray) -> np.ndarray:
         """Lines of blocks (runs of lines between blank lines) that hold prose: a paragraph broken
         by <br> ("... bietet Platz für" / "9 Personen ...") is one block. Long blocks are left
@@ -809,6 +906,8 @@ def _token_bits(rules: PhraseRules, languages: tuple[str, ...]) -> dict[str, int
     anchors = _with_punctuation(set(rules.line_patterns.by_anchor) | set(rules.contains.by_anchor), prefixes=True)
     for word in anchors:
         token_bits[word] = token_bits.get(word, 0) | (1 << _ANCHOR_BIT)
+    for word in _with_punctuation(rules.site_words, prefixes=True):
+        token_bits[word] = token_bits.get(word, 0) | (1 << _SITE_BIT)
     for bit, patterns in ((_LINE_KEY_BIT, rules.line_patterns), (_CONTAINS_BIT, rules.contains)):
         for word in patterns.by_token:
             token_bits[word] = token_bits.get(word, 0) | (1 << bit)

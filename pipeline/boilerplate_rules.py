@@ -34,6 +34,7 @@ except ImportError:  # pragma: no cover - Python < 3.11
     import sre_parse  # type: ignore[no-redef]
 
 SECTIONS = ("line", "contains", "section")
+SITE_WORDS = "site_words"  # a plain word list beside the sections (PhraseRules.site_words)
 # Bullets, arrows and trailing colons around a menu entry ("• Share", "Weiterlesen »") do not
 # change what it is; they are stripped before a whole-line lookup.
 EDGE_CHARS = " \t•·|>»›‹«<\\-–—*+#▸►▶→←↑↓:.!…/"
@@ -112,6 +113,9 @@ class PhraseRules:
     section_rules: frozenset[str]
     languages: tuple[str, ...]
     stopwords: dict[str, frozenset[str]]
+    site_words: frozenset[str] = frozenset()
+    """Words a site uses about itself and its readers (newsletter, subscribe, comments, donate, ...),
+    all languages merged: prose dense with them at the article's edge is a pitch, not the article."""
 
 
 def _data_files() -> list[tuple[str, str]]:
@@ -281,11 +285,13 @@ def _anchor_words(pattern: str) -> frozenset[str] | None:
 def load_rules(languages: tuple[str, ...] | None = None) -> PhraseRules:
     """Rules from every data file (or only ``languages`` plus ``common``), compiled once per process."""
     merged: dict[str, dict[str, list[str]]] = {s: {} for s in SECTIONS}
+    site_words: set[str] = set()
     langs: list[str] = []
     for lang, text in _data_files():
         if languages is not None and lang != "common" and lang not in languages:
             continue
         data = yaml.safe_load(text) or {}
+        site_words.update(word.lower() for word in data.pop(SITE_WORDS, None) or ())
         unknown = set(data) - set(SECTIONS)
         if unknown:
             raise ValueError(f"boilerplate data {lang}.yaml: unknown section(s) {sorted(unknown)}")
@@ -329,6 +335,7 @@ def load_rules(languages: tuple[str, ...] | None = None) -> PhraseRules:
         section_rules=frozenset(merged["section"]),
         languages=tuple(langs),
         stopwords={lang: stopwords(lang) for lang in langs},
+        site_words=frozenset(site_words),
     )
 
 

@@ -41,11 +41,11 @@ class ZoneParams(BaseModel):
         ]
     )
     """Phrase rules whose lines announce the page's tail when they follow the article."""
-    tail_resume_ratio: float = Field(0.3, ge=0.0, le=1.0)
+    tail_resume_ratio: float = Field(0.5, ge=0.0, le=1.0)
     tail_resume_lines: int = Field(3, ge=1)
     tail_resume_chars: int = Field(10**9, ge=1)
-    tail_resume_words: int = Field(70, ge=1)
-    tail_resume_density: float = Field(0.5, ge=0.0, le=1.0)
+    tail_resume_words: int = Field(120, ge=1)
+    tail_resume_density: float = Field(0.7, ge=0.0, le=1.0)
     """...and only where prose is at least this share of the lines (a list of teasers, each under
     its headline and date, is not the article resuming)."""
     tail_inside_main: bool = False
@@ -53,8 +53,8 @@ class ZoneParams(BaseModel):
     more tail removed, and now and then a last paragraph after an inline marker."""
     tail_weak_markers: list[str] = Field(default_factory=lambda: ["byline", "credit", "meta", "ads"])
     """Markers that also stand inside articles (a photo credit, an ad slot): after them, any prose of
-    ``tail_weak_resume_chars`` (default: any prose line) resumes the article (a short last paragraph under a picture)."""
-    tail_weak_resume_chars: int = Field(1, ge=1)
+    ``tail_weak_resume_chars`` (default 100: a sentence, not a caption fragment) resumes the article (a short last paragraph under a picture)."""
+    tail_weak_resume_chars: int = Field(100, ge=1)
 
 
 class ZoneMarker:

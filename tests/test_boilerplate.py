@@ -423,3 +423,68 @@ def test_pattern_cache_round_trips_and_survives_a_corrupt_file(tmp_path, monkeyp
     damaged = boilerplate_rules._DerivedCache()
     assert damaged.entries == {"expand": {}, "anchors": {}}
     assert damaged.get("anchors", r"foto: \w+", boilerplate_rules._derive_anchor_words) == ["foto"]
+
+
+def test_boilerplate_paragraphs_at_the_article_edge_do_not_vouch_for_each_other():
+    article = [
+        "The council approved the new bridge on Tuesday after a debate that lasted well into the night.",
+        "Construction starts in spring, and the city expects the first cars to cross it two years later.",
+    ]
+    pitch = [
+        "Get our free morning briefing delivered straight to your inbox, with the stories you need to know.",
+        "We use cookies to give you the best experience on our website and to show you relevant offers.",
+    ]
+    doc = clean("\n\n".join(["Council approves bridge", *article, "\n".join(pitch), "Contact"]))
+    for line in article:
+        assert line in doc.text
+    assert {r.text: r.rule for r in doc.removals if r.text in pitch} == {pitch[0]: "newsletter", pitch[1]: "cookie"}
+
+
+def test_a_button_with_a_counter_is_named_by_its_label():
+    text = "\n\n".join([
+        "Nowy most w Krakowie",
+        "W czwartek rano kierowcy po raz pierwszy przejechali nowym mostem na Wiśle, który połączył dwie dzielnice.",
+        "Według urzędników most ma odciążyć ruch w centrum miasta, zwłaszcza w godzinach szczytu.",
+        "Udostępnij na FB (12)",
+    ])
+    doc = clean(text)
+    assert [(r.rule, r.text) for r in doc.removals] == [("title", "Nowy most w Krakowie"), ("share", "Udostępnij na FB (12)")]
+    assert doc.text.split("\n\n") == text.split("\n\n")[1:3]
+
+
+@pytest.mark.parametrize(
+    "heading, teaser, rule",
+    [
+        ("Die Redaktion empfiehlt", "Neue Radwege für die Innenstadt", "related"),
+        ("Related links", "City council budget explained", "related"),
+        ("Vos réactions (4)", "Un lecteur de Lyon", "comments"),
+        ("Noticias relacionadas", "El alcalde presenta el presupuesto", "related"),
+        ("Najnowsze wiadomości", "Nowy rozkład jazdy tramwajów", "related"),
+    ],
+)
+def test_related_headings_in_every_language_take_their_list(heading, teaser, rule):
+    article = [
+        "The council approved the new bridge on Tuesday after a debate that lasted well into the night.",
+        "Construction starts in spring, and the city expects the first cars to cross it two years later.",
+    ]
+    doc = clean("\n\n".join(["Council approves bridge", *article, f"{heading}\n{teaser}"]))
+    rules = {r.text: r.rule for r in doc.removals}
+    assert rules[heading] == rule and teaser in rules
+    assert all(line in doc.text for line in article)
+
+
+@pytest.mark.parametrize(
+    "line, rule",
+    [
+        ("Veröffentlichung: 2. Februar 2022", "byline"),
+        ("17 April 2012 • 2:54pm", "date"),
+        ("asked Feb 6, 2014 at 20:37", "date"),
+        ("Asked 8 years, 2 months ago", "date"),
+        ("Datum der Wahl ist der 3. Mai", None),  # a heading that names a date stays
+    ],
+)
+def test_date_and_byline_lines_between_paragraphs(line, rule):
+    paragraph = "Der Stadtrat hat am Montag beschlossen, dass die neue Brücke über den Fluss im nächsten Jahr gebaut wird."
+    doc = clean("\n\n".join(["Neue Brücke", paragraph, line, paragraph, paragraph]))
+    assert {r.text: r.rule for r in doc.removals}.get(line) == rule
+    assert doc.text.count(paragraph) == 3
