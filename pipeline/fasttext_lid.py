@@ -19,11 +19,14 @@ fasttext-predict. The binary format read here is fastText 0.9's (model version 1
 
 from __future__ import annotations
 
+import re
 import struct
 from pathlib import Path
 
 import numpy as np
 from scipy.sparse import csr_matrix
+
+from .arrays import cumulative_powers, mix64
 
 EOS = "</s>"
 LABEL_PREFIX = "__label__"
@@ -98,16 +101,16 @@ class FastTextModel:
         if (loss, model, word_ngrams) != (_HS_LOSS, _SUPERVISED, 1):
             raise ValueError(f"{path}: only supervised hierarchical-softmax models without word n-grams are supported")
         size, nwords, nlabels, _ntokens, pruneidx_size = r.take("iiiqq")
-        words: dict[str, int] = {}
+        words: dict[bytes, int] = {}
         labels: list[str] = []
         counts: list[int] = []
         for i in range(size):
-            token = r.cstring().decode("utf-8", "replace")
+            token = r.cstring()
             count, kind = r.take("qb")
             if kind == 0:
                 words[token] = i
             else:
-                labels.append(token)
+                labels.append(token.decode("utf-8", "replace"))
                 counts.append(count)
         if len(words) != nwords or len(labels) != nlabels:
             raise ValueError(f"{path}: dictionary sizes do not match its header")
@@ -117,7 +120,7 @@ class FastTextModel:
         (qout,) = r.take("?")
         outputs = _matrix(r, quant_input and qout)
         self.dim, self.bucket, self.minn, self.maxn, self.nwords = dim, bucket, minn, maxn, nwords
-        self.words, self.labels = words, labels
+        self.labels = labels
         self.bucket_rows = None  # n-gram bucket -> input row (-1: pruned away); None: not pruned
         if pruneidx_size >= 0:
             small = len(inputs) < 2**16  # lid.176.ftz: 50,000 rows, a 4 MB table that stays in cache
@@ -128,76 +131,113 @@ class FastTextModel:
         self.outputs = outputs[: nlabels - 1].astype(np.float64)  # one row per inner node of the tree
         self._levels = _tree_levels(counts)
         self.cache_tokens = cache_tokens
-        self._token_index: dict[str, int] = {}
-        self._token_sums = np.zeros((1024, dim), dtype=np.float64)
-        self._token_counts = np.zeros(1024, dtype=np.int64)
+        vocabulary = np.frombuffer(b"".join(words), dtype=np.uint8)
+        ends = np.cumsum([len(word) for word in words])
+        vocab_keys = _span_keys(vocabulary, ends - [len(word) for word in words], ends)
+        order = np.argsort(vocab_keys, kind="stable")
+        self._vocab_keys, self._vocab_ids = vocab_keys[order], np.array(list(words.values()), dtype=np.int64)[order]
+        eos = words.get(EOS.encode())
+        self._eos = (self.inputs[eos].copy(), 1) if eos is not None else (np.zeros(dim), 0)
+        self._clear_cache()
+
+    def _clear_cache(self) -> None:
+        self._keys = np.zeros(0, dtype=np.uint64)  # sorted token keys ...
+        self._slots = np.zeros(0, dtype=np.int64)  # ... and where each token's row sum is
+        self._token_sums = np.zeros((0, self.dim))
+        self._token_counts = np.zeros(0, dtype=np.int64)
+        self._used = 0
+
+    # --- lines -> labels ----------------------------------------------------------------------
+
+    def predict(self, lines: list[str], k: int = 1) -> list[list[tuple[str, float]]]:
+        """Top ``k`` (label, probability) per line, best first, as fastText's ``predict(line, k, 0.0)``
+        (labels under ~1e-5 are not returned; a line without input rows gets [])."""
+        if not lines:
+            return []
+        text = "\n".join(lines) + "\n"
+        if text.count("\n") != len(lines) or LABEL_PREFIX in text or EOS in text:
+            text = "\n".join(map(_as_fasttext_reads, lines)) + "\n"
+        raw, starts, ends = _tokens_of(text)
+        line_of = np.searchsorted(np.flatnonzero(raw == 10), starts)  # newlines before each token
+        sums, counts = self._token_vectors(raw, starts, ends)
+        first = np.searchsorted(line_of, np.arange(len(lines)))
+        present = first < np.append(first[1:], len(starts))
+        hidden = np.zeros((len(lines), self.dim))
+        rows = np.zeros(len(lines), dtype=np.int64)
+        if len(starts):
+            hidden[present] = np.add.reduceat(sums, first[present], axis=0)
+            rows[present] = np.add.reduceat(counts, first[present])
+        hidden += self._eos[0]
+        rows += self._eos[1]
+        scores = self._leaf_scores(hidden / np.maximum(rows, 1)[:, None])
+        scores[:, rows == 0] = -np.inf
+        return _top_k(scores, k, self.labels)
 
     # --- tokens -> summed input rows (cached) -------------------------------------------------
 
-    def _token_ids(self, tokens: list[str]) -> list[int]:
-        """Index of each token's (row sum, row count) in the cache, computing the new ones together."""
-        index = self._token_index
-        found = list(map(index.get, tokens))
-        if None in found:
-            new = sorted(set(tokens).difference(index))
-            if len(index) + len(new) > self.cache_tokens:  # bounded memory: start afresh
-                index.clear()
-            sums, counts = self._token_rows(new)
-            start = len(index)
-            self._reserve(start + len(new))
-            self._token_sums[start : start + len(new)] = sums
-            self._token_counts[start : start + len(new)] = counts
-            index.update(zip(new, range(start, start + len(new))))
-            found = list(map(index.__getitem__, tokens))
-        return found
+    def _token_vectors(self, raw: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Row sum and row count of each token occurrence, from the cache; the tokens met for the
+        first time are computed together and cached (by a 64-bit key of their bytes)."""
+        keys = _span_keys(raw, starts, ends)
+        at = np.minimum(np.searchsorted(self._keys, keys), max(len(self._keys) - 1, 0))
+        known = self._keys[at] == keys if len(self._keys) else np.zeros(len(keys), dtype=bool)
+        slot = self._slots[at] if len(self._keys) else np.zeros(len(keys), dtype=np.int64)
+        if not known.all():
+            new_keys, first, inverse = np.unique(keys[~known], return_index=True, return_inverse=True)
+            unknown = np.flatnonzero(~known)
+            if self._used and self._used + len(new_keys) > self.cache_tokens:  # bounded memory: start afresh
+                self._clear_cache()
+                return self._token_vectors(raw, starts, ends)
+            sums, counts = self._new_tokens(raw, starts[unknown[first]], ends[unknown[first]], new_keys)
+            slots = self._store(sums, counts)
+            slot[unknown] = slots[inverse]
+            where = np.searchsorted(self._keys, new_keys)
+            self._keys, self._slots = np.insert(self._keys, where, new_keys), np.insert(self._slots, where, slots)
+        return self._token_sums[slot], self._token_counts[slot]
 
-    def _reserve(self, rows: int) -> None:
-        if rows > len(self._token_counts):
-            size = max(rows, 2 * len(self._token_counts))
-            sums, counts = np.zeros((size, self.dim)), np.zeros(size, dtype=np.int64)
-            sums[: len(self._token_counts)], counts[: len(self._token_counts)] = self._token_sums, self._token_counts
-            self._token_sums, self._token_counts = sums, counts
+    def _store(self, sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """Append to the cache's row sums (capacity doubled as needed); their slots."""
+        end = self._used + len(counts)
+        if end > len(self._token_counts):
+            size = max(end, 2 * len(self._token_counts), 4096)
+            grown_sums, grown_counts = np.zeros((size, self.dim)), np.zeros(size, dtype=np.int64)
+            grown_sums[: self._used], grown_counts[: self._used] = self._token_sums[: self._used], self._token_counts[: self._used]
+            self._token_sums, self._token_counts = grown_sums, grown_counts
+        self._token_sums[self._used : end], self._token_counts[self._used : end] = sums, counts
+        slots = np.arange(self._used, end)
+        self._used = end
+        return slots
 
-    def _token_rows(self, tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    def _new_tokens(self, raw: np.ndarray, starts: np.ndarray, ends: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Sum and number of input rows of each token, as fastText's ``getLine`` collects them: its
-        vocabulary row if it has one, and the rows of its character n-grams the pruned model kept
-        ("</s>": its row only; a ``__label__`` token: nothing). A sparse (token x row) product sums
-        them without copying a row per n-gram, each token's rows in a fixed order."""
-        sums = np.zeros((len(tokens), self.dim))
-        counts = np.zeros(len(tokens), dtype=np.int64)
-        joined = "<" + "><".join(tokens) + ">"
-        if EOS in tokens or "<" + LABEL_PREFIX in joined:
-            subword = [i for i, t in enumerate(tokens) if t != EOS and not t.startswith(LABEL_PREFIX)]
-            joined = "<" + "><".join(tokens[i] for i in subword) + ">"
-        else:
-            subword = list(range(len(tokens)))
-        if self.maxn > 0 and subword:
-            owners, rows = self._ngram_rows(joined, [tokens[i] for i in subword])
-            order = np.argsort(owners, kind="stable")
-            per_token = np.bincount(owners, minlength=len(subword))
+        vocabulary row if it has one, and the rows of its character n-grams the pruned model kept.
+        A sparse (token x row) product sums them without copying a row per n-gram."""
+        sums = np.zeros((len(keys), self.dim))
+        counts = np.zeros(len(keys), dtype=np.int64)
+        if self.maxn > 0 and len(keys):
+            owners, rows = self._ngram_rows(*_bracketed(raw, starts, ends))
+            per_token = np.bincount(owners, minlength=len(keys))
             pointers = np.concatenate(([0], np.cumsum(per_token)))
-            incidence = csr_matrix((np.ones(len(rows)), rows[order], pointers), shape=(len(subword), len(self.inputs)))
-            sums[subword] = incidence @ self.inputs
-            counts[subword] = per_token
-        word_ids = np.array(list(map(self.words.get, tokens, [-1] * len(tokens))), dtype=np.int64)
-        in_vocab = np.flatnonzero(word_ids >= 0)
-        sums[in_vocab] += self.inputs[word_ids[in_vocab]]
+            incidence = csr_matrix((np.ones(len(rows)), rows, pointers), shape=(len(keys), len(self.inputs)))
+            sums = incidence @ self.inputs
+            counts = per_token
+        at = np.minimum(np.searchsorted(self._vocab_keys, keys), len(self._vocab_keys) - 1)
+        in_vocab = np.flatnonzero(self._vocab_keys[at] == keys)
+        sums[in_vocab] += self.inputs[self._vocab_ids[at[in_vocab]]]
         counts[in_vocab] += 1
         return sums, counts
 
-    def _ngram_rows(self, joined: str, tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    def _ngram_rows(self, raw: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(token number, input row) of every ``minn``..``maxn``-character n-gram of each ``<token>``
-        (``joined``: these, one after the other) that the model has: FNV-1a over the UTF-8 bytes (each
-        byte sign-extended, as fastText's int8 cast does), modulo ``bucket``, through the pruned
-        model's index."""
-        raw = np.frombuffer(joined.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+        (``raw``: their UTF-8 bytes, one after the other, ``lengths`` bytes each) that the model has,
+        token by token: FNV-1a over the bytes (each sign-extended, as fastText's int8 cast does),
+        modulo ``bucket``, through the pruned model's index."""
         first = np.flatnonzero((raw & 0xC0) != 0x80)  # each character's first byte
         size = np.diff(np.append(first, len(raw)))
         signed = raw.astype(np.int8).astype(np.int32).view(np.uint32)
-        lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens)) + 2
-        owner = np.repeat(np.arange(len(tokens)), lengths)
-        room = np.repeat(np.cumsum(lengths), lengths) - np.arange(len(first))  # characters left in the token from here
+        owner = np.repeat(np.arange(len(lengths)), lengths)[first]
         start = np.arange(len(first))
+        room = np.cumsum(np.bincount(owner, minlength=len(lengths)))[owner] - start  # characters left in the token
         h = np.full(len(first), _FNV_OFFSET, dtype=np.uint32)
         owners, buckets = [], []
         for n in range(1, self.maxn + 1):
@@ -216,6 +256,8 @@ class FastTextModel:
                 owners.append(owner[start])
                 buckets.append((h % np.uint32(self.bucket)).astype(np.int64))
         owners_all, rows = np.concatenate(owners), self._bucket_rows(np.concatenate(buckets))
+        order = np.argsort(owners_all, kind="stable")  # each token's n-grams together, in a fixed order
+        owners_all, rows = owners_all[order], rows[order]
         kept = rows >= 0
         return owners_all[kept], rows[kept]
 
@@ -223,40 +265,16 @@ class FastTextModel:
         """Input row of each n-gram bucket; -1 where the pruned model dropped it."""
         if self.bucket_rows is None:
             return self.nwords + buckets
-        rows = self.bucket_rows[buckets].astype(np.int64)
+        rows = self.bucket_rows[buckets].astype(np.int32)
         rows[rows == self._no_row] = -1
         return rows
-
-    # --- lines -> labels ----------------------------------------------------------------------
-
-    def predict(self, lines: list[str], k: int = 1) -> list[list[tuple[str, float]]]:
-        """Top ``k`` (label, probability) per line, best first, as fastText's ``predict(line, k, 0.0)``
-        (labels under ~1e-5 are not returned; a line without input rows gets [])."""
-        if not lines:
-            return []
-        tokens: list[str] = []
-        ends = np.empty(len(lines), dtype=np.int64)
-        for i, line in enumerate(lines):
-            tokens += line.replace("\0", " ").split()
-            tokens.append(EOS)
-            ends[i] = len(tokens)
-        flat = np.array(self._token_ids(tokens), dtype=np.int64)
-        starts = np.concatenate(([0], ends[:-1]))
-        sums = np.add.reduceat(self._token_sums[flat], starts, axis=0)
-        counts = np.add.reduceat(self._token_counts[flat], starts)
-        hidden = sums / np.maximum(counts, 1)[:, None]
-        scores = self._leaf_scores(hidden)
-        scores[:, counts == 0] = -np.inf
-        return _top_k(scores, k, self.labels)
 
     def _leaf_scores(self, hidden: np.ndarray) -> np.ndarray:
         """Log-probability of every label (labels x lines): the sum of fastText's std_log terms down
         its Huffman path, level by level. Each line's figures are computed in an order that does not
         depend on the other lines, so a line gets the same bits alone or in any batch."""
         nlabels = len(self.labels)
-        dot = np.zeros((len(self.outputs), len(hidden)))
-        for d in range(self.dim):
-            dot += self.outputs[:, d : d + 1] * hidden[:, d]
+        dot = np.einsum("nd,bd->nb", self.outputs, hidden)  # no BLAS: the same sums in any batch
         f = 1.0 / (1.0 + np.exp(-dot))
         go_left, go_right = np.log(1.0 - f + _LOG_FLOOR), np.log(f + _LOG_FLOOR)
         scores = np.zeros((2 * nlabels - 1, len(hidden)))
@@ -265,6 +283,56 @@ class FastTextModel:
             scores[lefts] = above + go_left[parents - nlabels]
             scores[rights] = above + go_right[parents - nlabels]
         return scores[:nlabels]
+
+
+_SEPARATOR = np.zeros(256, dtype=bool)
+_SEPARATOR[[ord(c) for c in " \n\r\t\v\f\0"]] = True  # fastText's readWord splits on these bytes
+_FASTTEXT_SPACE = re.compile("[ \n\r\t\v\f\0]+")
+_KEY_BASE = np.uint64(0x100000001B3)
+_KEY_BASE_INVERSE = np.uint64(pow(int(_KEY_BASE), -1, 2**64))
+
+
+def _tokens_of(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """UTF-8 bytes of ``text`` (a lone surrogate becomes "?") and the [start, end) byte span of each token."""
+    raw = np.frombuffer(text.encode("utf-8", "replace"), dtype=np.uint8)
+    inside = ~_SEPARATOR[raw]
+    edges = np.diff(inside.astype(np.int8), prepend=0, append=0)
+    return raw, np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+
+
+def _span_keys(raw: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """A 64-bit key per byte span: a polynomial hash (prefix sums of byte x base**-position, so no
+    loop over tokens), then splitmix64 with the length mixed in."""
+    if not len(raw):
+        return np.zeros(len(starts), dtype=np.uint64)
+    inverse = cumulative_powers(_KEY_BASE_INVERSE, len(raw) + 1)
+    prefix = np.zeros(len(raw) + 1, dtype=np.uint64)
+    np.cumsum((raw.astype(np.uint64) + np.uint64(1)) * inverse[:-1], dtype=np.uint64, out=prefix[1:])
+    forward = cumulative_powers(_KEY_BASE, len(raw) + 1)
+    spans = (prefix[ends] - prefix[starts]) * forward[ends - 1]  # sum of (byte + 1) x base**(end - 1 - position)
+    return mix64(spans ^ mix64((ends - starts).astype(np.uint64)))
+
+
+def _bracketed(raw: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The bytes of "<token>" for each span, one after the other, and their lengths."""
+    lengths = ends - starts + 2
+    out_start = np.cumsum(lengths) - lengths
+    out = np.empty(int(lengths.sum()), dtype=np.uint8)
+    offset = np.arange(len(out)) - np.repeat(out_start, lengths)  # position inside "<token>"
+    source = np.repeat(starts - 1, lengths) + offset
+    out[:] = raw[np.clip(source, 0, len(raw) - 1)]
+    out[out_start] = ord("<")
+    out[out_start + lengths - 1] = ord(">")
+    return out, lengths
+
+
+def _as_fasttext_reads(line: str) -> str:
+    """A line as fastText's ``getLine`` uses it: its words up to a literal "</s>" (where fastText
+    stops reading, as at a line break), without ``__label__`` tokens (labels, not input)."""
+    words = _FASTTEXT_SPACE.split(line.split("\n", 1)[0])
+    if EOS in words:
+        words = words[: words.index(EOS)]
+    return " ".join(w for w in words if w and not w.startswith(LABEL_PREFIX))
 
 
 def _tree_levels(counts: list[int]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -298,13 +366,14 @@ def _tree_levels(counts: list[int]) -> list[tuple[np.ndarray, np.ndarray, np.nda
 def _top_k(scores: np.ndarray, k: int, labels: list[str]) -> list[list[tuple[str, float]]]:
     """Best ``k`` labels per line (``scores``: labels x lines), best first (ties: the more frequent
     label first), without those under fastText's floor (its search stops at log(1e-5))."""
-    columns = np.arange(scores.shape[1])
+    scores = np.ascontiguousarray(scores.T)  # lines x labels
+    rows = np.arange(len(scores))
     picked, values = [], []
-    for _ in range(min(k, len(scores))):
-        best = scores.argmax(axis=0)
+    for _ in range(min(k, scores.shape[1])):
+        best = scores.argmax(axis=1)
         picked.append(best)
-        values.append(scores[best, columns])
-        scores[best, columns] = -np.inf
+        values.append(scores[rows, best])
+        scores[rows, best] = -np.inf
     order, best = np.array(picked).T.tolist(), np.array(values).T
     floor = np.log(_LOG_FLOOR)
     probabilities = np.exp(best).tolist()
