@@ -152,8 +152,16 @@ class FastTextModel:
     def predict(self, lines: list[str], k: int = 1) -> list[list[tuple[str, float]]]:
         """Top ``k`` (label, probability) per line, best first, as fastText's ``predict(line, k, 0.0)``
         (labels under ~1e-5 are not returned; a line without input rows gets [])."""
+        labels, probabilities = self.top_labels(lines, k)
+        return [
+            [(self.labels[j], p) for j, p in zip(row, chances) if j >= 0]
+            for row, chances in zip(labels.tolist(), probabilities.tolist())
+        ]
+
+    def top_labels(self, lines: list[str], k: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """``predict`` as arrays (lines x k): label numbers (-1: none) and probabilities (0: none)."""
         if not lines:
-            return []
+            return np.zeros((0, k), dtype=np.int64), np.zeros((0, k))
         text = "\n".join(lines) + "\n"
         if text.count("\n") != len(lines) or LABEL_PREFIX in text or EOS in text:
             text = "\n".join(map(_as_fasttext_reads, lines)) + "\n"
@@ -171,7 +179,7 @@ class FastTextModel:
         rows += self._eos[1]
         scores = self._leaf_scores(hidden / np.maximum(rows, 1)[:, None])
         scores[:, rows == 0] = -np.inf
-        return _top_k(scores, k, self.labels)
+        return _top_k(scores, k)
 
     # --- tokens -> summed input rows (cached) -------------------------------------------------
 
@@ -363,7 +371,7 @@ def _tree_levels(counts: list[int]) -> list[tuple[np.ndarray, np.ndarray, np.nda
     return levels
 
 
-def _top_k(scores: np.ndarray, k: int, labels: list[str]) -> list[list[tuple[str, float]]]:
+def _top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Best ``k`` labels per line (``scores``: labels x lines), best first (ties: the more frequent
     label first), without those under fastText's floor (its search stops at log(1e-5))."""
     scores = np.ascontiguousarray(scores.T)  # lines x labels
@@ -374,10 +382,7 @@ def _top_k(scores: np.ndarray, k: int, labels: list[str]) -> list[list[tuple[str
         picked.append(best)
         values.append(scores[rows, best])
         scores[rows, best] = -np.inf
-    order, best = np.array(picked).T.tolist(), np.array(values).T
-    floor = np.log(_LOG_FLOOR)
-    probabilities = np.exp(best).tolist()
-    return [
-        [(labels[j], p) for j, p, s in zip(row, prob, top) if s >= floor]
-        for row, prob, top in zip(order, probabilities, best.tolist())
-    ]
+    labels, best = np.array(picked).T.reshape(len(rows), -1), np.array(values).T.reshape(len(rows), -1)
+    below = best < np.log(_LOG_FLOOR)
+    labels[below] = -1
+    return labels, np.where(below, 0.0, np.exp(best))

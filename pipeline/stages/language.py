@@ -36,6 +36,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from pydantic import Field, field_validator
 
 from ..document import Document
@@ -148,22 +149,22 @@ class FastTextBackend:
     def __init__(self, top_k: int):
         self.model = FastTextModel(bundled_fasttext_model())
         self.top_k = top_k
-        self.codes: dict[str, str] = {}  # "__label__no" -> "nb", filled as labels are met
+        codes = [label_map(self.name).get(label.removeprefix("__label__"), label.removeprefix("__label__")) for label in self.model.labels]
+        self.codes = np.array([*codes, None], dtype=object)  # label number -> ISO code; -1 -> None
 
     def guess(self, text: str, top_k: int | None = None) -> Guess:
         return self.guess_many([text], top_k)[0]
 
     def guess_many(self, texts: list[str], top_k: int | None = None) -> list[Guess]:
-        """One numpy pass for the whole batch (``pipeline.fasttext_lid``: fastText's answers, a
-        fraction of its per-line cost); each text gets the same answer alone or in any batch."""
-        codes = self.codes
-        predictions = self.model.predict([text.lower() for text in texts], top_k or self.top_k)
-        return [[(codes.get(label) or self._code(label), min(score, 1.0)) for label, score in guess] for guess in predictions]
+        codes, scores = self.ranked(texts, top_k or self.top_k)
+        return [[(c, s) for c, s in zip(row, values) if c is not None] for row, values in zip(codes.tolist(), scores.tolist())]
 
-    def _code(self, label: str) -> str:
-        code = label.removeprefix("__label__")
-        self.codes[label] = code = label_map(self.name).get(code, code)
-        return code
+    def ranked(self, texts: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The best ``k`` languages of each text as arrays (texts x k): ISO codes (None: no more)
+        and scores. One numpy pass for the whole batch (``pipeline.fasttext_lid``: fastText's
+        answers at a fraction of its per-line cost); a text gets the same answer alone or in any batch."""
+        labels, probabilities = self.model.top_labels([text.lower() for text in texts], k)
+        return self.codes[labels], np.minimum(probabilities, 1.0)
 
 
 class LinguaBackend:
@@ -328,42 +329,40 @@ class Language(Stage):
         fasttext: FastTextBackend = self._backend(cfg.backend)
         # the unsure need fastText's best few for lingua: ask for them up front (top_k is a prefix)
         k = max(cfg.top_k, cfg.fallback_candidates) if cfg.fallback != "none" else cfg.top_k
-        ranked = self._guess_nonempty(fasttext, samples, k)
-        unsure = [i for i, guess in enumerate(ranked) if samples[i] and self._unsure(guess)]
+        codes, scores = np.full((len(texts), k), None, dtype=object), np.zeros((len(texts), k))
+        filled = [i for i, sample in enumerate(samples) if sample]
+        if filled:
+            codes[filled], scores[filled] = fasttext.ranked([samples[i] for i in filled], k)
+        unsure = np.flatnonzero((codes[:, 0] != None) & (scores[:, 0] < cfg.fallback_below)).tolist()  # noqa: E711
+        unsure = sorted({*unsure, *(i for i in filled if codes[i, 0] is None)})
         longer = [i for i in unsure if len(texts[i]) > len(samples[i]) and cfg.max_chars > cfg.sample_chars]
         for i in longer:  # more of the document is cheaper than a second model
             samples[i] = prose_sample(texts[i], cfg.max_chars)
-        for i, guess in zip(longer, fasttext.guess_many([samples[i] for i in longer], k)):
-            ranked[i] = guess
-        results = [(guess[: cfg.top_k], cfg.backend) for guess in ranked]
-        unsure = [i for i in unsure if self._unsure(ranked[i], len(samples[i]))]
+        if longer:
+            codes[longer], scores[longer] = fasttext.ranked([samples[i] for i in longer], k)
+        top_codes, top_scores = codes[:, : cfg.top_k].tolist(), scores[:, : cfg.top_k].tolist()
+        results = [([(c, s) for c, s in zip(row, values) if c is not None], cfg.backend) for row, values in zip(top_codes, top_scores)]
+        unsure = [i for i in unsure if self._unsure(results[i][0], len(samples[i]))]
         if unsure and cfg.fallback != "none":
-            for i, second in self._fallback(texts, samples, ranked, unsure).items():
+            best = {i: [c for c in codes[i, : cfg.fallback_candidates] if c is not None] for i in unsure}
+            for i, second in self._fallback(texts, samples, best, unsure).items():
                 results[i] = second, f"fasttext>{cfg.fallback}"
         return results
-
-    @staticmethod
-    def _guess_nonempty(backend: FastTextBackend, samples: list[str], k: int) -> list[Guess]:
-        guesses: list[Guess] = [[] for _ in samples]
-        filled = [i for i, sample in enumerate(samples) if sample]
-        for i, guess in zip(filled, backend.guess_many([samples[i] for i in filled], k)):
-            guesses[i] = guess
-        return guesses
 
     def _unsure(self, guess: Guess, read: int = 0) -> bool:
         """Below ``fallback_below``; or, having read ``read`` >= ``long_chars``, below ``fallback_below_long``."""
         cfg = self.config
         return not guess or guess[0][1] < (cfg.fallback_below_long if read >= cfg.long_chars else cfg.fallback_below)
 
-    def _fallback(self, texts: list[str], samples: list[str], guesses: list[Guess], unsure: list[int]) -> dict[int, Guess]:
-        """lingua's guesses for the unsure documents, grouped by candidate set and mode (one call each)."""
+    def _fallback(self, texts: list[str], samples: list[str], best: dict[int, list[str]], unsure: list[int]) -> dict[int, Guess]:
+        """lingua's guesses for the unsure documents (``best``: fastText's best few codes for each),
+        grouped by candidate set and mode (one call each)."""
         cfg = self.config
         lingua: LinguaBackend = self._backend(cfg.fallback)
         groups: dict[tuple[frozenset[str] | None, bool], list[tuple[int, str]]] = defaultdict(list)
         for i in unsure:
             sample = samples[i] if len(samples[i]) <= cfg.fallback_chars else prose_sample(texts[i], cfg.fallback_chars)
-            codes = [code for code, _ in guesses[i][: cfg.fallback_candidates]]
-            candidates = lingua.candidates(codes) if cfg.fallback_candidates else None
+            candidates = lingua.candidates(best[i]) if cfg.fallback_candidates else None
             low = lingua.low_accuracy or len(sample) >= cfg.fallback_high_accuracy_below
             groups[candidates, low].append((i, sample))
         found: dict[int, Guess] = {}
