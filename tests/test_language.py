@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures" / "langqual"
 SENTENCES = [json.loads(line) for line in (FIXTURES / "sentences.jsonl").read_text(encoding="utf-8").splitlines()]
 DOCUMENTS = [json.loads(line) for line in (FIXTURES / "documents.jsonl").read_text(encoding="utf-8").splitlines()]
+CLOSE_CALLS = [json.loads(line) for line in (FIXTURES / "close_calls.jsonl").read_text(encoding="utf-8").splitlines()]
 
 
 def annotate(texts: list[str], **options) -> list[dict]:
@@ -50,6 +51,29 @@ def test_unknown_to_lid176_goes_to_lingua_fallback():
     assert (with_fallback["lang"], with_fallback["backend"]) == ("zu", "fasttext>lingua-low")
     assert fasttext_only["lang"] != "zu"  # lid.176 has no Zulu label
     assert fasttext_only["score"] < 0.7
+
+
+def test_lingua_settles_short_close_calls_but_not_a_clear_english_paragraph():
+    # Bokmal / Danish, Nynorsk / Bokmal, Croatian / Serbian: one sentence leaves fastText unsure
+    texts = [c["text"] for c in CLOSE_CALLS]
+    alone = annotate(texts, fallback="none")
+    assert all(f["score"] < 0.7 for f in alone[:3]) and alone[3]["score"] > 0.9
+    assert [f["lang"] for f in alone[:2]] == ["nb", "nb"] and alone[2]["lang"] == "sr"
+    found = annotate(texts)
+    assert [f["lang"] for f in found] == [c["lang"] for c in CLOSE_CALLS]
+    assert [f["backend"] for f in found] == ["fasttext>lingua-low"] * 3 + ["fasttext"]
+
+
+def test_a_long_document_fasttext_read_whole_is_not_sent_to_lingua():
+    # a Croatian article: after reading it all (941 characters) fastText says hr at 0.44, as lingua
+    # would; below fallback_below (0.7) but above fallback_below_long (0.4), so lingua is not asked
+    article = (FIXTURES / "hr_news.txt").read_text(encoding="utf-8")
+    (found,) = annotate([article])
+    assert (found["lang"], found["backend"]) == ("hr", "fasttext") and 0.4 <= found["score"] < 0.7
+    (asked,) = annotate([article], fallback_below_long=0.7)
+    assert (asked["lang"], asked["backend"]) == ("hr", "fasttext>lingua-low")
+    (short,) = annotate([article], max_chars=400, long_chars=500)  # read less: lingua decides
+    assert short["backend"] == "fasttext>lingua-low"
 
 
 def test_norwegian_label_is_mapped_to_iso_639_1():
