@@ -246,28 +246,29 @@ class FastTextModel:
         owner = np.repeat(np.arange(len(lengths)), lengths)[first]
         start = np.arange(len(first))
         room = np.cumsum(np.bincount(owner, minlength=len(lengths)))[owner] - start  # characters left in the token
+        multibyte = size > 1
         h = np.full(len(first), _FNV_OFFSET, dtype=np.uint32)
-        owners, buckets = [], []
+        owners, rows = [], []
         for n in range(1, self.maxn + 1):
             if n > 1:  # only the starts with n characters left
                 keep = room[start] >= n
                 start, h = start[keep], h[keep]
             at = first[start + n - 1]  # first byte of the character this step appends
             h = (h ^ signed[at]) * _FNV_PRIME
-            more = np.flatnonzero(size[start + n - 1] > 1)
+            more = np.flatnonzero(multibyte[start + n - 1])
             for j in range(1, 4):
                 if not len(more):
                     break
                 h[more] = (h[more] ^ signed[at[more] + j]) * _FNV_PRIME
                 more = more[size[start[more] + n - 1] > j + 1]
             if n >= self.minn:
-                owners.append(owner[start])
-                buckets.append((h % np.uint32(self.bucket)).astype(np.int64))
-        owners_all, rows = np.concatenate(owners), self._bucket_rows(np.concatenate(buckets))
+                found = self._bucket_rows(h % np.uint32(self.bucket))
+                kept = found >= 0
+                owners.append(owner[start[kept]])
+                rows.append(found[kept])
+        owners_all = np.concatenate(owners)
         order = np.argsort(owners_all, kind="stable")  # each token's n-grams together, in a fixed order
-        owners_all, rows = owners_all[order], rows[order]
-        kept = rows >= 0
-        return owners_all[kept], rows[kept]
+        return owners_all[order], np.concatenate(rows)[order]
 
     def _bucket_rows(self, buckets: np.ndarray) -> np.ndarray:
         """Input row of each n-gram bucket; -1 where the pruned model dropped it."""
