@@ -207,7 +207,7 @@ class FastTextModel:
         """Append to the cache's row sums (capacity doubled as needed); their slots."""
         end = self._used + len(counts)
         if end > len(self._token_counts):
-            size = max(end, 2 * len(self._token_counts), 4096)
+            size = max(end, min(2 * len(self._token_counts), self.cache_tokens), 4096)  # at most cache_tokens rows
             grown_sums, grown_counts = np.zeros((size, self.dim)), np.zeros(size, dtype=np.int64)
             grown_sums[: self._used], grown_counts[: self._used] = self._token_sums[: self._used], self._token_counts[: self._used]
             self._token_sums, self._token_counts = grown_sums, grown_counts
