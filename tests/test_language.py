@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures" / "langqual"
 SENTENCES = [json.loads(line) for line in (FIXTURES / "sentences.jsonl").read_text(encoding="utf-8").splitlines()]
 DOCUMENTS = [json.loads(line) for line in (FIXTURES / "documents.jsonl").read_text(encoding="utf-8").splitlines()]
+CLOSE_CALLS = [json.loads(line) for line in (FIXTURES / "close_calls.jsonl").read_text(encoding="utf-8").splitlines()]
 
 
 def annotate(texts: list[str], **options) -> list[dict]:
@@ -50,6 +51,30 @@ def test_unknown_to_lid176_goes_to_lingua_fallback():
     assert (with_fallback["lang"], with_fallback["backend"]) == ("zu", "fasttext>lingua-low")
     assert fasttext_only["lang"] != "zu"  # lid.176 has no Zulu label
     assert fasttext_only["score"] < 0.7
+
+
+def test_lingua_settles_short_close_calls_but_not_a_clear_english_paragraph():
+    # Bokmal / Danish, Nynorsk / Bokmal, Croatian / Serbian: one sentence leaves fastText unsure
+    texts = [c["text"] for c in CLOSE_CALLS]
+    alone = annotate(texts, fallback="none")
+    assert all(f["score"] < 0.7 for f in alone[:3]) and alone[3]["score"] > 0.9
+    assert [f["lang"] for f in alone[:2]] == ["nb", "nb"] and alone[2]["lang"] == "sr"
+    found = annotate(texts)
+    assert [f["lang"] for f in found] == [c["lang"] for c in CLOSE_CALLS]
+    assert [f["backend"] for f in found] == ["fasttext>lingua-low"] * 3 + ["fasttext"]
+
+
+def test_a_long_document_fasttext_read_whole_goes_to_lingua_only_on_a_close_call():
+    # after reading a whole Slovenian article (905 characters) fastText says sl at 0.68, 6x its
+    # runner-up: below fallback_below (0.7) but clear, so lingua is not asked; a Croatian one gets
+    # hr 0.44 against sr 0.26, a close call between neighbours: lingua decides
+    slovenian = (FIXTURES / "sl_news.txt").read_text(encoding="utf-8")
+    croatian = (FIXTURES / "hr_news.txt").read_text(encoding="utf-8")
+    sl, hr = annotate([slovenian, croatian])
+    assert (sl["lang"], sl["backend"]) == ("sl", "fasttext") and 0.4 <= sl["score"] < 0.7
+    assert (hr["lang"], hr["backend"]) == ("hr", "fasttext>lingua-low")
+    (asked,) = annotate([slovenian], fallback_below_long=0.7)
+    assert (asked["lang"], asked["backend"]) == ("sl", "fasttext>lingua-low")
 
 
 def test_norwegian_label_is_mapped_to_iso_639_1():

@@ -1,0 +1,389 @@
+"""fastText supervised-model inference (lid.176.ftz) in numpy, a whole batch of lines at a time.
+
+Why: fasttext-predict's C++ ``predict`` costs ~20-60 µs for a 200-character line (a string, a hash
+and a hash-map probe per character n-gram, one line per call; its batch call returns no scores), and
+was most of the language stage. The model is small (16 dimensions, 50,000 input rows after pruning,
+176 labels in a hierarchical softmax), so the same computation is cheap as arrays:
+
+* a token's input vector (its vocabulary row + its character 2-4-gram rows, FNV-1a hashed exactly as
+  fastText does, ids mapped through the pruned model's index) is computed once per worker for all
+  new tokens of a batch at once, then cached;
+* a line's hidden vector is the mean of its tokens' rows; the hierarchical softmax scores every
+  label at once, level by level down the Huffman tree.
+
+Same model file, same tokenisation (ASCII whitespace and NUL split words, "</s>" ends each line,
+``__label__`` tokens ignored), same answers as fastText's ``predict(text, k, 0.0)``: the scores agree
+to ~1e-6 (float64 sums here, float32 there), which ``tests/test_language.py`` checks against
+fasttext-predict. The binary format read here is fastText 0.9's (model version 12).
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from pathlib import Path
+
+import numpy as np
+from scipy.sparse import csr_matrix
+
+from .arrays import cumulative_powers, mix64
+
+EOS = "</s>"
+LABEL_PREFIX = "__label__"
+_MAGIC, _VERSION = 793712314, 12
+_HS_LOSS, _SUPERVISED = 1, 3
+_FNV_OFFSET, _FNV_PRIME = np.uint32(2166136261), np.uint32(16777619)
+_LOG_FLOOR = 1e-5  # fastText's std_log(x) = log(x + 1e-5)
+
+
+class _Reader:
+    def __init__(self, data: bytes):
+        self.data, self.offset = data, 0
+
+    def take(self, fmt: str) -> tuple:
+        values = struct.unpack_from("<" + fmt, self.data, self.offset)
+        self.offset += struct.calcsize("<" + fmt)
+        return values
+
+    def array(self, dtype: type, count: int) -> np.ndarray:
+        values = np.frombuffer(self.data, dtype=dtype, count=count, offset=self.offset)
+        self.offset += values.nbytes
+        return values
+
+    def cstring(self) -> bytes:
+        end = self.data.index(b"\0", self.offset)
+        value, self.offset = self.data[self.offset : end], end + 1
+        return value
+
+
+def _product_quantizer(r: _Reader) -> tuple[np.ndarray, int, int, int]:
+    dim, nsubq, dsub, lastdsub = r.take("iiii")
+    return r.array(np.float32, dim * 256), nsubq, dsub, lastdsub
+
+
+def _dequantize(codes: np.ndarray, pq: tuple[np.ndarray, int, int, int], norms: np.ndarray | None) -> np.ndarray:
+    """Rows of a product-quantised matrix as float32, each term ``norm * centroid`` as fastText adds it."""
+    centroids, nsubq, dsub, lastdsub = pq
+    codes = codes.reshape(-1, nsubq).astype(np.int64)
+    parts = []
+    for m in range(nsubq):
+        width = lastdsub if m == nsubq - 1 else dsub
+        table = centroids[m * 256 * dsub : m * 256 * dsub + 256 * width].reshape(256, width)
+        parts.append(table[codes[:, m]])
+    rows = np.concatenate(parts, axis=1)
+    return rows if norms is None else (rows * norms[:, None]).astype(np.float32)
+
+
+def _matrix(r: _Reader, quantized: bool) -> np.ndarray:
+    if not quantized:
+        m, n = r.take("qq")
+        return r.array(np.float32, m * n).reshape(m, n)
+    qnorm, m, _n, codesize = r.take("?qqi")
+    codes = r.array(np.uint8, codesize)
+    pq = _product_quantizer(r)
+    norms = None
+    if qnorm:
+        norm_codes = r.array(np.uint8, m)
+        norm_centroids, *_ = _product_quantizer(r)
+        norms = norm_centroids[norm_codes.astype(np.int64)]
+    return _dequantize(codes, pq, norms)
+
+
+class FastTextModel:
+    """A supervised fastText model (hierarchical softmax, char n-grams, no word n-grams), read-only."""
+
+    def __init__(self, path: str | Path, cache_tokens: int = 200_000):
+        r = _Reader(Path(path).read_bytes())
+        magic, version = r.take("ii")
+        if magic != _MAGIC or version != _VERSION:
+            raise ValueError(f"{path}: not a fastText 0.9 model (magic {magic}, version {version})")
+        (dim, _ws, _epoch, _min_count, _neg, word_ngrams, loss, model, bucket, minn, maxn, _lr_update, _t) = r.take("12id")
+        if (loss, model, word_ngrams) != (_HS_LOSS, _SUPERVISED, 1):
+            raise ValueError(f"{path}: only supervised hierarchical-softmax models without word n-grams are supported")
+        size, nwords, nlabels, _ntokens, pruneidx_size = r.take("iiiqq")
+        words: dict[bytes, int] = {}
+        labels: list[str] = []
+        counts: list[int] = []
+        for i in range(size):
+            token = r.cstring()
+            count, kind = r.take("qb")
+            if kind == 0:
+                words[token] = i
+            else:
+                labels.append(token.decode("utf-8", "replace"))
+                counts.append(count)
+        if len(words) != nwords or len(labels) != nlabels:
+            raise ValueError(f"{path}: dictionary sizes do not match its header")
+        pruned = r.array(np.int32, 2 * max(pruneidx_size, 0)).reshape(-1, 2)
+        (quant_input,) = r.take("?")
+        inputs = _matrix(r, quant_input)
+        (qout,) = r.take("?")
+        outputs = _matrix(r, quant_input and qout)
+        self.dim, self.bucket, self.minn, self.maxn, self.nwords = dim, bucket, minn, maxn, nwords
+        self.labels = labels
+        self.bucket_rows = None  # n-gram bucket -> input row (-1: pruned away); None: not pruned
+        if pruneidx_size >= 0:
+            small = len(inputs) < 2**16  # lid.176.ftz: 50,000 rows, a 4 MB table that stays in cache
+            self.bucket_rows = np.full(bucket, 2**16 - 1 if small else -1, dtype=np.uint16 if small else np.int32)
+            self.bucket_rows[pruned[:, 0]] = nwords + pruned[:, 1]
+            self._no_row = 2**16 - 1 if small else -1
+        self.inputs = inputs.astype(np.float64)
+        self.outputs = outputs[: nlabels - 1].astype(np.float64)  # one row per inner node of the tree
+        self._levels = _tree_levels(counts)
+        self.cache_tokens = cache_tokens
+        vocabulary = np.frombuffer(b"".join(words), dtype=np.uint8)
+        ends = np.cumsum([len(word) for word in words])
+        vocab_keys = _span_keys(vocabulary, ends - [len(word) for word in words], ends)
+        order = np.argsort(vocab_keys, kind="stable")
+        self._vocab_keys, self._vocab_ids = vocab_keys[order], np.array(list(words.values()), dtype=np.int64)[order]
+        eos = words.get(EOS.encode())
+        self._eos = (self.inputs[eos].copy(), 1) if eos is not None else (np.zeros(dim), 0)
+        self._clear_cache()
+
+    def _clear_cache(self) -> None:
+        self._keys = np.zeros(0, dtype=np.uint64)  # sorted token keys ...
+        self._slots = np.zeros(0, dtype=np.int64)  # ... and where each token's row sum is
+        self._token_sums = np.zeros((0, self.dim))
+        self._token_counts = np.zeros(0, dtype=np.int64)
+        self._used = 0
+
+    # --- lines -> labels ----------------------------------------------------------------------
+
+    def predict(self, lines: list[str], k: int = 1) -> list[list[tuple[str, float]]]:
+        """Top ``k`` (label, probability) per line, best first, as fastText's ``predict(line, k, 0.0)``
+        (labels under ~1e-5 are not returned; a line without input rows gets [])."""
+        labels, probabilities = self.top_labels(lines, k)
+        return [
+            [(self.labels[j], p) for j, p in zip(row, chances) if j >= 0]
+            for row, chances in zip(labels.tolist(), probabilities.tolist())
+        ]
+
+    def top_labels(self, lines: list[str], k: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """``predict`` as arrays (lines x k): label numbers (-1: none) and probabilities (0: none)."""
+        if not lines:
+            return np.zeros((0, k), dtype=np.int64), np.zeros((0, k))
+        text = "\n".join(lines) + "\n"
+        if text.count("\n") != len(lines) or LABEL_PREFIX in text or EOS in text:
+            text = "\n".join(map(_as_fasttext_reads, lines)) + "\n"
+        raw, starts, ends = _tokens_of(text)
+        line_of = np.searchsorted(np.flatnonzero(raw == 10), starts)  # newlines before each token
+        sums, counts = self._token_vectors(raw, starts, ends)
+        first = np.searchsorted(line_of, np.arange(len(lines)))
+        present = first < np.append(first[1:], len(starts))
+        hidden = np.zeros((len(lines), self.dim))
+        rows = np.zeros(len(lines), dtype=np.int64)
+        if len(starts):
+            hidden[present] = np.add.reduceat(sums, first[present], axis=0)
+            rows[present] = np.add.reduceat(counts, first[present])
+        hidden += self._eos[0]
+        rows += self._eos[1]
+        scores = self._leaf_scores(hidden / np.maximum(rows, 1)[:, None])
+        scores[:, rows == 0] = -np.inf
+        return _top_k(scores, k)
+
+    # --- tokens -> summed input rows (cached) -------------------------------------------------
+
+    def _token_vectors(self, raw: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Row sum and row count of each token occurrence, from the cache; the tokens met for the
+        first time are computed together and cached (by a 64-bit key of their bytes)."""
+        keys = _span_keys(raw, starts, ends)
+        at = np.minimum(np.searchsorted(self._keys, keys), max(len(self._keys) - 1, 0))
+        known = self._keys[at] == keys if len(self._keys) else np.zeros(len(keys), dtype=bool)
+        slot = self._slots[at] if len(self._keys) else np.zeros(len(keys), dtype=np.int64)
+        if not known.all():
+            new_keys, first, inverse = np.unique(keys[~known], return_index=True, return_inverse=True)
+            unknown = np.flatnonzero(~known)
+            if self._used and self._used + len(new_keys) > self.cache_tokens:  # bounded memory: start afresh
+                self._clear_cache()
+                return self._token_vectors(raw, starts, ends)
+            sums, counts = self._new_tokens(raw, starts[unknown[first]], ends[unknown[first]], new_keys)
+            slots = self._store(sums, counts)
+            slot[unknown] = slots[inverse]
+            where = np.searchsorted(self._keys, new_keys)
+            self._keys, self._slots = np.insert(self._keys, where, new_keys), np.insert(self._slots, where, slots)
+        return self._token_sums[slot], self._token_counts[slot]
+
+    def _store(self, sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """Append to the cache's row sums (capacity doubled as needed); their slots."""
+        end = self._used + len(counts)
+        if end > len(self._token_counts):
+            size = max(end, min(2 * len(self._token_counts), self.cache_tokens), 4096)  # at most cache_tokens rows
+            grown_sums, grown_counts = np.zeros((size, self.dim)), np.zeros(size, dtype=np.int64)
+            grown_sums[: self._used], grown_counts[: self._used] = self._token_sums[: self._used], self._token_counts[: self._used]
+            self._token_sums, self._token_counts = grown_sums, grown_counts
+        self._token_sums[self._used : end], self._token_counts[self._used : end] = sums, counts
+        slots = np.arange(self._used, end)
+        self._used = end
+        return slots
+
+    def _new_tokens(self, raw: np.ndarray, starts: np.ndarray, ends: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Sum and number of input rows of each token, as fastText's ``getLine`` collects them: its
+        vocabulary row if it has one, and the rows of its character n-grams the pruned model kept.
+        A sparse (token x row) product sums them without copying a row per n-gram."""
+        sums = np.zeros((len(keys), self.dim))
+        counts = np.zeros(len(keys), dtype=np.int64)
+        if self.maxn > 0 and len(keys):
+            owners, rows = self._ngram_rows(*_bracketed(raw, starts, ends))
+            per_token = np.bincount(owners, minlength=len(keys))
+            pointers = np.concatenate(([0], np.cumsum(per_token)))
+            incidence = csr_matrix((np.ones(len(rows)), rows, pointers), shape=(len(keys), len(self.inputs)))
+            sums = incidence @ self.inputs
+            counts = per_token
+        at = np.minimum(np.searchsorted(self._vocab_keys, keys), len(self._vocab_keys) - 1)
+        in_vocab = np.flatnonzero(self._vocab_keys[at] == keys)
+        sums[in_vocab] += self.inputs[self._vocab_ids[at[in_vocab]]]
+        counts[in_vocab] += 1
+        return sums, counts
+
+    def _ngram_rows(self, raw: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(token number, input row) of every ``minn``..``maxn``-character n-gram of each ``<token>``
+        (``raw``: their UTF-8 bytes, one after the other, ``lengths`` bytes each) that the model has,
+        token by token: FNV-1a over the bytes (each sign-extended, as fastText's int8 cast does),
+        modulo ``bucket``, through the pruned model's index."""
+        first = np.flatnonzero((raw & 0xC0) != 0x80)  # each character's first byte
+        size = np.diff(np.append(first, len(raw)))
+        signed = raw.astype(np.int8).astype(np.int32).view(np.uint32)
+        owner = np.repeat(np.arange(len(lengths)), lengths)[first]
+        start = np.arange(len(first))
+        room = np.cumsum(np.bincount(owner, minlength=len(lengths)))[owner] - start  # characters left in the token
+        multibyte = size > 1
+        h = np.full(len(first), _FNV_OFFSET, dtype=np.uint32)
+        owners, rows = [], []
+        for n in range(1, self.maxn + 1):
+            if n > 1:  # only the starts with n characters left
+                keep = room[start] >= n
+                start, h = start[keep], h[keep]
+            at = first[start + n - 1]  # first byte of the character this step appends
+            h = (h ^ signed[at]) * _FNV_PRIME
+            more = np.flatnonzero(multibyte[start + n - 1])
+            for j in range(1, 4):
+                if not len(more):
+                    break
+                h[more] = (h[more] ^ signed[at[more] + j]) * _FNV_PRIME
+                more = more[size[start[more] + n - 1] > j + 1]
+            if n >= self.minn:
+                found = self._bucket_rows(h % np.uint32(self.bucket))
+                kept = found >= 0
+                owners.append(owner[start[kept]])
+                rows.append(found[kept])
+        owners_all = np.concatenate(owners)
+        order = np.argsort(owners_all, kind="stable")  # each token's n-grams together, in a fixed order
+        return owners_all[order], np.concatenate(rows)[order]
+
+    def _bucket_rows(self, buckets: np.ndarray) -> np.ndarray:
+        """Input row of each n-gram bucket; -1 where the pruned model dropped it."""
+        if self.bucket_rows is None:
+            return self.nwords + buckets
+        rows = self.bucket_rows[buckets].astype(np.int32)
+        rows[rows == self._no_row] = -1
+        return rows
+
+    def _leaf_scores(self, hidden: np.ndarray) -> np.ndarray:
+        """Log-probability of every label (labels x lines): the sum of fastText's std_log terms down
+        its Huffman path, level by level. Each line's figures are computed in an order that does not
+        depend on the other lines, so a line gets the same bits alone or in any batch."""
+        nlabels = len(self.labels)
+        dot = np.einsum("nd,bd->nb", self.outputs, hidden)  # no BLAS: the same sums in any batch
+        f = 1.0 / (1.0 + np.exp(-dot))
+        go_left, go_right = np.log(1.0 - f + _LOG_FLOOR), np.log(f + _LOG_FLOOR)
+        scores = np.zeros((2 * nlabels - 1, len(hidden)))
+        for parents, lefts, rights in self._levels:
+            above = scores[parents]
+            scores[lefts] = above + go_left[parents - nlabels]
+            scores[rights] = above + go_right[parents - nlabels]
+        return scores[:nlabels]
+
+
+_SEPARATOR = np.zeros(256, dtype=bool)
+_SEPARATOR[[ord(c) for c in " \n\r\t\v\f\0"]] = True  # fastText's readWord splits on these bytes
+_FASTTEXT_SPACE = re.compile("[ \n\r\t\v\f\0]+")
+_KEY_BASE = np.uint64(0x100000001B3)
+_KEY_BASE_INVERSE = np.uint64(pow(int(_KEY_BASE), -1, 2**64))
+
+
+def _tokens_of(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """UTF-8 bytes of ``text`` (a lone surrogate becomes "?") and the [start, end) byte span of each token."""
+    raw = np.frombuffer(text.encode("utf-8", "replace"), dtype=np.uint8)
+    inside = ~_SEPARATOR[raw]
+    edges = np.diff(inside.astype(np.int8), prepend=0, append=0)
+    return raw, np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+
+
+def _span_keys(raw: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """A 64-bit key per byte span: a polynomial hash (prefix sums of byte x base**-position, so no
+    loop over tokens), then splitmix64 with the length mixed in."""
+    if not len(raw):
+        return np.zeros(len(starts), dtype=np.uint64)
+    inverse = cumulative_powers(_KEY_BASE_INVERSE, len(raw) + 1)
+    prefix = np.zeros(len(raw) + 1, dtype=np.uint64)
+    np.cumsum((raw.astype(np.uint64) + np.uint64(1)) * inverse[:-1], dtype=np.uint64, out=prefix[1:])
+    forward = cumulative_powers(_KEY_BASE, len(raw) + 1)
+    spans = (prefix[ends] - prefix[starts]) * forward[ends - 1]  # sum of (byte + 1) x base**(end - 1 - position)
+    return mix64(spans ^ mix64((ends - starts).astype(np.uint64)))
+
+
+def _bracketed(raw: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The bytes of "<token>" for each span, one after the other, and their lengths."""
+    lengths = ends - starts + 2
+    out_start = np.cumsum(lengths) - lengths
+    out = np.empty(int(lengths.sum()), dtype=np.uint8)
+    offset = np.arange(len(out)) - np.repeat(out_start, lengths)  # position inside "<token>"
+    source = np.repeat(starts - 1, lengths) + offset
+    out[:] = raw[np.clip(source, 0, len(raw) - 1)]
+    out[out_start] = ord("<")
+    out[out_start + lengths - 1] = ord(">")
+    return out, lengths
+
+
+def _as_fasttext_reads(line: str) -> str:
+    """A line as fastText's ``getLine`` uses it: its words up to a literal "</s>" (where fastText
+    stops reading, as at a line break), without ``__label__`` tokens (labels, not input)."""
+    words = _FASTTEXT_SPACE.split(line.split("\n", 1)[0])
+    if EOS in words:
+        words = words[: words.index(EOS)]
+    return " ".join(w for w in words if w and not w.startswith(LABEL_PREFIX))
+
+
+def _tree_levels(counts: list[int]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """fastText's Huffman tree over the label counts (its exact construction), as (parents, left
+    children, right children) per depth, root first."""
+    n = len(counts)
+    count = [*counts, *([10**15] * (n - 1))]
+    left, right = [-1] * (2 * n - 1), [-1] * (2 * n - 1)
+    leaf, node = n - 1, n
+    for i in range(n, 2 * n - 1):
+        pair = []
+        for _ in range(2):
+            if leaf >= 0 and count[leaf] < count[node]:
+                pair.append(leaf)
+                leaf -= 1
+            else:
+                pair.append(node)
+                node += 1
+        left[i], right[i] = pair
+        count[i] = count[pair[0]] + count[pair[1]]
+    levels, frontier = [], [2 * n - 2]
+    while frontier:
+        parents = [p for p in frontier if left[p] >= 0]
+        if not parents:
+            break
+        levels.append((np.array(parents), np.array([left[p] for p in parents]), np.array([right[p] for p in parents])))
+        frontier = [c for p in parents for c in (left[p], right[p])]
+    return levels
+
+
+def _top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Best ``k`` labels per line (``scores``: labels x lines), best first (ties: the more frequent
+    label first), without those under fastText's floor (its search stops at log(1e-5))."""
+    scores = np.ascontiguousarray(scores.T)  # lines x labels
+    rows = np.arange(len(scores))
+    picked, values = [], []
+    for _ in range(min(k, scores.shape[1])):
+        best = scores.argmax(axis=1)
+        picked.append(best)
+        values.append(scores[rows, best])
+        scores[rows, best] = -np.inf
+    labels, best = np.array(picked).T.reshape(len(rows), -1), np.array(values).T.reshape(len(rows), -1)
+    below = best < np.log(_LOG_FLOOR)
+    labels[below] = -1
+    return labels, np.where(below, 0.0, np.exp(best))

