@@ -12,7 +12,7 @@ are estimated as characters / ``chars_per_word`` and n-gram rules use n x ``char
 characters; mean word length and the stopword rule do not apply. The language comes from the
 language stage's annotation (script alone decides when it is missing).
 
-Real text the original rules misjudge (see ``Layout``): line rules see logical lines, with the hard
+Real text the original rules misjudge (see ``logical_lines``): line rules see logical lines, with the hard
 wraps of ODT/PDF/e-mail copies joined back; a page with an article is judged on the article by the
 repetition rules, so menus left around it by boilerplate removal do not reject it. A consent wall
 (C4's policy lines) is caught by ``max_policy_word_ratio``.
@@ -28,8 +28,7 @@ import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import accumulate, compress
-from operator import and_, itemgetter, methodcaller, not_
+from itertools import compress
 from pathlib import Path
 from typing import Annotated, Any, Iterable
 
@@ -205,12 +204,6 @@ def split_units(text: str, chars_per_word: float) -> Units:
         return Units(tokens, True, len(tokens) / chars_per_word)
     tokens = text.split()
     return Units(tokens, False, float(len(tokens)))
-
-
-def _duplicates(items: list[str]) -> tuple[int, int]:
-    """How many items repeat an earlier one, and their characters (Gopher's dup line/paragraph)."""
-    distinct = set(items)  # each first occurrence; everything else is a repeat
-    return len(items) - len(distinct), sum(map(len, items)) - sum(map(len, distinct))
 
 
 _HASH_BASE = np.uint64(1_000_003)
@@ -414,6 +407,12 @@ class BatchTokens:
     without_letter: np.ndarray  # per document: tokens without a letter
     line_words: list[np.ndarray]  # per document: tokens per physical line
     char_mode: np.ndarray  # per document: ``is_char_mode``
+    joined: str  # the texts joined by "\n" (so batch line l is ``joined.split("\n")[l]``)
+    codes: np.ndarray  # its code points
+    doc_starts: np.ndarray  # where each text starts in ``joined``
+    starts: np.ndarray  # per token: its first character in ``joined``
+    ends: np.ndarray  # ... and the end
+    line_tokens: np.ndarray  # physical line l holds tokens line_tokens[l]:line_tokens[l+1]
 
 
 def _per_document(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -483,6 +482,12 @@ def tokenize_batch(texts: list[str]) -> BatchTokens:
         without_letter=without_letter,
         line_words=[tokens_per_line[line_base[d] : line_base[d + 1]] for d in range(docs)],
         char_mode=char_mode,
+        joined=joined,
+        codes=codes,
+        doc_starts=doc_starts,
+        starts=token_starts,
+        ends=ends,
+        line_tokens=tokens_before,
     )
 
 
@@ -516,46 +521,34 @@ def count_stopwords_batch(texts: list[str], known: list[frozenset[str]], enough:
     return found  # type: ignore[return-value]
 
 
-# -- layout: logical lines, and the article among them -------------------------------------------
-
-
-@dataclass
-class Layout:
-    """A document's lines as a reader sees them.
-
-    Hard-wrapped text (copies from ODT/PDF, e-mail) breaks lines mid-sentence, so line rules would
-    count every wrap as a line that "does not end in punctuation". Wraps are joined back: a line
-    continues on the next (non-blank, not bulleted) line when it does not end in terminal punctuation,
-    has ``_WRAP_MIN_WORDS`` or more words, and the next line's first word would not have fitted on it
-    (line + space + word >= ``_WRAP_REACH`` x the widest line: how greedy wrapping decides). Only
-    documents whose widest line is within ``_WRAP_WIDTH`` characters (typewriter/PDF widths; web text
-    puts a paragraph per line) and where at least half the lines wrap so are joined: a list of short
-    lines of similar length (menus, repeated slogans) is not mistaken for wrapped prose.
-
-    The article: logical lines that read like prose (``_PROSE_MIN_WORDS`` or more words, ending in
-    terminal punctuation). When they hold ``article_min_words`` or more words, the repetition rules
-    judge the article and the FineWeb line rule is skipped: menus, tag lists and share buttons that
-    boilerplate removal left around a surviving article do not reject it.
-    """
-
-    lines: list[str]  # logical lines (hard wraps joined)
-    line_words: list[int]  # words per logical line
-    block: list[int]  # per logical line: its paragraph (blank-line-separated block)
-    article_lines: list[str]
-    prose: list[int]  # indexes of the article's lines
-    article_words: int
-    article_spans: list[tuple[int, int]]  # physical lines (first, last) of each article line
-    wrapped: int  # line breaks that were hard wraps
-
+# -- lines: logical lines of a batch, and the article among them ---------------------------------
+#
+# Hard-wrapped text (copies from ODT/PDF, e-mail) breaks lines mid-sentence, so line rules would count
+# every wrap as a line that "does not end in punctuation". Wraps are joined back: a line continues on
+# the next (non-blank, not bulleted) line when it does not end in terminal punctuation, has
+# ``_WRAP_MIN_WORDS`` or more words, and the next line's first word would not have fitted on it (line +
+# space + word >= ``_WRAP_REACH`` x the widest line: how greedy wrapping decides). Only documents whose
+# widest line is within ``_WRAP_WIDTH`` characters (typewriter/PDF widths; web text puts a paragraph per
+# line) and where at least half the lines wrap so are joined: a list of short lines of similar length
+# (menus, repeated slogans) is not mistaken for wrapped prose. Other documents' logical lines are
+# their non-blank lines, stripped; blank lines separate paragraphs.
+#
+# The article: logical lines that read like prose (``_PROSE_MIN_WORDS`` or more words, ending in
+# terminal punctuation). When they hold ``article_min_words`` or more words, the repetition rules judge
+# the article and the FineWeb line rule is skipped: menus, tag lists and share buttons that boilerplate
+# removal left around a surviving article do not reject it.
 
 _WRAP_WIDTH = (40, 150)
 _WRAP_REACH = 0.9
 _WRAP_MIN_WORDS = 4
 _PROSE_MIN_WORDS = 8
+_BULLET_CODES = np.array(sorted(map(ord, _BULLET_CHARS)), dtype=np.uint32)
+_TERMINAL_PUNCT_CODES = np.array(sorted(map(ord, _TERMINAL_PUNCT_CHARS)), dtype=np.uint32)
+_DOT, _ELLIPSIS_CHAR, _HASH = ord("."), ord("…"), ord("#")
 
 
 def _hard_wraps(stripped: list[str], line_words: list[int]) -> list[bool]:
-    """Per physical line: does it continue on the next line (see ``Layout``)."""
+    """Per physical line: does it continue on the next line (see above)."""
     width = max(map(len, stripped), default=0)
     if not _WRAP_WIDTH[0] <= width <= _WRAP_WIDTH[1]:
         return []
@@ -568,62 +561,237 @@ def _hard_wraps(stripped: list[str], line_words: list[int]) -> list[bool]:
     return wraps if sum(wraps) * 2 >= sum(map(bool, stripped)) else []
 
 
-def layout(text: str, line_words: list[int]) -> Layout:
-    """``line_words``: words per physical line (``text.split("\n")``)."""
+@dataclass
+class LogicalLines:
+    """One document's logical lines, the Python way (for the few documents ``BatchLines`` does not
+    cut with numpy: hard-wrap widths and scripts written without spaces)."""
+
+    lines: list[str]  # hard wraps joined
+    words: list[int]  # words per logical line
+    block: list[int]  # per logical line: its paragraph (blank-line-separated block)
+    spans: list[tuple[int, int]]  # physical lines (first, last) of each logical line
+    wrapped: int  # line breaks that were hard wraps
+
+
+def logical_lines(text: str, line_words: list[int]) -> LogicalLines:
+    """``line_words``: words per physical line (``text.split("\\n")``)."""
     stripped = list(map(str.strip, text.split("\n")))
     wraps = _hard_wraps(stripped, line_words)
     lines: list[str] = []
     words: list[int] = []
-    block: list[int] = []  # paragraph number of each logical line
-    spans: list[list[int]] = []  # first and last physical line of each logical line
-    if wraps:
-        paragraph, joining = 0, False
-        for i, (line, n) in enumerate(zip(stripped, line_words)):
-            if not line:
-                paragraph += 1 if lines and block[-1] == paragraph else 0
-                joining = False
-                continue
-            if joining:
-                lines[-1] += " " + line
-                words[-1] += n
-                spans[-1][1] = i
-            else:
-                lines.append(line)
-                words.append(n)
-                block.append(paragraph)
-                spans.append([i, i])
-            joining = i < len(wraps) and wraps[i]
-    else:  # one logical line per non-blank line; blank lines separate paragraphs
-        kept = list(compress(range(len(stripped)), stripped))
-        lines = list(compress(stripped, stripped))
-        words = list(compress(line_words, stripped))
-        block = list(compress(accumulate(map(not_, stripped)), stripped))
-    is_prose = list(map(and_, map(_PROSE_MIN_WORDS.__le__, words), map(_TERMINAL_PUNCT_CHARS.__contains__, map(itemgetter(-1), lines))))
-    prose = list(compress(range(len(lines)), is_prose))
-    return Layout(
-        lines=lines,
-        line_words=words,
-        block=block,
-        article_lines=list(compress(lines, is_prose)),
-        prose=prose,
-        article_words=sum(compress(words, is_prose)),
-        article_spans=[(spans[i][0], spans[i][1]) for i in prose] if wraps else [(kept[i], kept[i]) for i in prose],
-        wrapped=len(stripped) - len(lines) - stripped.count(""),
-    )
-
-
-def paragraphs(page: Layout, article: bool) -> list[str]:
-    """The page's (or its article's) logical lines joined per paragraph."""
-    lines, block = page.lines, page.block
-    out: list[str] = []
-    last = -1
-    for i in page.prose if article else range(len(lines)):
-        if block[i] == last:
-            out[-1] += "\n" + lines[i]
+    block: list[int] = []
+    spans: list[tuple[int, int]] = []
+    paragraph, joining = 0, False
+    for i, (line, n) in enumerate(zip(stripped, line_words)):
+        if not line:
+            paragraph += 1
+            joining = False
+            continue
+        if joining:
+            lines[-1] += " " + line
+            words[-1] += n
+            spans[-1] = (spans[-1][0], i)
         else:
-            out.append(lines[i])
-            last = block[i]
-    return out
+            lines.append(line)
+            words.append(n)
+            block.append(paragraph)
+            spans.append((i, i))
+        joining = i < len(wraps) and wraps[i]
+    return LogicalLines(lines, words, block, spans, len(stripped) - len(lines) - stripped.count(""))
+
+
+def _per_doc(doc: np.ndarray, docs: int, weights: np.ndarray | None = None) -> np.ndarray:
+    return np.bincount(doc, weights=weights, minlength=docs)
+
+
+def _repeats(doc: np.ndarray, key: np.ndarray, length: np.ndarray, docs: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per document: how many items repeat an earlier item of it with the same key, and their
+    characters (Gopher's dup line/paragraph: all copies but the first)."""
+    order = np.lexsort((key, doc))
+    sorted_doc, sorted_key = doc[order], key[order]
+    repeat = np.zeros(len(order), dtype=bool)
+    repeat[1:] = (sorted_doc[1:] == sorted_doc[:-1]) & (sorted_key[1:] == sorted_key[:-1])
+    return _per_doc(sorted_doc[repeat], docs), _per_doc(sorted_doc[repeat], docs, length[order][repeat])
+
+
+@dataclass
+class LineFigures:
+    """Per document (lists, index = document): what the line and repetition rules measure."""
+
+    lines: list[int]  # logical lines
+    bullet: list[int]  # ... starting with a bullet
+    ellipsis: list[int]  # ... ending in an ellipsis
+    punct: list[int]  # ... ending in terminal punctuation
+    scope_lines: list[int]  # lines the repetition rules judge (the article's, or all)
+    dup_lines: list[int]  # ... that repeat an earlier one
+    dup_line_chars: list[int]
+    paragraphs: list[int]  # paragraphs of the scope lines
+    dup_paragraphs: list[int]
+    dup_paragraph_chars: list[int]
+    scope_chars: list[int]  # characters of the scope (the article's lines joined by "\n", or the text)
+
+
+@dataclass
+class BatchLines:
+    """The logical lines of a batch of documents as arrays, one row per line, in document order."""
+
+    doc: np.ndarray
+    words: np.ndarray
+    length: np.ndarray  # characters
+    first: np.ndarray  # first code point
+    last: np.ndarray  # last code point
+    ellipsis: np.ndarray  # ends in "..." or "…"
+    block: np.ndarray  # paragraph: equal in consecutive lines of one paragraph
+    span_first: np.ndarray  # physical lines of the batch (first, last) the line joins
+    span_last: np.ndarray
+    key: np.ndarray  # equal lines, equal keys (exact: first occurrence in the batch of the string)
+    text: list[str]
+    offsets: np.ndarray  # document d's lines are rows offsets[d]:offsets[d+1]
+    wrapped: list[int]  # per document: line breaks that were hard wraps
+
+    @property
+    def prose(self) -> np.ndarray:
+        return (self.words >= _PROSE_MIN_WORDS) & np.isin(self.last, _TERMINAL_PUNCT_CODES)
+
+    def longest(self) -> list[int]:
+        """Per document: the first of its lines with the most words (-1 when it has none)."""
+        docs = len(self.offsets) - 1
+        order = np.lexsort((-self.words, self.doc))  # stable: the first longest line leads its document
+        out = np.full(docs, -1, dtype=np.int64)
+        has = self.offsets[1:] > self.offsets[:-1]
+        out[has] = order[self.offsets[:-1][has]]
+        return out.tolist()
+
+    def figures(self, article: np.ndarray, text_chars: np.ndarray) -> LineFigures:
+        """The line rules' counts, and the repetition rules' on each document's scope: its article
+        lines where ``article`` is set, else all its lines (``text_chars``: its characters)."""
+        docs = len(self.offsets) - 1
+        terminal = np.isin(self.last, _TERMINAL_PUNCT_CODES)
+        scope = np.flatnonzero(~article[self.doc] | ((self.words >= _PROSE_MIN_WORDS) & terminal))
+        doc, block, key, length = self.doc[scope], self.block[scope], self.key[scope], self.length[scope]
+        scope_lines = _per_doc(doc, docs)
+        dup_lines, dup_line_chars = _repeats(doc, key, length, docs)
+        # paragraphs: runs of scope lines of one document and block; equal when their lines are
+        new = np.ones(len(scope), dtype=bool)
+        new[1:] = (doc[1:] != doc[:-1]) | (block[1:] != block[:-1])
+        starts = np.flatnonzero(new)
+        sizes = np.diff(np.append(starts, len(scope)))
+        paragraph_key = key[starts].copy()
+        multi = np.flatnonzero(sizes > 1)
+        if len(multi):  # a paragraph of several lines: its key is its sequence of line keys
+            line_keys, seen = key.tolist(), {}
+            base = len(self.text)
+            for p, start, size in zip(multi.tolist(), starts[multi].tolist(), sizes[multi].tolist()):
+                paragraph_key[p] = base + seen.setdefault(tuple(line_keys[start : start + size]), len(seen))
+        paragraph_chars = np.add.reduceat(length, starts) + sizes - 1 if len(scope) else length
+        paragraph_doc = doc[starts]
+        dup_paragraphs, dup_paragraph_chars = _repeats(paragraph_doc, paragraph_key, paragraph_chars, docs)
+        article_chars = _per_doc(doc, docs, length) + scope_lines - 1
+        return LineFigures(
+            lines=np.diff(self.offsets).tolist(),
+            bullet=_per_doc(self.doc, docs, np.isin(self.first, _BULLET_CODES)).astype(np.int64).tolist(),
+            ellipsis=_per_doc(self.doc, docs, self.ellipsis).astype(np.int64).tolist(),
+            punct=_per_doc(self.doc, docs, terminal).astype(np.int64).tolist(),
+            scope_lines=scope_lines.tolist(),
+            dup_lines=dup_lines.tolist(),
+            dup_line_chars=dup_line_chars.astype(np.int64).tolist(),
+            paragraphs=_per_doc(paragraph_doc, docs).tolist(),
+            dup_paragraphs=dup_paragraphs.tolist(),
+            dup_paragraph_chars=dup_paragraph_chars.astype(np.int64).tolist(),
+            scope_chars=np.where(article, article_chars.astype(np.int64), text_chars).tolist(),
+        )
+
+
+def batch_lines(texts: list[str], tokens: BatchTokens, chars_per_word: float) -> BatchLines:
+    """The logical lines of every document. Most documents cannot have hard wraps (their widest line
+    is outside ``_WRAP_WIDTH``): their lines are the non-blank physical lines, measured with numpy
+    from the token bounds (a stripped line runs from its first token's start to its last token's
+    end). Documents that may wrap, and those in scripts written without spaces (words estimated
+    from characters), go through ``logical_lines``."""
+    docs = len(texts)
+    stripped = list(map(str.strip, tokens.joined.split("\n")))  # the batch's physical lines
+    codes, line_base, line_tokens = tokens.codes, tokens.line_base, tokens.line_tokens
+    physical = len(stripped)
+    line_doc = np.repeat(np.arange(docs), np.diff(line_base))
+    tokens_per_line = np.diff(line_tokens)
+    filled = np.flatnonzero(tokens_per_line)
+    start = tokens.starts[line_tokens[filled]]
+    end = tokens.ends[line_tokens[filled + 1] - 1]
+    length = np.zeros(physical, dtype=np.int64)
+    length[filled] = end - start
+    width = np.maximum.reduceat(length, line_base[:-1])
+    python_docs = tokens.char_mode | ((width >= _WRAP_WIDTH[0]) & (width <= _WRAP_WIDTH[1]))
+    fast = ~python_docs[line_doc[filled]]
+    rows, start, end = filled[fast], start[fast], end[fast]
+    last = codes[end - 1]
+    ellipsis = last == _ELLIPSIS_CHAR
+    dotted = np.flatnonzero((last == _DOT) & (end - start >= 3))
+    ellipsis[dotted] = (codes[end[dotted] - 2] == _DOT) & (codes[end[dotted] - 3] == _DOT)
+    columns = {
+        "doc": line_doc[rows],
+        "words": tokens_per_line[rows],
+        "length": end - start,
+        "first": codes[start],
+        "last": last,
+        "ellipsis": ellipsis,
+        "block": np.cumsum(tokens_per_line == 0)[rows],
+        "span_first": rows,
+        "span_last": rows,
+    }
+    chosen = np.zeros(physical, dtype=bool)
+    chosen[rows] = True
+    text = list(compress(stripped, chosen.tolist()))
+    wrapped = [0] * docs
+    slow = np.flatnonzero(python_docs).tolist()
+    if slow:
+        extra: dict[str, list] = {name: [] for name in columns}
+        for d in slow:
+            first_line = int(line_base[d])
+            if tokens.char_mode[d]:
+                line_words = [round(len(line) / chars_per_word) for line in texts[d].split("\n")]
+            else:
+                line_words = tokens.line_words[d].tolist()
+            page = logical_lines(texts[d], line_words)
+            wrapped[d] = page.wrapped
+            text += page.lines
+            extra["doc"] += [d] * len(page.lines)
+            extra["words"] += page.words
+            extra["length"] += list(map(len, page.lines))
+            extra["first"] += [ord(line[0]) for line in page.lines]
+            extra["last"] += [ord(line[-1]) for line in page.lines]
+            extra["ellipsis"] += [line.endswith(_ELLIPSES) for line in page.lines]
+            extra["block"] += page.block
+            extra["span_first"] += [first_line + first for first, _ in page.spans]
+            extra["span_last"] += [first_line + last for _, last in page.spans]
+        order = np.argsort(np.concatenate((columns["doc"], extra["doc"])), kind="stable")
+        for name in columns:
+            columns[name] = np.concatenate((columns[name], np.asarray(extra[name], dtype=columns[name].dtype)))[order]
+        text = [text[i] for i in order.tolist()]
+    first_seen: dict[str, int] = {}
+    key = np.fromiter(map(first_seen.setdefault, text, range(len(text))), dtype=np.int64, count=len(text))
+    offsets = np.zeros(docs + 1, dtype=np.int64)
+    np.cumsum(np.bincount(columns["doc"], minlength=docs), out=offsets[1:])
+    return BatchLines(**columns, key=key, text=text, offsets=offsets, wrapped=wrapped)
+
+
+def symbol_counts(tokens: BatchTokens) -> list[int]:
+    """Per document: '#' + '...' (non-overlapping, as ``str.count``) + '…'."""
+    codes = tokens.codes
+    dots = np.zeros(len(codes) + 2, dtype=bool)
+    dots[1:-1] = codes == _DOT
+    bounds = np.flatnonzero(dots[1:] != dots[:-1])  # runs of dots: starts and ends, alternating
+    run_starts, run_ends = bounds[0::2], bounds[1::2]
+    positions = np.concatenate((np.flatnonzero((codes == _HASH) | (codes == _ELLIPSIS_CHAR)), run_starts))
+    weights = np.concatenate((np.ones(len(positions) - len(run_starts)), (run_ends - run_starts) // 3))
+    doc = np.searchsorted(tokens.doc_starts, positions, side="right") - 1
+    return np.bincount(doc, weights=weights, minlength=len(tokens.doc_starts)).astype(np.int64).tolist()
+
+
+def lorem_counts(tokens: BatchTokens) -> list[int]:
+    """Per document: matches of ``_LOREM`` (none can span the newline between two texts)."""
+    starts = [m.start() for m in _LOREM.finditer(tokens.joined)]
+    doc = np.searchsorted(tokens.doc_starts, starts, side="right") - 1
+    return np.bincount(doc, minlength=len(tokens.doc_starts)).tolist()
 
 
 # -- the stage -----------------------------------------------------------------------------------
@@ -648,14 +816,31 @@ def _lower(rule: str, what: str, value: float, limit: float | None, **fields: An
 class Measured:
     """One document cut up for the rules, plus the values measured so far."""
 
+    d: int  # its place in the batch
     text: str
     lang: str
     char_mode: bool
     words: float  # (estimated) word count
     tokens: int  # whitespace tokens, or character units
-    layout: Layout
     article: bool  # the repetition rules judge the article lines only
     stats: dict[str, Any]
+
+
+@dataclass
+class BatchMeasures:
+    """What the rules read for a whole batch (per document, at its index)."""
+
+    tokens: BatchTokens
+    lines: BatchLines
+    line_words: list[int]  # per logical line of the batch
+    longest: list[int]  # per document: its longest logical line
+    figures: LineFigures
+    symbols: list[int]
+    lorem: list[int]
+    units: dict[int, list[str]]  # character units of the documents in char mode
+    words: list[int]  # Gopher's words (``BatchTokens.words``)
+    word_chars: list[int]
+    without_letter: list[int]
 
 
 class Quality(Stage):
@@ -686,61 +871,61 @@ class Quality(Stage):
         return self.assess_batch([text], [lang])[0]
 
     def assess_batch(self, texts: list[str], langs: list[str]) -> list[tuple[list[Flag], dict[str, Any]]]:
-        """``assess`` for many texts: tokens, word figures and n-gram repetition in one numpy pass."""
+        """``assess`` for many texts: tokens, lines, word figures and n-gram repetition are measured
+        for the whole batch with numpy; what is left per document is reading them against the limits."""
         if not texts:
             return []
+        docs = len(texts)
         tokens = tokenize_batch(texts)
-        measured: list[Measured] = []
-        narrowed = np.zeros(len(texts), dtype=bool)  # documents whose n-gram scope is not all their lines
-        article_lines: list[int] = []  # physical lines of the batch in those documents' articles
-        char_units: dict[int, list[str]] = {}  # n-gram units of the documents in char mode
-        for d, (text, lang) in enumerate(zip(texts, langs)):
-            char_mode = bool(tokens.char_mode[d])
-            first_line = tokens.line_base[d]
-            if char_mode:
-                units = _CHAR_UNIT.findall(text)
-                count, words = len(units), len(units) / self.config.chars_per_word
-                line_words = [round(len(line) / self.config.chars_per_word) for line in text.split("\n")]
-            else:
-                count = int(tokens.offsets[d + 1] - tokens.offsets[d])
-                words = float(count)
-                line_words = tokens.line_words[d].tolist()
-            page = layout(text, line_words)
-            article = page.article_words >= max(self.config.article_min_words, self.config.article_min_share * words)
-            measured.append(Measured(text, lang, char_mode, words, count, page, article, {
-                "unit": "char" if char_mode else "word", "words": words,
-                "repetition_scope": "article" if article else "text", "wrapped_lines": page.wrapped,
-            }))
-            # the units the n-gram rules look at: the article's, or all
-            if char_mode:
-                char_units[d] = _CHAR_UNIT.findall("\n".join(page.article_lines)) if article else units
-                narrowed[d] = True
-            elif article:
-                narrowed[d] = True
-                article_lines += [first_line + i for first, last in page.article_spans for i in range(first, last + 1)]
-        in_scope = ~np.repeat(narrowed, np.diff(tokens.line_base))  # per physical line of the batch
-        in_scope[article_lines] = True
-        top, dup, scope_sizes = self._ngram_measures(tokens, in_scope, char_units, measured)
+        counts = np.diff(tokens.offsets)  # word tokens, or character units
+        units: dict[int, list[str]] = {}
+        for d in np.flatnonzero(tokens.char_mode).tolist():
+            units[d] = _CHAR_UNIT.findall(texts[d])
+            counts[d] = len(units[d])
+        words = np.where(tokens.char_mode, counts / self.config.chars_per_word, counts.astype(np.float64))
+        lines = batch_lines(texts, tokens, self.config.chars_per_word)
+        prose = lines.prose
+        article_words = _per_doc(lines.doc, docs, lines.words * prose)
+        article = article_words >= np.maximum(self.config.article_min_words, self.config.article_min_share * words)
+        text_chars = np.fromiter(map(len, texts), dtype=np.int64, count=docs)
+        batch = BatchMeasures(tokens, lines, lines.words.tolist(), lines.longest(), lines.figures(article, text_chars),
+                              symbol_counts(tokens), lorem_counts(tokens), units, tokens.words.tolist(),
+                              tokens.word_chars.tolist(), tokens.without_letter.tolist())
+        measured = [
+            Measured(d, text, lang, char_mode, w, n, a, {
+                "unit": "char" if char_mode else "word", "words": w,
+                "repetition_scope": "article" if a else "text", "wrapped_lines": wrapped,
+            })
+            for d, (text, lang, char_mode, w, n, a, wrapped) in enumerate(zip(
+                texts, langs, tokens.char_mode.tolist(), words.tolist(), counts.tolist(), article.tolist(), lines.wrapped))
+        ]
+        top, dup, scope_sizes = self._ngram_measures(batch, article, prose, measured)
         stopwords = self._stopword_counts(measured)
         results = []
         for d, m in enumerate(measured):
             t = self.thresholds(m.lang)
             checks = self._length_checks(m, t)
             if m.tokens:
-                checks += self._junk_checks(m, t)
-                checks += self._repetition_checks(m, t, top, dup, d, scope_sizes[d])
-                checks += self._prose_checks(m, t, tokens, d, stopwords.get(d))
+                checks += self._junk_checks(m, t, batch)
+                checks += self._repetition_checks(m, t, batch.figures, top, dup, scope_sizes[d])
+                checks += self._prose_checks(m, t, batch, stopwords.get(d))
             stats = {k: round(v, 4) if isinstance(v, float) else v for k, v in m.stats.items()} if self.config.record_stats else m.stats
             results.append(([c for c in checks if c], stats))
         return results
 
     def _ngram_measures(
-        self, tokens: BatchTokens, in_scope: np.ndarray, char_units: dict[int, list[str]], measured: list[Measured]
+        self, batch: BatchMeasures, article: np.ndarray, prose: np.ndarray, measured: list[Measured]
     ) -> tuple[dict[int, list[float]], dict[int, list[float]], list[int]]:
         """Top and dup n-gram shares per document, and how many units each judged: the word tokens
-        on the lines in scope for all documents in one call, character units in another."""
+        on the lines in scope (the physical lines of its article's lines when it has one, else all)
+        for all documents in one call, character units in another."""
+        tokens, lines = batch.tokens, batch.lines
         docs = len(measured)
         top_ns, dup_ns = self._ngram_sizes(measured)
+        in_scope = ~np.repeat(article | tokens.char_mode, np.diff(tokens.line_base))  # per physical line
+        rows = np.flatnonzero(prose & article[lines.doc] & ~tokens.char_mode[lines.doc])
+        first, sizes = lines.span_first[rows], lines.span_last[rows] - lines.span_first[rows] + 1
+        in_scope[np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes - first, sizes)] = True
         keep = in_scope[tokens.line]
         scope_doc = tokens.doc[keep]
         offsets = np.zeros(docs + 1, dtype=np.int64)
@@ -748,9 +933,14 @@ class Quality(Stage):
         top_arrays, dup_arrays = ngram_ratios_batch(tokens.keys[keep], tokens.lengths[keep], offsets, top_ns, dup_ns)
         top = {n: v.tolist() for n, v in top_arrays.items()}
         dup = {n: v.tolist() for n, v in dup_arrays.items()}
-        sizes = np.diff(offsets).tolist()
-        if char_units:
-            chosen = list(char_units)
+        sizes_out = np.diff(offsets).tolist()
+        if batch.units:
+            chosen = list(batch.units)
+            char_units = {}
+            for d in chosen:  # the article's units, or all
+                a, b = lines.offsets[d], lines.offsets[d + 1]
+                article_lines = list(compress(lines.text[a:b], prose[a:b].tolist()))
+                char_units[d] = _CHAR_UNIT.findall("\n".join(article_lines)) if article[d] else batch.units[d]
             first_seen: dict[str, int] = {}  # unit -> position of its first occurrence, used as its key
             flat = [u for d in chosen for u in char_units[d]]
             ids = mix64(np.fromiter(map(first_seen.setdefault, flat, range(len(flat))), dtype=np.uint64, count=len(flat)))
@@ -758,12 +948,12 @@ class Quality(Stage):
             char_offsets = np.cumsum([0] + [len(char_units[d]) for d in chosen])
             char_top, char_dup = ngram_ratios_batch(ids, lengths, char_offsets, top_ns, dup_ns)
             for i, d in enumerate(chosen):
-                sizes[d] = len(char_units[d])
+                sizes_out[d] = len(char_units[d])
                 for n in top_ns:
                     top[n][d] = float(char_top[n][i])
                 for n in dup_ns:
                     dup[n][d] = float(char_dup[n][i])
-        return top, dup, sizes
+        return top, dup, sizes_out
 
     def _ngram_sizes(self, measured: list[Measured]) -> tuple[list[int], list[int]]:
         top: set[int] = set()
@@ -779,38 +969,39 @@ class Quality(Stage):
         what = f"words ({m.tokens} characters / {self.config.chars_per_word})" if m.char_mode else "words"
         return [_lower("min_words", what, m.words, t.min_words), _upper("max_words", what, m.words, t.max_words)]
 
-    def _junk_checks(self, m: Measured, t: Thresholds) -> list[Flag | None]:
+    def _junk_checks(self, m: Measured, t: Thresholds, batch: BatchMeasures) -> list[Flag | None]:
         """C4's lorem ipsum; Gopher's symbols, bullet and ellipsis lines (on logical lines)."""
         checks: list[Flag | None] = []
-        lorem = len(_LOREM.findall(m.text))
+        lorem = batch.lorem[m.d]
         if t.max_lorem_ipsum is not None and lorem > t.max_lorem_ipsum:
             checks.append(("max_lorem_ipsum", f"'lorem ipsum' {lorem} times > {t.max_lorem_ipsum}", lorem))
-        checks.append(self._policy_check(m, t))
-        symbols = (m.text.count("#") + m.text.count("...") + m.text.count("…")) / m.words
+        checks.append(self._policy_check(m, t, batch))
+        symbols = batch.symbols[m.d] / m.words
         m.stats["symbol_word_ratio"] = symbols
         checks.append(_upper("max_symbol_word_ratio", "('#' + ellipses) per word", symbols, t.max_symbol_word_ratio))
-        lines = m.layout.lines
-        if len(lines) >= _MIN_LINES:
-            bullet = sum(map(_BULLET_CHARS.__contains__, map(itemgetter(0), lines))) / len(lines)
-            ellipsis = sum(map(methodcaller("endswith", _ELLIPSES), lines)) / len(lines)
+        figures = batch.figures
+        lines = figures.lines[m.d]
+        if lines >= _MIN_LINES:
+            bullet, ellipsis = figures.bullet[m.d] / lines, figures.ellipsis[m.d] / lines
             m.stats.update(bullet_line_ratio=bullet, ellipsis_line_ratio=ellipsis)
             checks.append(_upper("max_bullet_line_ratio", "lines starting with a bullet", bullet, t.max_bullet_line_ratio))
             checks.append(_upper("max_ellipsis_line_ratio", "lines ending in an ellipsis", ellipsis, t.max_ellipsis_line_ratio))
         return checks
 
-    def _policy_check(self, m: Measured, t: Thresholds) -> Flag | None:
+    def _policy_check(self, m: Measured, t: Thresholds, batch: BatchMeasures) -> Flag | None:
         """Consent walls. The rule needs nearly every line to name a policy, so lines are tried
         longest first and the check stops at ``article_min_words`` words of other text (whether it
         stops does not depend on the order: only on the words of all other lines)."""
         if t.max_policy_word_ratio is None:
             return None
         phrases = policy_phrases(m.lang)
-        lines, words = m.layout.lines, m.layout.line_words
-        longest = max(words, default=0)
-        if longest >= self.config.article_min_words:  # most texts: one long line decides, no sort
-            lowered = lines[words.index(longest)].lower()
+        longest = batch.longest[m.d]
+        if longest >= 0 and batch.line_words[longest] >= self.config.article_min_words:  # most texts: one long line decides
+            lowered = batch.lines.text[longest].lower()
             if not any(map(lowered.__contains__, phrases)):
                 return None
+        first, end = batch.lines.offsets[m.d], batch.lines.offsets[m.d + 1]
+        lines, words = batch.lines.text[first:end], batch.line_words[first:end]
         other = policy = 0
         for i in sorted(range(len(lines)), key=words.__getitem__, reverse=True):
             lowered = lines[i].lower()
@@ -825,22 +1016,24 @@ class Quality(Stage):
         return _upper("max_policy_word_ratio", "words in cookie/consent/policy lines", ratio, t.max_policy_word_ratio)
 
     def _repetition_checks(
-        self, m: Measured, t: Thresholds, top: dict[int, list[float]], dup: dict[int, list[float]], d: int, scope_tokens: int
+        self, m: Measured, t: Thresholds, figures: LineFigures, top: dict[int, list[float]], dup: dict[int, list[float]],
+        scope_tokens: int,
     ) -> list[Flag | None]:
         """Gopher's repeated lines, paragraphs and n-grams, on the article when the page has one
         (n-grams of characters x chars_per_word for scripts written without spaces; ``top`` and
-        ``dup`` hold the batch's values, this document's at ``d``)."""
+        ``dup`` hold the batch's values, this document's at ``m.d``)."""
         checks: list[Flag | None] = []
-        page = m.layout
-        lines = page.article_lines if m.article else page.lines
+        d = m.d
         where = " of the article" if m.article else ""
-        scope_chars = sum(map(len, lines)) + len(lines) - 1 if m.article else len(m.text)
-        for kind, items in (("line", lines), ("paragraph", paragraphs(page, m.article))):
-            count, chars = _duplicates(items)
-            ratio, char_ratio = count / max(len(items), 1), chars / max(scope_chars, 1)
+        scope_chars = max(figures.scope_chars[d], 1)
+        for kind, items, repeats, chars, limit, char_limit in (
+            ("line", figures.scope_lines[d], figures.dup_lines[d], figures.dup_line_chars[d],
+             t.max_dup_line_ratio, t.max_dup_line_char_ratio),
+            ("paragraph", figures.paragraphs[d], figures.dup_paragraphs[d], figures.dup_paragraph_chars[d],
+             t.max_dup_paragraph_ratio, t.max_dup_paragraph_char_ratio),
+        ):
+            ratio, char_ratio = repeats / max(items, 1), chars / scope_chars
             m.stats[f"dup_{kind}_ratio"], m.stats[f"dup_{kind}_char_ratio"] = ratio, char_ratio
-            limit, char_limit = (t.max_dup_line_ratio, t.max_dup_line_char_ratio) if kind == "line" else (
-                t.max_dup_paragraph_ratio, t.max_dup_paragraph_char_ratio)
             checks.append(_upper(f"max_dup_{kind}_ratio", "repeated {kind}s{where}", ratio, limit, kind=kind, where=where))
             checks.append(_upper(f"max_dup_{kind}_char_ratio", "characters in repeated {kind}s{where}", char_ratio, char_limit,
                                  kind=kind, where=where))
@@ -880,21 +1073,20 @@ class Quality(Stage):
         counts = count_stopwords_batch([measured[d].text for d in judged], [stopword_list(measured[d].lang) for d in judged], enough)
         return dict(zip(judged, counts))
 
-    def _prose_checks(self, m: Measured, t: Thresholds, tokens: BatchTokens, d: int, stopwords: int | None) -> list[Flag | None]:
+    def _prose_checks(self, m: Measured, t: Thresholds, batch: BatchMeasures, stopwords: int | None) -> list[Flag | None]:
         """Does it read like prose: FineWeb's line punctuation (pages without an article), Gopher's
         word length, letters, stopwords (``stopwords``: counted when the rule applies)."""
         checks: list[Flag | None] = []
-        lines = m.layout.lines
-        if len(lines) >= 5:
-            punct = sum(map(_TERMINAL_PUNCT_CHARS.__contains__, map(itemgetter(-1), lines))) / len(lines)
+        lines = batch.figures.lines[m.d]
+        if lines >= 5:
+            punct = batch.figures.punct[m.d] / lines
             m.stats["line_punct_ratio"] = punct
             if not m.article:
                 checks.append(_lower("min_line_punct_ratio", "lines ending in punctuation", punct, t.min_line_punct_ratio))
         if m.char_mode:
-            units = _CHAR_UNIT.findall(m.text)
-            without_letter = sum(1 for u in units if not any(map(str.isalpha, u)))
+            without_letter = sum(1 for u in batch.units[m.d] if not any(map(str.isalpha, u)))
         else:
-            without_letter = int(tokens.without_letter[d])
+            without_letter = batch.without_letter[m.d]
         alpha = 1 - without_letter / m.tokens
         m.stats["alpha_word_ratio"] = alpha
         unit = "characters" if m.char_mode else "words"
@@ -903,8 +1095,8 @@ class Quality(Stage):
             return checks  # no word boundaries: word length and stopwords do not apply
 
         # Gopher: punctuation is not part of a word
-        words = int(tokens.words[d])
-        mean_length = int(tokens.word_chars[d]) / words if words else 0.0
+        words = batch.words[m.d]
+        mean_length = batch.word_chars[m.d] / words if words else 0.0
         m.stats["mean_word_length"] = mean_length
         checks.append(_lower("min_mean_word_length", "mean word length", mean_length, t.min_mean_word_length))
         checks.append(_upper("max_mean_word_length", "mean word length", mean_length, t.max_mean_word_length))
