@@ -409,6 +409,7 @@ class BatchTokens:
     char_mode: np.ndarray  # per document: ``is_char_mode``
     joined: str  # the texts joined by "\n" (so batch line l is ``joined.split("\n")[l]``)
     codes: np.ndarray  # its code points
+    classes: np.ndarray  # their ``char_classes`` bits
     doc_starts: np.ndarray  # where each text starts in ``joined``
     starts: np.ndarray  # per token: its first character in ``joined``
     ends: np.ndarray  # ... and the end
@@ -484,6 +485,7 @@ def tokenize_batch(texts: list[str]) -> BatchTokens:
         char_mode=char_mode,
         joined=joined,
         codes=codes,
+        classes=classes,
         doc_starts=doc_starts,
         starts=token_starts,
         ends=ends,
@@ -491,32 +493,49 @@ def tokenize_batch(texts: list[str]) -> BatchTokens:
     )
 
 
-def _stopword_candidates(parts: list[str]) -> list[list[str]]:
-    """``_PUNCT_OR_SYMBOL.sub("", part).casefold().split()`` of each part, with one regex call and
-    one casefold for all of them (joined by NUL, which neither changes; per part if a part holds one)."""
-    joined = "\0".join(parts)
-    if joined.count("\0") != len(parts) - 1:
-        return [_PUNCT_OR_SYMBOL.sub("", part).casefold().split() for part in parts]
-    return list(map(str.split, _PUNCT_OR_SYMBOL.sub("", joined).casefold().split("\0"))) if parts else []
+def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Every position of the ranges ``starts[i]:ends[i]``, one range after the other."""
+    sizes = ends - starts
+    return np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes - starts, sizes)
 
 
-def count_stopwords_batch(texts: list[str], known: list[frozenset[str]], enough: list[int | None]) -> list[int]:
-    """Per text, how many words are stopwords (``_PUNCT_OR_SYMBOL.sub("", text).casefold().split()``).
-    With ``enough``, the whole tokens of the first ``_STOPWORD_PROBES`` characters are tried first
-    and their count returned once it reaches ``enough`` (most texts); else the whole text is counted."""
-    found: list[int | None] = [None] * len(texts)
+def stopword_candidates(tokens: BatchTokens, docs: np.ndarray, counts: np.ndarray) -> list[list[str]]:
+    """Per document ``docs[i]``: ``_PUNCT_OR_SYMBOL.sub("", text).casefold().split()`` of the text
+    of its first ``counts[i]`` tokens, read from the batch's code points (punctuation and symbols
+    dropped by their class bit, which removes no whitespace; one decode for all documents)."""
+    first = tokens.offsets[docs]
+    filled = counts > 0
+    starts, ends = np.zeros(len(docs), dtype=np.int64), np.zeros(len(docs), dtype=np.int64)
+    starts[filled] = tokens.starts[first[filled]]
+    ends[filled] = tokens.ends[first[filled] + counts[filled] - 1]
+    positions = _ranges(starts, ends)
+    keep = (tokens.classes[positions] & _PUNCT_SYMBOL) == 0
+    text = tokens.codes[positions[keep]].tobytes().decode("utf-32-le", "surrogatepass")
+    bounds = np.zeros(len(docs) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(np.repeat(np.arange(len(docs)), ends - starts)[keep], minlength=len(docs)), out=bounds[1:])
+    return [text[a:b].casefold().split() for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist())]
+
+
+def count_stopwords_batch(tokens: BatchTokens, docs: list[int], known: list[frozenset[str]], enough: list[int | None]) -> list[int]:
+    """Per document ``docs[i]`` of the batch, how many words are stopwords (of ``known[i]``; words as
+    ``_PUNCT_OR_SYMBOL.sub("", text).casefold().split()``). With ``enough``, the whole tokens of the
+    first ``_STOPWORD_PROBES`` characters are tried first and their count returned once it reaches
+    ``enough`` (most texts); else the whole text is counted."""
+    found: list[int | None] = [None] * len(docs)
+    doc_ids = np.asarray(docs, dtype=np.int64)
+    doc_starts = tokens.doc_starts[doc_ids]
+    lengths = (np.append(tokens.doc_starts[1:] - 1, len(tokens.codes))[doc_ids] - doc_starts).tolist()
     for probe in _STOPWORD_PROBES:
-        probing = [i for i, text in enumerate(texts) if found[i] is None and enough[i] is not None and len(text) > probe]
-        heads = []
-        for i in probing:
-            parts = texts[i][:probe].rsplit(None, 1)
-            heads.append(parts[0] if len(parts) == 2 else "")  # without the token the cut may have split
-        for i, words in zip(probing, _stopword_candidates(heads)):
+        probing = [i for i in range(len(docs)) if found[i] is None and enough[i] is not None and lengths[i] > probe]
+        # the tokens that start in the probe, without the last one (the cut may have split it)
+        started = np.searchsorted(tokens.starts, doc_starts[probing] + probe) - tokens.offsets[doc_ids[probing]]
+        for i, words in zip(probing, stopword_candidates(tokens, doc_ids[probing], np.maximum(started - 1, 0))):
             count = sum(map(known[i].__contains__, words))
             if count >= enough[i]:  # type: ignore[operator]
                 found[i] = count
-    rest = [i for i in range(len(texts)) if found[i] is None]
-    for i, words in zip(rest, _stopword_candidates([texts[i] for i in rest])):
+    rest = [i for i in range(len(docs)) if found[i] is None]
+    counts = tokens.offsets[doc_ids[rest] + 1] - tokens.offsets[doc_ids[rest]]
+    for i, words in zip(rest, stopword_candidates(tokens, doc_ids[rest], counts)):
         found[i] = sum(map(known[i].__contains__, words))
     return found  # type: ignore[return-value]
 
@@ -900,7 +919,7 @@ class Quality(Stage):
                 texts, langs, tokens.char_mode.tolist(), words.tolist(), counts.tolist(), article.tolist(), lines.wrapped))
         ]
         top, dup, scope_sizes = self._ngram_measures(batch, article, prose, measured)
-        stopwords = self._stopword_counts(measured)
+        stopwords = self._stopword_counts(tokens, measured)
         results = []
         for d, m in enumerate(measured):
             t = self.thresholds(m.lang)
@@ -924,8 +943,7 @@ class Quality(Stage):
         top_ns, dup_ns = self._ngram_sizes(measured)
         in_scope = ~np.repeat(article | tokens.char_mode, np.diff(tokens.line_base))  # per physical line
         rows = np.flatnonzero(prose & article[lines.doc] & ~tokens.char_mode[lines.doc])
-        first, sizes = lines.span_first[rows], lines.span_last[rows] - lines.span_first[rows] + 1
-        in_scope[np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes - first, sizes)] = True
+        in_scope[_ranges(lines.span_first[rows], lines.span_last[rows] + 1)] = True
         keep = in_scope[tokens.line]
         scope_doc = tokens.doc[keep]
         offsets = np.zeros(docs + 1, dtype=np.int64)
@@ -1065,12 +1083,12 @@ class Quality(Stage):
         self._ngram_rules[lang, scale] = out
         return out
 
-    def _stopword_counts(self, measured: list[Measured]) -> dict[int, int]:
+    def _stopword_counts(self, tokens: BatchTokens, measured: list[Measured]) -> dict[int, int]:
         """Stopwords of the documents the stopword rule judges, counted for the batch at once."""
         judged = [d for d, m in enumerate(measured) if m.tokens and not m.char_mode and stopword_list(m.lang)
                   and self.thresholds(m.lang).min_stopwords is not None]
         enough = [None if self.config.record_stats else self.thresholds(measured[d].lang).min_stopwords for d in judged]
-        counts = count_stopwords_batch([measured[d].text for d in judged], [stopword_list(measured[d].lang) for d in judged], enough)
+        counts = count_stopwords_batch(tokens, judged, [stopword_list(measured[d].lang) for d in judged], enough)
         return dict(zip(judged, counts))
 
     def _prose_checks(self, m: Measured, t: Thresholds, batch: BatchMeasures, stopwords: int | None) -> list[Flag | None]:
