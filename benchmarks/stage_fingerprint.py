@@ -54,7 +54,8 @@ def _flags(doc: Document, stage: str) -> list[tuple[str, str, Any]]:
 
 def _quality_digest(doc: Document, stats_doc: Document | None) -> str:
     assert stats_doc is not None
-    return _hash([_flags(doc, "quality"), _flags(stats_doc, "quality"), stats_doc.annotations.get("quality")])
+    stats = stats_doc.annotations.get("quality") or {}
+    return _hash([_flags(doc, "quality"), _flags(stats_doc, "quality"), list(stats.items())])  # in the order written
 
 
 @dataclass(frozen=True)

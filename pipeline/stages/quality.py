@@ -432,11 +432,12 @@ def tokenize_batch(texts: list[str]) -> BatchTokens:
     size = len(codes)
     classes = char_classes().take(codes)
     docs = len(texts)
+    text_lengths = np.fromiter(map(len, texts), dtype=np.int64, count=docs)
     doc_starts = np.zeros(docs, dtype=np.int64)
-    np.cumsum([len(t) + 1 for t in texts[:-1]], out=doc_starts[1:])
-    line_counts = [t.count("\n") + 1 for t in texts]
-    line_base = np.zeros(docs + 1, dtype=np.int64)
-    np.cumsum(line_counts, out=line_base[1:])
+    np.cumsum(text_lengths[:-1] + 1, out=doc_starts[1:])
+    doc_ends = doc_starts + text_lengths
+    newlines = np.flatnonzero(codes == 10)
+    line_base = np.append(np.searchsorted(newlines, doc_starts), len(newlines) + 1)  # newlines before each text
     not_space = np.zeros(size + 2, dtype=bool)  # padded with a space either side
     not_space[1:-1] = (classes & _NOT_SPACE).view(bool)
     bounds = np.flatnonzero(not_space[1:] != not_space[:-1])  # token starts and ends, alternating
@@ -444,14 +445,14 @@ def tokenize_batch(texts: list[str]) -> BatchTokens:
     lengths = ends - token_starts
     powers, inverse_powers = _powers(size)
     prefix = np.zeros(size + 1, dtype=np.uint64)
-    np.cumsum(codes * powers[:size], out=prefix[1:])
+    np.multiply(codes, powers[:size], out=prefix[1:])
+    np.cumsum(prefix[1:], out=prefix[1:])
     keys = mix64((prefix[ends] - prefix[token_starts]) * inverse_powers[token_starts] ^ lengths.astype(np.uint64))
     np.cumsum(_FIGURES.take(classes), out=prefix[1:])
     figures = prefix[ends] - prefix[token_starts]
-    doc_ends = doc_starts + [len(t) for t in texts]
     word_chars = ((prefix[doc_ends] - prefix[doc_starts]) & _LOW32).astype(np.int64)  # per document
     # tokens per physical line: the tokens before each newline, differenced (newlines are few)
-    tokens_before = np.concatenate(([0], np.searchsorted(token_starts, np.flatnonzero(codes == 10)), [len(token_starts)]))
+    tokens_before = np.concatenate(([0], np.searchsorted(token_starts, newlines), [len(token_starts)]))
     tokens_per_line = np.diff(tokens_before)
     global_line = np.repeat(np.arange(len(tokens_per_line), dtype=np.int32), tokens_per_line)
     offsets = tokens_before[line_base]
