@@ -28,9 +28,8 @@ import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import compress
 from pathlib import Path
-from typing import Annotated, Any, Iterable
+from typing import Annotated, Any, Callable, Iterable
 
 import numpy as np
 import regex
@@ -414,6 +413,9 @@ class BatchTokens:
     starts: np.ndarray  # per token: its first character in ``joined``
     ends: np.ndarray  # ... and the end
     line_tokens: np.ndarray  # physical line l holds tokens line_tokens[l]:line_tokens[l+1]
+    line_start: np.ndarray  # per physical line: where it starts in ``joined`` once stripped (0 if blank)
+    line_end: np.ndarray  # ... and ends
+    line_keys: np.ndarray  # uint64 per physical line: its stripped text's hash
 
 
 def _per_document(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -448,12 +450,17 @@ def tokenize_batch(texts: list[str]) -> BatchTokens:
     np.multiply(codes, powers[:size], out=prefix[1:])
     np.cumsum(prefix[1:], out=prefix[1:])
     keys = mix64((prefix[ends] - prefix[token_starts]) * inverse_powers[token_starts] ^ lengths.astype(np.uint64))
-    np.cumsum(_FIGURES.take(classes), out=prefix[1:])
-    figures = prefix[ends] - prefix[token_starts]
-    word_chars = ((prefix[doc_ends] - prefix[doc_starts]) & _LOW32).astype(np.int64)  # per document
     # tokens per physical line: the tokens before each newline, differenced (newlines are few)
     tokens_before = np.concatenate(([0], np.searchsorted(token_starts, newlines), [len(token_starts)]))
     tokens_per_line = np.diff(tokens_before)
+    # each line stripped: from its first token's start to its last token's end; keyed like a token
+    filled = np.flatnonzero(tokens_per_line)
+    line_start, line_end = np.zeros(len(tokens_per_line), dtype=np.int64), np.zeros(len(tokens_per_line), dtype=np.int64)
+    line_start[filled], line_end[filled] = token_starts[tokens_before[filled]], ends[tokens_before[filled + 1] - 1]
+    line_keys = mix64((prefix[line_end] - prefix[line_start]) * inverse_powers[line_start] ^ (line_end - line_start).astype(np.uint64))
+    np.cumsum(_FIGURES.take(classes), out=prefix[1:])
+    figures = prefix[ends] - prefix[token_starts]
+    word_chars = ((prefix[doc_ends] - prefix[doc_starts]) & _LOW32).astype(np.int64)  # per document
     global_line = np.repeat(np.arange(len(tokens_per_line), dtype=np.int32), tokens_per_line)
     offsets = tokens_before[line_base]
     doc = np.repeat(np.arange(docs), np.diff(offsets))
@@ -491,6 +498,9 @@ def tokenize_batch(texts: list[str]) -> BatchTokens:
         starts=token_starts,
         ends=ends,
         line_tokens=tokens_before,
+        line_start=line_start,
+        line_end=line_end,
+        line_keys=line_keys,
     )
 
 
@@ -664,10 +674,18 @@ class BatchLines:
     block: np.ndarray  # paragraph: equal in consecutive lines of one paragraph
     span_first: np.ndarray  # physical lines of the batch (first, last) the line joins
     span_last: np.ndarray
-    key: np.ndarray  # equal lines, equal keys (exact: first occurrence in the batch of the string)
-    text: list[str]
+    start: np.ndarray  # where the line is in ``joined`` (-1: joined from several, see ``python_text``)
+    end: np.ndarray
+    key: np.ndarray  # equal lines, equal keys (exact: see ``_exact_keys``)
+    joined: str  # the batch's texts
+    python_text: dict[int, str]  # the rows cut by ``logical_lines``: their text
     offsets: np.ndarray  # document d's lines are rows offsets[d]:offsets[d+1]
     wrapped: list[int]  # per document: line breaks that were hard wraps
+
+    def text(self, row: int) -> str:
+        if row in self.python_text:
+            return self.python_text[row]
+        return self.joined[self.start[row] : self.end[row]]
 
     @property
     def prose(self) -> np.ndarray:
@@ -700,7 +718,7 @@ class BatchLines:
         multi = np.flatnonzero(sizes > 1)
         if len(multi):  # a paragraph of several lines: its key is its sequence of line keys
             line_keys, seen = key.tolist(), {}
-            base = len(self.text)
+            base = len(self.key)
             for p, start, size in zip(multi.tolist(), starts[multi].tolist(), sizes[multi].tolist()):
                 paragraph_key[p] = base + seen.setdefault(tuple(line_keys[start : start + size]), len(seen))
         paragraph_chars = np.add.reduceat(length, starts) + sizes - 1 if len(scope) else length
@@ -722,27 +740,35 @@ class BatchLines:
         )
 
 
+def _exact_keys(hashes: np.ndarray, text: Callable[[int], str]) -> np.ndarray:
+    """Per row, a key equal for equal texts only: the row's own number, or for rows whose hash
+    another row shares, the first such row with the same text (``text(row)``: compared in Python)."""
+    keys = np.arange(len(hashes))
+    order = np.argsort(hashes, kind="stable")
+    same = hashes[order[1:]] == hashes[order[:-1]]
+    shared = np.zeros(len(hashes), dtype=bool)
+    shared[1:] |= same
+    shared[:-1] |= same
+    rows = order[shared].tolist()
+    first_seen: dict[str, int] = {}
+    keys[rows] = [first_seen.setdefault(text(row), row) for row in rows]
+    return keys
+
+
 def batch_lines(texts: list[str], tokens: BatchTokens, chars_per_word: float) -> BatchLines:
     """The logical lines of every document. Most documents cannot have hard wraps (their widest line
     is outside ``_WRAP_WIDTH``): their lines are the non-blank physical lines, measured with numpy
-    from the token bounds (a stripped line runs from its first token's start to its last token's
-    end). Documents that may wrap, and those in scripts written without spaces (words estimated
-    from characters), go through ``logical_lines``."""
+    from the token bounds. Documents that may wrap, and those in scripts written without spaces
+    (words estimated from characters), go through ``logical_lines``."""
     docs = len(texts)
-    stripped = list(map(str.strip, tokens.joined.split("\n")))  # the batch's physical lines
     codes, line_base, line_tokens = tokens.codes, tokens.line_base, tokens.line_tokens
-    physical = len(stripped)
     line_doc = np.repeat(np.arange(docs), np.diff(line_base))
     tokens_per_line = np.diff(line_tokens)
-    filled = np.flatnonzero(tokens_per_line)
-    start = tokens.starts[line_tokens[filled]]
-    end = tokens.ends[line_tokens[filled + 1] - 1]
-    length = np.zeros(physical, dtype=np.int64)
-    length[filled] = end - start
+    length = tokens.line_end - tokens.line_start
     width = np.maximum.reduceat(length, line_base[:-1])
     python_docs = tokens.char_mode | ((width >= _WRAP_WIDTH[0]) & (width <= _WRAP_WIDTH[1]))
-    fast = ~python_docs[line_doc[filled]]
-    rows, start, end = filled[fast], start[fast], end[fast]
+    rows = np.flatnonzero((tokens_per_line > 0) & ~python_docs[line_doc])
+    start, end = tokens.line_start[rows], tokens.line_end[rows]
     last = codes[end - 1]
     ellipsis = last == _ELLIPSIS_CHAR
     dotted = np.flatnonzero((last == _DOT) & (end - start >= 3))
@@ -757,14 +783,16 @@ def batch_lines(texts: list[str], tokens: BatchTokens, chars_per_word: float) ->
         "block": np.cumsum(tokens_per_line == 0)[rows],
         "span_first": rows,
         "span_last": rows,
+        "start": start,
+        "end": end,
+        "hash": tokens.line_keys[rows],
     }
-    chosen = np.zeros(physical, dtype=bool)
-    chosen[rows] = True
-    text = list(compress(stripped, chosen.tolist()))
     wrapped = [0] * docs
+    python_text: dict[int, str] = {}
     slow = np.flatnonzero(python_docs).tolist()
     if slow:
         extra: dict[str, list] = {name: [] for name in columns}
+        text: list[str] = []
         for d in slow:
             first_line = int(line_base[d])
             if tokens.char_mode[d]:
@@ -783,15 +811,18 @@ def batch_lines(texts: list[str], tokens: BatchTokens, chars_per_word: float) ->
             extra["block"] += page.block
             extra["span_first"] += [first_line + first for first, _ in page.spans]
             extra["span_last"] += [first_line + last for _, last in page.spans]
+        extra["start"] = extra["end"] = [-1] * len(text)
+        extra["hash"] = [hash(line) & 0xFFFFFFFFFFFFFFFF for line in text]
         order = np.argsort(np.concatenate((columns["doc"], extra["doc"])), kind="stable")
         for name in columns:
             columns[name] = np.concatenate((columns[name], np.asarray(extra[name], dtype=columns[name].dtype)))[order]
-        text = [text[i] for i in order.tolist()]
-    first_seen: dict[str, int] = {}
-    key = np.fromiter(map(first_seen.setdefault, text, range(len(text))), dtype=np.int64, count=len(text))
+        python_text = dict(zip(np.flatnonzero(order >= len(rows)).tolist(), text))
+    hashes = columns.pop("hash")
     offsets = np.zeros(docs + 1, dtype=np.int64)
     np.cumsum(np.bincount(columns["doc"], minlength=docs), out=offsets[1:])
-    return BatchLines(**columns, key=key, text=text, offsets=offsets, wrapped=wrapped)
+    lines = BatchLines(**columns, key=hashes, joined=tokens.joined, python_text=python_text, offsets=offsets, wrapped=wrapped)
+    lines.key = _exact_keys(hashes, lines.text)
+    return lines
 
 
 def symbol_counts(tokens: BatchTokens) -> list[int]:
@@ -958,7 +989,7 @@ class Quality(Stage):
             char_units = {}
             for d in chosen:  # the article's units, or all
                 a, b = lines.offsets[d], lines.offsets[d + 1]
-                article_lines = list(compress(lines.text[a:b], prose[a:b].tolist()))
+                article_lines = [lines.text(row) for row in range(a, b) if prose[row]]
                 char_units[d] = _CHAR_UNIT.findall("\n".join(article_lines)) if article[d] else batch.units[d]
             first_seen: dict[str, int] = {}  # unit -> position of its first occurrence, used as its key
             flat = [u for d in chosen for u in char_units[d]]
@@ -1016,11 +1047,11 @@ class Quality(Stage):
         phrases = policy_phrases(m.lang)
         longest = batch.longest[m.d]
         if longest >= 0 and batch.line_words[longest] >= self.config.article_min_words:  # most texts: one long line decides
-            lowered = batch.lines.text[longest].lower()
+            lowered = batch.lines.text(longest).lower()
             if not any(map(lowered.__contains__, phrases)):
                 return None
         first, end = batch.lines.offsets[m.d], batch.lines.offsets[m.d + 1]
-        lines, words = batch.lines.text[first:end], batch.line_words[first:end]
+        lines, words = list(map(batch.lines.text, range(first, end))), batch.line_words[first:end]
         other = policy = 0
         for i in sorted(range(len(lines)), key=words.__getitem__, reverse=True):
             lowered = lines[i].lower()
