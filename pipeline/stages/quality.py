@@ -691,13 +691,15 @@ class BatchLines:
     def prose(self) -> np.ndarray:
         return (self.words >= _PROSE_MIN_WORDS) & np.isin(self.last, _TERMINAL_PUNCT_CODES)
 
-    def longest(self) -> list[int]:
-        """Per document: the first of its lines with the most words (-1 when it has none)."""
-        docs = len(self.offsets) - 1
-        order = np.lexsort((-self.words, self.doc))  # stable: the first longest line leads its document
-        out = np.full(docs, -1, dtype=np.int64)
-        has = self.offsets[1:] > self.offsets[:-1]
-        out[has] = order[self.offsets[:-1][has]]
+    def shortest_with(self, min_words: int) -> list[int]:
+        """Per document: the row of its shortest line (in characters) of ``min_words`` words or more
+        (-1 when it has none)."""
+        rows = np.flatnonzero(self.words >= min_words)
+        rows = rows[np.lexsort((self.length[rows], self.doc[rows]))]
+        first = np.ones(len(rows), dtype=bool)
+        first[1:] = self.doc[rows[1:]] != self.doc[rows[:-1]]
+        out = np.full(len(self.offsets) - 1, -1, dtype=np.int64)
+        out[self.doc[rows[first]]] = rows[first]
         return out.tolist()
 
     def figures(self, article: np.ndarray, text_chars: np.ndarray) -> LineFigures:
@@ -884,7 +886,7 @@ class BatchMeasures:
     tokens: BatchTokens
     lines: BatchLines
     line_words: list[int]  # per logical line of the batch
-    longest: list[int]  # per document: its longest logical line
+    long_line: list[int]  # per document: its shortest line of ``article_min_words`` words or more
     figures: LineFigures
     symbols: list[int]
     lorem: list[int]
@@ -939,7 +941,8 @@ class Quality(Stage):
         article_words = _per_doc(lines.doc, docs, lines.words * prose)
         article = article_words >= np.maximum(self.config.article_min_words, self.config.article_min_share * words)
         text_chars = np.fromiter(map(len, texts), dtype=np.int64, count=docs)
-        batch = BatchMeasures(tokens, lines, lines.words.tolist(), lines.longest(), lines.figures(article, text_chars),
+        batch = BatchMeasures(tokens, lines, lines.words.tolist(),
+                              lines.shortest_with(self.config.article_min_words), lines.figures(article, text_chars),
                               symbol_counts(tokens), lorem_counts(tokens), units, tokens.words.tolist(),
                               tokens.word_chars.tolist(), tokens.without_letter.tolist())
         measured = [
@@ -1040,14 +1043,15 @@ class Quality(Stage):
 
     def _policy_check(self, m: Measured, t: Thresholds, batch: BatchMeasures) -> Flag | None:
         """Consent walls. The rule needs nearly every line to name a policy, so lines are tried
-        longest first and the check stops at ``article_min_words`` words of other text (whether it
-        stops does not depend on the order: only on the words of all other lines)."""
+        longest first and the check stops at ``article_min_words`` words of other text: whether it
+        stops depends only on the words of all other lines, so one line that long naming no policy
+        settles it (the shortest such line is read: most texts)."""
         if t.max_policy_word_ratio is None:
             return None
         phrases = policy_phrases(m.lang)
-        longest = batch.longest[m.d]
-        if longest >= 0 and batch.line_words[longest] >= self.config.article_min_words:  # most texts: one long line decides
-            lowered = batch.lines.text(longest).lower()
+        long_line = batch.long_line[m.d]
+        if long_line >= 0:
+            lowered = batch.lines.text(long_line).lower()
             if not any(map(lowered.__contains__, phrases)):
                 return None
         first, end = batch.lines.offsets[m.d], batch.lines.offsets[m.d + 1]
