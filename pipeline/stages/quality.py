@@ -575,6 +575,12 @@ _PROSE_MIN_WORDS = 8
 _BULLET_CODES = np.array(sorted(map(ord, _BULLET_CHARS)), dtype=np.uint32)
 _TERMINAL_PUNCT_CODES = np.array(sorted(map(ord, _TERMINAL_PUNCT_CHARS)), dtype=np.uint32)
 _DOT, _ELLIPSIS_CHAR, _HASH = ord("."), ord("…"), ord("#")
+_REPETITION_STATS = ("dup_line_ratio", "dup_line_char_ratio", "dup_paragraph_ratio", "dup_paragraph_char_ratio")
+_REPETITION_RULES = tuple(  # (kind, rule, message) per value of ``_REPETITION_STATS``
+    (kind, f"max_{stat}", what)
+    for stat, kind, what in zip(_REPETITION_STATS, ("line", "line", "paragraph", "paragraph"),
+                                ("repeated {kind}s{where}", "characters in repeated {kind}s{where}") * 2)
+)
 
 
 def _hard_wraps(stripped: list[str], line_words: list[int]) -> list[bool]:
@@ -652,13 +658,9 @@ class LineFigures:
     bullet: list[int]  # ... starting with a bullet
     ellipsis: list[int]  # ... ending in an ellipsis
     punct: list[int]  # ... ending in terminal punctuation
-    scope_lines: list[int]  # lines the repetition rules judge (the article's, or all)
-    dup_lines: list[int]  # ... that repeat an earlier one
-    dup_line_chars: list[int]
-    paragraphs: list[int]  # paragraphs of the scope lines
-    dup_paragraphs: list[int]
-    dup_paragraph_chars: list[int]
-    scope_chars: list[int]  # characters of the scope (the article's lines joined by "\n", or the text)
+    repetition: list[list[float]]  # Gopher's shares: ``_REPETITION_STATS``, on the scope lines (the
+    # article's, or all): lines that repeat an earlier one, and their share of the scope's characters
+    # (the article's lines joined by "\n", or the text), then the same for paragraphs
 
 
 @dataclass
@@ -727,18 +729,16 @@ class BatchLines:
         paragraph_doc = doc[starts]
         dup_paragraphs, dup_paragraph_chars = _repeats(paragraph_doc, paragraph_key, paragraph_chars, docs)
         article_chars = _per_doc(doc, docs, length) + scope_lines - 1
+        scope_chars = np.maximum(np.where(article, article_chars, text_chars), 1)
+        paragraphs = _per_doc(paragraph_doc, docs)
+        repetition = np.column_stack((dup_lines / np.maximum(scope_lines, 1), dup_line_chars / scope_chars,
+                                      dup_paragraphs / np.maximum(paragraphs, 1), dup_paragraph_chars / scope_chars))
         return LineFigures(
             lines=np.diff(self.offsets).tolist(),
             bullet=_per_doc(self.doc, docs, np.isin(self.first, _BULLET_CODES)).astype(np.int64).tolist(),
             ellipsis=_per_doc(self.doc, docs, self.ellipsis).astype(np.int64).tolist(),
             punct=_per_doc(self.doc, docs, terminal).astype(np.int64).tolist(),
-            scope_lines=scope_lines.tolist(),
-            dup_lines=dup_lines.tolist(),
-            dup_line_chars=dup_line_chars.astype(np.int64).tolist(),
-            paragraphs=_per_doc(paragraph_doc, docs).tolist(),
-            dup_paragraphs=dup_paragraphs.tolist(),
-            dup_paragraph_chars=dup_paragraph_chars.astype(np.int64).tolist(),
-            scope_chars=np.where(article, article_chars.astype(np.int64), text_chars).tolist(),
+            repetition=repetition.tolist(),
         )
 
 
@@ -894,6 +894,8 @@ class BatchMeasures:
     words: list[int]  # Gopher's words (``BatchTokens.words``)
     word_chars: list[int]
     without_letter: list[int]
+    ngrams: tuple[dict[tuple[str, float], list[str]], list[list[float]], list[bool]] = ({}, [], [])
+    # n-gram stats keys per (language, scale), and per document the values and whether one exceeds its limit
 
 
 class Quality(Stage):
@@ -954,6 +956,7 @@ class Quality(Stage):
                 texts, langs, tokens.char_mode.tolist(), words.tolist(), counts.tolist(), article.tolist(), lines.wrapped))
         ]
         top, dup, scope_sizes = self._ngram_measures(batch, article, prose, measured)
+        batch.ngrams = self._ngram_table(top, dup, measured)
         stopwords = self._stopword_counts(tokens, measured)
         results = []
         for d, m in enumerate(measured):
@@ -961,7 +964,7 @@ class Quality(Stage):
             checks = self._length_checks(m, t)
             if m.tokens:
                 checks += self._junk_checks(m, t, batch)
-                checks += self._repetition_checks(m, t, batch.figures, top, dup, scope_sizes[d])
+                checks += self._repetition_checks(m, t, batch, scope_sizes[d])
                 checks += self._prose_checks(m, t, batch, stopwords.get(d))
             stats = {k: round(v, 4) if isinstance(v, float) else v for k, v in m.stats.items()} if self.config.record_stats else m.stats
             results.append(([c for c in checks if c], stats))
@@ -969,7 +972,7 @@ class Quality(Stage):
 
     def _ngram_measures(
         self, batch: BatchMeasures, article: np.ndarray, prose: np.ndarray, measured: list[Measured]
-    ) -> tuple[dict[int, list[float]], dict[int, list[float]], list[int]]:
+    ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray], list[int]]:
         """Top and dup n-gram shares per document, and how many units each judged: the word tokens
         on the lines in scope (the physical lines of its article's lines when it has one, else all)
         for all documents in one call, character units in another."""
@@ -984,8 +987,7 @@ class Quality(Stage):
         offsets = np.zeros(docs + 1, dtype=np.int64)
         np.cumsum(np.bincount(scope_doc, minlength=docs), out=offsets[1:])
         top_arrays, dup_arrays = ngram_ratios_batch(tokens.keys[keep], tokens.lengths[keep], offsets, top_ns, dup_ns)
-        top = {n: v.tolist() for n, v in top_arrays.items()}
-        dup = {n: v.tolist() for n, v in dup_arrays.items()}
+        top, dup = dict(top_arrays), dict(dup_arrays)
         sizes_out = np.diff(offsets).tolist()
         if batch.units:
             chosen = list(batch.units)
@@ -1003,9 +1005,9 @@ class Quality(Stage):
             for i, d in enumerate(chosen):
                 sizes_out[d] = len(char_units[d])
                 for n in top_ns:
-                    top[n][d] = float(char_top[n][i])
+                    top[n][d] = char_top[n][i]
                 for n in dup_ns:
-                    dup[n][d] = float(char_dup[n][i])
+                    dup[n][d] = char_dup[n][i]
         return top, dup, sizes_out
 
     def _ngram_sizes(self, measured: list[Measured]) -> tuple[list[int], list[int]]:
@@ -1069,40 +1071,55 @@ class Quality(Stage):
         m.stats["policy_word_ratio"] = ratio
         return _upper("max_policy_word_ratio", "words in cookie/consent/policy lines", ratio, t.max_policy_word_ratio)
 
-    def _repetition_checks(
-        self, m: Measured, t: Thresholds, figures: LineFigures, top: dict[int, list[float]], dup: dict[int, list[float]],
-        scope_tokens: int,
-    ) -> list[Flag | None]:
+    def _repetition_checks(self, m: Measured, t: Thresholds, batch: BatchMeasures, scope_tokens: int) -> list[Flag | None]:
         """Gopher's repeated lines, paragraphs and n-grams, on the article when the page has one
-        (n-grams of characters x chars_per_word for scripts written without spaces; ``top`` and
-        ``dup`` hold the batch's values, this document's at ``m.d``)."""
+        (n-grams of characters x chars_per_word for scripts written without spaces; the values are
+        the batch's, read against the limits here)."""
         checks: list[Flag | None] = []
         d = m.d
         where = " of the article" if m.article else ""
-        scope_chars = max(figures.scope_chars[d], 1)
-        for kind, items, repeats, chars, limit, char_limit in (
-            ("line", figures.scope_lines[d], figures.dup_lines[d], figures.dup_line_chars[d],
-             t.max_dup_line_ratio, t.max_dup_line_char_ratio),
-            ("paragraph", figures.paragraphs[d], figures.dup_paragraphs[d], figures.dup_paragraph_chars[d],
-             t.max_dup_paragraph_ratio, t.max_dup_paragraph_char_ratio),
-        ):
-            ratio, char_ratio = repeats / max(items, 1), chars / scope_chars
-            m.stats[f"dup_{kind}_ratio"], m.stats[f"dup_{kind}_char_ratio"] = ratio, char_ratio
-            checks.append(_upper(f"max_dup_{kind}_ratio", "repeated {kind}s{where}", ratio, limit, kind=kind, where=where))
-            checks.append(_upper(f"max_dup_{kind}_char_ratio", "characters in repeated {kind}s{where}", char_ratio, char_limit,
-                                 kind=kind, where=where))
+        values = batch.figures.repetition[d]
+        m.stats.update(zip(_REPETITION_STATS, values))
+        limits = (t.max_dup_line_ratio, t.max_dup_line_char_ratio, t.max_dup_paragraph_ratio, t.max_dup_paragraph_char_ratio)
+        for (kind, rule, what), value, limit in zip(_REPETITION_RULES, values, limits):
+            checks.append(_upper(rule, what, value, limit, kind=kind, where=where))
 
-        unit = "character" if m.char_mode else "word"
         scale = self.config.chars_per_word if m.char_mode else 1
         if t.min_words_for_ngrams is not None and scope_tokens < t.min_words_for_ngrams * scale:
             return checks  # too short for n-gram shares to mean anything
-        for rule, what, limits, kind in self._ngram_limits(m.lang, scale):
-            values = top if kind == "top" else dup
-            for n, limit, stat in limits:
-                value = m.stats[stat] = values[n][d]
-                if value > limit:  # (most are not: the message is built only for a flag)
-                    checks.append(_upper(rule, what, value, limit, n=n, unit=unit, where=where))
+        keys, rows, exceeded = batch.ngrams
+        m.stats.update(zip(keys[m.lang, scale], rows[d]))
+        if exceeded[d]:  # (most are not: messages are built only for a flag)
+            unit = "character" if m.char_mode else "word"
+            values = iter(rows[d])
+            for rule, what, limits, _ in self._ngram_limits(m.lang, scale):
+                for (n, limit, _), value in zip(limits, values):
+                    if value > limit:
+                        checks.append(_upper(rule, what, value, limit, n=n, unit=unit, where=where))
         return checks
+
+    def _ngram_table(
+        self, top: dict[int, np.ndarray], dup: dict[int, np.ndarray], measured: list[Measured]
+    ) -> tuple[dict[tuple[str, float], list[str]], list[list[float]], list[bool]]:
+        """The n-gram stats keys in the order the rules read them per (language, scale), and per
+        document its values and whether one exceeds its limit."""
+        groups: dict[tuple[str, float], list[int]] = {}
+        for m in measured:
+            groups.setdefault((m.lang, self.config.chars_per_word if m.char_mode else 1), []).append(m.d)
+        keys: dict[tuple[str, float], list[str]] = {}
+        rows: list[list[float]] = [[]] * len(measured)
+        exceeded = [False] * len(measured)
+        for (lang, scale), docs in groups.items():
+            rules = self._ngram_limits(lang, scale)
+            keys[lang, scale] = [stat for _, _, limits, _ in rules for _, _, stat in limits]
+            columns = [(top if kind == "top" else dup)[n][docs] for _, _, limits, kind in rules for n, _, _ in limits]
+            if not columns:
+                continue
+            limits = np.array([limit for _, _, rule_limits, _ in rules for _, limit, _ in rule_limits], dtype=np.float64)
+            table = np.column_stack(columns)
+            for d, row, over in zip(docs, table.tolist(), (table > limits).any(axis=1).tolist()):
+                rows[d], exceeded[d] = row, over
+        return keys, rows, exceeded
 
     def _ngram_limits(self, lang: str, scale: float) -> list[tuple[str, str, list[tuple[int, float, str]], str]]:
         """Per n-gram rule: its name, message, (n in units, limit, stats key) and which values it reads."""
