@@ -575,6 +575,8 @@ _PROSE_MIN_WORDS = 8
 _BULLET_CODES = np.array(sorted(map(ord, _BULLET_CHARS)), dtype=np.uint32)
 _TERMINAL_PUNCT_CODES = np.array(sorted(map(ord, _TERMINAL_PUNCT_CHARS)), dtype=np.uint32)
 _DOT, _ELLIPSIS_CHAR, _HASH = ord("."), ord("…"), ord("#")
+_MARGIN = 1e-9  # ``_may_fail`` compares with the limits this much early
+_REPETITION_LIMITS = ("max_dup_line_ratio", "max_dup_line_char_ratio", "max_dup_paragraph_ratio", "max_dup_paragraph_char_ratio")
 _REPETITION_STATS = ("dup_line_ratio", "dup_line_char_ratio", "dup_paragraph_ratio", "dup_paragraph_char_ratio")
 _REPETITION_RULES = tuple(  # (kind, rule, message) per value of ``_REPETITION_STATS``
     (kind, f"max_{stat}", what)
@@ -685,9 +687,12 @@ class BatchLines:
     wrapped: list[int]  # per document: line breaks that were hard wraps
 
     def text(self, row: int) -> str:
-        if row in self.python_text:
-            return self.python_text[row]
-        return self.joined[self.start[row] : self.end[row]]
+        return self.texts([row])[0]
+
+    def texts(self, rows: list[int]) -> list[str]:
+        python_text, joined = self.python_text, self.joined
+        return [python_text[row] if row in python_text else joined[start:end]
+                for row, start, end in zip(rows, self.start[rows].tolist(), self.end[rows].tolist())]
 
     @property
     def prose(self) -> np.ndarray:
@@ -910,7 +915,8 @@ class Quality(Stage):
 
     def process(self, batch: list[Document]) -> None:
         langs = [(doc.annotations.get("language") or {}).get("lang", "und") for doc in batch]
-        for doc, (flags, stats) in zip(batch, self.assess_batch([doc.text for doc in batch], langs)):
+        assessed = self.assess_batch([doc.text for doc in batch], langs, stats=self.config.record_stats)
+        for doc, (flags, stats) in zip(batch, assessed):
             for rule, reason, value in flags:
                 doc.flag(self.name, rule, reason, value)
             if self.config.record_stats:
@@ -925,9 +931,10 @@ class Quality(Stage):
         """Every rule the text fails, most specific first (the first one rejects), and the values."""
         return self.assess_batch([text], [lang])[0]
 
-    def assess_batch(self, texts: list[str], langs: list[str]) -> list[tuple[list[Flag], dict[str, Any]]]:
+    def assess_batch(self, texts: list[str], langs: list[str], stats: bool = True) -> list[tuple[list[Flag], dict[str, Any]]]:
         """``assess`` for many texts: tokens, lines, word figures and n-gram repetition are measured
-        for the whole batch with numpy; what is left per document is reading them against the limits."""
+        for the whole batch with numpy, and read against the limits per document. ``stats=False``:
+        documents that no rule can flag (``_may_fail``) are skipped, with no values ({})."""
         if not texts:
             return []
         docs = len(texts)
@@ -958,8 +965,12 @@ class Quality(Stage):
         top, dup, scope_sizes = self._ngram_measures(batch, article, prose, measured)
         batch.ngrams = self._ngram_table(top, dup, measured)
         stopwords = self._stopword_counts(tokens, measured)
-        results = []
+        judge = [True] * docs if stats else self._may_fail(batch, measured, scope_sizes, stopwords)
+        results: list[tuple[list[Flag], dict[str, Any]]] = []
         for d, m in enumerate(measured):
+            if not judge[d]:
+                results.append(([], {}))
+                continue
             t = self.thresholds(m.lang)
             checks = self._length_checks(m, t)
             if m.tokens:
@@ -969,6 +980,59 @@ class Quality(Stage):
             stats = {k: round(v, 4) if isinstance(v, float) else v for k, v in m.stats.items()} if self.config.record_stats else m.stats
             results.append(([c for c in checks if c], stats))
         return results
+
+    def _may_fail(self, batch: BatchMeasures, measured: list[Measured], scope_sizes: list[int], stopwords: dict[int, int]) -> list[bool]:
+        """Per document: may a rule flag it? Every rule's value is compared with its limit for the
+        whole batch at once, with a margin (so this errs only towards yes: the rules themselves then
+        decide); the policy rule is yes unless one long line names no policy, and text in a script
+        written without spaces always is yes."""
+        docs = len(measured)
+        languages: dict[str, int] = {}
+        language = np.array([languages.setdefault(m.lang, len(languages)) for m in measured], dtype=np.int64)
+        thresholds = [self.thresholds(lang) for lang in languages]
+
+        def limit(name: str, scale: np.ndarray | float = 1.0) -> np.ndarray:
+            values = [np.nan if getattr(t, name) is None else getattr(t, name) for t in thresholds]
+            return np.array(values, dtype=np.float64)[language] * scale
+
+        def above(value: np.ndarray, name: str, margin: float = _MARGIN) -> np.ndarray:
+            return value > limit(name) - margin
+
+        def below(value: np.ndarray, name: str, margin: float = _MARGIN) -> np.ndarray:
+            return value < limit(name) + margin
+
+        words = np.array([m.words for m in measured])
+        tokens = np.array([m.tokens for m in measured])
+        char_mode = np.array([m.char_mode for m in measured], dtype=bool)
+        article = np.array([m.article for m in measured], dtype=bool)
+        figures = batch.figures
+        lines = np.maximum(np.array(figures.lines), 1)
+        repetition = np.array(figures.repetition).reshape(docs, 4)
+        scale = np.where(char_mode, self.config.chars_per_word, 1.0)
+        # the policy rule's shortcut (see ``_policy_check``) for the documents it applies to
+        rows = [d for d, row in enumerate(batch.long_line) if row >= 0 and thresholds[language[d]].max_policy_word_ratio is not None]
+        no_shortcut = np.ones(docs, dtype=bool)
+        for d, line in zip(rows, batch.lines.texts([batch.long_line[d] for d in rows])):
+            no_shortcut[d] = any(map(line.lower().__contains__, policy_phrases(measured[d].lang)))
+        word_count = np.array(batch.words, dtype=np.float64)
+        mean_length = np.divide(np.array(batch.word_chars, dtype=np.float64), word_count, out=np.zeros(docs), where=word_count > 0)
+        found = np.array([stopwords.get(d, np.inf) for d in range(docs)], dtype=np.float64)
+        may = above(words, "max_words") | below(words, "min_words")
+        judged = (
+            above(np.array(batch.lorem, dtype=np.float64), "max_lorem_ipsum", margin=0)  # counts: exact
+            | (no_shortcut & ~np.isnan(limit("max_policy_word_ratio")) & (tokens > 0))
+            | above(np.array(batch.symbols) / np.maximum(words, 1e-300), "max_symbol_word_ratio")
+            | ((np.array(figures.lines) >= _MIN_LINES) & (above(np.array(figures.bullet) / lines, "max_bullet_line_ratio")
+                                                         | above(np.array(figures.ellipsis) / lines, "max_ellipsis_line_ratio")))
+            | (repetition > np.column_stack([limit(name) for name in _REPETITION_LIMITS]) - _MARGIN).any(axis=1)
+            | (np.array(batch.ngrams[2]) & ~(np.array(scope_sizes) < limit("min_words_for_ngrams", scale)))
+            | ((np.array(figures.lines) >= 5) & ~article & below(np.array(figures.punct) / lines, "min_line_punct_ratio"))
+            | char_mode
+            | below(1 - np.array(batch.without_letter) / np.maximum(tokens, 1), "min_alpha_word_ratio")
+            | below(mean_length, "min_mean_word_length") | above(mean_length, "max_mean_word_length")
+            | below(found, "min_stopwords", margin=0)
+        )
+        return (may | ((tokens > 0) & judged)).tolist()
 
     def _ngram_measures(
         self, batch: BatchMeasures, article: np.ndarray, prose: np.ndarray, measured: list[Measured]
@@ -1107,11 +1171,15 @@ class Quality(Stage):
         for m in measured:
             groups.setdefault((m.lang, self.config.chars_per_word if m.char_mode else 1), []).append(m.d)
         keys: dict[tuple[str, float], list[str]] = {}
-        rows: list[list[float]] = [[]] * len(measured)
-        exceeded = [False] * len(measured)
+        same_rules: dict[tuple, list[int]] = {}  # languages with the same n-gram limits are read together
         for (lang, scale), docs in groups.items():
             rules = self._ngram_limits(lang, scale)
             keys[lang, scale] = [stat for _, _, limits, _ in rules for _, _, stat in limits]
+            same_rules.setdefault(tuple((kind, tuple(limits)) for _, _, limits, kind in rules), []).extend(docs)
+        rows: list[list[float]] = [[]] * len(measured)
+        exceeded = [False] * len(measured)
+        for signature, docs in same_rules.items():
+            rules = [(None, None, list(limits), kind) for kind, limits in signature]
             columns = [(top if kind == "top" else dup)[n][docs] for _, _, limits, kind in rules for n, _, _ in limits]
             if not columns:
                 continue
