@@ -38,7 +38,7 @@ from pydantic import Field, ValidationError, field_serializer, field_validator
 from ..arrays import code_points, cumulative_powers, mix64
 from ..document import Document
 from ..lexicons import stopwords as broad_stopwords
-from .base import Stage, StageConfig
+from .base import Stage, StageConfig, gc_paused
 
 _DATA = Path(__file__).resolve().parents[1] / "data" / "quality"
 _NO_SPACE_SCRIPT = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Tibetan}"
@@ -915,7 +915,8 @@ class Quality(Stage):
 
     def process(self, batch: list[Document]) -> None:
         langs = [(doc.annotations.get("language") or {}).get("lang", "und") for doc in batch]
-        assessed = self.assess_batch([doc.text for doc in batch], langs, stats=self.config.record_stats)
+        with gc_paused():
+            assessed = self.assess_batch([doc.text for doc in batch], langs, stats=self.config.record_stats)
         for doc, (flags, stats) in zip(batch, assessed):
             for rule, reason, value in flags:
                 doc.flag(self.name, rule, reason, value)
