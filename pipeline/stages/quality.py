@@ -75,6 +75,30 @@ def policy_phrases(lang: str) -> tuple[str, ...]:
     return tuple(phrases["en"] + (phrases.get(lang, []) if lang != "en" else []))
 
 
+def names_a_phrase(lines: list[str], phrases: list[tuple[str, ...]]) -> list[bool]:
+    """Per line: does it, lower-cased, contain one of its ``phrases`` (lower-case)? The lines with the
+    same phrases are searched together: lower-cased one by one, joined by newlines (which neither
+    holds), each phrase found with ``str.find`` over all of them at once."""
+    out = [False] * len(lines)
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for i, wanted in enumerate(phrases):
+        groups.setdefault(wanted, []).append(i)
+    for wanted, members in groups.items():
+        lowered = [lines[i].lower() for i in members]
+        text = "\n".join(lowered)
+        starts = np.zeros(len(members), dtype=np.int64)
+        np.cumsum(np.fromiter(map(len, lowered[:-1]), dtype=np.int64, count=len(members) - 1) + 1, out=starts[1:])
+        hits = []
+        for phrase in wanted:
+            at = text.find(phrase)
+            while at >= 0:
+                hits.append(at)
+                at = text.find(phrase, at + 1)
+        for j in np.unique(np.searchsorted(starts, hits, side="right") - 1).tolist():
+            out[members[j]] = True
+    return out
+
+
 NgramSize = Annotated[int, Field(ge=1, le=50)]
 
 
@@ -912,6 +936,7 @@ class Quality(Stage):
         super().__init__(config, context)
         self._thresholds: dict[str, Thresholds] = {}
         self._ngram_rules: dict[tuple[str, float], list] = {}
+        self._ngram_keys: dict[tuple[str, float], list[str]] = {}  # their stats keys, in order
 
     def process(self, batch: list[Document]) -> None:
         langs = [(doc.annotations.get("language") or {}).get("lang", "und") for doc in batch]
@@ -1011,10 +1036,10 @@ class Quality(Stage):
         repetition = np.array(figures.repetition).reshape(docs, 4)
         scale = np.where(char_mode, self.config.chars_per_word, 1.0)
         # the policy rule's shortcut (see ``_policy_check``) for the documents it applies to
-        rows = [d for d, row in enumerate(batch.long_line) if row >= 0 and thresholds[language[d]].max_policy_word_ratio is not None]
+        chosen = [d for d, row in enumerate(batch.long_line) if row >= 0 and thresholds[language[d]].max_policy_word_ratio is not None]
         no_shortcut = np.ones(docs, dtype=bool)
-        for d, line in zip(rows, batch.lines.texts([batch.long_line[d] for d in rows])):
-            no_shortcut[d] = any(map(line.lower().__contains__, policy_phrases(measured[d].lang)))
+        no_shortcut[chosen] = names_a_phrase(batch.lines.texts([batch.long_line[d] for d in chosen]),
+                                             [policy_phrases(measured[d].lang) for d in chosen])
         word_count = np.array(batch.words, dtype=np.float64)
         mean_length = np.divide(np.array(batch.word_chars, dtype=np.float64), word_count, out=np.zeros(docs), where=word_count > 0)
         found = np.array([stopwords.get(d, np.inf) for d in range(docs)], dtype=np.float64)
@@ -1175,7 +1200,7 @@ class Quality(Stage):
         same_rules: dict[tuple, list[int]] = {}  # languages with the same n-gram limits are read together
         for (lang, scale), docs in groups.items():
             rules = self._ngram_limits(lang, scale)
-            keys[lang, scale] = [stat for _, _, limits, _ in rules for _, _, stat in limits]
+            keys[lang, scale] = self._ngram_keys[lang, scale]
             same_rules.setdefault(tuple((kind, tuple(limits)) for _, _, limits, kind in rules), []).extend(docs)
         rows: list[list[float]] = [[]] * len(measured)
         exceeded = [False] * len(measured)
@@ -1203,6 +1228,7 @@ class Quality(Stage):
             sizes = sorted((round(n * scale), v) for n, v in (limits or {}).items())
             out.append((f"max_{kind}_ngram_char_ratio", what, [(n, v, f"{kind}_{n}gram_char_ratio") for n, v in sizes], kind))
         self._ngram_rules[lang, scale] = out
+        self._ngram_keys[lang, scale] = [stat for _, _, limits, _ in out for _, _, stat in limits]
         return out
 
     def _stopword_counts(self, tokens: BatchTokens, measured: list[Measured]) -> dict[int, int]:
