@@ -78,7 +78,7 @@ def test_batch_lines_equal_the_python_cut_of_each_text():
 def test_exact_keys_tell_apart_texts_whose_hashes_collide():
     texts = ["Share this", "Follow us", "Share this", "Follow us", "Menu"]
     hashes = np.array([7, 7, 7, 7, 3], dtype=np.uint64)  # every line but the last on one hash
-    keys = _exact_keys(hashes, texts.__getitem__).tolist()
+    keys = _exact_keys(hashes, lambda rows: [texts[row] for row in rows]).tolist()
     assert keys[0] == keys[2] != keys[1] == keys[3] != keys[4]
 
 

@@ -771,9 +771,9 @@ class BatchLines:
         )
 
 
-def _exact_keys(hashes: np.ndarray, text: Callable[[int], str]) -> np.ndarray:
+def _exact_keys(hashes: np.ndarray, texts: Callable[[list[int]], list[str]]) -> np.ndarray:
     """Per row, a key equal for equal texts only: the row's own number, or for rows whose hash
-    another row shares, the first such row with the same text (``text(row)``: compared in Python)."""
+    another row shares, the first such row with the same text (``texts(rows)``: compared in Python)."""
     keys = np.arange(len(hashes))
     order = np.argsort(hashes, kind="stable")
     same = hashes[order[1:]] == hashes[order[:-1]]
@@ -782,7 +782,7 @@ def _exact_keys(hashes: np.ndarray, text: Callable[[int], str]) -> np.ndarray:
     shared[:-1] |= same
     rows = order[shared].tolist()
     first_seen: dict[str, int] = {}
-    keys[rows] = [first_seen.setdefault(text(row), row) for row in rows]
+    keys[rows] = list(map(first_seen.setdefault, texts(rows), rows))
     return keys
 
 
@@ -852,7 +852,7 @@ def batch_lines(texts: list[str], tokens: BatchTokens, chars_per_word: float) ->
     offsets = np.zeros(docs + 1, dtype=np.int64)
     np.cumsum(np.bincount(columns["doc"], minlength=docs), out=offsets[1:])
     lines = BatchLines(**columns, key=hashes, joined=tokens.joined, python_text=python_text, offsets=offsets, wrapped=wrapped)
-    lines.key = _exact_keys(hashes, lines.text)
+    lines.key = _exact_keys(hashes, lines.texts)
     return lines
 
 
@@ -1065,10 +1065,10 @@ class Quality(Stage):
     ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray], list[int]]:
         """Top and dup n-gram shares per document, and how many units each judged: the word tokens
         on the lines in scope (the physical lines of its article's lines when it has one, else all)
-        for all documents in one call, character units in another."""
+        for all documents in one call, character units in another (each with its own n-gram sizes)."""
         tokens, lines = batch.tokens, batch.lines
         docs = len(measured)
-        top_ns, dup_ns = self._ngram_sizes(measured)
+        top_ns, dup_ns = self._ngram_sizes([m for m in measured if not m.char_mode])
         in_scope = ~np.repeat(article | tokens.char_mode, np.diff(tokens.line_base))  # per physical line
         rows = np.flatnonzero(prose & article[lines.doc] & ~tokens.char_mode[lines.doc])
         in_scope[_ranges(lines.span_first[rows], lines.span_last[rows] + 1)] = True
@@ -1084,14 +1084,19 @@ class Quality(Stage):
             char_units = {}
             for d in chosen:  # the article's units, or all
                 a, b = lines.offsets[d], lines.offsets[d + 1]
-                article_lines = [lines.text(row) for row in range(a, b) if prose[row]]
+                article_lines = lines.texts([row for row in range(a, b) if prose[row]])
                 char_units[d] = _CHAR_UNIT.findall("\n".join(article_lines)) if article[d] else batch.units[d]
             first_seen: dict[str, int] = {}  # unit -> position of its first occurrence, used as its key
             flat = [u for d in chosen for u in char_units[d]]
             ids = mix64(np.fromiter(map(first_seen.setdefault, flat, range(len(flat))), dtype=np.uint64, count=len(flat)))
             lengths = np.fromiter(map(len, flat), dtype=np.int64, count=len(flat))
             char_offsets = np.cumsum([0] + [len(char_units[d]) for d in chosen])
+            top_ns, dup_ns = self._ngram_sizes([measured[d] for d in chosen])
             char_top, char_dup = ngram_ratios_batch(ids, lengths, char_offsets, top_ns, dup_ns)
+            for n in top_ns:
+                top.setdefault(n, np.zeros(docs))
+            for n in dup_ns:
+                dup.setdefault(n, np.zeros(docs))
             for i, d in enumerate(chosen):
                 sizes_out[d] = len(char_units[d])
                 for n in top_ns:
@@ -1147,7 +1152,7 @@ class Quality(Stage):
             if not any(map(lowered.__contains__, phrases)):
                 return None
         first, end = batch.lines.offsets[m.d], batch.lines.offsets[m.d + 1]
-        lines, words = list(map(batch.lines.text, range(first, end))), batch.line_words[first:end]
+        lines, words = batch.lines.texts(list(range(first, end))), batch.line_words[first:end]
         other = policy = 0
         for i in sorted(range(len(lines)), key=words.__getitem__, reverse=True):
             lowered = lines[i].lower()
