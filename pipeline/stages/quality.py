@@ -857,14 +857,17 @@ def batch_lines(texts: list[str], tokens: BatchTokens, chars_per_word: float) ->
 
 
 def symbol_counts(tokens: BatchTokens) -> list[int]:
-    """Per document: '#' + '...' (non-overlapping, as ``str.count``) + '…'."""
-    codes = tokens.codes
-    dots = np.zeros(len(codes) + 2, dtype=bool)
-    dots[1:-1] = codes == _DOT
-    bounds = np.flatnonzero(dots[1:] != dots[:-1])  # runs of dots: starts and ends, alternating
-    run_starts, run_ends = bounds[0::2], bounds[1::2]
-    positions = np.concatenate((np.flatnonzero((codes == _HASH) | (codes == _ELLIPSIS_CHAR)), run_starts))
-    weights = np.concatenate((np.ones(len(positions) - len(run_starts)), (run_ends - run_starts) // 3))
+    """Per document: '#' + '...' (non-overlapping, as ``str.count``) + '…', found among the few
+    punctuation characters of the batch."""
+    punct = np.flatnonzero(tokens.classes & _PUNCT_SYMBOL)
+    codes = tokens.codes[punct]
+    dots = punct[codes == _DOT]
+    new_run = np.ones(len(dots), dtype=bool)  # runs of dots: each adds its length // 3
+    new_run[1:] = dots[1:] != dots[:-1] + 1
+    run_starts = np.flatnonzero(new_run)
+    run_lengths = np.diff(np.append(run_starts, len(dots)))
+    positions = np.concatenate((punct[(codes == _HASH) | (codes == _ELLIPSIS_CHAR)], dots[run_starts]))
+    weights = np.concatenate((np.ones(len(positions) - len(run_starts)), run_lengths // 3))
     doc = np.searchsorted(tokens.doc_starts, positions, side="right") - 1
     return np.bincount(doc, weights=weights, minlength=len(tokens.doc_starts)).astype(np.int64).tolist()
 
