@@ -16,6 +16,7 @@ from pipeline.stages.quality import (
     logical_lines,
     lorem_counts,
     names_a_phrase,
+    plain_stopword_hits,
     policy_phrases,
     stopword_list,
     symbol_counts,
@@ -126,3 +127,15 @@ def test_documents_skipped_without_stats_have_no_flag():
     skipped = [d for d, (_, stats) in enumerate(quick) if not stats]
     assert skipped and all(not full[d][0] for d in skipped)
     assert any(flags for flags, _ in full)
+
+
+def test_plain_stopword_hits_count_bare_tokens_only():
+    texts = ["The report of the council, and THE vote: to build with care.", "Der Rat hat die Brücke und das Ufer geplant."]
+    tokens = tokenize_batch(texts)
+    hits = plain_stopword_hits(tokens, [0, 1], ["en", "de"])
+    english = stopword_list("en")  # Gopher's: the, be, to, of, and, that, have, with
+    # bare "of", "the", "and", "to", "with"; "The" and "THE" only count once case-folded
+    assert hits[0] == sum(token in english for token in texts[0].split()) == 5
+    full = [sum(map(stopword_list(lang).__contains__, _PUNCT_OR_SYMBOL.sub("", text).casefold().split()))
+            for text, lang in zip(texts, ["en", "de"])]
+    assert hits[0] < full[0] and 0 < hits[1] <= full[1]

@@ -575,6 +575,32 @@ def count_stopwords_batch(tokens: BatchTokens, docs: list[int], known: list[froz
     return found  # type: ignore[return-value]
 
 
+@lru_cache(maxsize=None)
+def _plain_stopword_keys(lang: str) -> np.ndarray:
+    """Token keys of the language's stopwords that a bare token matches as it is (one word, lower
+    case, no punctuation: what ``_PUNCT_OR_SYMBOL.sub`` and ``casefold`` leave unchanged), sorted."""
+    plain = [w for w in stopword_list(lang) if w.split() == [w] and w.casefold() == w and not _PUNCT_OR_SYMBOL.search(w)]
+    return np.unique(tokenize_batch([" ".join(sorted(plain))]).keys) if plain else np.zeros(0, dtype=np.uint64)
+
+
+def plain_stopword_hits(tokens: BatchTokens, docs: list[int], langs: list[str]) -> list[int]:
+    """Per document ``docs[i]``: its tokens that are, as they stand, stopwords of ``langs[i]`` - a
+    lower bound of its stopword count (``Quality`` only takes it as enough, never as too few)."""
+    out = np.zeros(len(docs), dtype=np.int64)
+    by_lang: dict[str, list[int]] = {}
+    for i, lang in enumerate(langs):
+        by_lang.setdefault(lang, []).append(i)
+    for lang, members in by_lang.items():
+        keys = _plain_stopword_keys(lang)
+        chosen = np.asarray(docs, dtype=np.int64)[members]
+        starts, ends = tokens.offsets[chosen], tokens.offsets[chosen + 1]
+        positions = _ranges(starts, ends)
+        found = np.isin(tokens.keys[positions], keys)
+        owner = np.repeat(np.arange(len(members)), ends - starts)
+        out[members] = np.bincount(owner[found], minlength=len(members))
+    return out.tolist()
+
+
 # -- lines: logical lines of a batch, and the article among them ---------------------------------
 #
 # Hard-wrapped text (copies from ODT/PDF, e-mail) breaks lines mid-sentence, so line rules would count
@@ -993,7 +1019,7 @@ class Quality(Stage):
         ]
         top, dup, scope_sizes = self._ngram_measures(batch, article, prose, measured)
         batch.ngrams = self._ngram_table(top, dup, measured)
-        stopwords = self._stopword_counts(tokens, measured)
+        stopwords = self._stopword_counts(tokens, measured, quick=not stats)
         judge = [True] * docs if stats else self._may_fail(batch, measured, scope_sizes, stopwords)
         results: list[tuple[list[Flag], dict[str, Any]]] = []
         for d, m in enumerate(measured):
@@ -1239,13 +1265,21 @@ class Quality(Stage):
         self._ngram_keys[lang, scale] = [stat for _, _, limits, _ in out for _, _, stat in limits]
         return out
 
-    def _stopword_counts(self, tokens: BatchTokens, measured: list[Measured]) -> dict[int, int]:
-        """Stopwords of the documents the stopword rule judges, counted for the batch at once."""
+    def _stopword_counts(self, tokens: BatchTokens, measured: list[Measured], quick: bool = False) -> dict[int, int]:
+        """Stopwords of the documents the stopword rule judges, counted for the batch at once.
+        ``quick`` (no values wanted): a document with enough stopwords among its bare lower-case
+        tokens (``plain_stopword_hits``) gets that count, the others are counted in full."""
         judged = [d for d, m in enumerate(measured) if m.tokens and not m.char_mode and stopword_list(m.lang)
                   and self.thresholds(m.lang).min_stopwords is not None]
         enough = [None if self.config.record_stats else self.thresholds(measured[d].lang).min_stopwords for d in judged]
+        settled: dict[int, int] = {}
+        if quick and judged:
+            hits = plain_stopword_hits(tokens, judged, [measured[d].lang for d in judged])
+            settled = {d: n for d, n, least in zip(judged, hits, enough) if least is not None and n >= least}
+            enough = [least for d, least in zip(judged, enough) if d not in settled]
+            judged = [d for d in judged if d not in settled]
         counts = count_stopwords_batch(tokens, judged, [stopword_list(measured[d].lang) for d in judged], enough)
-        return dict(zip(judged, counts))
+        return {**settled, **dict(zip(judged, counts))}
 
     def _prose_checks(self, m: Measured, t: Thresholds, batch: BatchMeasures, stopwords: int | None) -> list[Flag | None]:
         """Does it read like prose: FineWeb's line punctuation (pages without an article), Gopher's
