@@ -18,8 +18,12 @@ repetition rules, so menus left around it by boilerplate removal do not reject i
 (C4's policy lines) is caught by ``max_policy_word_ratio``.
 
 Speed: a batch is measured at once (``tokenize_batch``: one numpy pass over the code points of all
-its texts; ``ngram_ratios_batch``: repeated n-grams of all its documents; ``count_stopwords_batch``:
-the stopword probes); what is left per document is line work in Python.
+its texts, tokens and stripped lines hashed from prefix sums; ``batch_lines``: every document's
+logical lines as array rows, so bullets, ellipses, punctuation, the article and repeated lines and
+paragraphs are counted for the batch; ``ngram_ratios_batch``: repeated n-grams of all documents;
+``count_stopwords_batch``: the stopword probes). Only pages that may be hard-wrapped or are in a
+script without spaces are cut into lines in Python. Without ``record_stats``, ``_may_fail`` compares
+every value with its limit for the whole batch and only documents a rule may flag are read one by one.
 """
 
 from __future__ import annotations
