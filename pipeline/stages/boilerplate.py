@@ -10,12 +10,10 @@ earlier runs (``--state``) - is template text. Every removed line is logged with
 
 from __future__ import annotations
 
-import gc
 import io
-from contextlib import contextmanager
 from itertools import repeat
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -27,7 +25,7 @@ from ..boilerplate_rules import load_rules
 from ..boilerplate_zones import ZoneMarker, ZoneParams
 from ..document import Document, Removal
 from ..writers import atomic_write_bytes
-from .base import Stage, StageConfig
+from .base import Stage, StageConfig, gc_paused
 
 _EMPTY = np.zeros(0, dtype=np.uint64)
 STATE_FILE = "line_counts.npz"
@@ -123,22 +121,6 @@ def _count(keys: list[np.ndarray], weights: list[np.ndarray] | None = None) -> t
     return uniq, np.bincount(inverse, weights=w, minlength=len(uniq)).astype(np.int64)
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a batch is read or cleaned: it makes a removal record per
-    cut line (~130 a web page) and a string per short line, and each few hundred new objects made
-    Python's collector walk the young ones, now and then all of them (a third of the stage's time
-    on real pages). None of them forms a cycle, so nothing is left for the collector to find; its
-    state is restored after."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 class Boilerplate(Stage):
     name = "boilerplate"
     Config = BoilerplateConfig
@@ -159,7 +141,7 @@ class Boilerplate(Stage):
         """Per batch: each line hash once per document, globally and per domain (workers). The
         lines of a batch are hashed with numpy (``LineClassifier.line_keys``); duplicates within a
         document go with one sort of (document, hash) pairs."""
-        with _gc_paused():
+        with gc_paused():
             return self._collect(batch)
 
     def _collect(self, batch: list[Document]) -> dict[str, Any]:
@@ -313,7 +295,7 @@ class Boilerplate(Stage):
         return np.where((key_chars > 0) & (key_chars <= self.config.repeat_max_chars), key_hashes, 0).astype(np.uint64)
 
     def process(self, batch: list[Document]) -> None:
-        with _gc_paused():
+        with gc_paused():
             self._process(batch)
 
     def _process(self, batch: list[Document]) -> None:

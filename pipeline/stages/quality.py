@@ -12,14 +12,18 @@ are estimated as characters / ``chars_per_word`` and n-gram rules use n x ``char
 characters; mean word length and the stopword rule do not apply. The language comes from the
 language stage's annotation (script alone decides when it is missing).
 
-Real text the original rules misjudge (see ``Layout``): line rules see logical lines, with the hard
+Real text the original rules misjudge (see ``logical_lines``): line rules see logical lines, with the hard
 wraps of ODT/PDF/e-mail copies joined back; a page with an article is judged on the article by the
 repetition rules, so menus left around it by boilerplate removal do not reject it. A consent wall
 (C4's policy lines) is caught by ``max_policy_word_ratio``.
 
 Speed: a batch is measured at once (``tokenize_batch``: one numpy pass over the code points of all
-its texts; ``ngram_ratios_batch``: repeated n-grams of all its documents; ``count_stopwords_batch``:
-the stopword probes); what is left per document is line work in Python.
+its texts, tokens and stripped lines hashed from prefix sums; ``batch_lines``: every document's
+logical lines as array rows, so bullets, ellipses, punctuation, the article and repeated lines and
+paragraphs are counted for the batch; ``ngram_ratios_batch``: repeated n-grams of all documents;
+``count_stopwords_batch``: the stopword probes). Only pages that may be hard-wrapped or are in a
+script without spaces are cut into lines in Python. Without ``record_stats``, ``_may_fail`` compares
+every value with its limit for the whole batch and only documents a rule may flag are read one by one.
 """
 
 from __future__ import annotations
@@ -28,10 +32,8 @@ import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import accumulate, compress
-from operator import and_, itemgetter, methodcaller, not_
 from pathlib import Path
-from typing import Annotated, Any, Iterable
+from typing import Annotated, Any, Callable, Iterable
 
 import numpy as np
 import regex
@@ -40,7 +42,7 @@ from pydantic import Field, ValidationError, field_serializer, field_validator
 from ..arrays import code_points, cumulative_powers, mix64
 from ..document import Document
 from ..lexicons import stopwords as broad_stopwords
-from .base import Stage, StageConfig
+from .base import Stage, StageConfig, gc_paused
 
 _DATA = Path(__file__).resolve().parents[1] / "data" / "quality"
 _NO_SPACE_SCRIPT = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Tibetan}"
@@ -75,6 +77,30 @@ def policy_phrases(lang: str) -> tuple[str, ...]:
     """The language's lower-case cookie/consent/policy phrases and the English ones."""
     phrases = json.loads((_DATA / "policy_phrases.json").read_text(encoding="utf-8"))
     return tuple(phrases["en"] + (phrases.get(lang, []) if lang != "en" else []))
+
+
+def names_a_phrase(lines: list[str], phrases: list[tuple[str, ...]]) -> list[bool]:
+    """Per line: does it, lower-cased, contain one of its ``phrases`` (lower-case)? The lines with the
+    same phrases are searched together: lower-cased one by one, joined by newlines (which neither
+    holds), each phrase found with ``str.find`` over all of them at once."""
+    out = [False] * len(lines)
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for i, wanted in enumerate(phrases):
+        groups.setdefault(wanted, []).append(i)
+    for wanted, members in groups.items():
+        lowered = [lines[i].lower() for i in members]
+        text = "\n".join(lowered)
+        starts = np.zeros(len(members), dtype=np.int64)
+        np.cumsum(np.fromiter(map(len, lowered[:-1]), dtype=np.int64, count=len(members) - 1) + 1, out=starts[1:])
+        hits = []
+        for phrase in wanted:
+            at = text.find(phrase)
+            while at >= 0:
+                hits.append(at)
+                at = text.find(phrase, at + 1)
+        for j in np.unique(np.searchsorted(starts, hits, side="right") - 1).tolist():
+            out[members[j]] = True
+    return out
 
 
 NgramSize = Annotated[int, Field(ge=1, le=50)]
@@ -205,12 +231,6 @@ def split_units(text: str, chars_per_word: float) -> Units:
         return Units(tokens, True, len(tokens) / chars_per_word)
     tokens = text.split()
     return Units(tokens, False, float(len(tokens)))
-
-
-def _duplicates(items: list[str]) -> tuple[int, int]:
-    """How many items repeat an earlier one, and their characters (Gopher's dup line/paragraph)."""
-    distinct = set(items)  # each first occurrence; everything else is a repeat
-    return len(items) - len(distinct), sum(map(len, items)) - sum(map(len, distinct))
 
 
 _HASH_BASE = np.uint64(1_000_003)
@@ -414,6 +434,16 @@ class BatchTokens:
     without_letter: np.ndarray  # per document: tokens without a letter
     line_words: list[np.ndarray]  # per document: tokens per physical line
     char_mode: np.ndarray  # per document: ``is_char_mode``
+    joined: str  # the texts joined by "\n" (so batch line l is ``joined.split("\n")[l]``)
+    codes: np.ndarray  # its code points
+    classes: np.ndarray  # their ``char_classes`` bits
+    doc_starts: np.ndarray  # where each text starts in ``joined``
+    starts: np.ndarray  # per token: its first character in ``joined``
+    ends: np.ndarray  # ... and the end
+    line_tokens: np.ndarray  # physical line l holds tokens line_tokens[l]:line_tokens[l+1]
+    line_start: np.ndarray  # per physical line: where it starts in ``joined`` once stripped (0 if blank)
+    line_end: np.ndarray  # ... and ends
+    line_keys: np.ndarray  # uint64 per physical line: its stripped text's hash
 
 
 def _per_document(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -432,11 +462,12 @@ def tokenize_batch(texts: list[str]) -> BatchTokens:
     size = len(codes)
     classes = char_classes().take(codes)
     docs = len(texts)
+    text_lengths = np.fromiter(map(len, texts), dtype=np.int64, count=docs)
     doc_starts = np.zeros(docs, dtype=np.int64)
-    np.cumsum([len(t) + 1 for t in texts[:-1]], out=doc_starts[1:])
-    line_counts = [t.count("\n") + 1 for t in texts]
-    line_base = np.zeros(docs + 1, dtype=np.int64)
-    np.cumsum(line_counts, out=line_base[1:])
+    np.cumsum(text_lengths[:-1] + 1, out=doc_starts[1:])
+    doc_ends = doc_starts + text_lengths
+    newlines = np.flatnonzero(codes == 10)
+    line_base = np.append(np.searchsorted(newlines, doc_starts), len(newlines) + 1)  # newlines before each text
     not_space = np.zeros(size + 2, dtype=bool)  # padded with a space either side
     not_space[1:-1] = (classes & _NOT_SPACE).view(bool)
     bounds = np.flatnonzero(not_space[1:] != not_space[:-1])  # token starts and ends, alternating
@@ -444,15 +475,20 @@ def tokenize_batch(texts: list[str]) -> BatchTokens:
     lengths = ends - token_starts
     powers, inverse_powers = _powers(size)
     prefix = np.zeros(size + 1, dtype=np.uint64)
-    np.cumsum(codes * powers[:size], out=prefix[1:])
+    np.multiply(codes, powers[:size], out=prefix[1:])
+    np.cumsum(prefix[1:], out=prefix[1:])
     keys = mix64((prefix[ends] - prefix[token_starts]) * inverse_powers[token_starts] ^ lengths.astype(np.uint64))
+    # tokens per physical line: the tokens before each newline, differenced (newlines are few)
+    tokens_before = np.concatenate(([0], np.searchsorted(token_starts, newlines), [len(token_starts)]))
+    tokens_per_line = np.diff(tokens_before)
+    # each line stripped: from its first token's start to its last token's end; keyed like a token
+    filled = np.flatnonzero(tokens_per_line)
+    line_start, line_end = np.zeros(len(tokens_per_line), dtype=np.int64), np.zeros(len(tokens_per_line), dtype=np.int64)
+    line_start[filled], line_end[filled] = token_starts[tokens_before[filled]], ends[tokens_before[filled + 1] - 1]
+    line_keys = mix64((prefix[line_end] - prefix[line_start]) * inverse_powers[line_start] ^ (line_end - line_start).astype(np.uint64))
     np.cumsum(_FIGURES.take(classes), out=prefix[1:])
     figures = prefix[ends] - prefix[token_starts]
-    doc_ends = doc_starts + [len(t) for t in texts]
     word_chars = ((prefix[doc_ends] - prefix[doc_starts]) & _LOW32).astype(np.int64)  # per document
-    # tokens per physical line: the tokens before each newline, differenced (newlines are few)
-    tokens_before = np.concatenate(([0], np.searchsorted(token_starts, np.flatnonzero(codes == 10)), [len(token_starts)]))
-    tokens_per_line = np.diff(tokens_before)
     global_line = np.repeat(np.arange(len(tokens_per_line), dtype=np.int32), tokens_per_line)
     offsets = tokens_before[line_base]
     doc = np.repeat(np.arange(docs), np.diff(offsets))
@@ -483,79 +519,128 @@ def tokenize_batch(texts: list[str]) -> BatchTokens:
         without_letter=without_letter,
         line_words=[tokens_per_line[line_base[d] : line_base[d + 1]] for d in range(docs)],
         char_mode=char_mode,
+        joined=joined,
+        codes=codes,
+        classes=classes,
+        doc_starts=doc_starts,
+        starts=token_starts,
+        ends=ends,
+        line_tokens=tokens_before,
+        line_start=line_start,
+        line_end=line_end,
+        line_keys=line_keys,
     )
 
 
-def _stopword_candidates(parts: list[str]) -> list[list[str]]:
-    """``_PUNCT_OR_SYMBOL.sub("", part).casefold().split()`` of each part, with one regex call and
-    one casefold for all of them (joined by NUL, which neither changes; per part if a part holds one)."""
-    joined = "\0".join(parts)
-    if joined.count("\0") != len(parts) - 1:
-        return [_PUNCT_OR_SYMBOL.sub("", part).casefold().split() for part in parts]
-    return list(map(str.split, _PUNCT_OR_SYMBOL.sub("", joined).casefold().split("\0"))) if parts else []
+def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Every position of the ranges ``starts[i]:ends[i]``, one range after the other."""
+    sizes = ends - starts
+    return np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes - starts, sizes)
 
 
-def count_stopwords_batch(texts: list[str], known: list[frozenset[str]], enough: list[int | None]) -> list[int]:
-    """Per text, how many words are stopwords (``_PUNCT_OR_SYMBOL.sub("", text).casefold().split()``).
-    With ``enough``, the whole tokens of the first ``_STOPWORD_PROBES`` characters are tried first
-    and their count returned once it reaches ``enough`` (most texts); else the whole text is counted."""
-    found: list[int | None] = [None] * len(texts)
+def stopword_candidates(tokens: BatchTokens, docs: np.ndarray, counts: np.ndarray) -> list[list[str]]:
+    """Per document ``docs[i]``: ``_PUNCT_OR_SYMBOL.sub("", text).casefold().split()`` of the text
+    of its first ``counts[i]`` tokens, read from the batch's code points (punctuation and symbols
+    dropped by their class bit, which removes no whitespace; one decode for all documents)."""
+    first = tokens.offsets[docs]
+    filled = counts > 0
+    starts, ends = np.zeros(len(docs), dtype=np.int64), np.zeros(len(docs), dtype=np.int64)
+    starts[filled] = tokens.starts[first[filled]]
+    ends[filled] = tokens.ends[first[filled] + counts[filled] - 1]
+    positions = _ranges(starts, ends)
+    keep = (tokens.classes[positions] & _PUNCT_SYMBOL) == 0
+    text = tokens.codes[positions[keep]].tobytes().decode("utf-32-le", "surrogatepass")
+    bounds = np.zeros(len(docs) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(np.repeat(np.arange(len(docs)), ends - starts)[keep], minlength=len(docs)), out=bounds[1:])
+    return [text[a:b].casefold().split() for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist())]
+
+
+def count_stopwords_batch(tokens: BatchTokens, docs: list[int], known: list[frozenset[str]], enough: list[int | None]) -> list[int]:
+    """Per document ``docs[i]`` of the batch, how many words are stopwords (of ``known[i]``; words as
+    ``_PUNCT_OR_SYMBOL.sub("", text).casefold().split()``). With ``enough``, the whole tokens of the
+    first ``_STOPWORD_PROBES`` characters are tried first and their count returned once it reaches
+    ``enough`` (most texts); else the whole text is counted."""
+    found: list[int | None] = [None] * len(docs)
+    doc_ids = np.asarray(docs, dtype=np.int64)
+    doc_starts = tokens.doc_starts[doc_ids]
+    lengths = (np.append(tokens.doc_starts[1:] - 1, len(tokens.codes))[doc_ids] - doc_starts).tolist()
     for probe in _STOPWORD_PROBES:
-        probing = [i for i, text in enumerate(texts) if found[i] is None and enough[i] is not None and len(text) > probe]
-        heads = []
-        for i in probing:
-            parts = texts[i][:probe].rsplit(None, 1)
-            heads.append(parts[0] if len(parts) == 2 else "")  # without the token the cut may have split
-        for i, words in zip(probing, _stopword_candidates(heads)):
+        probing = [i for i in range(len(docs)) if found[i] is None and enough[i] is not None and lengths[i] > probe]
+        # the tokens that start in the probe, without the last one (the cut may have split it)
+        started = np.searchsorted(tokens.starts, doc_starts[probing] + probe) - tokens.offsets[doc_ids[probing]]
+        for i, words in zip(probing, stopword_candidates(tokens, doc_ids[probing], np.maximum(started - 1, 0))):
             count = sum(map(known[i].__contains__, words))
             if count >= enough[i]:  # type: ignore[operator]
                 found[i] = count
-    rest = [i for i in range(len(texts)) if found[i] is None]
-    for i, words in zip(rest, _stopword_candidates([texts[i] for i in rest])):
+    rest = [i for i in range(len(docs)) if found[i] is None]
+    counts = tokens.offsets[doc_ids[rest] + 1] - tokens.offsets[doc_ids[rest]]
+    for i, words in zip(rest, stopword_candidates(tokens, doc_ids[rest], counts)):
         found[i] = sum(map(known[i].__contains__, words))
     return found  # type: ignore[return-value]
 
 
-# -- layout: logical lines, and the article among them -------------------------------------------
+@lru_cache(maxsize=None)
+def _plain_stopword_keys(lang: str) -> np.ndarray:
+    """Token keys of the language's stopwords that a bare token matches as it is (one word, lower
+    case, no punctuation: what ``_PUNCT_OR_SYMBOL.sub`` and ``casefold`` leave unchanged), sorted."""
+    plain = [w for w in stopword_list(lang) if w.split() == [w] and w.casefold() == w and not _PUNCT_OR_SYMBOL.search(w)]
+    return np.unique(tokenize_batch([" ".join(sorted(plain))]).keys) if plain else np.zeros(0, dtype=np.uint64)
 
 
-@dataclass
-class Layout:
-    """A document's lines as a reader sees them.
+def plain_stopword_hits(tokens: BatchTokens, docs: list[int], langs: list[str]) -> list[int]:
+    """Per document ``docs[i]``: its tokens that are, as they stand, stopwords of ``langs[i]`` - a
+    lower bound of its stopword count (``Quality`` only takes it as enough, never as too few)."""
+    out = np.zeros(len(docs), dtype=np.int64)
+    by_lang: dict[str, list[int]] = {}
+    for i, lang in enumerate(langs):
+        by_lang.setdefault(lang, []).append(i)
+    for lang, members in by_lang.items():
+        keys = _plain_stopword_keys(lang)
+        chosen = np.asarray(docs, dtype=np.int64)[members]
+        starts, ends = tokens.offsets[chosen], tokens.offsets[chosen + 1]
+        positions = _ranges(starts, ends)
+        found = np.isin(tokens.keys[positions], keys)
+        owner = np.repeat(np.arange(len(members)), ends - starts)
+        out[members] = np.bincount(owner[found], minlength=len(members))
+    return out.tolist()
 
-    Hard-wrapped text (copies from ODT/PDF, e-mail) breaks lines mid-sentence, so line rules would
-    count every wrap as a line that "does not end in punctuation". Wraps are joined back: a line
-    continues on the next (non-blank, not bulleted) line when it does not end in terminal punctuation,
-    has ``_WRAP_MIN_WORDS`` or more words, and the next line's first word would not have fitted on it
-    (line + space + word >= ``_WRAP_REACH`` x the widest line: how greedy wrapping decides). Only
-    documents whose widest line is within ``_WRAP_WIDTH`` characters (typewriter/PDF widths; web text
-    puts a paragraph per line) and where at least half the lines wrap so are joined: a list of short
-    lines of similar length (menus, repeated slogans) is not mistaken for wrapped prose.
 
-    The article: logical lines that read like prose (``_PROSE_MIN_WORDS`` or more words, ending in
-    terminal punctuation). When they hold ``article_min_words`` or more words, the repetition rules
-    judge the article and the FineWeb line rule is skipped: menus, tag lists and share buttons that
-    boilerplate removal left around a surviving article do not reject it.
-    """
-
-    lines: list[str]  # logical lines (hard wraps joined)
-    line_words: list[int]  # words per logical line
-    block: list[int]  # per logical line: its paragraph (blank-line-separated block)
-    article_lines: list[str]
-    prose: list[int]  # indexes of the article's lines
-    article_words: int
-    article_spans: list[tuple[int, int]]  # physical lines (first, last) of each article line
-    wrapped: int  # line breaks that were hard wraps
-
+# -- lines: logical lines of a batch, and the article among them ---------------------------------
+#
+# Hard-wrapped text (copies from ODT/PDF, e-mail) breaks lines mid-sentence, so line rules would count
+# every wrap as a line that "does not end in punctuation". Wraps are joined back: a line continues on
+# the next (non-blank, not bulleted) line when it does not end in terminal punctuation, has
+# ``_WRAP_MIN_WORDS`` or more words, and the next line's first word would not have fitted on it (line +
+# space + word >= ``_WRAP_REACH`` x the widest line: how greedy wrapping decides). Only documents whose
+# widest line is within ``_WRAP_WIDTH`` characters (typewriter/PDF widths; web text puts a paragraph per
+# line) and where at least half the lines wrap so are joined: a list of short lines of similar length
+# (menus, repeated slogans) is not mistaken for wrapped prose. Other documents' logical lines are
+# their non-blank lines, stripped; blank lines separate paragraphs.
+#
+# The article: logical lines that read like prose (``_PROSE_MIN_WORDS`` or more words, ending in
+# terminal punctuation). When they hold ``article_min_words`` or more words, the repetition rules judge
+# the article and the FineWeb line rule is skipped: menus, tag lists and share buttons that boilerplate
+# removal left around a surviving article do not reject it.
 
 _WRAP_WIDTH = (40, 150)
 _WRAP_REACH = 0.9
 _WRAP_MIN_WORDS = 4
 _PROSE_MIN_WORDS = 8
+_BULLET_CODES = np.array(sorted(map(ord, _BULLET_CHARS)), dtype=np.uint32)
+_TERMINAL_PUNCT_CODES = np.array(sorted(map(ord, _TERMINAL_PUNCT_CHARS)), dtype=np.uint32)
+_DOT, _ELLIPSIS_CHAR, _HASH = ord("."), ord("…"), ord("#")
+_MARGIN = 1e-9  # ``_may_fail`` compares with the limits this much early
+_REPETITION_LIMITS = ("max_dup_line_ratio", "max_dup_line_char_ratio", "max_dup_paragraph_ratio", "max_dup_paragraph_char_ratio")
+_REPETITION_STATS = ("dup_line_ratio", "dup_line_char_ratio", "dup_paragraph_ratio", "dup_paragraph_char_ratio")
+_REPETITION_RULES = tuple(  # (kind, rule, message) per value of ``_REPETITION_STATS``
+    (kind, f"max_{stat}", what)
+    for stat, kind, what in zip(_REPETITION_STATS, ("line", "line", "paragraph", "paragraph"),
+                                ("repeated {kind}s{where}", "characters in repeated {kind}s{where}") * 2)
+)
 
 
 def _hard_wraps(stripped: list[str], line_words: list[int]) -> list[bool]:
-    """Per physical line: does it continue on the next line (see ``Layout``)."""
+    """Per physical line: does it continue on the next line (see above)."""
     width = max(map(len, stripped), default=0)
     if not _WRAP_WIDTH[0] <= width <= _WRAP_WIDTH[1]:
         return []
@@ -568,62 +653,260 @@ def _hard_wraps(stripped: list[str], line_words: list[int]) -> list[bool]:
     return wraps if sum(wraps) * 2 >= sum(map(bool, stripped)) else []
 
 
-def layout(text: str, line_words: list[int]) -> Layout:
-    """``line_words``: words per physical line (``text.split("\n")``)."""
+@dataclass
+class LogicalLines:
+    """One document's logical lines, the Python way (for the few documents ``BatchLines`` does not
+    cut with numpy: hard-wrap widths and scripts written without spaces)."""
+
+    lines: list[str]  # hard wraps joined
+    words: list[int]  # words per logical line
+    block: list[int]  # per logical line: its paragraph (blank-line-separated block)
+    spans: list[tuple[int, int]]  # physical lines (first, last) of each logical line
+    wrapped: int  # line breaks that were hard wraps
+
+
+def logical_lines(text: str, line_words: list[int]) -> LogicalLines:
+    """``line_words``: words per physical line (``text.split("\\n")``)."""
     stripped = list(map(str.strip, text.split("\n")))
     wraps = _hard_wraps(stripped, line_words)
     lines: list[str] = []
     words: list[int] = []
-    block: list[int] = []  # paragraph number of each logical line
-    spans: list[list[int]] = []  # first and last physical line of each logical line
-    if wraps:
-        paragraph, joining = 0, False
-        for i, (line, n) in enumerate(zip(stripped, line_words)):
-            if not line:
-                paragraph += 1 if lines and block[-1] == paragraph else 0
-                joining = False
-                continue
-            if joining:
-                lines[-1] += " " + line
-                words[-1] += n
-                spans[-1][1] = i
-            else:
-                lines.append(line)
-                words.append(n)
-                block.append(paragraph)
-                spans.append([i, i])
-            joining = i < len(wraps) and wraps[i]
-    else:  # one logical line per non-blank line; blank lines separate paragraphs
-        kept = list(compress(range(len(stripped)), stripped))
-        lines = list(compress(stripped, stripped))
-        words = list(compress(line_words, stripped))
-        block = list(compress(accumulate(map(not_, stripped)), stripped))
-    is_prose = list(map(and_, map(_PROSE_MIN_WORDS.__le__, words), map(_TERMINAL_PUNCT_CHARS.__contains__, map(itemgetter(-1), lines))))
-    prose = list(compress(range(len(lines)), is_prose))
-    return Layout(
-        lines=lines,
-        line_words=words,
-        block=block,
-        article_lines=list(compress(lines, is_prose)),
-        prose=prose,
-        article_words=sum(compress(words, is_prose)),
-        article_spans=[(spans[i][0], spans[i][1]) for i in prose] if wraps else [(kept[i], kept[i]) for i in prose],
-        wrapped=len(stripped) - len(lines) - stripped.count(""),
-    )
-
-
-def paragraphs(page: Layout, article: bool) -> list[str]:
-    """The page's (or its article's) logical lines joined per paragraph."""
-    lines, block = page.lines, page.block
-    out: list[str] = []
-    last = -1
-    for i in page.prose if article else range(len(lines)):
-        if block[i] == last:
-            out[-1] += "\n" + lines[i]
+    block: list[int] = []
+    spans: list[tuple[int, int]] = []
+    paragraph, joining = 0, False
+    for i, (line, n) in enumerate(zip(stripped, line_words)):
+        if not line:
+            paragraph += 1
+            joining = False
+            continue
+        if joining:
+            lines[-1] += " " + line
+            words[-1] += n
+            spans[-1] = (spans[-1][0], i)
         else:
-            out.append(lines[i])
-            last = block[i]
-    return out
+            lines.append(line)
+            words.append(n)
+            block.append(paragraph)
+            spans.append((i, i))
+        joining = i < len(wraps) and wraps[i]
+    return LogicalLines(lines, words, block, spans, len(stripped) - len(lines) - stripped.count(""))
+
+
+def _per_doc(doc: np.ndarray, docs: int, weights: np.ndarray | None = None) -> np.ndarray:
+    return np.bincount(doc, weights=weights, minlength=docs)
+
+
+def _repeats(doc: np.ndarray, key: np.ndarray, length: np.ndarray, docs: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per document: how many items repeat an earlier item of it with the same key, and their
+    characters (Gopher's dup line/paragraph: all copies but the first)."""
+    order = np.lexsort((key, doc))
+    sorted_doc, sorted_key = doc[order], key[order]
+    repeat = np.zeros(len(order), dtype=bool)
+    repeat[1:] = (sorted_doc[1:] == sorted_doc[:-1]) & (sorted_key[1:] == sorted_key[:-1])
+    return _per_doc(sorted_doc[repeat], docs), _per_doc(sorted_doc[repeat], docs, length[order][repeat])
+
+
+@dataclass
+class LineFigures:
+    """Per document (lists, index = document): what the line and repetition rules measure."""
+
+    lines: list[int]  # logical lines
+    bullet: list[int]  # ... starting with a bullet
+    ellipsis: list[int]  # ... ending in an ellipsis
+    punct: list[int]  # ... ending in terminal punctuation
+    repetition: list[list[float]]  # Gopher's shares: ``_REPETITION_STATS``, on the scope lines (the
+    # article's, or all): lines that repeat an earlier one, and their share of the scope's characters
+    # (the article's lines joined by "\n", or the text), then the same for paragraphs
+
+
+@dataclass
+class BatchLines:
+    """The logical lines of a batch of documents as arrays, one row per line, in document order."""
+
+    doc: np.ndarray
+    words: np.ndarray
+    length: np.ndarray  # characters
+    first: np.ndarray  # first code point
+    last: np.ndarray  # last code point
+    ellipsis: np.ndarray  # ends in "..." or "…"
+    block: np.ndarray  # paragraph: equal in consecutive lines of one paragraph
+    span_first: np.ndarray  # physical lines of the batch (first, last) the line joins
+    span_last: np.ndarray
+    start: np.ndarray  # where the line is in ``joined`` (-1: joined from several, see ``python_text``)
+    end: np.ndarray
+    key: np.ndarray  # equal lines, equal keys (exact: see ``_exact_keys``)
+    joined: str  # the batch's texts
+    python_text: dict[int, str]  # the rows cut by ``logical_lines``: their text
+    offsets: np.ndarray  # document d's lines are rows offsets[d]:offsets[d+1]
+    wrapped: list[int]  # per document: line breaks that were hard wraps
+
+    def text(self, row: int) -> str:
+        return self.texts([row])[0]
+
+    def texts(self, rows: list[int]) -> list[str]:
+        python_text, joined = self.python_text, self.joined
+        return [python_text[row] if row in python_text else joined[start:end]
+                for row, start, end in zip(rows, self.start[rows].tolist(), self.end[rows].tolist())]
+
+    @property
+    def prose(self) -> np.ndarray:
+        return (self.words >= _PROSE_MIN_WORDS) & np.isin(self.last, _TERMINAL_PUNCT_CODES)
+
+    def shortest_with(self, min_words: int) -> list[int]:
+        """Per document: the row of its shortest line (in characters) of ``min_words`` words or more
+        (-1 when it has none)."""
+        rows = np.flatnonzero(self.words >= min_words)
+        rows = rows[np.lexsort((self.length[rows], self.doc[rows]))]
+        first = np.ones(len(rows), dtype=bool)
+        first[1:] = self.doc[rows[1:]] != self.doc[rows[:-1]]
+        out = np.full(len(self.offsets) - 1, -1, dtype=np.int64)
+        out[self.doc[rows[first]]] = rows[first]
+        return out.tolist()
+
+    def figures(self, article: np.ndarray, text_chars: np.ndarray) -> LineFigures:
+        """The line rules' counts, and the repetition rules' on each document's scope: its article
+        lines where ``article`` is set, else all its lines (``text_chars``: its characters)."""
+        docs = len(self.offsets) - 1
+        terminal = np.isin(self.last, _TERMINAL_PUNCT_CODES)
+        scope = np.flatnonzero(~article[self.doc] | ((self.words >= _PROSE_MIN_WORDS) & terminal))
+        doc, block, key, length = self.doc[scope], self.block[scope], self.key[scope], self.length[scope]
+        scope_lines = _per_doc(doc, docs)
+        dup_lines, dup_line_chars = _repeats(doc, key, length, docs)
+        # paragraphs: runs of scope lines of one document and block; equal when their lines are
+        new = np.ones(len(scope), dtype=bool)
+        new[1:] = (doc[1:] != doc[:-1]) | (block[1:] != block[:-1])
+        starts = np.flatnonzero(new)
+        sizes = np.diff(np.append(starts, len(scope)))
+        paragraph_key = key[starts].copy()
+        multi = np.flatnonzero(sizes > 1)
+        if len(multi):  # a paragraph of several lines: its key is its sequence of line keys
+            line_keys, seen = key.tolist(), {}
+            base = len(self.key)
+            for p, start, size in zip(multi.tolist(), starts[multi].tolist(), sizes[multi].tolist()):
+                paragraph_key[p] = base + seen.setdefault(tuple(line_keys[start : start + size]), len(seen))
+        paragraph_chars = np.add.reduceat(length, starts) + sizes - 1 if len(scope) else length
+        paragraph_doc = doc[starts]
+        dup_paragraphs, dup_paragraph_chars = _repeats(paragraph_doc, paragraph_key, paragraph_chars, docs)
+        article_chars = _per_doc(doc, docs, length) + scope_lines - 1
+        scope_chars = np.maximum(np.where(article, article_chars, text_chars), 1)
+        paragraphs = _per_doc(paragraph_doc, docs)
+        repetition = np.column_stack((dup_lines / np.maximum(scope_lines, 1), dup_line_chars / scope_chars,
+                                      dup_paragraphs / np.maximum(paragraphs, 1), dup_paragraph_chars / scope_chars))
+        return LineFigures(
+            lines=np.diff(self.offsets).tolist(),
+            bullet=_per_doc(self.doc, docs, np.isin(self.first, _BULLET_CODES)).astype(np.int64).tolist(),
+            ellipsis=_per_doc(self.doc, docs, self.ellipsis).astype(np.int64).tolist(),
+            punct=_per_doc(self.doc, docs, terminal).astype(np.int64).tolist(),
+            repetition=repetition.tolist(),
+        )
+
+
+def _exact_keys(hashes: np.ndarray, texts: Callable[[list[int]], list[str]]) -> np.ndarray:
+    """Per row, a key equal for equal texts only: the row's own number, or for rows whose hash
+    another row shares, the first such row with the same text (``texts(rows)``: compared in Python)."""
+    keys = np.arange(len(hashes))
+    order = np.argsort(hashes, kind="stable")
+    same = hashes[order[1:]] == hashes[order[:-1]]
+    shared = np.zeros(len(hashes), dtype=bool)
+    shared[1:] |= same
+    shared[:-1] |= same
+    rows = order[shared].tolist()
+    first_seen: dict[str, int] = {}
+    keys[rows] = list(map(first_seen.setdefault, texts(rows), rows))
+    return keys
+
+
+def batch_lines(texts: list[str], tokens: BatchTokens, chars_per_word: float) -> BatchLines:
+    """The logical lines of every document. Most documents cannot have hard wraps (their widest line
+    is outside ``_WRAP_WIDTH``): their lines are the non-blank physical lines, measured with numpy
+    from the token bounds. Documents that may wrap, and those in scripts written without spaces
+    (words estimated from characters), go through ``logical_lines``."""
+    docs = len(texts)
+    codes, line_base, line_tokens = tokens.codes, tokens.line_base, tokens.line_tokens
+    line_doc = np.repeat(np.arange(docs), np.diff(line_base))
+    tokens_per_line = np.diff(line_tokens)
+    length = tokens.line_end - tokens.line_start
+    width = np.maximum.reduceat(length, line_base[:-1])
+    python_docs = tokens.char_mode | ((width >= _WRAP_WIDTH[0]) & (width <= _WRAP_WIDTH[1]))
+    rows = np.flatnonzero((tokens_per_line > 0) & ~python_docs[line_doc])
+    start, end = tokens.line_start[rows], tokens.line_end[rows]
+    last = codes[end - 1]
+    ellipsis = last == _ELLIPSIS_CHAR
+    dotted = np.flatnonzero((last == _DOT) & (end - start >= 3))
+    ellipsis[dotted] = (codes[end[dotted] - 2] == _DOT) & (codes[end[dotted] - 3] == _DOT)
+    columns = {
+        "doc": line_doc[rows],
+        "words": tokens_per_line[rows],
+        "length": end - start,
+        "first": codes[start],
+        "last": last,
+        "ellipsis": ellipsis,
+        "block": np.cumsum(tokens_per_line == 0)[rows],
+        "span_first": rows,
+        "span_last": rows,
+        "start": start,
+        "end": end,
+        "hash": tokens.line_keys[rows],
+    }
+    wrapped = [0] * docs
+    python_text: dict[int, str] = {}
+    slow = np.flatnonzero(python_docs).tolist()
+    if slow:
+        extra: dict[str, list] = {name: [] for name in columns}
+        text: list[str] = []
+        for d in slow:
+            first_line = int(line_base[d])
+            if tokens.char_mode[d]:
+                line_words = [round(len(line) / chars_per_word) for line in texts[d].split("\n")]
+            else:
+                line_words = tokens.line_words[d].tolist()
+            page = logical_lines(texts[d], line_words)
+            wrapped[d] = page.wrapped
+            text += page.lines
+            extra["doc"] += [d] * len(page.lines)
+            extra["words"] += page.words
+            extra["length"] += list(map(len, page.lines))
+            extra["first"] += [ord(line[0]) for line in page.lines]
+            extra["last"] += [ord(line[-1]) for line in page.lines]
+            extra["ellipsis"] += [line.endswith(_ELLIPSES) for line in page.lines]
+            extra["block"] += page.block
+            extra["span_first"] += [first_line + first for first, _ in page.spans]
+            extra["span_last"] += [first_line + last for _, last in page.spans]
+        extra["start"] = extra["end"] = [-1] * len(text)
+        extra["hash"] = [hash(line) & 0xFFFFFFFFFFFFFFFF for line in text]
+        order = np.argsort(np.concatenate((columns["doc"], extra["doc"])), kind="stable")
+        for name in columns:
+            columns[name] = np.concatenate((columns[name], np.asarray(extra[name], dtype=columns[name].dtype)))[order]
+        python_text = dict(zip(np.flatnonzero(order >= len(rows)).tolist(), text))
+    hashes = columns.pop("hash")
+    offsets = np.zeros(docs + 1, dtype=np.int64)
+    np.cumsum(np.bincount(columns["doc"], minlength=docs), out=offsets[1:])
+    lines = BatchLines(**columns, key=hashes, joined=tokens.joined, python_text=python_text, offsets=offsets, wrapped=wrapped)
+    lines.key = _exact_keys(hashes, lines.texts)
+    return lines
+
+
+def symbol_counts(tokens: BatchTokens) -> list[int]:
+    """Per document: '#' + '...' (non-overlapping, as ``str.count``) + '…', found among the few
+    punctuation characters of the batch."""
+    punct = np.flatnonzero(tokens.classes & _PUNCT_SYMBOL)
+    codes = tokens.codes[punct]
+    dots = punct[codes == _DOT]
+    new_run = np.ones(len(dots), dtype=bool)  # runs of dots: each adds its length // 3
+    new_run[1:] = dots[1:] != dots[:-1] + 1
+    run_starts = np.flatnonzero(new_run)
+    run_lengths = np.diff(np.append(run_starts, len(dots)))
+    positions = np.concatenate((punct[(codes == _HASH) | (codes == _ELLIPSIS_CHAR)], dots[run_starts]))
+    weights = np.concatenate((np.ones(len(positions) - len(run_starts)), run_lengths // 3))
+    doc = np.searchsorted(tokens.doc_starts, positions, side="right") - 1
+    return np.bincount(doc, weights=weights, minlength=len(tokens.doc_starts)).astype(np.int64).tolist()
+
+
+def lorem_counts(tokens: BatchTokens) -> list[int]:
+    """Per document: matches of ``_LOREM`` (none can span the newline between two texts)."""
+    starts = [m.start() for m in _LOREM.finditer(tokens.joined)]
+    doc = np.searchsorted(tokens.doc_starts, starts, side="right") - 1
+    return np.bincount(doc, minlength=len(tokens.doc_starts)).tolist()
 
 
 # -- the stage -----------------------------------------------------------------------------------
@@ -648,14 +931,33 @@ def _lower(rule: str, what: str, value: float, limit: float | None, **fields: An
 class Measured:
     """One document cut up for the rules, plus the values measured so far."""
 
+    d: int  # its place in the batch
     text: str
     lang: str
     char_mode: bool
     words: float  # (estimated) word count
     tokens: int  # whitespace tokens, or character units
-    layout: Layout
     article: bool  # the repetition rules judge the article lines only
     stats: dict[str, Any]
+
+
+@dataclass
+class BatchMeasures:
+    """What the rules read for a whole batch (per document, at its index)."""
+
+    tokens: BatchTokens
+    lines: BatchLines
+    line_words: list[int]  # per logical line of the batch
+    long_line: list[int]  # per document: its shortest line of ``article_min_words`` words or more
+    figures: LineFigures
+    symbols: list[int]
+    lorem: list[int]
+    units: dict[int, list[str]]  # character units of the documents in char mode
+    words: list[int]  # Gopher's words (``BatchTokens.words``)
+    word_chars: list[int]
+    without_letter: list[int]
+    ngrams: tuple[dict[tuple[str, float], list[str]], list[list[float]], list[bool]] = ({}, [], [])
+    # n-gram stats keys per (language, scale), and per document the values and whether one exceeds its limit
 
 
 class Quality(Stage):
@@ -667,10 +969,13 @@ class Quality(Stage):
         super().__init__(config, context)
         self._thresholds: dict[str, Thresholds] = {}
         self._ngram_rules: dict[tuple[str, float], list] = {}
+        self._ngram_keys: dict[tuple[str, float], list[str]] = {}  # their stats keys, in order
 
     def process(self, batch: list[Document]) -> None:
         langs = [(doc.annotations.get("language") or {}).get("lang", "und") for doc in batch]
-        for doc, (flags, stats) in zip(batch, self.assess_batch([doc.text for doc in batch], langs)):
+        with gc_paused():
+            assessed = self.assess_batch([doc.text for doc in batch], langs, stats=self.config.record_stats)
+        for doc, (flags, stats) in zip(batch, assessed):
             for rule, reason, value in flags:
                 doc.flag(self.name, rule, reason, value)
             if self.config.record_stats:
@@ -685,85 +990,153 @@ class Quality(Stage):
         """Every rule the text fails, most specific first (the first one rejects), and the values."""
         return self.assess_batch([text], [lang])[0]
 
-    def assess_batch(self, texts: list[str], langs: list[str]) -> list[tuple[list[Flag], dict[str, Any]]]:
-        """``assess`` for many texts: tokens, word figures and n-gram repetition in one numpy pass."""
+    def assess_batch(self, texts: list[str], langs: list[str], stats: bool = True) -> list[tuple[list[Flag], dict[str, Any]]]:
+        """``assess`` for many texts: tokens, lines, word figures and n-gram repetition are measured
+        for the whole batch with numpy, and read against the limits per document. ``stats=False``:
+        documents that no rule can flag (``_may_fail``) are skipped, with no values ({})."""
         if not texts:
             return []
+        docs = len(texts)
         tokens = tokenize_batch(texts)
-        measured: list[Measured] = []
-        narrowed = np.zeros(len(texts), dtype=bool)  # documents whose n-gram scope is not all their lines
-        article_lines: list[int] = []  # physical lines of the batch in those documents' articles
-        char_units: dict[int, list[str]] = {}  # n-gram units of the documents in char mode
-        for d, (text, lang) in enumerate(zip(texts, langs)):
-            char_mode = bool(tokens.char_mode[d])
-            first_line = tokens.line_base[d]
-            if char_mode:
-                units = _CHAR_UNIT.findall(text)
-                count, words = len(units), len(units) / self.config.chars_per_word
-                line_words = [round(len(line) / self.config.chars_per_word) for line in text.split("\n")]
-            else:
-                count = int(tokens.offsets[d + 1] - tokens.offsets[d])
-                words = float(count)
-                line_words = tokens.line_words[d].tolist()
-            page = layout(text, line_words)
-            article = page.article_words >= max(self.config.article_min_words, self.config.article_min_share * words)
-            measured.append(Measured(text, lang, char_mode, words, count, page, article, {
-                "unit": "char" if char_mode else "word", "words": words,
-                "repetition_scope": "article" if article else "text", "wrapped_lines": page.wrapped,
-            }))
-            # the units the n-gram rules look at: the article's, or all
-            if char_mode:
-                char_units[d] = _CHAR_UNIT.findall("\n".join(page.article_lines)) if article else units
-                narrowed[d] = True
-            elif article:
-                narrowed[d] = True
-                article_lines += [first_line + i for first, last in page.article_spans for i in range(first, last + 1)]
-        in_scope = ~np.repeat(narrowed, np.diff(tokens.line_base))  # per physical line of the batch
-        in_scope[article_lines] = True
-        top, dup, scope_sizes = self._ngram_measures(tokens, in_scope, char_units, measured)
-        stopwords = self._stopword_counts(measured)
-        results = []
+        counts = np.diff(tokens.offsets)  # word tokens, or character units
+        units: dict[int, list[str]] = {}
+        for d in np.flatnonzero(tokens.char_mode).tolist():
+            units[d] = _CHAR_UNIT.findall(texts[d])
+            counts[d] = len(units[d])
+        words = np.where(tokens.char_mode, counts / self.config.chars_per_word, counts.astype(np.float64))
+        lines = batch_lines(texts, tokens, self.config.chars_per_word)
+        prose = lines.prose
+        article_words = _per_doc(lines.doc, docs, lines.words * prose)
+        article = article_words >= np.maximum(self.config.article_min_words, self.config.article_min_share * words)
+        text_chars = np.fromiter(map(len, texts), dtype=np.int64, count=docs)
+        batch = BatchMeasures(tokens, lines, lines.words.tolist(),
+                              lines.shortest_with(self.config.article_min_words), lines.figures(article, text_chars),
+                              symbol_counts(tokens), lorem_counts(tokens), units, tokens.words.tolist(),
+                              tokens.word_chars.tolist(), tokens.without_letter.tolist())
+        measured = [
+            Measured(d, text, lang, char_mode, w, n, a, {
+                "unit": "char" if char_mode else "word", "words": w,
+                "repetition_scope": "article" if a else "text", "wrapped_lines": wrapped,
+            })
+            for d, (text, lang, char_mode, w, n, a, wrapped) in enumerate(zip(
+                texts, langs, tokens.char_mode.tolist(), words.tolist(), counts.tolist(), article.tolist(), lines.wrapped))
+        ]
+        top, dup, scope_sizes = self._ngram_measures(batch, article, prose, measured)
+        batch.ngrams = self._ngram_table(top, dup, measured)
+        stopwords = self._stopword_counts(tokens, measured, quick=not stats)
+        judge = [True] * docs if stats else self._may_fail(batch, measured, scope_sizes, stopwords)
+        results: list[tuple[list[Flag], dict[str, Any]]] = []
         for d, m in enumerate(measured):
+            if not judge[d]:
+                results.append(([], {}))
+                continue
             t = self.thresholds(m.lang)
             checks = self._length_checks(m, t)
             if m.tokens:
-                checks += self._junk_checks(m, t)
-                checks += self._repetition_checks(m, t, top, dup, d, scope_sizes[d])
-                checks += self._prose_checks(m, t, tokens, d, stopwords.get(d))
+                checks += self._junk_checks(m, t, batch)
+                checks += self._repetition_checks(m, t, batch, scope_sizes[d])
+                checks += self._prose_checks(m, t, batch, stopwords.get(d))
             stats = {k: round(v, 4) if isinstance(v, float) else v for k, v in m.stats.items()} if self.config.record_stats else m.stats
             results.append(([c for c in checks if c], stats))
         return results
 
-    def _ngram_measures(
-        self, tokens: BatchTokens, in_scope: np.ndarray, char_units: dict[int, list[str]], measured: list[Measured]
-    ) -> tuple[dict[int, list[float]], dict[int, list[float]], list[int]]:
-        """Top and dup n-gram shares per document, and how many units each judged: the word tokens
-        on the lines in scope for all documents in one call, character units in another."""
+    def _may_fail(self, batch: BatchMeasures, measured: list[Measured], scope_sizes: list[int], stopwords: dict[int, int]) -> list[bool]:
+        """Per document: may a rule flag it? Every rule's value is compared with its limit for the
+        whole batch at once, with a margin (so this errs only towards yes: the rules themselves then
+        decide); the policy rule is yes unless one long line names no policy, and text in a script
+        written without spaces always is yes."""
         docs = len(measured)
-        top_ns, dup_ns = self._ngram_sizes(measured)
+        languages: dict[str, int] = {}
+        language = np.array([languages.setdefault(m.lang, len(languages)) for m in measured], dtype=np.int64)
+        thresholds = [self.thresholds(lang) for lang in languages]
+
+        def limit(name: str, scale: np.ndarray | float = 1.0) -> np.ndarray:
+            values = [np.nan if getattr(t, name) is None else getattr(t, name) for t in thresholds]
+            return np.array(values, dtype=np.float64)[language] * scale
+
+        def above(value: np.ndarray, name: str, margin: float = _MARGIN) -> np.ndarray:
+            return value > limit(name) - margin
+
+        def below(value: np.ndarray, name: str, margin: float = _MARGIN) -> np.ndarray:
+            return value < limit(name) + margin
+
+        words = np.array([m.words for m in measured])
+        tokens = np.array([m.tokens for m in measured])
+        char_mode = np.array([m.char_mode for m in measured], dtype=bool)
+        article = np.array([m.article for m in measured], dtype=bool)
+        figures = batch.figures
+        lines = np.maximum(np.array(figures.lines), 1)
+        repetition = np.array(figures.repetition).reshape(docs, 4)
+        scale = np.where(char_mode, self.config.chars_per_word, 1.0)
+        # the policy rule's shortcut (see ``_policy_check``) for the documents it applies to
+        chosen = [d for d, row in enumerate(batch.long_line) if row >= 0 and thresholds[language[d]].max_policy_word_ratio is not None]
+        no_shortcut = np.ones(docs, dtype=bool)
+        no_shortcut[chosen] = names_a_phrase(batch.lines.texts([batch.long_line[d] for d in chosen]),
+                                             [policy_phrases(measured[d].lang) for d in chosen])
+        word_count = np.array(batch.words, dtype=np.float64)
+        mean_length = np.divide(np.array(batch.word_chars, dtype=np.float64), word_count, out=np.zeros(docs), where=word_count > 0)
+        found = np.array([stopwords.get(d, np.inf) for d in range(docs)], dtype=np.float64)
+        may = above(words, "max_words") | below(words, "min_words")
+        judged = (
+            above(np.array(batch.lorem, dtype=np.float64), "max_lorem_ipsum", margin=0)  # counts: exact
+            | (no_shortcut & ~np.isnan(limit("max_policy_word_ratio")) & (tokens > 0))
+            | above(np.array(batch.symbols) / np.maximum(words, 1e-300), "max_symbol_word_ratio")
+            | ((np.array(figures.lines) >= _MIN_LINES) & (above(np.array(figures.bullet) / lines, "max_bullet_line_ratio")
+                                                         | above(np.array(figures.ellipsis) / lines, "max_ellipsis_line_ratio")))
+            | (repetition > np.column_stack([limit(name) for name in _REPETITION_LIMITS]) - _MARGIN).any(axis=1)
+            | (np.array(batch.ngrams[2]) & ~(np.array(scope_sizes) < limit("min_words_for_ngrams", scale)))
+            | ((np.array(figures.lines) >= 5) & ~article & below(np.array(figures.punct) / lines, "min_line_punct_ratio"))
+            | char_mode
+            | below(1 - np.array(batch.without_letter) / np.maximum(tokens, 1), "min_alpha_word_ratio")
+            | below(mean_length, "min_mean_word_length") | above(mean_length, "max_mean_word_length")
+            | below(found, "min_stopwords", margin=0)
+        )
+        return (may | ((tokens > 0) & judged)).tolist()
+
+    def _ngram_measures(
+        self, batch: BatchMeasures, article: np.ndarray, prose: np.ndarray, measured: list[Measured]
+    ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray], list[int]]:
+        """Top and dup n-gram shares per document, and how many units each judged: the word tokens
+        on the lines in scope (the physical lines of its article's lines when it has one, else all)
+        for all documents in one call, character units in another (each with its own n-gram sizes)."""
+        tokens, lines = batch.tokens, batch.lines
+        docs = len(measured)
+        top_ns, dup_ns = self._ngram_sizes([m for m in measured if not m.char_mode])
+        in_scope = ~np.repeat(article | tokens.char_mode, np.diff(tokens.line_base))  # per physical line
+        rows = np.flatnonzero(prose & article[lines.doc] & ~tokens.char_mode[lines.doc])
+        in_scope[_ranges(lines.span_first[rows], lines.span_last[rows] + 1)] = True
         keep = in_scope[tokens.line]
         scope_doc = tokens.doc[keep]
         offsets = np.zeros(docs + 1, dtype=np.int64)
         np.cumsum(np.bincount(scope_doc, minlength=docs), out=offsets[1:])
         top_arrays, dup_arrays = ngram_ratios_batch(tokens.keys[keep], tokens.lengths[keep], offsets, top_ns, dup_ns)
-        top = {n: v.tolist() for n, v in top_arrays.items()}
-        dup = {n: v.tolist() for n, v in dup_arrays.items()}
-        sizes = np.diff(offsets).tolist()
-        if char_units:
-            chosen = list(char_units)
+        top, dup = dict(top_arrays), dict(dup_arrays)
+        sizes_out = np.diff(offsets).tolist()
+        if batch.units:
+            chosen = list(batch.units)
+            char_units = {}
+            for d in chosen:  # the article's units, or all
+                a, b = lines.offsets[d], lines.offsets[d + 1]
+                article_lines = lines.texts([row for row in range(a, b) if prose[row]])
+                char_units[d] = _CHAR_UNIT.findall("\n".join(article_lines)) if article[d] else batch.units[d]
             first_seen: dict[str, int] = {}  # unit -> position of its first occurrence, used as its key
             flat = [u for d in chosen for u in char_units[d]]
             ids = mix64(np.fromiter(map(first_seen.setdefault, flat, range(len(flat))), dtype=np.uint64, count=len(flat)))
             lengths = np.fromiter(map(len, flat), dtype=np.int64, count=len(flat))
             char_offsets = np.cumsum([0] + [len(char_units[d]) for d in chosen])
+            top_ns, dup_ns = self._ngram_sizes([measured[d] for d in chosen])
             char_top, char_dup = ngram_ratios_batch(ids, lengths, char_offsets, top_ns, dup_ns)
+            for n in top_ns:
+                top.setdefault(n, np.zeros(docs))
+            for n in dup_ns:
+                dup.setdefault(n, np.zeros(docs))
             for i, d in enumerate(chosen):
-                sizes[d] = len(char_units[d])
+                sizes_out[d] = len(char_units[d])
                 for n in top_ns:
-                    top[n][d] = float(char_top[n][i])
+                    top[n][d] = char_top[n][i]
                 for n in dup_ns:
-                    dup[n][d] = float(char_dup[n][i])
-        return top, dup, sizes
+                    dup[n][d] = char_dup[n][i]
+        return top, dup, sizes_out
 
     def _ngram_sizes(self, measured: list[Measured]) -> tuple[list[int], list[int]]:
         top: set[int] = set()
@@ -779,38 +1152,40 @@ class Quality(Stage):
         what = f"words ({m.tokens} characters / {self.config.chars_per_word})" if m.char_mode else "words"
         return [_lower("min_words", what, m.words, t.min_words), _upper("max_words", what, m.words, t.max_words)]
 
-    def _junk_checks(self, m: Measured, t: Thresholds) -> list[Flag | None]:
+    def _junk_checks(self, m: Measured, t: Thresholds, batch: BatchMeasures) -> list[Flag | None]:
         """C4's lorem ipsum; Gopher's symbols, bullet and ellipsis lines (on logical lines)."""
         checks: list[Flag | None] = []
-        lorem = len(_LOREM.findall(m.text))
+        lorem = batch.lorem[m.d]
         if t.max_lorem_ipsum is not None and lorem > t.max_lorem_ipsum:
             checks.append(("max_lorem_ipsum", f"'lorem ipsum' {lorem} times > {t.max_lorem_ipsum}", lorem))
-        checks.append(self._policy_check(m, t))
-        symbols = (m.text.count("#") + m.text.count("...") + m.text.count("…")) / m.words
+        checks.append(self._policy_check(m, t, batch))
+        symbols = batch.symbols[m.d] / m.words
         m.stats["symbol_word_ratio"] = symbols
         checks.append(_upper("max_symbol_word_ratio", "('#' + ellipses) per word", symbols, t.max_symbol_word_ratio))
-        lines = m.layout.lines
-        if len(lines) >= _MIN_LINES:
-            bullet = sum(map(_BULLET_CHARS.__contains__, map(itemgetter(0), lines))) / len(lines)
-            ellipsis = sum(map(methodcaller("endswith", _ELLIPSES), lines)) / len(lines)
+        figures = batch.figures
+        lines = figures.lines[m.d]
+        if lines >= _MIN_LINES:
+            bullet, ellipsis = figures.bullet[m.d] / lines, figures.ellipsis[m.d] / lines
             m.stats.update(bullet_line_ratio=bullet, ellipsis_line_ratio=ellipsis)
             checks.append(_upper("max_bullet_line_ratio", "lines starting with a bullet", bullet, t.max_bullet_line_ratio))
             checks.append(_upper("max_ellipsis_line_ratio", "lines ending in an ellipsis", ellipsis, t.max_ellipsis_line_ratio))
         return checks
 
-    def _policy_check(self, m: Measured, t: Thresholds) -> Flag | None:
+    def _policy_check(self, m: Measured, t: Thresholds, batch: BatchMeasures) -> Flag | None:
         """Consent walls. The rule needs nearly every line to name a policy, so lines are tried
-        longest first and the check stops at ``article_min_words`` words of other text (whether it
-        stops does not depend on the order: only on the words of all other lines)."""
+        longest first and the check stops at ``article_min_words`` words of other text: whether it
+        stops depends only on the words of all other lines, so one line that long naming no policy
+        settles it (the shortest such line is read: most texts)."""
         if t.max_policy_word_ratio is None:
             return None
         phrases = policy_phrases(m.lang)
-        lines, words = m.layout.lines, m.layout.line_words
-        longest = max(words, default=0)
-        if longest >= self.config.article_min_words:  # most texts: one long line decides, no sort
-            lowered = lines[words.index(longest)].lower()
+        long_line = batch.long_line[m.d]
+        if long_line >= 0:
+            lowered = batch.lines.text(long_line).lower()
             if not any(map(lowered.__contains__, phrases)):
                 return None
+        first, end = batch.lines.offsets[m.d], batch.lines.offsets[m.d + 1]
+        lines, words = batch.lines.texts(list(range(first, end))), batch.line_words[first:end]
         other = policy = 0
         for i in sorted(range(len(lines)), key=words.__getitem__, reverse=True):
             lowered = lines[i].lower()
@@ -824,38 +1199,59 @@ class Quality(Stage):
         m.stats["policy_word_ratio"] = ratio
         return _upper("max_policy_word_ratio", "words in cookie/consent/policy lines", ratio, t.max_policy_word_ratio)
 
-    def _repetition_checks(
-        self, m: Measured, t: Thresholds, top: dict[int, list[float]], dup: dict[int, list[float]], d: int, scope_tokens: int
-    ) -> list[Flag | None]:
+    def _repetition_checks(self, m: Measured, t: Thresholds, batch: BatchMeasures, scope_tokens: int) -> list[Flag | None]:
         """Gopher's repeated lines, paragraphs and n-grams, on the article when the page has one
-        (n-grams of characters x chars_per_word for scripts written without spaces; ``top`` and
-        ``dup`` hold the batch's values, this document's at ``d``)."""
+        (n-grams of characters x chars_per_word for scripts written without spaces; the values are
+        the batch's, read against the limits here)."""
         checks: list[Flag | None] = []
-        page = m.layout
-        lines = page.article_lines if m.article else page.lines
+        d = m.d
         where = " of the article" if m.article else ""
-        scope_chars = sum(map(len, lines)) + len(lines) - 1 if m.article else len(m.text)
-        for kind, items in (("line", lines), ("paragraph", paragraphs(page, m.article))):
-            count, chars = _duplicates(items)
-            ratio, char_ratio = count / max(len(items), 1), chars / max(scope_chars, 1)
-            m.stats[f"dup_{kind}_ratio"], m.stats[f"dup_{kind}_char_ratio"] = ratio, char_ratio
-            limit, char_limit = (t.max_dup_line_ratio, t.max_dup_line_char_ratio) if kind == "line" else (
-                t.max_dup_paragraph_ratio, t.max_dup_paragraph_char_ratio)
-            checks.append(_upper(f"max_dup_{kind}_ratio", "repeated {kind}s{where}", ratio, limit, kind=kind, where=where))
-            checks.append(_upper(f"max_dup_{kind}_char_ratio", "characters in repeated {kind}s{where}", char_ratio, char_limit,
-                                 kind=kind, where=where))
+        values = batch.figures.repetition[d]
+        m.stats.update(zip(_REPETITION_STATS, values))
+        limits = (t.max_dup_line_ratio, t.max_dup_line_char_ratio, t.max_dup_paragraph_ratio, t.max_dup_paragraph_char_ratio)
+        for (kind, rule, what), value, limit in zip(_REPETITION_RULES, values, limits):
+            checks.append(_upper(rule, what, value, limit, kind=kind, where=where))
 
-        unit = "character" if m.char_mode else "word"
         scale = self.config.chars_per_word if m.char_mode else 1
         if t.min_words_for_ngrams is not None and scope_tokens < t.min_words_for_ngrams * scale:
             return checks  # too short for n-gram shares to mean anything
-        for rule, what, limits, kind in self._ngram_limits(m.lang, scale):
-            values = top if kind == "top" else dup
-            for n, limit, stat in limits:
-                value = m.stats[stat] = values[n][d]
-                if value > limit:  # (most are not: the message is built only for a flag)
-                    checks.append(_upper(rule, what, value, limit, n=n, unit=unit, where=where))
+        keys, rows, exceeded = batch.ngrams
+        m.stats.update(zip(keys[m.lang, scale], rows[d]))
+        if exceeded[d]:  # (most are not: messages are built only for a flag)
+            unit = "character" if m.char_mode else "word"
+            values = iter(rows[d])
+            for rule, what, limits, _ in self._ngram_limits(m.lang, scale):
+                for (n, limit, _), value in zip(limits, values):
+                    if value > limit:
+                        checks.append(_upper(rule, what, value, limit, n=n, unit=unit, where=where))
         return checks
+
+    def _ngram_table(
+        self, top: dict[int, np.ndarray], dup: dict[int, np.ndarray], measured: list[Measured]
+    ) -> tuple[dict[tuple[str, float], list[str]], list[list[float]], list[bool]]:
+        """The n-gram stats keys in the order the rules read them per (language, scale), and per
+        document its values and whether one exceeds its limit."""
+        groups: dict[tuple[str, float], list[int]] = {}
+        for m in measured:
+            groups.setdefault((m.lang, self.config.chars_per_word if m.char_mode else 1), []).append(m.d)
+        keys: dict[tuple[str, float], list[str]] = {}
+        same_rules: dict[tuple, list[int]] = {}  # languages with the same n-gram limits are read together
+        for (lang, scale), docs in groups.items():
+            rules = self._ngram_limits(lang, scale)
+            keys[lang, scale] = self._ngram_keys[lang, scale]
+            same_rules.setdefault(tuple((kind, tuple(limits)) for _, _, limits, kind in rules), []).extend(docs)
+        rows: list[list[float]] = [[]] * len(measured)
+        exceeded = [False] * len(measured)
+        for signature, docs in same_rules.items():
+            rules = [(None, None, list(limits), kind) for kind, limits in signature]
+            columns = [(top if kind == "top" else dup)[n][docs] for _, _, limits, kind in rules for n, _, _ in limits]
+            if not columns:
+                continue
+            limits = np.array([limit for _, _, rule_limits, _ in rules for _, limit, _ in rule_limits], dtype=np.float64)
+            table = np.column_stack(columns)
+            for d, row, over in zip(docs, table.tolist(), (table > limits).any(axis=1).tolist()):
+                rows[d], exceeded[d] = row, over
+        return keys, rows, exceeded
 
     def _ngram_limits(self, lang: str, scale: float) -> list[tuple[str, str, list[tuple[int, float, str]], str]]:
         """Per n-gram rule: its name, message, (n in units, limit, stats key) and which values it reads."""
@@ -870,31 +1266,39 @@ class Quality(Stage):
             sizes = sorted((round(n * scale), v) for n, v in (limits or {}).items())
             out.append((f"max_{kind}_ngram_char_ratio", what, [(n, v, f"{kind}_{n}gram_char_ratio") for n, v in sizes], kind))
         self._ngram_rules[lang, scale] = out
+        self._ngram_keys[lang, scale] = [stat for _, _, limits, _ in out for _, _, stat in limits]
         return out
 
-    def _stopword_counts(self, measured: list[Measured]) -> dict[int, int]:
-        """Stopwords of the documents the stopword rule judges, counted for the batch at once."""
+    def _stopword_counts(self, tokens: BatchTokens, measured: list[Measured], quick: bool = False) -> dict[int, int]:
+        """Stopwords of the documents the stopword rule judges, counted for the batch at once.
+        ``quick`` (no values wanted): a document with enough stopwords among its bare lower-case
+        tokens (``plain_stopword_hits``) gets that count, the others are counted in full."""
         judged = [d for d, m in enumerate(measured) if m.tokens and not m.char_mode and stopword_list(m.lang)
                   and self.thresholds(m.lang).min_stopwords is not None]
         enough = [None if self.config.record_stats else self.thresholds(measured[d].lang).min_stopwords for d in judged]
-        counts = count_stopwords_batch([measured[d].text for d in judged], [stopword_list(measured[d].lang) for d in judged], enough)
-        return dict(zip(judged, counts))
+        settled: dict[int, int] = {}
+        if quick and judged:
+            hits = plain_stopword_hits(tokens, judged, [measured[d].lang for d in judged])
+            settled = {d: n for d, n, least in zip(judged, hits, enough) if least is not None and n >= least}
+            enough = [least for d, least in zip(judged, enough) if d not in settled]
+            judged = [d for d in judged if d not in settled]
+        counts = count_stopwords_batch(tokens, judged, [stopword_list(measured[d].lang) for d in judged], enough)
+        return {**settled, **dict(zip(judged, counts))}
 
-    def _prose_checks(self, m: Measured, t: Thresholds, tokens: BatchTokens, d: int, stopwords: int | None) -> list[Flag | None]:
+    def _prose_checks(self, m: Measured, t: Thresholds, batch: BatchMeasures, stopwords: int | None) -> list[Flag | None]:
         """Does it read like prose: FineWeb's line punctuation (pages without an article), Gopher's
         word length, letters, stopwords (``stopwords``: counted when the rule applies)."""
         checks: list[Flag | None] = []
-        lines = m.layout.lines
-        if len(lines) >= 5:
-            punct = sum(map(_TERMINAL_PUNCT_CHARS.__contains__, map(itemgetter(-1), lines))) / len(lines)
+        lines = batch.figures.lines[m.d]
+        if lines >= 5:
+            punct = batch.figures.punct[m.d] / lines
             m.stats["line_punct_ratio"] = punct
             if not m.article:
                 checks.append(_lower("min_line_punct_ratio", "lines ending in punctuation", punct, t.min_line_punct_ratio))
         if m.char_mode:
-            units = _CHAR_UNIT.findall(m.text)
-            without_letter = sum(1 for u in units if not any(map(str.isalpha, u)))
+            without_letter = sum(1 for u in batch.units[m.d] if not any(map(str.isalpha, u)))
         else:
-            without_letter = int(tokens.without_letter[d])
+            without_letter = batch.without_letter[m.d]
         alpha = 1 - without_letter / m.tokens
         m.stats["alpha_word_ratio"] = alpha
         unit = "characters" if m.char_mode else "words"
@@ -903,8 +1307,8 @@ class Quality(Stage):
             return checks  # no word boundaries: word length and stopwords do not apply
 
         # Gopher: punctuation is not part of a word
-        words = int(tokens.words[d])
-        mean_length = int(tokens.word_chars[d]) / words if words else 0.0
+        words = batch.words[m.d]
+        mean_length = batch.word_chars[m.d] / words if words else 0.0
         m.stats["mean_word_length"] = mean_length
         checks.append(_lower("min_mean_word_length", "mean word length", mean_length, t.min_mean_word_length))
         checks.append(_upper("max_mean_word_length", "mean word length", mean_length, t.max_mean_word_length))
