@@ -41,6 +41,12 @@ class LocalExecutor:
     def __init__(self, workers: int = 1):
         self.workers = max(1, int(workers))
 
+    @property
+    def parses_inputs(self) -> bool:
+        """With several processes the runner hands out raw input chunks, parsed in the workers
+        (``pipeline.chunks``): the main process only reads, decompresses and writes."""
+        return self.workers > 1
+
     def map(
         self, fn: Callable[[Any], Any], items: Iterable[Any], shared: dict[str, Any]
     ) -> Iterator[Any]:
