@@ -61,9 +61,10 @@ def _stream(lines: Lines) -> Iterator[bytes]:
         raise StreamError(lines.broken)
 
 
-def plan_tasks(reader: Reader, task_bytes: int = TASK_BYTES) -> Iterator[list[Unit]]:
-    """``reader.files`` as tasks of about ``task_bytes`` in input order (main side, lazily: at most
-    one task is being assembled). ``reader.unreadable`` is not included: report it first."""
+def plan_tasks(reader: Reader, task_bytes: int | None = None) -> Iterator[list[Unit]]:
+    """``reader.files`` as tasks of about ``task_bytes`` (default ``TASK_BYTES``) in input order
+    (main side, lazily: one task at a time). ``reader.unreadable`` is not included: report it first."""
+    task_bytes = task_bytes or TASK_BYTES
     task: list[Unit] = []
     size = 0
     for path in reader.files:
@@ -86,10 +87,10 @@ def _file_units(reader: Reader, path: Path | UrlPath, task_bytes: int) -> Iterat
         yield opened
         return
     with opened[1] as fh:
-        yield from _cut_lines(reader, reader.decoded_chunks(fh), str(path), _stem(path), task_bytes)
+        yield from cut_lines(reader, reader.decoded_chunks(fh), str(path), _stem(path), task_bytes)
 
 
-def _cut_lines(reader: Reader, chunks: Iterator[bytes], where: str, stem: str, task_bytes: int) -> Iterator[Unit]:
+def cut_lines(reader: Reader, chunks: Iterator[bytes], where: str, stem: str, task_bytes: int) -> Iterator[Unit]:
     """A file's decoded bytes as ``Lines`` of at least ``task_bytes`` (but the last), cut after a
     newline; an over-long line (see the module doc) becomes its error in between."""
     limit = reader.max_record_bytes
