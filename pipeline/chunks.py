@@ -27,7 +27,7 @@ from .document import Document
 from .fs import UrlPath
 from .readers import InputError, Item, Reader, StreamError, _kind, _stem, file_start, stream_broke
 
-TASK_BYTES = 2 << 20  # decoded input bytes per worker task (about 600 documents of 3 KB)
+TASK_BYTES = 1 << 20  # decoded input bytes per worker task (~300 documents of 3 KB: a short tail)
 
 
 @dataclass(slots=True)
