@@ -28,6 +28,8 @@ from .stages import GlobalStage, RunContext, Stage, stage_class
 from .state import StateDir
 from .writers import OutputSet, clean_record, dumps_line, duplicate_line, rejected_record
 
+_SPILL_BLOCK_BYTES = 4 << 20
+
 ProgressHook = Callable[[str, int], None]
 """Called with (event, n): ``input_bytes`` (total on-disk input size, once), ``bytes`` (input bytes
 read since the last call), ``doc`` / ``error`` (records written to an output file)."""
@@ -509,14 +511,20 @@ class Run:
 
     def _publish_spill(self, path: Path, decisions: dict, out: OutputSet) -> None:
         """The spill holds finished clean records: copy them, turning the superseded into duplicates."""
+        ordinal = 0
         with open(path, "rb") as spill:
-            for ordinal, line in enumerate(spill):
-                dup = decisions.get(ordinal)
-                if dup is None:
-                    out.write_lines("clean.jsonl", [line])
-                else:
-                    out.write_lines("duplicates.jsonl", [duplicate_line(line, dup)])
-                self.progress("doc", 1)
+            while block := spill.readlines(_SPILL_BLOCK_BYTES):  # written a block at a time
+                clean, duplicates = [], []
+                for line in block:
+                    dup = decisions.get(ordinal)
+                    if dup is None:
+                        clean.append(line)
+                    else:
+                        duplicates.append(duplicate_line(line, dup))
+                    ordinal += 1
+                out.write_lines("clean.jsonl", clean)
+                out.write_lines("duplicates.jsonl", duplicates)
+                self.progress("doc", len(block))
         path.unlink(missing_ok=True)
 
     def _replay(self, path: Path, decisions: dict, out: OutputSet) -> Iterator[Document]:
