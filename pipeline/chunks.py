@@ -91,8 +91,8 @@ def _file_units(reader: Reader, path: Path | UrlPath, task_bytes: int) -> Iterat
 
 
 def cut_lines(reader: Reader, chunks: Iterator[bytes], where: str, stem: str, task_bytes: int) -> Iterator[Unit]:
-    """A file's decoded bytes as ``Lines`` of at least ``task_bytes`` (but the last), cut after a
-    newline; an over-long line (see the module doc) becomes its error in between."""
+    """A file's decoded bytes as ``Lines`` of ``task_bytes`` up to the next newline (fewer at the end
+    and before an over-long line, which becomes its error in between: see the module doc)."""
     limit = reader.max_record_bytes
     first_line = 1  # number of the first line in ``parts``, or of the line being dropped
     parts: list[bytes] = []  # whole lines, then the start of the next line
@@ -121,20 +121,23 @@ def cut_lines(reader: Reader, chunks: Iterator[bytes], where: str, stem: str, ta
                 whole = size + last_newline + 1
             parts.append(chunk)
             size += len(chunk)
-            if size - whole > limit:  # the unfinished line is already too long to hold
-                dropping = size - whole
-                size = whole
+            if size - whole > limit:  # the unfinished line is already too long to hold: its whole
+                dropping, size = size - whole, whole  # lines go now, its bytes are not kept
             elif whole < task_bytes:
                 continue
-            if whole:
-                data = b"".join(parts)
-                yield Lines(where, stem, first_line, data[:whole])
-                first_line += data.count(b"\n", 0, whole)
-                parts = [data[whole:size]] if size > whole else []
-            else:
-                parts = []
-            size -= whole
-            whole = 0
+            data = b"".join(parts)
+            start = 0
+            while start < whole:  # Lines of task_bytes or a line more; a decoded chunk may hold several
+                cut = data.find(b"\n", start + task_bytes - 1, whole)
+                if cut < 0:
+                    if dropping < 0:
+                        break  # fewer than task_bytes of whole lines left: they wait for more
+                    cut = whole - 1
+                yield Lines(where, stem, first_line, data[start : cut + 1])
+                first_line += data.count(b"\n", start, cut + 1)
+                start = cut + 1
+            parts = [data[start:size]] if size > start else []
+            size, whole = size - start, whole - start
     except StreamError as exc:
         if dropping >= 0:
             yield stream_broke(where, first_line, exc, cut_off=True)
