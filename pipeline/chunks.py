@@ -9,7 +9,7 @@ reader is applied where it can be applied exactly, so the items are the same, in
 
 * file-level errors (missing, not a regular file, unsupported kind, unreadable) and ``.txt`` files
   are read by the reader itself in the main process; their items ride along in the task;
-* the binary check and byte order mark of a file's first decoded chunk: main process (``file_start``);
+* the binary check and byte order mark of a file's first decoded chunk: main process (``checked_start``);
 * a line that grows past ``8 x input.max_chars`` bytes before its newline is dropped as it is read
   (never held whole) and its error rides along; shorter over-limit lines are found by the parser;
 * a compressed stream that breaks off: the ``Lines`` up to the break carry the error, and the
@@ -25,7 +25,7 @@ from typing import Iterator, Union
 from .config import InputConfig
 from .document import Document
 from .fs import UrlPath
-from .readers import InputError, Item, Reader, StreamError, _kind, _stem, file_start, stream_broke
+from .readers import BinaryFile, InputError, Item, Reader, StreamError, _kind, _stem, checked_start, stream_broke
 
 TASK_BYTES = 1 << 20  # decoded input bytes per worker task (~300 documents of 3 KB: a short tail)
 
@@ -99,16 +99,8 @@ def cut_lines(reader: Reader, chunks: Iterator[bytes], where: str, stem: str, ta
     size = 0  # bytes in parts
     whole = 0  # bytes of whole lines in parts
     dropping = -1  # >= 0: the length so far of an over-long line whose bytes are not kept
-    started = False
     try:
-        for chunk in chunks:
-            if not started:
-                started = True
-                checked = file_start(chunk, where)
-                if isinstance(checked, InputError):
-                    yield checked
-                    return
-                chunk = checked
+        for chunk in checked_start(chunks, where):
             if dropping >= 0:
                 newline = chunk.find(b"\n")
                 if newline < 0:
@@ -138,6 +130,9 @@ def cut_lines(reader: Reader, chunks: Iterator[bytes], where: str, stem: str, ta
                 start = cut + 1
             parts = [data[start:size]] if size > start else []
             size, whole = size - start, whole - start
+    except BinaryFile as exc:
+        yield exc.error
+        return
     except StreamError as exc:
         if dropping >= 0:
             yield stream_broke(where, first_line, exc, cut_off=True)

@@ -162,13 +162,27 @@ def _zstd_chunks(first: bytes, raw_chunks: Iterator[bytes]) -> Iterator[bytes]:
         raise StreamError("zstd stream ends early (truncated file)")
 
 
-def file_start(chunk: bytes, where: str) -> bytes | InputError:
-    """The first decoded chunk of a JSONL file without its UTF-8 byte order mark, or the file's one
-    error when its first line holds NUL bytes (a binary file)."""
-    newline = chunk.find(b"\n", 0, BINARY_SNIFF_BYTES)
-    if b"\x00" in chunk[: newline if newline >= 0 else BINARY_SNIFF_BYTES]:
-        return InputError(where, None, "binary file (NUL bytes in the first line), not JSONL")
-    return chunk[3:] if chunk.startswith(b"\xef\xbb\xbf") else chunk
+class BinaryFile(Exception):
+    """A JSONL file whose first line holds NUL bytes: ``error`` is the file's one error."""
+
+    def __init__(self, error: InputError):
+        super().__init__(error.error)
+        self.error = error
+
+
+def checked_start(chunks: Iterator[bytes], where: str) -> Iterator[bytes]:
+    """A JSONL file's decoded chunks under the rules of its first chunk: a UTF-8 byte order mark is
+    dropped; NUL bytes in the first line raise ``BinaryFile``."""
+    first = True
+    for chunk in chunks:
+        if first:
+            first = False
+            newline = chunk.find(b"\n", 0, BINARY_SNIFF_BYTES)
+            if b"\x00" in chunk[: newline if newline >= 0 else BINARY_SNIFF_BYTES]:
+                raise BinaryFile(InputError(where, None, "binary file (NUL bytes in the first line), not JSONL"))
+            if chunk.startswith(b"\xef\xbb\xbf"):
+                chunk = chunk[3:]
+        yield chunk
 
 
 def stream_broke(where: str, line_no: int, exc: StreamError, cut_off: bool) -> InputError:
@@ -313,16 +327,8 @@ class Reader:
         pending: list[bytes] = []  # the current line so far (it may span chunks)
         pending_len = 0
         overlong = False  # the current line passed the limit: its bytes are dropped, not kept
-        first_chunk = at_file_start
         try:
-            for chunk in chunks:
-                if first_chunk:
-                    first_chunk = False
-                    started = file_start(chunk, where)
-                    if isinstance(started, InputError):
-                        yield started
-                        return
-                    chunk = started
+            for chunk in checked_start(chunks, where) if at_file_start else chunks:
                 pieces = chunk.split(b"\n")
                 tail = pieces.pop()  # after the last newline: continues in the next chunk
                 for piece in pieces:
@@ -339,6 +345,9 @@ class Reader:
                 pending_len += len(tail)
                 if pending_len > limit and not overlong:
                     overlong, pending = True, []
+        except BinaryFile as exc:
+            yield exc.error
+            return
         except StreamError as exc:
             yield stream_broke(where, line_no + 1, exc, cut_off=pending_len > 0)
             return
