@@ -4,6 +4,7 @@ sequential reader, whatever the cut, and the same output files whatever ``--work
 from __future__ import annotations
 
 import gzip
+import os
 import random
 from pathlib import Path
 from typing import Iterator
@@ -15,6 +16,7 @@ from pipeline import chunks
 from pipeline.chunks import Lines, cut_lines, plan_tasks, task_items
 from pipeline.config import InputConfig, load_config
 from pipeline.document import Document
+from pipeline.executor import LocalExecutor
 from pipeline.readers import InputError, Reader, StreamError
 from pipeline.runner import run
 
@@ -152,3 +154,15 @@ def test_run_outputs_identical_for_1_2_3_workers_with_tiny_tasks(tmp_path, monke
         outputs.append({name: (out / name).read_bytes() for name in OUTPUTS})
     assert outputs[0] == outputs[1] == outputs[2]
     assert all(outputs[0][name] for name in OUTPUTS)  # every file has records
+
+
+def _pid(_: object) -> int:
+    return os.getpid()
+
+
+def test_a_single_task_runs_in_process_and_several_in_the_pool():
+    """Two seed files make one task: no pool is forked for it (start-up), more tasks go to workers."""
+    executor = LocalExecutor(2)
+    assert executor.parses_inputs
+    assert list(executor.map(_pid, ["only"], {})) == [os.getpid()]
+    assert os.getpid() not in executor.map(_pid, range(4), {})
