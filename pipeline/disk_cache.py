@@ -21,8 +21,9 @@ def cache_dir() -> Path:
     return Path(root)
 
 
-def remembered(name: str, key: str, compute: Callable[[], Any]) -> Any:
-    """``compute()`` (a JSON value), kept under ``key`` in the cache file ``name``.json."""
+def remembered(name: str, key: str, compute: Callable[[], Any], valid: Callable[[Any], bool] = lambda v: True) -> Any:
+    """``compute()`` (a JSON value), kept under ``key`` in the cache file ``name``.json; a stored
+    value that is not ``valid`` (a damaged or hand-edited file) is computed again."""
     path = cache_dir() / f"{name}.json"
     try:
         entries = orjson.loads(path.read_bytes())
@@ -30,7 +31,7 @@ def remembered(name: str, key: str, compute: Callable[[], Any]) -> Any:
         entries = {}
     if not isinstance(entries, dict):
         entries = {}
-    if key in entries:
+    if key in entries and valid(entries[key]):
         return entries[key]
     value = entries[key] = compute()
     try:

@@ -28,7 +28,10 @@ def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
     Remembered on disk per datasketch/scipy version: importing datasketch (and scipy.integrate) for
     it was a fifth of a run's start-up."""
     versions = "/".join(f"{package}-{version(package)}" for package in ("datasketch", "scipy"))
-    bands, rows = remembered("lsh-params", f"{threshold!r}/{num_perm}/{versions}", lambda: _optimal_param(threshold, num_perm))
+    bands, rows = remembered(
+        "lsh-params", f"{threshold!r}/{num_perm}/{versions}", lambda: _optimal_param(threshold, num_perm),
+        valid=lambda v: isinstance(v, list) and len(v) == 2 and all(isinstance(x, int) and x > 0 for x in v),
+    )
     return int(bands), int(rows)
 
 
