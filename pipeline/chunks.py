@@ -2,9 +2,9 @@
 
 With several local workers the main process used to parse every record (twice: the corpus
 pre-pass and the main pass) and pickle whole documents to the workers: work that does not
-parallelise, a ceiling on what more workers can give. Here it only reads and decompresses each file and cuts the byte stream into
-line-aligned ``Lines`` of about ``TASK_BYTES``, each with the number of its first line; the workers
-run the reader's own record parser (``Reader.jsonl_records``) on them. Every rule of the sequential
+parallelise, a ceiling on what more workers can give. Here it only reads and decompresses each
+file and cuts the byte stream into line-aligned ``Lines`` of about ``TASK_BYTES``, each with the
+number of its first line; the workers run the reader's own record parser (``Reader.jsonl_records``) on them. Every rule of the sequential
 reader is applied where it can be applied exactly, so the items are the same, in the same order:
 
 * file-level errors (missing, not a regular file, unsupported kind, unreadable) and ``.txt`` files

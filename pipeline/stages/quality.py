@@ -667,7 +667,6 @@ class Quality(Stage):
         super().__init__(config, context)
         self._thresholds: dict[str, Thresholds] = {}
         self._ngram_rules: dict[tuple[str, float], list] = {}
-        char_classes()  # built here, so forked workers inherit it
 
     def process(self, batch: list[Document]) -> None:
         langs = [(doc.annotations.get("language") or {}).get("lang", "und") for doc in batch]
