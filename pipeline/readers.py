@@ -162,6 +162,36 @@ def _zstd_chunks(first: bytes, raw_chunks: Iterator[bytes]) -> Iterator[bytes]:
         raise StreamError("zstd stream ends early (truncated file)")
 
 
+class BinaryFile(Exception):
+    """A JSONL file whose first line holds NUL bytes: ``error`` is the file's one error."""
+
+    def __init__(self, error: InputError):
+        super().__init__(error.error)
+        self.error = error
+
+
+def checked_start(chunks: Iterator[bytes], where: str) -> Iterator[bytes]:
+    """A JSONL file's decoded chunks under the rules of its first chunk: a UTF-8 byte order mark is
+    dropped; NUL bytes in the first line raise ``BinaryFile``."""
+    first = True
+    for chunk in chunks:
+        if first:
+            first = False
+            newline = chunk.find(b"\n", 0, BINARY_SNIFF_BYTES)
+            if b"\x00" in chunk[: newline if newline >= 0 else BINARY_SNIFF_BYTES]:
+                raise BinaryFile(InputError(where, None, "binary file (NUL bytes in the first line), not JSONL"))
+            if chunk.startswith(b"\xef\xbb\xbf"):
+                chunk = chunk[3:]
+        yield chunk
+
+
+def stream_broke(where: str, line_no: int, exc: StreamError, cut_off: bool) -> InputError:
+    """The one error of a compressed stream that broke off at line ``line_no`` (``cut_off``: part of
+    that line was read)."""
+    cut = f"line {line_no} is cut off" if cut_off else f"no complete line after line {line_no - 1}"
+    return InputError(where, line_no, f"{exc}: {cut}; the rest of the file cannot be read")
+
+
 def _prepend(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
     if first:
         yield first
@@ -199,32 +229,35 @@ class Reader:
     # -- per file -------------------------------------------------------------------------------
     def read_file(self, path: Path | UrlPath) -> Iterator[Item]:
         """Every record of one file; never raises for anything wrong with the file itself."""
-        where = str(path)
-        try:
-            st = path.stat()
-        except FileNotFoundError:
-            yield InputError(where, None, "file not found")
+        opened = self.open_file(path)
+        if isinstance(opened, InputError):
+            yield opened
             return
-        except OSError as exc:
-            yield InputError(where, None, f"cannot read file: {exc.strerror or exc}")
-            return
-        if not stat.S_ISREG(st.st_mode):
-            yield InputError(where, None, "not a regular file")
-            return
-        kind = _kind(path)
-        if kind is None:
-            yield InputError(where, None, "unsupported file type (expected .jsonl, .jsonl.gz, .jsonl.zst or .txt)")
-            return
-        try:
-            fh = open_binary(path)
-        except OSError as exc:
-            yield InputError(where, None, f"cannot read file: {exc.strerror or exc}")
-            return
+        kind, fh = opened
         with fh:
             if kind == "txt":
                 yield from self._read_txt(path, fh)
             else:
                 yield from self._read_jsonl(path, fh)
+
+    def open_file(self, path: Path | UrlPath) -> tuple[str, IO[bytes]] | InputError:
+        """(kind, open file) of a readable regular file of a supported kind, else its one error."""
+        where = str(path)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return InputError(where, None, "file not found")
+        except OSError as exc:
+            return InputError(where, None, f"cannot read file: {exc.strerror or exc}")
+        if not stat.S_ISREG(st.st_mode):
+            return InputError(where, None, "not a regular file")
+        kind = _kind(path)
+        if kind is None:
+            return InputError(where, None, "unsupported file type (expected .jsonl, .jsonl.gz, .jsonl.zst or .txt)")
+        try:
+            return kind, open_binary(path)
+        except OSError as exc:
+            return InputError(where, None, f"cannot read file: {exc.strerror or exc}")
 
     def _raw_chunks(self, fh: IO[bytes]) -> Iterator[bytes]:
         while True:
@@ -234,7 +267,7 @@ class Reader:
             self.bytes_read += len(chunk)
             yield chunk
 
-    def _decoded_chunks(self, fh: IO[bytes]) -> Iterator[bytes]:
+    def decoded_chunks(self, fh: IO[bytes]) -> Iterator[bytes]:
         """The file's bytes, decompressed if the content is gzip or zstd (OSError -> StreamError)."""
         raw = self._raw_chunks(fh)
         try:
@@ -254,7 +287,7 @@ class Reader:
         parts: list[bytes] = []
         size = 0
         try:
-            for chunk in self._decoded_chunks(fh):
+            for chunk in self.decoded_chunks(fh):
                 parts.append(chunk)
                 size += len(chunk)
                 if size > self.max_record_bytes:
@@ -282,7 +315,7 @@ class Reader:
         yield self._document(_stem(path), text, {}, {"path": where})
 
     def _read_jsonl(self, path: Path | UrlPath, fh: IO[bytes]) -> Iterator[Item]:
-        yield from self.jsonl_records(self._decoded_chunks(fh), str(path), _stem(path))
+        yield from self.jsonl_records(self.decoded_chunks(fh), str(path), _stem(path))
 
     def jsonl_records(
         self, chunks: Iterator[bytes], where: str, stem: str, first_line: int = 1, at_file_start: bool = True
@@ -294,23 +327,14 @@ class Reader:
         pending: list[bytes] = []  # the current line so far (it may span chunks)
         pending_len = 0
         overlong = False  # the current line passed the limit: its bytes are dropped, not kept
-        first_chunk = at_file_start
         try:
-            for chunk in chunks:
-                if first_chunk:
-                    first_chunk = False
-                    newline = chunk.find(b"\n", 0, BINARY_SNIFF_BYTES)
-                    if b"\x00" in chunk[: newline if newline >= 0 else BINARY_SNIFF_BYTES]:
-                        yield InputError(where, None, "binary file (NUL bytes in the first line), not JSONL")
-                        return
-                    if chunk.startswith(b"\xef\xbb\xbf"):
-                        chunk = chunk[3:]  # UTF-8 byte order mark
+            for chunk in checked_start(chunks, where) if at_file_start else chunks:
                 pieces = chunk.split(b"\n")
                 tail = pieces.pop()  # after the last newline: continues in the next chunk
                 for piece in pieces:
                     line_no += 1
                     if overlong or pending_len + len(piece) > limit:
-                        yield self._too_long(where, line_no, pending_len + len(piece))
+                        yield self.too_long(where, line_no, pending_len + len(piece))
                     elif pending:
                         yield from self._record(b"".join(pending) + piece, where, line_no, stem)
                     else:
@@ -321,18 +345,20 @@ class Reader:
                 pending_len += len(tail)
                 if pending_len > limit and not overlong:
                     overlong, pending = True, []
+        except BinaryFile as exc:
+            yield exc.error
+            return
         except StreamError as exc:
-            cut = f"line {line_no + 1} is cut off" if pending_len else f"no complete line after line {line_no}"
-            yield InputError(where, line_no + 1, f"{exc}: {cut}; the rest of the file cannot be read")
+            yield stream_broke(where, line_no + 1, exc, cut_off=pending_len > 0)
             return
         if pending_len:  # last line without a final newline
             line_no += 1
             if overlong:
-                yield self._too_long(where, line_no, pending_len)
+                yield self.too_long(where, line_no, pending_len)
             else:
                 yield from self._record(b"".join(pending), where, line_no, stem)
 
-    def _too_long(self, where: str, line_no: int, size: int) -> InputError:
+    def too_long(self, where: str, line_no: int, size: int) -> InputError:
         return InputError(
             where, line_no, f"line is {size} bytes, over the {self.max_record_bytes} byte limit (8 x input.max_chars); not read"
         )

@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable, Iterator
 import orjson
 
 from . import __version__
+from .chunks import plan_tasks, task_items
 from .config import PipelineConfig
 from .document import Document
 from .executor import LocalExecutor, default_workers, worker_state
@@ -26,6 +27,8 @@ from .shards import plan_shards, read_piece
 from .stages import GlobalStage, RunContext, Stage, stage_class
 from .state import StateDir
 from .writers import OutputSet, clean_record, dumps_line, duplicate_line, rejected_record
+
+_SPILL_BLOCK_BYTES = 4 << 20
 
 ProgressHook = Callable[[str, int], None]
 """Called with (event, n): ``input_bytes`` (total on-disk input size, once), ``bytes`` (input bytes
@@ -200,23 +203,35 @@ def _admit(doc: Document) -> int:
 
 
 def _shard_segment(shard: list) -> tuple[int, int, list[InputError], list[tuple]]:
-    """Read one input shard in the worker and run the first segment over it.
+    """Read one input shard in the worker (Ray) and run the first segment over it."""
+    config = worker_state()["input"]
+    return _first_segment(item for piece in shard for item in read_piece(piece, config))
 
-    Returns (documents read, their input bytes, input errors, per-batch results as ``_segment_batch``).
-    """
-    state = worker_state()
+
+def _task_segment(task: list) -> tuple[int, int, list[InputError], list[tuple]]:
+    """Parse one task of input (``pipeline.chunks``) in the worker and run the first segment over it."""
+    return _first_segment(task_items(task, worker_state()["input"]))
+
+
+def _first_segment(items: Iterable[Any]) -> tuple[int, int, list[InputError], list[tuple]]:
+    """(documents read, their input bytes, input errors, per-batch results as ``_segment_batch``)."""
     n_bytes = 0
     errors: list[InputError] = []
     docs: list[Document] = []
-    for piece in shard:
-        for item in read_piece(piece, state["input"]):
-            if isinstance(item, InputError):
-                errors.append(item)
-            else:
-                n_bytes += _admit(item)
-                docs.append(item)
-    batches = [_segment_batch((0, batch)) for batch in _batched(docs, state["batch_size"])]
+    for item in items:
+        if isinstance(item, InputError):
+            errors.append(item)
+        else:
+            n_bytes += _admit(item)
+            docs.append(item)
+    batches = [_segment_batch((0, batch)) for batch in _batched(docs, worker_state()["batch_size"])]
     return len(docs), n_bytes, errors, batches
+
+
+def _task_collect(task: list) -> list[tuple[list[Any], float]]:
+    """The corpus pre-pass over one task of input, parsed in the worker: ``_collect_batch`` per batch."""
+    docs = (d for d in task_items(task, worker_state()["input"]) if isinstance(d, Document) and not d.flags)
+    return [_collect_batch(batch) for batch in _batched(docs, worker_state()["batch_size"])]
 
 
 def _collect_batch(docs: list[Document]) -> tuple[list[Any], float]:
@@ -312,11 +327,17 @@ class Run:
         collectors = [s for s in self.stages if s.needs_corpus_pass]
         if not collectors:
             return
-        docs = (d for d in Reader(self.read_inputs, self.config.input) if isinstance(d, Document) and not d.flags)
-        batches = _batched(docs, self.config.runner.batch_size)
+        reader = Reader(self.read_inputs, self.config.input)
+        shared = {"collectors": collectors, "input": self.config.input, "batch_size": self.config.runner.batch_size}
+        if getattr(self.executor, "parses_inputs", False):  # workers parse the input (pipeline.chunks)
+            per_task = self.executor.map(_task_collect, plan_tasks(reader), shared)
+            results: Iterable[tuple[list[Any], float]] = (r for task_results in per_task for r in task_results)
+        else:
+            docs = (d for d in reader if isinstance(d, Document) and not d.flags)
+            results = self.executor.map(_collect_batch, _batched(docs, self.config.runner.batch_size), shared)
         partials: list[list[Any]] = [[] for _ in collectors]
         elapsed = 0.0
-        for result, seconds in self.executor.map(_collect_batch, batches, {"collectors": collectors}):
+        for result, seconds in results:
             elapsed += seconds
             for bucket, part in zip(partials, result):
                 bucket.append(part)
@@ -378,6 +399,8 @@ class Run:
         planned = self._input_shards() if index == 0 else None
         if planned is not None:  # workers read the input themselves; ``source`` is never started
             results = self._sharded_results(planned, segments, out)
+        elif index == 0 and getattr(self.executor, "parses_inputs", False):  # workers parse it
+            results = self._parsed_in_workers(segments, out)
         else:
             results = self.executor.map(
                 _segment_batch,
@@ -407,11 +430,29 @@ class Run:
         self.progress("input_bytes", sum(piece.nbytes for shard in shards for piece in shard))
         for shard, (n_docs, n_bytes, errors, batches) in zip(shards, self.executor.map(_shard_segment, shards, shared)):
             self.progress("bytes", sum(piece.nbytes for piece in shard))
-            self.counts["input"] += n_docs
-            self.input_bytes += n_bytes
-            for error in errors:
-                self._input_error(error, out)
+            self._account(n_docs, n_bytes, errors, out)
             yield from batches
+
+    def _parsed_in_workers(self, segments: list, out: OutputSet) -> Iterator[tuple]:
+        """Per-batch results of the first segment, the input read here and parsed in the workers
+        (``pipeline.chunks``), task by task in input order, with accounting."""
+        reader = Reader(self.read_inputs, self.config.input)
+        self.progress("input_bytes", reader.total_bytes)
+        for error in reader.unreadable:  # first, as the sequential reader reports them
+            self._input_error(error, out)
+        shared = {"segments": segments, "input": self.config.input, "batch_size": self.config.runner.batch_size}
+        seen_bytes = 0
+        for n_docs, n_bytes, errors, batches in self.executor.map(_task_segment, plan_tasks(reader), shared):
+            self.progress("bytes", reader.bytes_read - seen_bytes)
+            seen_bytes = reader.bytes_read
+            self._account(n_docs, n_bytes, errors, out)
+            yield from batches
+
+    def _account(self, n_docs: int, n_bytes: int, errors: list[InputError], out: OutputSet) -> None:
+        self.counts["input"] += n_docs
+        self.input_bytes += n_bytes
+        for error in errors:
+            self._input_error(error, out)
 
     def _input_error(self, error: InputError, out: OutputSet) -> None:
         self.counts["input"] += 1
@@ -470,14 +511,20 @@ class Run:
 
     def _publish_spill(self, path: Path, decisions: dict, out: OutputSet) -> None:
         """The spill holds finished clean records: copy them, turning the superseded into duplicates."""
+        ordinal = 0
         with open(path, "rb") as spill:
-            for ordinal, line in enumerate(spill):
-                dup = decisions.get(ordinal)
-                if dup is None:
-                    out.write_lines("clean.jsonl", [line])
-                else:
-                    out.write_lines("duplicates.jsonl", [duplicate_line(line, dup)])
-                self.progress("doc", 1)
+            while block := spill.readlines(_SPILL_BLOCK_BYTES):  # written a block at a time
+                clean, duplicates = [], []
+                for line in block:
+                    dup = decisions.get(ordinal)
+                    if dup is None:
+                        clean.append(line)
+                    else:
+                        duplicates.append(duplicate_line(line, dup))
+                    ordinal += 1
+                out.write_lines("clean.jsonl", clean)
+                out.write_lines("duplicates.jsonl", duplicates)
+                self.progress("doc", len(block))
         path.unlink(missing_ok=True)
 
     def _replay(self, path: Path, decisions: dict, out: OutputSet) -> Iterator[Document]:

@@ -10,8 +10,6 @@ union-find).
 from __future__ import annotations
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from .lsh import agreement
 
@@ -23,8 +21,11 @@ without a verified keeper). Only long chains of successive revisions need more t
 
 def components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Component label of each of ``n`` nodes for the undirected graph of (left, right) edges."""
-    if n == 0:
-        return np.empty(0, dtype=np.int64)
+    if len(left) == 0:  # every node its own component, labelled in order as scipy does (a run
+        return np.arange(n, dtype=np.int64)  # without near pairs need not import scipy.sparse)
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     graph = coo_matrix((np.ones(len(left), dtype=np.int8), (left, right)), shape=(n, n)).tocsr()
     return connected_components(graph, directed=False)[1].astype(np.int64)
 

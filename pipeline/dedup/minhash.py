@@ -13,20 +13,32 @@ Two backends, same shingles:
 from __future__ import annotations
 
 from functools import lru_cache
+from importlib.metadata import version
 
 import numpy as np
 
+from ..disk_cache import remembered
 from .shingles import fmix, fmix64
 
 _EMPTY = np.uint32(0xFFFFFFFF)
 
 
 def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
-    """(bands, rows) for ``threshold``: datasketch's optimiser (equal false-positive/negative weight)."""
+    """(bands, rows) for ``threshold``: datasketch's optimiser (equal false-positive/negative weight).
+    Remembered on disk per datasketch/scipy version: importing datasketch (and scipy.integrate) for
+    it was a fifth of a run's start-up."""
+    versions = "/".join(f"{package}-{version(package)}" for package in ("datasketch", "scipy"))
+    bands, rows = remembered(
+        "lsh-params", f"{threshold!r}/{num_perm}/{versions}", lambda: _optimal_param(threshold, num_perm),
+        valid=lambda v: isinstance(v, list) and len(v) == 2 and all(isinstance(x, int) and x > 0 for x in v),
+    )
+    return int(bands), int(rows)
+
+
+def _optimal_param(threshold: float, num_perm: int) -> list[int]:
     from datasketch.lsh import _optimal_param
 
-    bands, rows = _optimal_param(threshold, num_perm, 0.5, 0.5)
-    return int(bands), int(rows)
+    return [int(v) for v in _optimal_param(threshold, num_perm, 0.5, 0.5)]
 
 
 @lru_cache(maxsize=8)
