@@ -51,6 +51,11 @@ def _process_start(pid: int) -> str | None:
     return stat.rsplit(")", 1)[1].split()[19]
 
 
+def _referenced(manifest: dict[str, Any]) -> set[Path]:
+    """Every file the manifest's components reference, relative to the state directory."""
+    return {Path(p) for meta in manifest["components"].values() for p in meta.get("files", [])}
+
+
 def fingerprint(path: Path | UrlPath) -> dict[str, Any]:
     """Identity of an input file: its content hash decides; path, size and mtime are for people."""
     digest = xxhash.xxh3_128()
@@ -178,7 +183,7 @@ class StateDir:
 
     def _remove_unreferenced(self) -> None:
         """Component files a killed run moved into place without committing the manifest."""
-        referenced = {Path(p) for meta in self.manifest["components"].values() for p in meta.get("files", [])}
+        referenced = _referenced(self.manifest)
         for name in self.manifest["components"]:
             folder = self.path / name
             if not folder.is_dir():
@@ -256,7 +261,11 @@ class StateDir:
         manifest["inputs"] = list(self.manifest["inputs"]) + [dict(fp, run=run, committed=stamp) for fp in self._pending_inputs]
         manifest["components"] = {**self.manifest["components"], **self._pending_components}
         atomic_write_bytes(self.path / MANIFEST, orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))
+        superseded = _referenced(self.manifest) - _referenced(manifest)
         self.manifest = manifest
+        for relative in sorted(superseded):  # after the commit point: a crash here only leaves garbage
+            target = self.path / relative  # that the next run's open removes
+            shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
         shutil.rmtree(self.path / STAGING, ignore_errors=True)
         summary = {"run": run, "inputs_added": len(self._pending_inputs)}
         self._pending_inputs, self._pending_components, self._staged = [], {}, []

@@ -228,3 +228,26 @@ def test_url_inputs_are_fingerprinted_and_skipped_like_local_files(tmp_path, bat
         mem.rm("/winnow-state-in", recursive=True)
     assert again["documents"]["input"] == 0
     assert [s["path"] for s in again["skipped_inputs"]] == ["memory:///winnow-state-in/monday.jsonl"]
+
+
+def test_superseded_component_files_go_at_commit_and_a_rerun_rewrites_nothing(tmp_path, batches, caplog):
+    """Boilerplate's per-site line counts are a new file each run that sees new documents: the one it
+    replaces goes when the manifest commits (not a run later, with a warning), and a run whose every
+    input was processed before leaves every component file as it was."""
+    first, second = (write_jsonl(tmp_path / f"{p.stem}-site.jsonl", [dict(orjson.loads(line), url=f"https://news.example.org/{p.stem}/{k}")
+                                                                     for k, line in enumerate(p.read_bytes().splitlines())])
+                     for p in batches)
+    state = tmp_path / "state"
+    cfg = load_config(ROOT / "configs" / "default.yaml")
+    run([first], cfg, tmp_path / "out1", workers=1, state_dir=state)
+    run([second], cfg, tmp_path / "out2", workers=1, state_dir=state)
+    manifest = orjson.loads((state / MANIFEST).read_bytes())
+    assert sorted(p.name for p in (state / "boilerplate").iterdir()) == ["line-counts-000002.npz"]
+    assert manifest["components"]["boilerplate"]["files"] == ["boilerplate/line-counts-000002.npz"]
+    before = snapshot(state)
+    with caplog.at_level("WARNING"):
+        report = run([first, second], cfg, tmp_path / "out3", workers=1, state_dir=state)
+    assert report["documents"]["input"] == 0 and len(report["skipped_inputs"]) == 2
+    after = snapshot(state)
+    assert {k: v for k, v in after.items() if k != MANIFEST} == {k: v for k, v in before.items() if k != MANIFEST}
+    assert "not part of the committed state" not in caplog.text

@@ -210,6 +210,8 @@ class Boilerplate(Stage):
         all_seeds, seed_docs = _count(seeds)
         self._site_docs = dict(zip(all_seeds.tolist(), seed_docs.tolist()))
         self._site_repeated = all_keys[all_counts >= cfg.repeat_min_docs]
+        if not sum(len(ids) for ids in new_ids):
+            return  # nothing new (every input skipped, or seen before): the saved counts stand as they are
         self._state = {
             "doc_ids": np.unique(np.concatenate([seen_ids, *new_ids])),
             "site_keys": all_keys,
