@@ -37,6 +37,7 @@ from .boilerplate_rules import AFFIXES, EDGE_CHARS, PREFIXES, AnchoredPatterns, 
 
 _TERMINAL = frozenset(".!?…;:。！？")
 _LAST_CHAR = itemgetter(slice(-1, None))  # "" for an empty line
+_FIRST_CHAR = itemgetter(0)
 _CLOSERS = frozenset("\"'”’»«“)]*")
 _BLANK_RUNS = regex.compile(r"\n{3,}")
 _COUNTER = regex.compile(r"\s*[(\[]\d[\d.,]*[)\]]$")  # "(3)", "[12]" after a button's label
@@ -487,27 +488,32 @@ class LineClassifier:
         contained = np.zeros(n, dtype=bool)  # lines coded by a ``contains`` phrase
         anchored, line_gate, contains_gate = gates
         candidates = anchored & (codes == 0)
-        for i in _nonzero(candidates & line_gate & (lengths <= _PATTERN_MAX_CHARS) & (n_words <= _PATTERN_MAX_WORDS)).tolist():
+        rows = _nonzero(candidates & line_gate & (lengths <= _PATTERN_MAX_CHARS) & (n_words <= _PATTERN_MAX_WORDS))
+        for i, lowered in zip(rows.tolist(), pages.lowered_lines(rows)):  # lowered in one C-level pass
             line = stripped[i]
-            name = self._match(rules.line_patterns, line, True)
+            name = self._match(rules.line_patterns, line, True, lowered)
             if name is None and _CLOSING_BRACKET(line[-1]):  # a counter after the label, as above
                 name = self._match(rules.line_patterns, _COUNTER.sub("", line), True)
             if name is not None:
                 codes[i] = code(name)
         if rules.bare_regex is not None:
-            rows = _nonzero((codes == 0) & (lengths > 0) & (lengths <= _BARE_MAX_CHARS)).tolist()
-            for i in [i for i in rows if not stripped[i][0].isalpha() or "@" in stripped[i]]:
+            rows = _nonzero((codes == 0) & (lengths > 0) & (lengths <= _BARE_MAX_CHARS))
+            # a bare pattern's line starts with a digit or symbol, or holds an e-mail address
+            first = map(_FIRST_CHAR, map(stripped.__getitem__, rows.tolist()))
+            alpha = np.fromiter(map(str.isalpha, first), dtype=bool, count=len(rows))
+            for i in rows[~alpha | pages.lines_holding("@")[rows]].tolist():
                 m = rules.bare_regex.fullmatch(stripped[i].strip(EDGE_CHARS))
                 if m is not None:
                     codes[i] = code(m.lastgroup or "pattern")
-        for i in _nonzero(candidates & contains_gate & (codes == 0) & (lengths <= self.params.contains_max_chars)).tolist():
-            name = self._match(rules.contains, stripped[i], False)
+        rows = _nonzero(candidates & contains_gate & (codes == 0) & (lengths <= self.params.contains_max_chars))
+        for i, lowered in zip(rows.tolist(), pages.lowered_lines(rows)):
+            name = self._match(rules.contains, stripped[i], False, lowered)
             if name is not None:
                 codes[i] = code(name)
                 contained[i] = True
         return codes, contained
 
-    def _match(self, patterns: AnchoredPatterns, line: str, whole_line: bool) -> str | None:
+    def _match(self, patterns: AnchoredPatterns, line: str, whole_line: bool, lowered: str | None = None) -> str | None:
         """``patterns.match``, remembered per line: template lines recur on every page of a site."""
         key = (whole_line, line)
         cache = self._match_cache
@@ -515,7 +521,7 @@ class LineClassifier:
             return cache[key]
         if len(cache) >= _MATCH_CACHE_LINES:
             cache.clear()
-        name = cache[key] = patterns.match(line, whole_line)
+        name = cache[key] = patterns.match(line, whole_line, lowered)
         return name
 
     # -- the decision -----------------------------------------------------------------------------

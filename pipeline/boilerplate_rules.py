@@ -64,10 +64,11 @@ class AnchoredPatterns:
     by_anchor: dict[str, tuple[int, ...]]
     """anchor word -> indices into ``patterns``."""
 
-    def match(self, line: str, whole_line: bool) -> str | None:
-        """The rule of the first pattern (whose anchor the line holds) that matches, or None."""
+    def match(self, line: str, whole_line: bool, lowered: str | None = None) -> str | None:
+        """The rule of the first pattern (whose anchor the line holds) that matches, or None.
+        ``lowered``: ``line.lower()`` (perhaps unstripped), when the caller has it already."""
         by_token = self.by_token
-        tokens = line.lower().replace("©", " © ").split()
+        tokens = (line.lower() if lowered is None else lowered).replace("©", " © ").split()
         held = by_token.keys() & tokens  # anchors in the line (one set operation, in C)
         if not held:
             return None
