@@ -32,7 +32,7 @@ import numpy as np
 import regex
 from pydantic import BaseModel, ConfigDict, Field
 
-from .arrays import code_points, cumulative_powers, mix64
+from .arrays import code_points, cumulative_powers, lowered_code_points, mix64
 from .boilerplate_rules import AFFIXES, EDGE_CHARS, PREFIXES, AnchoredPatterns, PhraseRules
 
 _TERMINAL = frozenset(".!?…;:。！？")
@@ -271,8 +271,6 @@ class _Pages:
         line_chars = np.fromiter(map(len, self.lines), dtype=np.int64, count=n) + 1
         self.line_starts = np.cumsum(line_chars) - line_chars  # where each line starts in ``joined``
         self.doc = np.repeat(np.arange(len(texts)), counts)
-        # lower() of the joined batch is that of each text: its context rules never look across "\n"
-        self.lowered_text = joined.lower()
         self.stripped: list[str] = list(map(str.strip, self.lines))
         self.lengths = np.fromiter(map(len, self.stripped), dtype=np.int64, count=n)
         self.nonblank = self.lengths > 0
@@ -284,8 +282,8 @@ class _Pages:
         self.doc_start[self.bounds[:-1][counts > 0]] = True
 
     def lowered_lines(self, rows: np.ndarray) -> list[str]:
-        """Some lines, lower-cased (as in ``lowered_text``: lower() of the joined lines is that of
-        each line, its context rules never look across "\\n"), without splitting all of them."""
+        """Some lines, lower-cased (lower() of the joined lines is that of each line: its context
+        rules never look across "\\n"), without splitting all of them."""
         chosen = list(map(self.lines.__getitem__, rows.tolist()))
         lowered = "\n".join(chosen).lower().split("\n") if chosen else []
         if len(lowered) != len(chosen):  # pragma: no cover - lower() never adds line breaks; guard anyway
@@ -374,16 +372,17 @@ class LineClassifier:
         self.is_meta[[self.names.code(n) for n in ("byline", "date", "credit", "title")]] = True
 
     # -- features -------------------------------------------------------------------------------
-    def _split(self, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every token of ``text``: its hash, line (of ``text.split("\\n")``) and length. Hashed
-        with numpy over the code points of a few hundred kB of whole lines at a time."""
+    def _split(self, text: str, lower: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every token of ``text`` (of ``text.lower()`` if ``lower``): its hash, line (of
+        ``text.split("\\n")``) and length. Hashed with numpy over the code points of a few hundred
+        kB of whole lines at a time."""
         hash_parts, line_parts, length_parts = [], [], []
         start, line = 0, 0
         while start <= len(text):
             stop = text.find("\n", start + _TOKEN_CHUNK_CHARS)
             stop = len(text) if stop < 0 else stop
             chunk = text[start:stop]
-            codes = code_points(chunk)
+            codes = lowered_code_points(chunk) if lower else code_points(chunk)
             starts, ends, hashes = self._tokenizer.split(codes)
             hash_parts.append(hashes)
             line_parts.append((codes == 10).cumsum(dtype=np.int64)[starts] + line)  # newlines before each token
@@ -425,9 +424,9 @@ class LineClassifier:
         key_chars = np.bincount(token_line, weights=lengths, minlength=n).astype(np.int64) + np.maximum(n_words - 1, 0)
         return line_hash, key_chars
 
-    def _tokens(self, lowered: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Per token of a lower-cased text: its bits (``token_bits``), line, hash and length."""
-        hashes, token_line, lengths = self._split(lowered)
+    def _tokens(self, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per token of a text, lower-cased: its bits (``token_bits``), line, hash and length."""
+        hashes, token_line, lengths = self._split(text, lower=True)
         return self._lookup(hashes), token_line, hashes, lengths
 
     def _lookup(self, hashes: np.ndarray) -> np.ndarray:
@@ -554,7 +553,7 @@ class LineClassifier:
         n_docs = len(texts)
         pages = _Pages(texts)
         n, nonblank, doc = pages.n, pages.nonblank, pages.doc
-        bits, token_line, token_hashes, token_lengths = self._tokens(pages.lowered_text)
+        bits, token_line, token_hashes, token_lengths = self._tokens(pages.joined)
         n_words = np.bincount(token_line, minlength=n)
         token_doc = doc[token_line]
         language = self._languages(bits, token_doc, n_docs)
