@@ -124,9 +124,10 @@ class _Tokens:
     def split(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(start, end, hash) of every token of a text given as code points."""
         n = len(codes)
-        space = _IS_SPACE.take(codes, mode="clip")
-        edges = np.diff(space.view(np.int8), prepend=1, append=1)
-        starts, ends = _nonzero(edges == -1), _nonzero(edges == 1)
+        space = np.ones(n + 2, dtype=bool)  # bounded by spaces
+        _IS_SPACE.take(codes, mode="clip", out=space[1:-1])
+        edges = _nonzero(space[:-1] != space[1:])  # where a token starts, then where it ends, ...
+        starts, ends = edges[0::2], edges[1::2]
         powers, inverse = self._tables(n + 1)
         prefix = np.zeros(n + 1, dtype=np.uint64)
         np.cumsum(codes * powers[:n], out=prefix[1:])  # array arithmetic wraps modulo 2**64 silently
@@ -151,6 +152,15 @@ def _slot(hashes: np.ndarray) -> np.ndarray:
 def _nonzero(flags: np.ndarray) -> np.ndarray:
     """``np.flatnonzero`` for 1-d arrays, without its wrapper's overhead."""
     return flags.nonzero()[0]
+
+
+def _token_lines(codes: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Per token (``starts``: where each starts in ``codes``), its line: the newlines before it,
+    from where each newline falls among the token starts (no running count over every character)."""
+    newlines = _nonzero(codes == 10)
+    tokens_before = np.searchsorted(starts, newlines)
+    per_line = np.diff(tokens_before, prepend=0, append=len(starts))
+    return np.repeat(np.arange(len(newlines) + 1, dtype=np.int64), per_line)
 
 
 def _runs(flags: np.ndarray, same_doc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -385,7 +395,7 @@ class LineClassifier:
             codes = lowered_code_points(chunk) if lower else code_points(chunk)
             starts, ends, hashes = self._tokenizer.split(codes)
             hash_parts.append(hashes)
-            line_parts.append((codes == 10).cumsum(dtype=np.int64)[starts] + line)  # newlines before each token
+            line_parts.append(_token_lines(codes, starts) + line)
             length_parts.append(ends - starts)
             line += chunk.count("\n") + 1
             start = stop + 1
