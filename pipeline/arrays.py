@@ -36,12 +36,10 @@ def lowered_code_points(text: str) -> np.ndarray:
     if any(char in text for char in _NOT_ONE_TO_ONE):
         return code_points(text.lower())
     codes = code_points(text)
-    table = _lower_table()
-    if not len(codes) or codes.max() <= _LAST_CASED:
-        return table.take(codes)
-    out = codes.copy()
-    cased = codes <= _LAST_CASED
-    out[cased] = table.take(codes[cased])
+    out = _lower_table().take(codes, mode="clip")
+    if len(codes) and codes.max() > _LAST_CASED:  # emoji, rare CJK: unchanged
+        above = (codes > _LAST_CASED).nonzero()[0]
+        out[above] = codes[above]
     return out
 
 
