@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import compress, repeat
 from operator import itemgetter
-from typing import Callable, Protocol
+from typing import Callable, Iterator, Protocol
 
 import numpy as np
 import regex
@@ -359,7 +359,7 @@ class LineClassifier:
         self.token_bits = _token_bits(rules, tuple(self.languages))
         self._tokenizer = _Tokens()
         self._language_bits = np.arange(len(self.languages), dtype=np.int64)
-        self._vocab_hashes, self._vocab_bits, self._vocab_slots = _vocabulary(rules, self.token_bits, self._tokenizer)
+        self._vocab_hashes, self._vocab_bits, self._vocab_slots, self._vocab_words = _vocabulary(rules, self.token_bits, self._tokenizer)
         self._match_cache: dict[tuple[bool, str], str | None] = {}  # (whole line?, line) -> rule
         # whole-line phrase key -> rule code; a line of bullets and punctuation alone: "symbols"
         self._phrase_codes_by_key = {key: self.names.code(name) for key, name in rules.line_phrases.items()}
@@ -445,6 +445,16 @@ class LineClassifier:
             bits[shared] = np.where(self._vocab_hashes[where] == hashes[shared], self._vocab_bits[where], 0)
         return bits
 
+    def _sole_anchors(self, bits: np.ndarray, token_line: np.ndarray, token_hashes: np.ndarray, bit: int, n: int) -> np.ndarray:
+        """Per line: the vocabulary index of its only token with ``bit`` (a pattern set's anchor),
+        -1 when it holds none or several (then ``AnchoredPatterns.match`` finds them itself)."""
+        held = _nonzero((bits >> bit) & 1)
+        lines = token_line[held]
+        sole = np.bincount(lines, minlength=n)[lines] == 1
+        out = np.full(n, -1, dtype=np.int64)
+        out[lines[sole]] = np.searchsorted(self._vocab_hashes, token_hashes[held[sole]])
+        return out
+
     def _languages(self, bits: np.ndarray, token_doc: np.ndarray, n_docs: int) -> np.ndarray:
         """Per page, the index of the language whose stopwords cover most words of a sample from
         the middle of the page (-1: none covers 5%)."""
@@ -472,9 +482,10 @@ class LineClassifier:
             out[has] = np.bitwise_or.reduceat(bits, (np.cumsum(n_words) - n_words)[has])
         return out
 
-    def _phrase_codes(self, pages: _Pages, n_words, gates) -> tuple[np.ndarray, np.ndarray]:
+    def _phrase_codes(self, pages: _Pages, n_words, gates, anchors) -> tuple[np.ndarray, np.ndarray]:
         """Rule code per line from the phrase data (0 = no rule), and which came from a phrase
-        found inside the line (rather than the whole line)."""
+        found inside the line (rather than the whole line). ``anchors``: per line, the vocabulary
+        index of its one anchor token for line patterns and for ``contains`` (``_sole_anchors``)."""
         rules, code, stripped, lengths, n = self.rules, self.names.code, pages.stripped, pages.lengths, pages.n
         phrase_rows = _nonzero((lengths > 0) & (lengths <= _PHRASE_MAX_CHARS))  # whole-line phrases are short
         keys = list(map(str.strip, pages.lowered_lines(phrase_rows), repeat(EDGE_CHARS)))
@@ -490,9 +501,9 @@ class LineClassifier:
         anchored, line_gate, contains_gate = gates
         candidates = anchored & (codes == 0)
         rows = _nonzero(candidates & line_gate & (lengths <= _PATTERN_MAX_CHARS) & (n_words <= _PATTERN_MAX_WORDS))
-        for i, lowered in zip(rows.tolist(), pages.lowered_lines(rows)):  # lowered in one C-level pass
+        for i, lowered, anchor in self._anchored_lines(pages, rows, anchors[0]):
             line = stripped[i]
-            name = self._match(rules.line_patterns, line, True, lowered)
+            name = self._match(rules.line_patterns, line, True, lowered, anchor)
             if name is None and _CLOSING_BRACKET(line[-1]):  # a counter after the label, as above
                 name = self._match(rules.line_patterns, _COUNTER.sub("", line), True)
             if name is not None:
@@ -507,14 +518,23 @@ class LineClassifier:
                 if m is not None:
                     codes[i] = code(m.lastgroup or "pattern")
         rows = _nonzero(candidates & contains_gate & (codes == 0) & (lengths <= self.params.contains_max_chars))
-        for i, lowered in zip(rows.tolist(), pages.lowered_lines(rows)):
-            name = self._match(rules.contains, stripped[i], False, lowered)
+        for i, lowered, anchor in self._anchored_lines(pages, rows, anchors[1]):
+            name = self._match(rules.contains, stripped[i], False, lowered, anchor)
             if name is not None:
                 codes[i] = code(name)
                 contained[i] = True
         return codes, contained
 
-    def _match(self, patterns: AnchoredPatterns, line: str, whole_line: bool, lowered: str | None = None) -> str | None:
+    def _anchored_lines(self, pages: _Pages, rows: np.ndarray, sole: np.ndarray) -> Iterator[tuple[int, str | None, str | None]]:
+        """Per row: (line, its lower case or None, its one anchor word or None) for ``_match``; a
+        line whose one anchor is known needs no lower case (the others are lowered in one pass)."""
+        sole_l = sole[rows].tolist()
+        unknown = iter(pages.lowered_lines(rows[sole[rows] < 0]))
+        words = self._vocab_words
+        for i, a in zip(rows.tolist(), sole_l):
+            yield (i, None, words[a]) if a >= 0 else (i, next(unknown), None)
+
+    def _match(self, patterns: AnchoredPatterns, line: str, whole_line: bool, lowered: str | None = None, anchor: str | None = None) -> str | None:
         """``patterns.match``, remembered per line: template lines recur on every page of a site."""
         key = (whole_line, line)
         cache = self._match_cache
@@ -522,7 +542,7 @@ class LineClassifier:
             return cache[key]
         if len(cache) >= _MATCH_CACHE_LINES:
             cache.clear()
-        name = cache[key] = patterns.match(line, whole_line, lowered)
+        name = cache[key] = patterns.match(line, whole_line, lowered, anchor)
         return name
 
     # -- the decision -----------------------------------------------------------------------------
@@ -578,7 +598,11 @@ class LineClassifier:
             anchored |= copyright
             line_gate |= copyright
             contains_gate |= copyright
-        codes, contained = self._phrase_codes(pages, n_words, (anchored, line_gate, contains_gate))
+        anchors = [self._sole_anchors(bits, token_line, token_hashes, bit, n) for bit in (_LINE_KEY_BIT, _CONTAINS_BIT)]
+        if "©" in pages.joined:  # the patterns split "©2024" in two: they find their anchors themselves
+            for sole in anchors:
+                sole[copyright] = -1
+        codes, contained = self._phrase_codes(pages, n_words, (anchored, line_gate, contains_gate), anchors)
         # prose in the site's own voice (site_words): never vouches for a neighbour, goes at the article's edge
         voiced = np.zeros(n, dtype=bool)
         if p.site_voice_min_words:
@@ -922,10 +946,10 @@ def _token_bits(rules: PhraseRules, languages: tuple[str, ...]) -> dict[str, int
     return token_bits
 
 
-def _vocabulary(rules: PhraseRules, token_bits: dict[str, int], tokenizer: _Tokens) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``token_bits`` as arrays: sorted token hashes, their bits, and per ``_slot`` the index
-    of the one word whose hash starts so (``_EMPTY_SLOT``: none, ``_SHARED_SLOT``: several). Built
-    once per rule set."""
+def _vocabulary(rules: PhraseRules, token_bits: dict[str, int], tokenizer: _Tokens) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """``token_bits`` as arrays: sorted token hashes, their bits, per ``_slot`` the index
+    of the one word whose hash starts so (``_EMPTY_SLOT``: none, ``_SHARED_SLOT``: several), and the
+    words in the order of their hashes. Built once per rule set."""
     cached = rules.__dict__.get("_vocabulary")
     if cached is not None and cached[0] is token_bits:
         return cached[1]
@@ -940,5 +964,6 @@ def _vocabulary(rules: PhraseRules, token_bits: dict[str, int], tokenizer: _Toke
     prefix = _slot(sorted_hashes).astype(np.int64)
     slots[prefix] = np.arange(len(prefix), dtype=np.int32)
     slots[np.bincount(prefix, minlength=len(slots)) > 1] = _SHARED_SLOT
-    object.__setattr__(rules, "_vocabulary", (token_bits, (sorted_hashes, bits, slots)))
-    return sorted_hashes, bits, slots
+    words = [vocabulary[i] for i in order.tolist()]
+    object.__setattr__(rules, "_vocabulary", (token_bits, (sorted_hashes, bits, slots, words)))
+    return sorted_hashes, bits, slots, words

@@ -17,7 +17,7 @@ import pytest
 
 from pipeline import boilerplate_rules
 from pipeline.arrays import code_points
-from pipeline.boilerplate_lines import LineClassifier, LineParams, _token_lines
+from pipeline.boilerplate_lines import _LINE_KEY_BIT, LineClassifier, LineParams, _token_lines
 from pipeline.config import load_config
 from pipeline.document import Document
 from pipeline.runner import run
@@ -510,3 +510,17 @@ def test_batch_tokens_are_those_of_str_split_of_the_lower_cased_lines():
     assert token_line.tolist() == [k for k, _ in words]
     assert lengths.tolist() == [len(w) for _, w in words]
     assert hashes.tolist() == classifier._tokenizer.hash_words([w for _, w in words]).tolist()
+
+
+def test_sole_anchor_of_a_line_is_found_for_the_batch_and_matches_as_the_per_line_search():
+    """The classifier finds, per line, its one anchor token for the whole-line patterns (or -1 for
+    none or several); matching with that anchor gives the rule the per-line token search gives."""
+    lines = ["Von Anna Schmidt", "Foto: dpa", "Published by John Smith", "Die Stadt plant einen neuen Park.", "By John Smith, by Jane Doe"]
+    classifier = Boilerplate()._classifier
+    bits, token_line, hashes, _ = classifier._tokens("\n".join(lines))
+    sole = classifier._sole_anchors(bits, token_line, hashes, _LINE_KEY_BIT, len(lines))
+    anchors = [classifier._vocab_words[k] if k >= 0 else None for k in sole.tolist()]
+    assert anchors == ["von", None, None, None, None]  # "foto:" + "dpa", "published" + "by", none, "by" twice
+    patterns = classifier.rules.line_patterns
+    assert patterns.match(lines[0], True, anchor="von") == patterns.match(lines[0], True) == "byline"
+    assert patterns.match(lines[1], True) == "credit" and patterns.match(lines[2], True) == "byline"
