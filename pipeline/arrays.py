@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 _MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -11,6 +13,34 @@ _MIX_2 = np.uint64(0x94D049BB133111EB)
 def code_points(text: str) -> np.ndarray:
     """The code points of ``text`` as uint32 (lone surrogates kept), in one C-level conversion."""
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+_LAST_CASED = 0x1E921  # the highest code point that str.lower() changes (ADLAM CAPITAL SHA)
+# İ lowers to two code points, Σ to σ or ς depending on its neighbours: no table can say
+_NOT_ONE_TO_ONE = ("\u0130", "\u03a3")
+
+
+@lru_cache(maxsize=1)
+def _lower_table() -> np.ndarray:
+    """Per code point up to ``_LAST_CASED``: its lower case (the one-to-one part of str.lower)."""
+    chars = "".join(map(chr, range(_LAST_CASED + 1))).replace("\u0130", "\x00")
+    table = code_points(chars.lower()).copy()
+    table[0x130] = 0x130  # never used: texts holding it take str.lower()
+    table[0x3A3] = 0x3A3
+    return table
+
+
+def lowered_code_points(text: str) -> np.ndarray:
+    """``code_points(text.lower())``, mapped by a table in numpy: several times faster than
+    str.lower() on non-ASCII text. A text holding İ or Σ (see ``_NOT_ONE_TO_ONE``) takes str.lower()."""
+    if any(char in text for char in _NOT_ONE_TO_ONE):
+        return code_points(text.lower())
+    codes = code_points(text)
+    out = _lower_table().take(codes, mode="clip")
+    if len(codes) and codes.max() > _LAST_CASED:  # emoji, rare CJK: unchanged
+        above = (codes > _LAST_CASED).nonzero()[0]
+        out[above] = codes[above]
+    return out
 
 
 def mix64(x: np.ndarray) -> np.ndarray:

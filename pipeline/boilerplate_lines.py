@@ -26,17 +26,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import compress, repeat
 from operator import itemgetter
-from typing import Callable, Protocol
+from typing import Callable, Iterator, Protocol
 
 import numpy as np
 import regex
 from pydantic import BaseModel, ConfigDict, Field
 
-from .arrays import code_points, cumulative_powers, mix64
+from .arrays import code_points, cumulative_powers, lowered_code_points, mix64
 from .boilerplate_rules import AFFIXES, EDGE_CHARS, PREFIXES, AnchoredPatterns, PhraseRules
 
 _TERMINAL = frozenset(".!?…;:。！？")
 _LAST_CHAR = itemgetter(slice(-1, None))  # "" for an empty line
+_FIRST_CHAR = itemgetter(0)
 _CLOSERS = frozenset("\"'”’»«“)]*")
 _BLANK_RUNS = regex.compile(r"\n{3,}")
 _COUNTER = regex.compile(r"\s*[(\[]\d[\d.,]*[)\]]$")  # "(3)", "[12]" after a button's label
@@ -95,11 +96,7 @@ def short_lines(text: str, max_chars: int) -> tuple[list[str], np.ndarray, list[
     starts = np.concatenate(([0], ends[:-1] + 1))
     visible = (ends - starts) - (blanks_before[ends] - blanks_before[starts])  # lower() never shortens
     rows = _nonzero((visible > 0) & (visible <= max_chars))
-    chosen = [lines[i] for i in rows.tolist()]
-    lowered = "\n".join(chosen).lower().split("\n") if chosen else []
-    if len(lowered) != len(chosen):  # pragma: no cover - lower() never adds line breaks
-        lowered = [line.lower() for line in chosen]
-    return lines, rows, lowered
+    return lines, rows, list(map(str.lower, map(lines.__getitem__, rows.tolist())))
 
 
 class _Tokens:
@@ -123,9 +120,10 @@ class _Tokens:
     def split(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(start, end, hash) of every token of a text given as code points."""
         n = len(codes)
-        space = _IS_SPACE.take(codes, mode="clip")
-        edges = np.diff(space.view(np.int8), prepend=1, append=1)
-        starts, ends = _nonzero(edges == -1), _nonzero(edges == 1)
+        space = np.ones(n + 2, dtype=bool)  # bounded by spaces
+        _IS_SPACE.take(codes, mode="clip", out=space[1:-1])
+        edges = _nonzero(space[:-1] != space[1:])  # where a token starts, then where it ends, ...
+        starts, ends = edges[0::2], edges[1::2]
         powers, inverse = self._tables(n + 1)
         prefix = np.zeros(n + 1, dtype=np.uint64)
         np.cumsum(codes * powers[:n], out=prefix[1:])  # array arithmetic wraps modulo 2**64 silently
@@ -150,6 +148,15 @@ def _slot(hashes: np.ndarray) -> np.ndarray:
 def _nonzero(flags: np.ndarray) -> np.ndarray:
     """``np.flatnonzero`` for 1-d arrays, without its wrapper's overhead."""
     return flags.nonzero()[0]
+
+
+def _token_lines(codes: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Per token (``starts``: where each starts in ``codes``), its line: the newlines before it,
+    from where each newline falls among the token starts (no running count over every character)."""
+    newlines = _nonzero(codes == 10)
+    tokens_before = np.searchsorted(starts, newlines)
+    per_line = np.diff(tokens_before, prepend=0, append=len(starts))
+    return np.repeat(np.arange(len(newlines) + 1, dtype=np.int64), per_line)
 
 
 def _runs(flags: np.ndarray, same_doc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -270,8 +277,6 @@ class _Pages:
         line_chars = np.fromiter(map(len, self.lines), dtype=np.int64, count=n) + 1
         self.line_starts = np.cumsum(line_chars) - line_chars  # where each line starts in ``joined``
         self.doc = np.repeat(np.arange(len(texts)), counts)
-        # lower() of the joined batch is that of each text: its context rules never look across "\n"
-        self.lowered_text = joined.lower()
         self.stripped: list[str] = list(map(str.strip, self.lines))
         self.lengths = np.fromiter(map(len, self.stripped), dtype=np.int64, count=n)
         self.nonblank = self.lengths > 0
@@ -283,13 +288,9 @@ class _Pages:
         self.doc_start[self.bounds[:-1][counts > 0]] = True
 
     def lowered_lines(self, rows: np.ndarray) -> list[str]:
-        """Some lines, lower-cased (as in ``lowered_text``: lower() of the joined lines is that of
-        each line, its context rules never look across "\\n"), without splitting all of them."""
-        chosen = list(map(self.lines.__getitem__, rows.tolist()))
-        lowered = "\n".join(chosen).lower().split("\n") if chosen else []
-        if len(lowered) != len(chosen):  # pragma: no cover - lower() never adds line breaks; guard anyway
-            lowered = [line.lower() for line in chosen]
-        return lowered
+        """Some lines, lower-cased (one C-level map: cheaper than lowering them joined and
+        splitting the result, which scans every new non-ASCII line twice)."""
+        return list(map(str.lower, map(self.lines.__getitem__, rows.tolist())))
 
     def sentence_ends(self) -> np.ndarray:
         """Lines ending with a sentence end, perhaps followed by a quote or bracket."""
@@ -358,7 +359,7 @@ class LineClassifier:
         self.token_bits = _token_bits(rules, tuple(self.languages))
         self._tokenizer = _Tokens()
         self._language_bits = np.arange(len(self.languages), dtype=np.int64)
-        self._vocab_hashes, self._vocab_bits, self._vocab_slots = _vocabulary(rules, self.token_bits, self._tokenizer)
+        self._vocab_hashes, self._vocab_bits, self._vocab_slots, self._vocab_words = _vocabulary(rules, self.token_bits, self._tokenizer)
         self._match_cache: dict[tuple[bool, str], str | None] = {}  # (whole line?, line) -> rule
         # whole-line phrase key -> rule code; a line of bullets and punctuation alone: "symbols"
         self._phrase_codes_by_key = {key: self.names.code(name) for key, name in rules.line_phrases.items()}
@@ -373,19 +374,20 @@ class LineClassifier:
         self.is_meta[[self.names.code(n) for n in ("byline", "date", "credit", "title")]] = True
 
     # -- features -------------------------------------------------------------------------------
-    def _split(self, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every token of ``text``: its hash, line (of ``text.split("\\n")``) and length. Hashed
-        with numpy over the code points of a few hundred kB of whole lines at a time."""
+    def _split(self, text: str, lower: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every token of ``text`` (of ``text.lower()`` if ``lower``): its hash, line (of
+        ``text.split("\\n")``) and length. Hashed with numpy over the code points of a few hundred
+        kB of whole lines at a time."""
         hash_parts, line_parts, length_parts = [], [], []
         start, line = 0, 0
         while start <= len(text):
             stop = text.find("\n", start + _TOKEN_CHUNK_CHARS)
             stop = len(text) if stop < 0 else stop
             chunk = text[start:stop]
-            codes = code_points(chunk)
+            codes = lowered_code_points(chunk) if lower else code_points(chunk)
             starts, ends, hashes = self._tokenizer.split(codes)
             hash_parts.append(hashes)
-            line_parts.append((codes == 10).cumsum(dtype=np.int64)[starts] + line)  # newlines before each token
+            line_parts.append(_token_lines(codes, starts) + line)
             length_parts.append(ends - starts)
             line += chunk.count("\n") + 1
             start = stop + 1
@@ -424,9 +426,9 @@ class LineClassifier:
         key_chars = np.bincount(token_line, weights=lengths, minlength=n).astype(np.int64) + np.maximum(n_words - 1, 0)
         return line_hash, key_chars
 
-    def _tokens(self, lowered: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Per token of a lower-cased text: its bits (``token_bits``), line, hash and length."""
-        hashes, token_line, lengths = self._split(lowered)
+    def _tokens(self, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per token of a text, lower-cased: its bits (``token_bits``), line, hash and length."""
+        hashes, token_line, lengths = self._split(text, lower=True)
         return self._lookup(hashes), token_line, hashes, lengths
 
     def _lookup(self, hashes: np.ndarray) -> np.ndarray:
@@ -442,6 +444,16 @@ class LineClassifier:
             where[where == len(self._vocab_hashes)] = 0
             bits[shared] = np.where(self._vocab_hashes[where] == hashes[shared], self._vocab_bits[where], 0)
         return bits
+
+    def _sole_anchors(self, bits: np.ndarray, token_line: np.ndarray, token_hashes: np.ndarray, bit: int, n: int) -> np.ndarray:
+        """Per line: the vocabulary index of its only token with ``bit`` (a pattern set's anchor),
+        -1 when it holds none or several (then ``AnchoredPatterns.match`` finds them itself)."""
+        held = _nonzero((bits >> bit) & 1)
+        lines = token_line[held]
+        sole = np.bincount(lines, minlength=n)[lines] == 1
+        out = np.full(n, -1, dtype=np.int64)
+        out[lines[sole]] = np.searchsorted(self._vocab_hashes, token_hashes[held[sole]])
+        return out
 
     def _languages(self, bits: np.ndarray, token_doc: np.ndarray, n_docs: int) -> np.ndarray:
         """Per page, the index of the language whose stopwords cover most words of a sample from
@@ -470,9 +482,10 @@ class LineClassifier:
             out[has] = np.bitwise_or.reduceat(bits, (np.cumsum(n_words) - n_words)[has])
         return out
 
-    def _phrase_codes(self, pages: _Pages, n_words, gates) -> tuple[np.ndarray, np.ndarray]:
+    def _phrase_codes(self, pages: _Pages, n_words, gates, anchors) -> tuple[np.ndarray, np.ndarray]:
         """Rule code per line from the phrase data (0 = no rule), and which came from a phrase
-        found inside the line (rather than the whole line)."""
+        found inside the line (rather than the whole line). ``anchors``: per line, the vocabulary
+        index of its one anchor token for line patterns and for ``contains`` (``_sole_anchors``)."""
         rules, code, stripped, lengths, n = self.rules, self.names.code, pages.stripped, pages.lengths, pages.n
         phrase_rows = _nonzero((lengths > 0) & (lengths <= _PHRASE_MAX_CHARS))  # whole-line phrases are short
         keys = list(map(str.strip, pages.lowered_lines(phrase_rows), repeat(EDGE_CHARS)))
@@ -487,27 +500,41 @@ class LineClassifier:
         contained = np.zeros(n, dtype=bool)  # lines coded by a ``contains`` phrase
         anchored, line_gate, contains_gate = gates
         candidates = anchored & (codes == 0)
-        for i in _nonzero(candidates & line_gate & (lengths <= _PATTERN_MAX_CHARS) & (n_words <= _PATTERN_MAX_WORDS)).tolist():
+        rows = _nonzero(candidates & line_gate & (lengths <= _PATTERN_MAX_CHARS) & (n_words <= _PATTERN_MAX_WORDS))
+        for i, lowered, anchor in self._anchored_lines(pages, rows, anchors[0]):
             line = stripped[i]
-            name = self._match(rules.line_patterns, line, True)
+            name = self._match(rules.line_patterns, line, True, lowered, anchor)
             if name is None and _CLOSING_BRACKET(line[-1]):  # a counter after the label, as above
                 name = self._match(rules.line_patterns, _COUNTER.sub("", line), True)
             if name is not None:
                 codes[i] = code(name)
         if rules.bare_regex is not None:
-            rows = _nonzero((codes == 0) & (lengths > 0) & (lengths <= _BARE_MAX_CHARS)).tolist()
-            for i in [i for i in rows if not stripped[i][0].isalpha() or "@" in stripped[i]]:
+            rows = _nonzero((codes == 0) & (lengths > 0) & (lengths <= _BARE_MAX_CHARS))
+            # a bare pattern's line starts with a digit or symbol, or holds an e-mail address
+            first = map(_FIRST_CHAR, map(stripped.__getitem__, rows.tolist()))
+            alpha = np.fromiter(map(str.isalpha, first), dtype=bool, count=len(rows))
+            for i in rows[~alpha | pages.lines_holding("@")[rows]].tolist():
                 m = rules.bare_regex.fullmatch(stripped[i].strip(EDGE_CHARS))
                 if m is not None:
                     codes[i] = code(m.lastgroup or "pattern")
-        for i in _nonzero(candidates & contains_gate & (codes == 0) & (lengths <= self.params.contains_max_chars)).tolist():
-            name = self._match(rules.contains, stripped[i], False)
+        rows = _nonzero(candidates & contains_gate & (codes == 0) & (lengths <= self.params.contains_max_chars))
+        for i, lowered, anchor in self._anchored_lines(pages, rows, anchors[1]):
+            name = self._match(rules.contains, stripped[i], False, lowered, anchor)
             if name is not None:
                 codes[i] = code(name)
                 contained[i] = True
         return codes, contained
 
-    def _match(self, patterns: AnchoredPatterns, line: str, whole_line: bool) -> str | None:
+    def _anchored_lines(self, pages: _Pages, rows: np.ndarray, sole: np.ndarray) -> Iterator[tuple[int, str | None, str | None]]:
+        """Per row: (line, its lower case or None, its one anchor word or None) for ``_match``; a
+        line whose one anchor is known needs no lower case (the others are lowered in one pass)."""
+        sole_l = sole[rows].tolist()
+        unknown = iter(pages.lowered_lines(rows[sole[rows] < 0]))
+        words = self._vocab_words
+        for i, a in zip(rows.tolist(), sole_l):
+            yield (i, None, words[a]) if a >= 0 else (i, next(unknown), None)
+
+    def _match(self, patterns: AnchoredPatterns, line: str, whole_line: bool, lowered: str | None = None, anchor: str | None = None) -> str | None:
         """``patterns.match``, remembered per line: template lines recur on every page of a site."""
         key = (whole_line, line)
         cache = self._match_cache
@@ -515,7 +542,7 @@ class LineClassifier:
             return cache[key]
         if len(cache) >= _MATCH_CACHE_LINES:
             cache.clear()
-        name = cache[key] = patterns.match(line, whole_line)
+        name = cache[key] = patterns.match(line, whole_line, lowered, anchor)
         return name
 
     # -- the decision -----------------------------------------------------------------------------
@@ -548,7 +575,7 @@ class LineClassifier:
         n_docs = len(texts)
         pages = _Pages(texts)
         n, nonblank, doc = pages.n, pages.nonblank, pages.doc
-        bits, token_line, token_hashes, token_lengths = self._tokens(pages.lowered_text)
+        bits, token_line, token_hashes, token_lengths = self._tokens(pages.joined)
         n_words = np.bincount(token_line, minlength=n)
         token_doc = doc[token_line]
         language = self._languages(bits, token_doc, n_docs)
@@ -571,7 +598,11 @@ class LineClassifier:
             anchored |= copyright
             line_gate |= copyright
             contains_gate |= copyright
-        codes, contained = self._phrase_codes(pages, n_words, (anchored, line_gate, contains_gate))
+        anchors = [self._sole_anchors(bits, token_line, token_hashes, bit, n) for bit in (_LINE_KEY_BIT, _CONTAINS_BIT)]
+        if "©" in pages.joined:  # the patterns split "©2024" in two: they find their anchors themselves
+            for sole in anchors:
+                sole[copyright] = -1
+        codes, contained = self._phrase_codes(pages, n_words, (anchored, line_gate, contains_gate), anchors)
         # prose in the site's own voice (site_words): never vouches for a neighbour, goes at the article's edge
         voiced = np.zeros(n, dtype=bool)
         if p.site_voice_min_words:
@@ -915,10 +946,10 @@ def _token_bits(rules: PhraseRules, languages: tuple[str, ...]) -> dict[str, int
     return token_bits
 
 
-def _vocabulary(rules: PhraseRules, token_bits: dict[str, int], tokenizer: _Tokens) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``token_bits`` as arrays: sorted token hashes, their bits, and per ``_slot`` the index
-    of the one word whose hash starts so (``_EMPTY_SLOT``: none, ``_SHARED_SLOT``: several). Built
-    once per rule set."""
+def _vocabulary(rules: PhraseRules, token_bits: dict[str, int], tokenizer: _Tokens) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """``token_bits`` as arrays: sorted token hashes, their bits, per ``_slot`` the index
+    of the one word whose hash starts so (``_EMPTY_SLOT``: none, ``_SHARED_SLOT``: several), and the
+    words in the order of their hashes. Built once per rule set."""
     cached = rules.__dict__.get("_vocabulary")
     if cached is not None and cached[0] is token_bits:
         return cached[1]
@@ -933,5 +964,6 @@ def _vocabulary(rules: PhraseRules, token_bits: dict[str, int], tokenizer: _Toke
     prefix = _slot(sorted_hashes).astype(np.int64)
     slots[prefix] = np.arange(len(prefix), dtype=np.int32)
     slots[np.bincount(prefix, minlength=len(slots)) > 1] = _SHARED_SLOT
-    object.__setattr__(rules, "_vocabulary", (token_bits, (sorted_hashes, bits, slots)))
-    return sorted_hashes, bits, slots
+    words = [vocabulary[i] for i in order.tolist()]
+    object.__setattr__(rules, "_vocabulary", (token_bits, (sorted_hashes, bits, slots, words)))
+    return sorted_hashes, bits, slots, words

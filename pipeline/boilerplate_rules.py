@@ -64,18 +64,23 @@ class AnchoredPatterns:
     by_anchor: dict[str, tuple[int, ...]]
     """anchor word -> indices into ``patterns``."""
 
-    def match(self, line: str, whole_line: bool) -> str | None:
-        """The rule of the first pattern (whose anchor the line holds) that matches, or None."""
+    def match(self, line: str, whole_line: bool, lowered: str | None = None, anchor: str | None = None) -> str | None:
+        """The rule of the first pattern (whose anchor the line holds) that matches, or None.
+        ``lowered``: ``line.lower()`` (perhaps unstripped), when the caller has it already;
+        ``anchor``: the line's only anchor token (a ``by_token`` key), when the caller knows it."""
         by_token = self.by_token
-        tokens = line.lower().replace("©", " © ").split()
-        held = by_token.keys() & tokens  # anchors in the line (one set operation, in C)
-        if not held:
-            return None
+        if anchor is not None:  # the usual case, found by the caller for a whole batch at once
+            order = by_token[anchor]
+        else:
+            tokens = (line.lower() if lowered is None else lowered).replace("©", " © ").split()
+            held = by_token.keys() & tokens  # anchors in the line (one set operation, in C)
+            if not held:
+                return None
+            if len(held) == 1:  # one anchor, its patterns in order
+                order = by_token[next(iter(held))]
+            else:  # patterns of the anchors in the order the line holds them, each tried once
+                order = tuple(dict.fromkeys(k for token in tokens if token in held for k in by_token[token]))
         core = line.strip(EDGE_CHARS) if whole_line else line
-        if len(held) == 1:  # the usual case: one anchor, its patterns in order
-            order = by_token[next(iter(held))]
-        else:  # patterns of the anchors in the order the line holds them, each tried once
-            order = tuple(dict.fromkeys(k for token in tokens if token in held for k in by_token[token]))
         for k in order:
             rule, pattern = self.patterns[k]
             if (pattern.fullmatch(core) if whole_line else pattern.search(core)) is not None:

@@ -8,6 +8,7 @@ name them, where one rule clearly should).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,8 @@ import orjson
 import pytest
 
 from pipeline import boilerplate_rules
-from pipeline.boilerplate_lines import LineClassifier, LineParams
+from pipeline.arrays import code_points
+from pipeline.boilerplate_lines import _LINE_KEY_BIT, LineClassifier, LineParams, _token_lines
 from pipeline.config import load_config
 from pipeline.document import Document
 from pipeline.runner import run
@@ -488,3 +490,37 @@ def test_date_and_byline_lines_between_paragraphs(line, rule):
     doc = clean("\n\n".join(["Neue Brücke", paragraph, line, paragraph, paragraph]))
     assert {r.text: r.rule for r in doc.removals}.get(line) == rule
     assert doc.text.count(paragraph) == 3
+
+
+def test_token_lines_count_the_newlines_before_each_token():
+    text = "Teilen auf Facebook\n\n  Mehr zum Thema \nDatenschutz\n"
+    codes = code_points(text)
+    starts = np.array([m.start() for m in re.finditer(r"\S+", text)])
+    assert _token_lines(codes, starts).tolist() == [0, 0, 0, 2, 2, 2, 3]
+    assert _token_lines(code_points("\n\n"), np.zeros(0, dtype=np.int64)).tolist() == []
+
+
+def test_batch_tokens_are_those_of_str_split_of_the_lower_cased_lines():
+    """The numpy tokenizer (lower-cased by table, split at the whitespace str.split() knows) gives
+    the tokens and lines of ``line.lower().split()``, also around İ and final Σ."""
+    lines = ["Über UNS\u00a0·  Kontakt", "", "İSTANBUL HABERLERİ", "ΟΔΥΣΣΕΑΣ ΚΑΙ ΣΕΙΡΗΝΕΣ", "\u3000日本語 ニュース"]
+    classifier = Boilerplate()._classifier
+    hashes, token_line, lengths = classifier._split("\n".join(lines), lower=True)
+    words = [(k, w) for k, line in enumerate(lines) for w in line.lower().split()]
+    assert token_line.tolist() == [k for k, _ in words]
+    assert lengths.tolist() == [len(w) for _, w in words]
+    assert hashes.tolist() == classifier._tokenizer.hash_words([w for _, w in words]).tolist()
+
+
+def test_sole_anchor_of_a_line_is_found_for_the_batch_and_matches_as_the_per_line_search():
+    """The classifier finds, per line, its one anchor token for the whole-line patterns (or -1 for
+    none or several); matching with that anchor gives the rule the per-line token search gives."""
+    lines = ["Von Anna Schmidt", "Foto: dpa", "Published by John Smith", "Die Stadt plant einen neuen Park.", "By John Smith, by Jane Doe"]
+    classifier = Boilerplate()._classifier
+    bits, token_line, hashes, _ = classifier._tokens("\n".join(lines))
+    sole = classifier._sole_anchors(bits, token_line, hashes, _LINE_KEY_BIT, len(lines))
+    anchors = [classifier._vocab_words[k] if k >= 0 else None for k in sole.tolist()]
+    assert anchors == ["von", None, None, None, None]  # "foto:" + "dpa", "published" + "by", none, "by" twice
+    patterns = classifier.rules.line_patterns
+    assert patterns.match(lines[0], True, anchor="von") == patterns.match(lines[0], True) == "byline"
+    assert patterns.match(lines[1], True) == "credit" and patterns.match(lines[2], True) == "byline"

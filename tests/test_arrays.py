@@ -1,0 +1,44 @@
+"""The numpy text helpers shared by batch stages (pipeline.arrays)."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.arrays import code_points, lowered_code_points
+
+
+def _text(codes) -> str:
+    return "".join(map(chr, codes.tolist()))
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Weiterlesen » Über uns | STRASSE", "weiterlesen » über uns | strasse"),
+        ("Compartir en Facebook · ÚLTIMAS NOTICIAS", "compartir en facebook · últimas noticias"),
+        ("Поделиться ВКонтакте", "поделиться вконтакте"),
+        ("Ｆｕｌｌｗｉｄｔｈ ＡＢＣ 𐐀𐐁 Ꭰ", "ｆｕｌｌｗｉｄｔｈ ａｂｃ 𐐨𐐩 ꭰ"),  # wide Latin, Deseret (above the BMP), Cherokee
+        ("日本語のニュース 2024", "日本語のニュース 2024"),
+    ],
+)
+def test_lowered_code_points_match_str_lower(text: str, expected: str) -> None:
+    assert text.lower() == expected  # the reference itself, checked by hand
+    assert _text(lowered_code_points(text)) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "İSTANBUL'DA HAVA DURUMU",  # İ lowers to two code points
+        "ΟΔΥΣΣΕΑΣ ΚΑΙ ΣΕΙΡΗΝΕΣ\nΜΕΝΟΣ",  # Σ lowers to σ or ς, by its neighbours
+    ],
+)
+def test_lowered_code_points_keep_str_lower_rules_a_table_cannot(text: str) -> None:
+    lowered = lowered_code_points(text)
+    assert _text(lowered) == text.lower()
+    assert len(lowered) != len(text) or "ς" in text.lower()
+
+
+def test_lowered_code_points_of_empty_text_and_lone_surrogate() -> None:
+    assert len(lowered_code_points("")) == 0
+    assert lowered_code_points("A\ud800B").tolist() == code_points("a\ud800b").tolist()
