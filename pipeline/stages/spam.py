@@ -35,7 +35,7 @@ import numpy as np
 import regex
 from pydantic import Field
 
-from ..arrays import code_points
+from ..arrays import code_points, joined_code_points, segment_or
 from ..document import Document
 from ..lexicons import stopwords
 from .base import Stage, StageConfig
@@ -77,6 +77,7 @@ def _script_trigger_table() -> np.ndarray:
 def _has_script_trigger(text: str) -> bool:
     codes = code_points(text)
     return bool(_script_trigger_table().take(codes).any())
+_TRIGGER, _PLAIN_LETTER = 1, 2  # bits of ``Spam.trigger_table``
 _VIETNAMESE_LETTER = regex.compile(f"[{_VIETNAMESE_ONLY}]")
 _VIETNAMESE_LETTER_ANY_CASE = re.compile(f"[{_VIETNAMESE_ONLY}]", re.IGNORECASE)  # as in ``_vietnamese_hint``
 _ASCII_LETTER = re.compile("[A-Za-z]")
@@ -254,22 +255,16 @@ class Spam(Stage):
     def __init__(self, config: SpamConfig | None = None, context=None):
         super().__init__(config, context)
         self.lexicons = load_lexicons(tuple(self.config.languages))
-        _script_trigger_table()  # built here, so forked workers inherit it
         self.vietnamese_hint = _vietnamese_hint(self.lexicons)
         self.plain_terms = self.lexicons["vi"].plain_terms if "vi" in self.lexicons else ()
         self.plain_letters = "".join(sorted({c for t in self.plain_terms for c in t + t.upper() if not c.isascii()}))
+        self.trigger_table = _script_trigger_table().astype(np.uint8)  # _TRIGGER where set
+        self.trigger_table[[ord(c) for c in self.plain_letters]] |= _PLAIN_LETTER
 
     def triggered(self, text: str) -> bool:
-        """Could any rule fire? Script blocks first (one stdlib scan), then Vietnamese terms whose
-        letters are not Vietnamese-only ("game bài"), looked up only if their accents occur."""
-        if text.isascii():
-            return False
-        if _has_script_trigger(text):
-            return True
-        if self.plain_terms and any(c in text for c in self.plain_letters):
-            lowered = text.lower()
-            return any(t in lowered for t in self.plain_terms)
-        return False
+        """Could any rule fire? Script blocks first, then Vietnamese terms whose letters are not
+        Vietnamese-only ("game bài"), looked up only if their accents occur."""
+        return self._triggered_by(text, int(self._trigger_bits([text])[0]))
 
     def _may_hint_vietnamese(self, text: str) -> bool:
         """Could ``vietnamese_hint`` match? A Vietnamese-only letter, or an accented letter of a term
@@ -279,12 +274,31 @@ class Spam(Stage):
         return bool(_VIETNAMESE_LETTER_ANY_CASE.search(text)) or any(c in text for c in self.plain_letters)
 
     def process(self, batch: list[Document]) -> None:
-        for doc in batch:
-            if self.triggered(doc.text):  # fast path: otherwise nothing any rule could match
+        titles = [doc.metadata.get("title") if self.config.clean_title else None for doc in batch]
+        titles = [title if isinstance(title, str) else None for title in titles]
+        texts = [doc.text for doc in batch] + [title for title in titles if title is not None]
+        bits = iter(self._trigger_bits(texts).tolist())
+        text_bits = [next(bits) for _ in batch]
+        for doc, title, doc_bits in zip(batch, titles, text_bits):
+            if doc_bits and self._triggered_by(doc.text, doc_bits):  # fast path: otherwise no rule could match
                 self._clean(doc)
-            title = doc.metadata.get("title")
-            if self.config.clean_title and isinstance(title, str) and self.triggered(title):
+            if title is not None and (title_bits := next(bits)) and self._triggered_by(title, title_bits):
                 self._clean_title(doc, title)
+
+    def _trigger_bits(self, texts: list[str]) -> np.ndarray:
+        """Per text, ``_TRIGGER`` if a script block of ``_SCRIPT_TRIGGER`` occurs in it, plus
+        ``_PLAIN_LETTER`` if an accented letter of a plain Vietnamese term does: one table lookup
+        over the whole batch joined (most batches have few such texts)."""
+        codes, starts = joined_code_points(texts)
+        return segment_or(self.trigger_table.take(codes), starts)
+
+    def _triggered_by(self, text: str, bits: int) -> bool:
+        if bits & _TRIGGER:
+            return True
+        if bits & _PLAIN_LETTER:
+            lowered = text.lower()
+            return any(t in lowered for t in self.plain_terms)
+        return False
 
     # -- analysis --------------------------------------------------------------------------------
     def _weighted_main(self, counts: Counter[str], default: str = "none") -> str:
