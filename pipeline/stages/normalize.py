@@ -19,7 +19,7 @@ import ftfy
 import numpy as np
 from ftfy import TextFixerConfig
 
-from ..arrays import code_points
+from ..arrays import code_points, joined_code_points, segment_or
 from ..document import Document
 from .base import Stage, StageConfig
 
@@ -68,6 +68,7 @@ _CLASS_BITS = {
     rf"[{_DAMAGE_MARKS}\x1b&]": _MARK,  # damage on its own, or the start of an escape or entity
 }
 _TIDY, _DAMAGE = 1, 2  # pair bits: two spaces, or a space beside a line break; a damage candidate
+_ACTION_NEEDED = _MARK | _LINE_BREAK | _CONTROL_CHAR | _ODD_SPACE  # class bits a text is not left alone with
 
 
 def _flag_tables() -> tuple[np.ndarray, np.ndarray]:
@@ -109,9 +110,22 @@ class Normalize(Stage):
 
     def process(self, batch: list[Document]) -> None:
         cfg = self.config
-        for doc in batch:
+        codes, starts = joined_code_points([doc.text for doc in batch])
+        batch_flags = _CHAR_FLAGS.take(codes)  # one lookup for the batch, then a view per document
+        present_bits = segment_or(batch_flags, starts).tolist()
+        # pair bits of each document's pairs, plus the one into the next document: a superset, so a
+        # document without _DAMAGE or _TIDY there surely has none
+        pair_bits = segment_or(_pair_flags(batch_flags), np.minimum(starts, max(0, codes.size - 1))).tolist()
+        bounds = starts.tolist()
+        for i, doc in enumerate(batch):
             text = doc.text
-            flags: np.ndarray | None = _char_flags(text)
+            flags: np.ndarray | None = batch_flags[bounds[i] : bounds[i + 1]]
+            present, pairs = present_bits[i], pair_bits[i]
+            if not (cfg.always_ftfy or present & _ACTION_NEEDED or pairs & (_DAMAGE | _TIDY)) and unicodedata.is_normalized(
+                cfg.unicode_form, text  # type: ignore[arg-type]
+            ):  # nothing to repair: what the steps below would do, without looking at the text again
+                doc.text = _tidy(text, False, False) if cfg.collapse_whitespace else text
+                continue
             found: dict[str, int | bool] = {}
             if cfg.ftfy:
                 fixed = ftfy.fix_text(text, _FTFY_CONFIG) if cfg.always_ftfy else fix_damaged_lines(text, flags)
@@ -201,9 +215,15 @@ def tidy_whitespace(text: str, flags: np.ndarray | None = None) -> str:
     ``flags`` (``_char_flags(text)``, if the caller has them) tell which rewrites can change anything.
     """
     flags = _char_flags(text) if flags is None else flags
-    if _present(flags) & _ODD_SPACE:
+    return _tidy(text, bool(_present(flags) & _ODD_SPACE), bool(_present(_pair_flags(flags)) & _TIDY))
+
+
+def _tidy(text: str, odd_spaces: bool, space_runs: bool) -> str:
+    """``tidy_whitespace`` told whether odd spaces, and runs of spaces or spaces beside line
+    breaks, may occur (each rewrite is a no-op where it finds nothing)."""
+    if odd_spaces:
         text = _ODD_SPACES.sub(" ", text)
-    if _present(_pair_flags(flags)) & _TIDY:  # each rewrite is a no-op where it finds nothing
+    if space_runs:
         text = _SPACE_RUNS.sub(" ", text)
         text = _LINE_EDGE_SPACES.sub("\n", text)
     if "\n\n\n" in text:
