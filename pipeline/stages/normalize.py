@@ -115,40 +115,42 @@ class Normalize(Stage):
         present_bits = segment_or(batch_flags, starts).tolist()
         # pair bits of each document's pairs, plus the one into the next document: a superset, so a
         # document without _DAMAGE or _TIDY there surely has none
-        pair_bits = segment_or(_pair_flags(batch_flags), np.minimum(starts, max(0, codes.size - 1))).tolist()
+        batch_pairs = _pair_flags(batch_flags)
+        pair_bits = segment_or(batch_pairs, np.minimum(starts, batch_pairs.size)).tolist()
         bounds = starts.tolist()
         for i, doc in enumerate(batch):
             text = doc.text
             flags: np.ndarray | None = batch_flags[bounds[i] : bounds[i + 1]]
-            present, pairs = present_bits[i], pair_bits[i]
-            if not (cfg.always_ftfy or present & _ACTION_NEEDED or pairs & (_DAMAGE | _TIDY)) and unicodedata.is_normalized(
+            present, pair_present = present_bits[i], pair_bits[i]
+            if not (cfg.always_ftfy or present & _ACTION_NEEDED or pair_present & (_DAMAGE | _TIDY)) and unicodedata.is_normalized(
                 cfg.unicode_form, text  # type: ignore[arg-type]
             ):  # nothing to repair: what the steps below would do, without looking at the text again
                 doc.text = _tidy(text, False, False) if cfg.collapse_whitespace else text
                 continue
             found: dict[str, int | bool] = {}
+            pairs: np.ndarray | None = batch_pairs[bounds[i] : max(bounds[i], bounds[i + 1] - 1)]  # this text's own
             if cfg.ftfy:
-                fixed = ftfy.fix_text(text, _FTFY_CONFIG) if cfg.always_ftfy else fix_damaged_lines(text, flags)
+                fixed = ftfy.fix_text(text, _FTFY_CONFIG) if cfg.always_ftfy else fix_damaged_lines(text, flags, pairs)
                 if fixed != text:
                     found["ftfy_fixed"] = True
-                    text, flags = fixed, None
+                    text, flags, pairs = fixed, None, None
             if not unicodedata.is_normalized(cfg.unicode_form, text):  # type: ignore[arg-type]
                 text = unicodedata.normalize(cfg.unicode_form, text)  # type: ignore[arg-type]
                 found["unicode_normalized"] = True
-                flags = None
+                flags = pairs = None
             if flags is None:  # the text changed: look again
                 flags = _char_flags(text)
-            present = _present(flags)
+            present = _present(flags) if pairs is None else present
             if present & _LINE_BREAK:
                 text = _LINE_BREAKS.sub("\n", text)
-                flags = _char_flags(text)
+                flags, pairs = _char_flags(text), None
             if present & _CONTROL_CHAR:
                 before = len(text)
                 text = _CONTROL.sub("", text)
                 found["control_chars_removed"] = before - len(text)
-                flags = flags[(flags & _CONTROL_CHAR) == 0]
+                flags, pairs = flags[(flags & _CONTROL_CHAR) == 0], None
             if cfg.collapse_whitespace:
-                text = tidy_whitespace(text, flags)
+                text = tidy_whitespace(text, flags, pairs)
             if found:
                 doc.annotations[self.name] = found
             doc.text = text
@@ -171,16 +173,17 @@ def _present(flags: np.ndarray) -> int:
     return int(np.bitwise_or.reduce(flags)) if flags.size else 0
 
 
-def fix_damaged_lines(text: str, flags: np.ndarray | None = None) -> str:
+def fix_damaged_lines(text: str, flags: np.ndarray | None = None, pairs: np.ndarray | None = None) -> str:
     """ftfy on just the lines that show damage.
 
     ``ftfy.fix_text`` works line by line anyway, so fixing only the lines the fast check flags gives
     the same result while a 50 KB page with one stray ``&amp;`` costs one short line, not the page.
     The flags (``_char_flags(text)``, if the caller has them) give every position where the exact
-    pattern could match (a superset); it is tried at those positions only.
+    pattern could match (a superset); it is tried at those positions only. ``pairs`` are
+    ``_pair_flags(flags)``, if the caller has them too.
     """
     flags = _char_flags(text) if flags is None else flags
-    pairs = _pair_flags(flags)
+    pairs = _pair_flags(flags) if pairs is None else pairs
     if not (_present(pairs) & _DAMAGE or (flags.size and flags[0] & _MARK)):
         return text
     candidates = np.flatnonzero(pairs & _DAMAGE) + 1
@@ -209,13 +212,15 @@ def _fix_line(line: str) -> str:
     return ftfy.fix_text(line, _FTFY_CONFIG)
 
 
-def tidy_whitespace(text: str, flags: np.ndarray | None = None) -> str:
+def tidy_whitespace(text: str, flags: np.ndarray | None = None, pairs: np.ndarray | None = None) -> str:
     """One space between words, no spaces at line ends, at most one blank line in a row.
 
-    ``flags`` (``_char_flags(text)``, if the caller has them) tell which rewrites can change anything.
+    ``flags`` (``_char_flags(text)``) and ``pairs`` (``_pair_flags(flags)``), if the caller has
+    them, tell which rewrites can change anything.
     """
     flags = _char_flags(text) if flags is None else flags
-    return _tidy(text, bool(_present(flags) & _ODD_SPACE), bool(_present(_pair_flags(flags)) & _TIDY))
+    pairs = _pair_flags(flags) if pairs is None else pairs
+    return _tidy(text, bool(_present(flags) & _ODD_SPACE), bool(_present(pairs) & _TIDY))
 
 
 def _tidy(text: str, odd_spaces: bool, space_runs: bool) -> str:
