@@ -85,6 +85,27 @@ def _flag_tables() -> tuple[np.ndarray, np.ndarray]:
 
 _CHAR_FLAGS, _PAIR_FLAGS = _flag_tables()
 
+
+@lru_cache(maxsize=1)
+def _nfc_maybe_table() -> np.ndarray:
+    """1 at each code point that can keep a text from being NFC: combining marks, characters NFC
+    replaces, and those that can compose with the one before (second parts of canonical
+    decompositions, Hangul jamo). A text with none passes Unicode's NFC quick check, so it is NFC
+    without ``unicodedata.is_normalized`` reading it (no code point from U+30000 up decomposes)."""
+    table = np.zeros(0x110000, dtype=np.uint8)
+    table[0x1100:0x1200] = 1
+    for code in range(0x30000):
+        char = chr(code)
+        if unicodedata.combining(char):
+            table[code] = 1
+            continue
+        decomposition = unicodedata.decomposition(char)
+        if decomposition and decomposition[0] != "<":  # canonical, not compatibility
+            table[[int(part, 16) for part in decomposition.split()[1:]]] = 1
+            if unicodedata.normalize("NFC", char) != char:
+                table[code] = 1
+    return table
+
 _FTFY_CONFIG = TextFixerConfig(
     uncurl_quotes=False,  # curly quotes are correct text, not damage
     fix_character_width=False,  # full-width CJK punctuation is correct text too
@@ -108,6 +129,10 @@ class Normalize(Stage):
     Config = NormalizeConfig
     config: NormalizeConfig
 
+    def __init__(self, config: NormalizeConfig | None = None, context=None):
+        super().__init__(config, context)
+        self.nfc_maybe = _nfc_maybe_table()  # built here, so forked workers inherit it
+
     def process(self, batch: list[Document]) -> None:
         cfg = self.config
         codes, starts = joined_code_points([doc.text for doc in batch])
@@ -117,13 +142,17 @@ class Normalize(Stage):
         # document without _DAMAGE or _TIDY there surely has none
         batch_pairs = _pair_flags(batch_flags)
         pair_bits = segment_or(batch_pairs, np.minimum(starts, batch_pairs.size)).tolist()
+        if cfg.unicode_form == "NFC":
+            may_not_be_nfc = segment_or(self.nfc_maybe.take(codes), starts).tolist()
+        else:
+            may_not_be_nfc = [1] * len(batch)
         bounds = starts.tolist()
         for i, doc in enumerate(batch):
             text = doc.text
             flags: np.ndarray | None = batch_flags[bounds[i] : bounds[i + 1]]
             present, pair_present = present_bits[i], pair_bits[i]
-            if not (cfg.always_ftfy or present & _ACTION_NEEDED or pair_present & (_DAMAGE | _TIDY)) and unicodedata.is_normalized(
-                cfg.unicode_form, text  # type: ignore[arg-type]
+            if not (cfg.always_ftfy or present & _ACTION_NEEDED or pair_present & (_DAMAGE | _TIDY)) and (
+                not may_not_be_nfc[i] or unicodedata.is_normalized(cfg.unicode_form, text)  # type: ignore[arg-type]
             ):  # nothing to repair: what the steps below would do, without looking at the text again
                 doc.text = _tidy(text, False, False) if cfg.collapse_whitespace else text
                 continue
