@@ -78,6 +78,41 @@ def _has_script_trigger(text: str) -> bool:
     codes = code_points(text)
     return bool(_script_trigger_table().take(codes).any())
 _TRIGGER, _PLAIN_LETTER = 1, 2  # bits of ``Spam.trigger_table``
+# Letter counts per line and group, as ``_GROUP_COUNTS`` counts them, in numpy: columns in name order
+# (so argmax breaks ties as ``max(sorted(...))`` does), then a column for characters not counted.
+COUNT_GROUPS = tuple(sorted([*GROUP_CLASSES, "other"]))
+_COLUMN = {g: i for i, g in enumerate(COUNT_GROUPS)}
+_NOT_COUNTED, _LETTER = len(COUNT_GROUPS), 8  # group code of other characters; bit of every \p{L}
+
+
+@lru_cache(maxsize=1)
+def _group_table() -> np.ndarray:
+    """Per code point: its group's column (first class of ``GROUP_CLASSES`` that holds it, "other"
+    for any other letter, ``_NOT_COUNTED`` else), plus ``_LETTER`` for letters."""
+    every_code_point = "".join(map(chr, range(0x110000)))
+    table = np.full(0x110000, _NOT_COUNTED, dtype=np.uint8)
+    for pattern, column in [(r"\p{L}+", _COLUMN["other"]), *((f"[{c}]+", _COLUMN[g]) for g, c in reversed(GROUP_CLASSES.items()))]:
+        for block in regex.finditer(pattern, every_code_point):
+            table[block.start() : block.end()] = column
+    for block in regex.finditer(r"\p{L}+", every_code_point):
+        table[block.start() : block.end()] |= _LETTER
+    return table
+
+
+def line_group_counts(codes: np.ndarray, lines: int) -> np.ndarray:
+    """Characters of each group on each line (``lines`` x ``COUNT_GROUPS``), counted as
+    ``_GROUP_COUNTS.finditer`` does: letters after an "other" letter in the same unbroken stretch of
+    letters belong to its match (\\p{L}+), so count as "other" too; spaces do not count."""
+    table = _group_table().take(codes)
+    group = table & 7
+    position = np.arange(codes.size)
+    last_other = np.maximum.accumulate(np.where(group == _COLUMN["other"], position, -1)) if codes.size else position
+    last_break = np.maximum.accumulate(np.where(table & _LETTER, -1, position)) if codes.size else position
+    group[(table & _LETTER != 0) & (last_other > last_break)] = _COLUMN["other"]
+    line = np.cumsum(codes == 10)  # a line break itself is not counted
+    width = _NOT_COUNTED + 1
+    counts = np.bincount(line * width + group, minlength=lines * width)
+    return counts.reshape(lines, width)[:, :_NOT_COUNTED]
 _VIETNAMESE_LETTER = regex.compile(f"[{_VIETNAMESE_ONLY}]")
 _VIETNAMESE_LETTER_ANY_CASE = re.compile(f"[{_VIETNAMESE_ONLY}]", re.IGNORECASE)  # as in ``_vietnamese_hint``
 _ASCII_LETTER = re.compile("[A-Za-z]")
@@ -257,6 +292,8 @@ class Spam(Stage):
         self.lexicons = load_lexicons(tuple(self.config.languages))
         self.vietnamese_hint = _vietnamese_hint(self.lexicons)
         self.plain_terms = self.lexicons["vi"].plain_terms if "vi" in self.lexicons else ()
+        self.group_weights = np.array([self.config.cjk_weight if g == "cjk" else 1 for g in COUNT_GROUPS], dtype=np.float64)
+        _group_table()  # built here, so forked workers inherit it
         self.plain_letters = "".join(sorted({c for t in self.plain_terms for c in t + t.upper() if not c.isascii()}))
         self.trigger_table = _script_trigger_table().astype(np.uint8)  # _TRIGGER where set
         self.trigger_table[[ord(c) for c in self.plain_letters]] |= _PLAIN_LETTER
@@ -305,6 +342,26 @@ class Spam(Stage):
         """The script group with most letters (CJK characters weighted, being denser)."""
         weighted = {g: n * (self.config.cjk_weight if g == "cjk" else 1) for g, n in counts.items() if n > 0}
         return max(sorted(weighted), key=weighted.__getitem__) if weighted else default
+
+    def _mains(self, counts: np.ndarray, default: str) -> list[str]:
+        """``_weighted_main`` of each row of a ``line_group_counts`` table."""
+        weighted = np.where(counts > 0, counts * self.group_weights, -np.inf)
+        best = weighted.argmax(axis=1).tolist()
+        return [COUNT_GROUPS[b] if any_letters else default for b, any_letters in zip(best, (counts > 0).any(axis=1).tolist())]
+
+    def _candidates(self, counts: np.ndarray) -> np.ndarray:
+        """``_candidate_groups`` of each row of a ``line_group_counts`` table, as a boolean table."""
+        present = counts > 0
+        weighted = np.where(present, counts * self.group_weights, -np.inf)
+        main = weighted.argmax(axis=1)
+        rows = np.arange(counts.shape[0])
+        others = weighted.copy()
+        others[rows, main] = -np.inf
+        others = others.max(axis=1, initial=-np.inf)[:, None]
+        is_main = np.arange(counts.shape[1]) == main[:, None]
+        out = present & (present.sum(axis=1) >= 2)[:, None] & (~is_main | (others * 4 >= weighted))
+        out[:, [_COLUMN[g] for g in COUNT_GROUPS if g not in RUN_GROUPS]] = False
+        return out
 
     def _candidate_groups(self, counts: Counter[str]) -> set[str]:
         """Groups whose runs on this line need judging. Runs of the line's main group only matter if
@@ -423,34 +480,26 @@ class Spam(Stage):
         line's own prose: lexicon runs and quoted/bracketed runs are left out of that count, so a
         short line full of injected keywords is still an English line.
         """
-        line_starts = [0] + [m.end() for m in regex.finditer("\n", text)]
+        codes = code_points(text)
+        line_starts = [0, *(np.flatnonzero(codes == 10) + 1).tolist()]
         line_of = lambda pos: bisect_right(line_starts, pos) - 1
-        per_line: list[Counter[str]] = [Counter() for _ in line_starts]
-        total: Counter[str] = Counter()
-        line, next_start = 0, line_starts[1] if len(line_starts) > 1 else len(text) + 1
-        for m in _GROUP_COUNTS.finditer(text):  # in order: the line only moves forward
-            start = m.start()
-            while start >= next_start:
-                line += 1
-                next_start = line_starts[line + 1] if line + 1 < len(line_starts) else len(text) + 1
-            stretch = m.group()
-            n = len(stretch) - stretch.count(" ")
-            per_line[line][m.lastgroup] += n
-            total[m.lastgroup] += n
-        raw_counts = [Counter(c) for c in per_line]
-        main = self._weighted_main(total, "other")
-        raw_line_mains = [self._weighted_main(c) for c in per_line]
+        per_line = line_group_counts(codes, len(line_starts))  # letters per line and group
+        main = self._mains(per_line.sum(axis=0, keepdims=True), "other")[0]
+        raw_line_mains = self._mains(per_line, "none")
+        raw_counts = per_line.tolist()
 
         # lines where a group's runs may be foreign: other letters there, and not a token few of them
         # (a line in one script is judged whole below, as a possible keyword line)
-        candidates = [self._candidate_groups(c) for c in per_line]
+        candidates = self._candidates(per_line)
         runs: list[_Run] = []
         for group in RUN_GROUPS:
-            if not any(group in c for c in candidates):
+            column = _COLUMN[group]
+            if not candidates[:, column].any():
                 continue
+            candidate_lines = candidates[:, column].tolist()
             for match in _RUNS[group].finditer(text):
                 start, end = match.span()
-                if group not in candidates[line_of(start)]:
+                if not candidate_lines[line_of(start)]:
                     continue
                 enclosed = _enclosed(text, start, end, group)
                 rule = None if enclosed else self._lexicon_rule(group, match.group())
@@ -458,10 +507,11 @@ class Spam(Stage):
                     runs.append(_Run(group, start, end, match.group(), enclosed, rule))
                 else:  # "淘宝 スロットアプリ": a legit word next to an injected one
                     runs += self._split_run(group, start, match.group())
+        prose_counts = per_line.copy()
         for run in runs:
             if run.enclosed or run.rule:  # not the line's own prose
-                per_line[line_of(run.start)][run.group] -= _letters(run.text)
-        line_mains = [self._weighted_main(c, main) for c in per_line]
+                prose_counts[line_of(run.start), _COLUMN[run.group]] -= _letters(run.text)
+        line_mains = self._mains(prose_counts, main)
 
         cuts: list[_Cut] = []
         # the hint has no lookaround: a line can only match it if the whole text does
@@ -506,8 +556,8 @@ class Spam(Stage):
             if not line.strip():
                 continue
             lines += 1
-            groups = [g for g in RUN_GROUPS if raw_counts[i][g]]
-            if raw_counts[i]["latin"] and vietnamese_hint and vietnamese_hint.search(line):
+            groups = [g for g in RUN_GROUPS if raw_counts[i][_COLUMN[g]]]
+            if raw_counts[i][_COLUMN["latin"]] and vietnamese_hint and vietnamese_hint.search(line):
                 groups.append("vi")
             in_line = cuts_by_line.get(i, [])
             if not groups and not in_line:
