@@ -83,6 +83,7 @@ _TRIGGER, _PLAIN_LETTER = 1, 2  # bits of ``Spam.trigger_table``
 COUNT_GROUPS = tuple(sorted([*GROUP_CLASSES, "other"]))
 _COLUMN = {g: i for i, g in enumerate(COUNT_GROUPS)}
 _NOT_COUNTED, _LETTER = len(COUNT_GROUPS), 8  # group code of other characters; bit of every \p{L}
+_VIETNAMESE_BIT, _PLAIN_LETTER_BIT = 16, 32  # bits of ``Spam.char_table``: what ``_may_hint_vietnamese`` looks for
 
 
 @lru_cache(maxsize=1)
@@ -99,16 +100,29 @@ def _group_table() -> np.ndarray:
     return table
 
 
-def line_group_counts(codes: np.ndarray, lines: int) -> np.ndarray:
+@lru_cache(maxsize=4)
+def _char_table(plain_letters: str) -> np.ndarray:
+    """``_group_table`` plus the bits of what ``Spam._may_hint_vietnamese`` looks for."""
+    table = _group_table().copy()
+    vietnamese = [m.start() for m in _VIETNAMESE_LETTER_ANY_CASE.finditer("".join(map(chr, range(0x110000))))]
+    table[vietnamese] |= _VIETNAMESE_BIT
+    table[[ord(c) for c in plain_letters]] |= _PLAIN_LETTER_BIT
+    return table
+
+
+def line_group_counts(codes: np.ndarray, lines: int, table: np.ndarray | None = None) -> np.ndarray:
     """Characters of each group on each line (``lines`` x ``COUNT_GROUPS``), counted as
     ``_GROUP_COUNTS.finditer`` does: letters after an "other" letter in the same unbroken stretch of
-    letters belong to its match (\\p{L}+), so count as "other" too; spaces do not count."""
-    table = _group_table().take(codes)
+    letters belong to its match (\\p{L}+), so count as "other" too; spaces do not count.
+    ``table`` is ``_group_table().take(codes)``, if the caller has it."""
+    table = _group_table().take(codes) if table is None else table
     group = table & 7
-    position = np.arange(codes.size)
-    last_other = np.maximum.accumulate(np.where(group == _COLUMN["other"], position, -1)) if codes.size else position
-    last_break = np.maximum.accumulate(np.where(table & _LETTER, -1, position)) if codes.size else position
-    group[(table & _LETTER != 0) & (last_other > last_break)] = _COLUMN["other"]
+    other = group == _COLUMN["other"]
+    if other.any():
+        position = np.arange(codes.size)
+        last_other = np.maximum.accumulate(np.where(other, position, -1))
+        last_break = np.maximum.accumulate(np.where(table & _LETTER, -1, position))
+        group[(table & _LETTER != 0) & (last_other > last_break)] = _COLUMN["other"]
     line = np.cumsum(codes == 10)  # a line break itself is not counted
     width = _NOT_COUNTED + 1
     counts = np.bincount(line * width + group, minlength=lines * width)
@@ -129,6 +143,7 @@ _URL = regex.compile(r"(?:https?://|www\.)\S+|\b[\w-]+\.(?:com|net|org|info|xyz|
 OPENERS = "([{（［【「『〈《«‹“‘\"'„‚"
 CLOSERS = ")]}）］】」』〉》»›”’\"'“‘"
 _PAIR_MARKS = "()[]{}（）［］【】「」『』〈〉《》«»‹›“”\"„"  # no single quotes: apostrophes
+_WORD = re.compile("[^ ]+")
 _PAIR_MARK = re.compile(f"[{re.escape(_PAIR_MARKS)}]")
 _OTHER_LETTER = {g: regex.compile(rf"(?![{cls}])[\p{{L}}\d]") for g, cls in GROUP_CLASSES.items()}  # or digit: "(20,4 룰렛게임 %)"
 _ATTACHING = ",.;:!?…)]}%）］】」』〉》»›”’\"'。、，！？；："
@@ -293,10 +308,10 @@ class Spam(Stage):
         self.vietnamese_hint = _vietnamese_hint(self.lexicons)
         self.plain_terms = self.lexicons["vi"].plain_terms if "vi" in self.lexicons else ()
         self.group_weights = np.array([self.config.cjk_weight if g == "cjk" else 1 for g in COUNT_GROUPS], dtype=np.float64)
-        _group_table()  # built here, so forked workers inherit it
         self.plain_letters = "".join(sorted({c for t in self.plain_terms for c in t + t.upper() if not c.isascii()}))
         self.trigger_table = _script_trigger_table().astype(np.uint8)  # _TRIGGER where set
         self.trigger_table[[ord(c) for c in self.plain_letters]] |= _PLAIN_LETTER
+        self.char_table = _char_table(self.plain_letters)
 
     def triggered(self, text: str) -> bool:
         """Could any rule fire? Script blocks first, then Vietnamese terms whose letters are not
@@ -416,7 +431,7 @@ class Spam(Stage):
         the segment is a phrase and stays whole. Other words of a spam cluster ("казино вулкан") are
         spam too (rule ``campaign``).
         """
-        words = [(start + m.start(), start + m.end()) for m in regex.finditer(r"[^ ]+", text)]
+        words = [(start + m.start(), start + m.end()) for m in _WORD.finditer(text)]
         if group not in self.lexicons:
             return [_Run(group, start, start + len(text), text, False, None)]
         # Korean words apart from Chinese/Japanese ones (Japanese mixes Han and Kana across words)
@@ -483,7 +498,9 @@ class Spam(Stage):
         codes = code_points(text)
         line_starts = [0, *(np.flatnonzero(codes == 10) + 1).tolist()]
         line_of = lambda pos: bisect_right(line_starts, pos) - 1
-        per_line = line_group_counts(codes, len(line_starts))  # letters per line and group
+        looked_up = self.char_table.take(codes)
+        per_line = line_group_counts(codes, len(line_starts), looked_up)  # letters per line and group
+        bits = int(np.bitwise_or.reduce(looked_up)) if codes.size else 0
         main = self._mains(per_line.sum(axis=0, keepdims=True), "other")[0]
         raw_line_mains = self._mains(per_line, "none")
         raw_counts = per_line.tolist()
@@ -515,7 +532,9 @@ class Spam(Stage):
 
         cuts: list[_Cut] = []
         # the hint has no lookaround: a line can only match it if the whole text does
-        vietnamese_hint = self.vietnamese_hint if self._may_hint_vietnamese(text) and self.vietnamese_hint.search(text) else None
+        # (``_may_hint_vietnamese`` from the table bits; with a Vietnamese-only letter the hint matches)
+        may_hint = self.vietnamese_hint is not None and bits & (_VIETNAMESE_BIT | _PLAIN_LETTER_BIT)
+        vietnamese_hint = self.vietnamese_hint if may_hint and (bits & _VIETNAMESE_BIT or self.vietnamese_hint.search(text)) else None
         if "latin" in line_mains and vietnamese_hint and not _plainly_vietnamese(text):
             vi_spans = [m.span() for m in self.lexicons["vi"].inline.finditer(text)]
             if vi_spans and not self._is_vietnamese(text, vi_spans):
