@@ -28,6 +28,7 @@ from itertools import accumulate
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Iterator
 from importlib import resources
 import re
 
@@ -501,8 +502,9 @@ class Spam(Stage):
         looked_up = self.char_table.take(codes)
         per_line = line_group_counts(codes, len(line_starts), looked_up)  # letters per line and group
         bits = int(np.bitwise_or.reduce(looked_up)) if codes.size else 0
-        main = self._mains(per_line.sum(axis=0, keepdims=True), "other")[0]
-        raw_line_mains = self._mains(per_line, "none")
+        raw_line_mains = self._mains(np.vstack([per_line, per_line.sum(axis=0)]), "none")
+        main = raw_line_mains.pop()  # of the whole text
+        main = "other" if main == "none" else main
         raw_counts = per_line.tolist()
 
         # lines where a group's runs may be foreign: other letters there, and not a token few of them
@@ -510,14 +512,8 @@ class Spam(Stage):
         candidates = self._candidates(per_line)
         runs: list[_Run] = []
         for group in RUN_GROUPS:
-            column = _COLUMN[group]
-            if not candidates[:, column].any():
-                continue
-            candidate_lines = candidates[:, column].tolist()
-            for match in _RUNS[group].finditer(text):
+            for match in _run_matches(group, text, line_starts, np.flatnonzero(candidates[:, _COLUMN[group]]).tolist()):
                 start, end = match.span()
-                if not candidate_lines[line_of(start)]:
-                    continue
                 enclosed = _enclosed(text, start, end, group)
                 rule = None if enclosed else self._lexicon_rule(group, match.group())
                 if enclosed or rule or " " not in match.group():
@@ -668,6 +664,25 @@ def _plainly_vietnamese(text: str) -> bool:
     English page with injected Vietnamese spam ~1 %), so no need to look for betting terms."""
     marked = len(_VIETNAMESE_LETTER.findall(text))
     return marked >= 20 and marked >= 0.08 * len(_ASCII_LETTER.findall(text))
+
+
+def _run_matches(group: str, text: str, line_starts: list[int], lines: list[int]) -> Iterator[regex.Match]:
+    """The group's runs on the given (sorted) lines: runs never cross a line, so the rest of the
+    text need not be searched."""
+    for first, last in _stretches(lines):
+        end = line_starts[last + 1] - 1 if last + 1 < len(line_starts) else len(text)
+        yield from _RUNS[group].finditer(text, line_starts[first], end)
+
+
+def _stretches(numbers: list[int]) -> list[tuple[int, int]]:
+    """Sorted ``numbers`` as (first, last) of each stretch of consecutive ones: [1, 2, 5] -> (1, 2), (5, 5)."""
+    out: list[tuple[int, int]] = []
+    for n in numbers:
+        if out and out[-1][1] == n - 1:
+            out[-1] = (out[-1][0], n)
+        else:
+            out.append((n, n))
+    return out
 
 
 def _gaps(spans: list[tuple[int, int]], length: int) -> list[tuple[int, int]]:
