@@ -163,7 +163,7 @@ class Normalize(Stage):
                 if fixed != text:
                     found["ftfy_fixed"] = True
                     text, flags, pairs = fixed, None, None
-            if not unicodedata.is_normalized(cfg.unicode_form, text):  # type: ignore[arg-type]
+            if (pairs is None or may_not_be_nfc[i]) and not unicodedata.is_normalized(cfg.unicode_form, text):  # type: ignore[arg-type]
                 text = unicodedata.normalize(cfg.unicode_form, text)  # type: ignore[arg-type]
                 found["unicode_normalized"] = True
                 flags = pairs = None
