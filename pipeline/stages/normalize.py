@@ -178,7 +178,9 @@ class Normalize(Stage):
                 text = _CONTROL.sub("", text)
                 found["control_chars_removed"] = before - len(text)
                 flags, pairs = flags[(flags & _CONTROL_CHAR) == 0], None
-            if cfg.collapse_whitespace:
+            if cfg.collapse_whitespace and pairs is not None:  # text and flags as in the batch: bits known
+                text = _tidy(text, bool(present & _ODD_SPACE), bool(pair_present & _TIDY))
+            elif cfg.collapse_whitespace:
                 text = tidy_whitespace(text, flags, pairs)
             if found:
                 doc.annotations[self.name] = found
