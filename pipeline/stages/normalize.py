@@ -131,7 +131,7 @@ class Normalize(Stage):
 
     def __init__(self, config: NormalizeConfig | None = None, context=None):
         super().__init__(config, context)
-        self.nfc_maybe = _nfc_maybe_table()  # built here, so forked workers inherit it
+        _nfc_maybe_table()  # built here, so forked workers inherit it
 
     def process(self, batch: list[Document]) -> None:
         cfg = self.config
@@ -143,7 +143,7 @@ class Normalize(Stage):
         batch_pairs = _pair_flags(batch_flags)
         pair_bits = segment_or(batch_pairs, np.minimum(starts, batch_pairs.size)).tolist()
         if cfg.unicode_form == "NFC":
-            may_not_be_nfc = segment_or(self.nfc_maybe.take(codes), starts).tolist()
+            may_not_be_nfc = segment_or(_nfc_maybe_table().take(codes), starts).tolist()
         else:
             may_not_be_nfc = [1] * len(batch)
         bounds = starts.tolist()

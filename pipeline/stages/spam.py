@@ -102,6 +102,14 @@ def _group_table() -> np.ndarray:
 
 
 @lru_cache(maxsize=4)
+def _trigger_table(plain_letters: str) -> np.ndarray:
+    """``_TRIGGER`` where ``_script_trigger_table`` is set, ``_PLAIN_LETTER`` at ``plain_letters``."""
+    table = _script_trigger_table().astype(np.uint8)
+    table[[ord(c) for c in plain_letters]] |= _PLAIN_LETTER
+    return table
+
+
+@lru_cache(maxsize=4)
 def _char_table(plain_letters: str) -> np.ndarray:
     """``_group_table`` plus the bits of what ``Spam._may_hint_vietnamese`` looks for."""
     table = _group_table().copy()
@@ -310,9 +318,16 @@ class Spam(Stage):
         self.plain_terms = self.lexicons["vi"].plain_terms if "vi" in self.lexicons else ()
         self.group_weights = np.array([self.config.cjk_weight if g == "cjk" else 1 for g in COUNT_GROUPS], dtype=np.float64)
         self.plain_letters = "".join(sorted({c for t in self.plain_terms for c in t + t.upper() if not c.isascii()}))
-        self.trigger_table = _script_trigger_table().astype(np.uint8)  # _TRIGGER where set
-        self.trigger_table[[ord(c) for c in self.plain_letters]] |= _PLAIN_LETTER
-        self.char_table = _char_table(self.plain_letters)
+        _trigger_table(self.plain_letters), _char_table(self.plain_letters)  # built here: forked workers inherit them
+
+    # tables looked up (cached per process), not attributes: a pickled stage stays small
+    @property
+    def trigger_table(self) -> np.ndarray:
+        return _trigger_table(self.plain_letters)
+
+    @property
+    def char_table(self) -> np.ndarray:
+        return _char_table(self.plain_letters)
 
     def triggered(self, text: str) -> bool:
         """Could any rule fire? Script blocks first, then Vietnamese terms whose letters are not
