@@ -316,7 +316,6 @@ class Spam(Stage):
         self.lexicons = load_lexicons(tuple(self.config.languages))
         self.vietnamese_hint = _vietnamese_hint(self.lexicons)
         self.plain_terms = self.lexicons["vi"].plain_terms if "vi" in self.lexicons else ()
-        self.group_weights = np.array([self.config.cjk_weight if g == "cjk" else 1 for g in COUNT_GROUPS], dtype=np.float64)
         self.plain_letters = "".join(sorted({c for t in self.plain_terms for c in t + t.upper() if not c.isascii()}))
         _trigger_table(self.plain_letters), _char_table(self.plain_letters)  # built here: forked workers inherit them
 
@@ -369,32 +368,12 @@ class Spam(Stage):
         return False
 
     # -- analysis --------------------------------------------------------------------------------
-    def _weighted_main(self, counts: Counter[str], default: str = "none") -> str:
+    def _weighted_main(self, counts: dict[str, int], default: str = "none") -> str:
         """The script group with most letters (CJK characters weighted, being denser)."""
         weighted = {g: n * (self.config.cjk_weight if g == "cjk" else 1) for g, n in counts.items() if n > 0}
         return max(sorted(weighted), key=weighted.__getitem__) if weighted else default
 
-    def _mains(self, counts: np.ndarray, default: str) -> list[str]:
-        """``_weighted_main`` of each row of a ``line_group_counts`` table."""
-        weighted = np.where(counts > 0, counts * self.group_weights, -np.inf)
-        best = weighted.argmax(axis=1).tolist()
-        return [COUNT_GROUPS[b] if any_letters else default for b, any_letters in zip(best, (counts > 0).any(axis=1).tolist())]
-
-    def _candidates(self, counts: np.ndarray) -> np.ndarray:
-        """``_candidate_groups`` of each row of a ``line_group_counts`` table, as a boolean table."""
-        present = counts > 0
-        weighted = np.where(present, counts * self.group_weights, -np.inf)
-        main = weighted.argmax(axis=1)
-        rows = np.arange(counts.shape[0])
-        others = weighted.copy()
-        others[rows, main] = -np.inf
-        others = others.max(axis=1, initial=-np.inf)[:, None]
-        is_main = np.arange(counts.shape[1]) == main[:, None]
-        out = present & (present.sum(axis=1) >= 2)[:, None] & (~is_main | (others * 4 >= weighted))
-        out[:, [_COLUMN[g] for g in COUNT_GROUPS if g not in RUN_GROUPS]] = False
-        return out
-
-    def _candidate_groups(self, counts: Counter[str]) -> set[str]:
+    def _candidate_groups(self, counts: dict[str, int]) -> set[str]:
         """Groups whose runs on this line need judging. Runs of the line's main group only matter if
         leaving out lexicon and quoted runs could make another group main, i.e. other letters weigh
         at least a quarter as much (a short line full of injections), not a stray "KBS" or "ʼ"."""
@@ -517,17 +496,17 @@ class Spam(Stage):
         looked_up = self.char_table.take(codes)
         per_line = line_group_counts(codes, len(line_starts), looked_up)  # letters per line and group
         bits = int(np.bitwise_or.reduce(looked_up)) if codes.size else 0
-        raw_line_mains = self._mains(np.vstack([per_line, per_line.sum(axis=0)]), "none")
-        main = raw_line_mains.pop()  # of the whole text
-        main = "other" if main == "none" else main
-        raw_counts = per_line.tolist()
+        # a few lines of five counts each: plain dicts beat numpy calls on arrays this small
+        raw_counts = [{g: n for g, n in zip(COUNT_GROUPS, row) if n} for row in per_line.tolist()]
+        main = self._weighted_main(dict(zip(COUNT_GROUPS, per_line.sum(axis=0).tolist())), "other")
+        raw_line_mains = [self._weighted_main(c) for c in raw_counts]
 
         # lines where a group's runs may be foreign: other letters there, and not a token few of them
         # (a line in one script is judged whole below, as a possible keyword line)
-        candidates = self._candidates(per_line)
+        candidates = [self._candidate_groups(c) for c in raw_counts]
         runs: list[_Run] = []
         for group in RUN_GROUPS:
-            for match in _run_matches(group, text, line_starts, np.flatnonzero(candidates[:, _COLUMN[group]]).tolist()):
+            for match in _run_matches(group, text, line_starts, [i for i, c in enumerate(candidates) if group in c]):
                 start, end = match.span()
                 enclosed = _enclosed(text, start, end, group)
                 rule = None if enclosed else self._lexicon_rule(group, match.group())
@@ -535,11 +514,12 @@ class Spam(Stage):
                     runs.append(_Run(group, start, end, match.group(), enclosed, rule))
                 else:  # "淘宝 スロットアプリ": a legit word next to an injected one
                     runs += self._split_run(group, start, match.group())
-        prose_counts = per_line.copy()
+        prose_counts = [dict(c) for c in raw_counts]
         for run in runs:
             if run.enclosed or run.rule:  # not the line's own prose
-                prose_counts[line_of(run.start), _COLUMN[run.group]] -= _letters(run.text)
-        line_mains = self._mains(prose_counts, main)
+                line_counts = prose_counts[line_of(run.start)]
+                line_counts[run.group] = line_counts.get(run.group, 0) - _letters(run.text)
+        line_mains = [self._weighted_main(c, main) for c in prose_counts]
 
         cuts: list[_Cut] = []
         # the hint has no lookaround: a line can only match it if the whole text does
@@ -586,8 +566,8 @@ class Spam(Stage):
             if not line.strip():
                 continue
             lines += 1
-            groups = [g for g in RUN_GROUPS if raw_counts[i][_COLUMN[g]]]
-            if raw_counts[i][_COLUMN["latin"]] and vietnamese_hint and vietnamese_hint.search(line):
+            groups = [g for g in RUN_GROUPS if raw_counts[i].get(g)]
+            if raw_counts[i].get("latin") and vietnamese_hint and vietnamese_hint.search(line):
                 groups.append("vi")
             in_line = cuts_by_line.get(i, [])
             if not groups and not in_line:
