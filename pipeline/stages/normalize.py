@@ -2,13 +2,13 @@
 
 ftfy is thorough but slow (~1.3 M chars/s here), and almost all text needs none of it. One numpy
 table lookup per character (``_char_flags``, done for a whole batch at once) tells which steps a
-document needs at all: control
-characters, odd spaces or line breaks, and where the fingerprints of what ftfy fixes could be (UTF-8
-read as cp1252/Latin-1, C1 controls, HTML entities, terminal escapes, surrogates, ligatures). Only
-the lines there are checked with the exact pattern, and only those that show damage go through
-``ftfy.fix_text`` (cached: scraped pages repeat their damaged lines). Everything else gets just NFC
-(skipped when a second table says the text passes the NFC quick check, or when already NFC) and
-whitespace tidying, each skipped when the flags say it is a no-op.
+document needs at all: control characters, odd spaces or line breaks, and where the fingerprints
+of what ftfy fixes could be (UTF-8 read as cp1252/Latin-1, C1 controls, HTML entities, terminal
+escapes, surrogates, ligatures). Only the lines there are checked with the exact pattern, and only
+those that show damage go through ``ftfy.fix_text`` (cached: scraped pages repeat their damaged
+lines). Everything else gets just NFC (skipped when a second table says the text passes the NFC
+quick check, or when already NFC) and whitespace tidying, each skipped when the flags say it is a
+no-op.
 """
 
 from __future__ import annotations
