@@ -62,3 +62,21 @@ def cumulative_powers(base: int | np.uint64, size: int) -> np.ndarray:
         table[0] = 1
         np.cumprod(np.full(size - 1, base, dtype=np.uint64), out=table[1:])
     return table
+
+
+def joined_code_points(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The code points of all ``texts`` end to end (one encode for a whole batch, not one per
+    text), and where each text starts: text ``i`` is ``codes[starts[i]:starts[i + 1]]``."""
+    starts = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum([len(t) for t in texts], out=starts[1:])
+    return code_points("".join(texts)), starts
+
+
+def segment_or(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Bitwise or of each segment ``values[starts[i]:starts[i + 1]]`` (0 for an empty one): which
+    bits occur anywhere in each text of a batch, in one call."""
+    out = np.zeros(len(starts) - 1, dtype=values.dtype)
+    nonempty = np.flatnonzero(np.diff(starts) > 0)
+    if nonempty.size:  # reduceat would give an empty segment the next value, so leave those out
+        out[nonempty] = np.bitwise_or.reduceat(values, starts[nonempty])
+    return out

@@ -8,6 +8,7 @@ import unicodedata
 from pathlib import Path
 
 import ftfy
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -18,6 +19,7 @@ from pipeline.stages.normalize import (
     _FTFY_CONFIG,
     _NEEDS_FTFY,
     Normalize,
+    _nfc_maybe_table,
     NormalizeConfig,
     fix_damaged_lines,
 )
@@ -150,3 +152,35 @@ _PIECES = [
 def test_fast_path_equals_plain_steps_on_generated_text(text):
     doc = normalized(text)
     assert (doc.text, doc.annotations.get("normalize", {})) == _reference_normalize(text)
+
+
+# -- whole batches: one table lookup for all documents, then each document on its own -------------
+
+
+def test_batch_gives_each_document_what_it_gets_alone():
+    """Clean, damaged, empty and whitespace-only documents side by side: the batch-level bits
+    (and the pair that joins one document to the next) must not leak between documents."""
+    texts = [CLEAN, "", *_fixture_texts(), "   ", "It wasnâ€™t clear.", "x", "Cafe\u0301  ", CLEAN + " "]
+    docs = [Document(id=str(i), text=t) for i, t in enumerate(texts)]
+    Normalize().process(docs)
+    for doc, text in zip(docs, texts):
+        assert (doc.text, doc.annotations.get("normalize", {})) == _reference_normalize(text), doc.id
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(_PIECES), max_size=12).map("".join), min_size=1, max_size=6))
+def test_batch_equals_plain_steps_on_generated_text(texts):
+    docs = [Document(id=str(i), text=t) for i, t in enumerate(texts)]
+    Normalize().process(docs)
+    assert [(d.text, d.annotations.get("normalize", {})) for d in docs] == [_reference_normalize(t) for t in texts]
+
+
+def test_nfc_quick_check_table_marks_every_character_that_can_change():
+    """A character outside the table is NFC on its own and never reorders nor composes."""
+    table = _nfc_maybe_table()
+    assert table[0x0301] and table[0x1161] and table[0x0B3E]  # combining acute, Hangul vowel, Oriya AA
+    assert not table[ord("é")] and not table[ord("a")] and not table[ord("카")] and not table[ord("漢")]
+    unmarked = (chr(c) for c in np.flatnonzero(table == 0).tolist())
+    assert all(unicodedata.normalize("NFC", c) == c and not unicodedata.combining(c) for c in unmarked)
+    # the second part of each canonical pair ("e" + U+0301) is marked, so "Cafe\u0301" is looked at
+    assert normalized("Cafe\u0301").text == "Café"

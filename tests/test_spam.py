@@ -13,7 +13,18 @@ from hypothesis import strategies as st
 from pipeline.config import ConfigError, load_config
 from pipeline.document import Document
 from pipeline.runner import run
-from pipeline.stages.spam import _SCRIPT_TRIGGER, Spam, SpamConfig, _has_script_trigger, _read_lexicon_file
+from pipeline.arrays import code_points
+from pipeline.stages.spam import (
+    _GROUP_COUNTS,
+    _SCRIPT_TRIGGER,
+    COUNT_GROUPS,
+    Spam,
+    SpamConfig,
+    _has_script_trigger,
+    _read_lexicon_file,
+    _stretches,
+    line_group_counts,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures" / "spam"
@@ -250,3 +261,68 @@ def test_vietnamese_precheck_passes_every_line_the_hint_matches(path):
     matched = [line for line in lines if stage.vietnamese_hint.search(line)]
     assert matched  # the fixtures hold Vietnamese terms
     assert all(stage._may_hint_vietnamese(line) for line in matched)
+
+
+# -- whole batches and the numpy letter counts -------------------------------------------------
+
+
+def test_batch_cuts_injections_and_keeps_glosses_document_by_document():
+    """The fast path is decided for the whole batch at once; each document still gets its own verdict."""
+    texts = [
+        "Kim Jong-un met Putin in Pyongyang. Visit 카지노 North Korea for the best deals.",
+        "",
+        "The word for casino in Korean is “카지노” and it is borrowed from English.",
+        "Plain English news with no foreign script at all.",
+        "Café owners in Zürich raised prices – “again”, they said.",
+        "Сегодня в Москве прошёл митинг.",
+    ]
+    titles = [None, "Seoul news 바카라사이트 today", None, "Weather report", None, None]
+    docs = [Document(str(i), t, metadata={"title": h} if h else {}) for i, (t, h) in enumerate(zip(texts, titles))]
+    Spam().process(docs)
+    alone = [clean(t) for t in texts]
+    assert [d.text for d in docs] == [d.text for d in alone]
+    assert docs[0].text == "Kim Jong-un met Putin in Pyongyang. Visit North Korea for the best deals."
+    assert [(r.rule, r.text) for r in docs[0].removals] == [("lexicon", "카지노")]
+    assert docs[2].text == texts[2] and not docs[2].removals  # a quoted gloss stays
+    assert docs[1].metadata["title"] == "Seoul news today"
+    assert [(r.rule, r.text, r.position) for r in docs[1].removals] == [("title_lexicon", "바카라사이트", -1)]
+    assert docs[3].metadata["title"] == "Weather report" and not docs[3].removals
+    assert docs[5].text == texts[5] and not docs[5].removals  # a Russian document is not foreign to itself
+
+
+def _regex_line_counts(text: str) -> list[list[int]]:
+    """The definition ``line_group_counts`` follows: letters per line and group, by ``_GROUP_COUNTS``."""
+    counts = [[0] * len(COUNT_GROUPS) for _ in range(text.count("\n") + 1)]
+    for m in _GROUP_COUNTS.finditer(text):
+        counts[text.count("\n", 0, m.start())][COUNT_GROUPS.index(m.lastgroup)] += len(m.group()) - m.group().count(" ")
+    return counts
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Visit 카지노사이트 North Korea\nΑθήνα: Greek letters glue onto Latin ones in αβγabc and 2024년\n\n",
+        "東京都、新型コロナ　感染者 ー々〆 ๑๒ ไทย\nкирилл ё and Ελλάδα-Greece, ʼokina",
+        "",
+    ],
+)
+def test_line_group_counts_match_the_regex_count(text):
+    assert line_group_counts(code_points(text), text.count("\n") + 1).tolist() == _regex_line_counts(text)
+
+
+def test_line_group_counts_by_hand():
+    counts = line_group_counts(code_points("Visit 카지노 now\nαβγabc"), 2)
+    by_name = [dict(zip(COUNT_GROUPS, row)) for row in counts.tolist()]
+    assert by_name[0] == {"cjk": 3, "cyrillic": 0, "latin": 8, "other": 0, "thai": 0}
+    assert by_name[1] == {"cjk": 0, "cyrillic": 0, "latin": 0, "other": 6, "thai": 0}  # one \p{L}+ match
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(alphabet=MIXED_ALPHABET + "αβγ\u0301ʼ〇๑", max_size=80))
+def test_line_group_counts_match_the_regex_count_on_generated_text(text):
+    assert line_group_counts(code_points(text), text.count("\n") + 1).tolist() == _regex_line_counts(text)
+
+
+def test_stretches_of_consecutive_lines():
+    assert _stretches([1, 2, 5, 7, 8, 9]) == [(1, 2), (5, 5), (7, 9)]
+    assert _stretches([]) == []

@@ -1,12 +1,14 @@
 """normalize: repair mojibake and Unicode (ftfy), drop control characters, tidy whitespace.
 
 ftfy is thorough but slow (~1.3 M chars/s here), and almost all text needs none of it. One numpy
-table lookup per character (``_char_flags``) tells which steps a document needs at all: control
-characters, odd spaces or line breaks, and where the fingerprints of what ftfy fixes could be (UTF-8
-read as cp1252/Latin-1, C1 controls, HTML entities, terminal escapes, surrogates, ligatures). Only
-the lines there are checked with the exact pattern, and only those that show damage go through
-``ftfy.fix_text`` (cached: scraped pages repeat their damaged lines). Everything else gets just NFC
-(skipped when already NFC) and whitespace tidying, each skipped when the flags say it is a no-op.
+table lookup per character (``_char_flags``, done for a whole batch at once) tells which steps a
+document needs at all: control characters, odd spaces or line breaks, and where the fingerprints
+of what ftfy fixes could be (UTF-8 read as cp1252/Latin-1, C1 controls, HTML entities, terminal
+escapes, surrogates, ligatures). Only the lines there are checked with the exact pattern, and only
+those that show damage go through ``ftfy.fix_text`` (cached: scraped pages repeat their damaged
+lines). Everything else gets just NFC (skipped when a second table says the text passes the NFC
+quick check, or when already NFC) and whitespace tidying, each skipped when the flags say it is a
+no-op.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import ftfy
 import numpy as np
 from ftfy import TextFixerConfig
 
-from ..arrays import code_points
+from ..arrays import code_points, joined_code_points, segment_or
 from ..document import Document
 from .base import Stage, StageConfig
 
@@ -68,6 +70,7 @@ _CLASS_BITS = {
     rf"[{_DAMAGE_MARKS}\x1b&]": _MARK,  # damage on its own, or the start of an escape or entity
 }
 _TIDY, _DAMAGE = 1, 2  # pair bits: two spaces, or a space beside a line break; a damage candidate
+_ACTION_NEEDED = _MARK | _LINE_BREAK | _CONTROL_CHAR | _ODD_SPACE  # class bits a text is not left alone with
 
 
 def _flag_tables() -> tuple[np.ndarray, np.ndarray]:
@@ -83,6 +86,27 @@ def _flag_tables() -> tuple[np.ndarray, np.ndarray]:
 
 
 _CHAR_FLAGS, _PAIR_FLAGS = _flag_tables()
+
+
+@lru_cache(maxsize=1)
+def _nfc_maybe_table() -> np.ndarray:
+    """1 at each code point that can keep a text from being NFC: combining marks, characters NFC
+    replaces, and those that can compose with the one before (second parts of canonical
+    decompositions, Hangul jamo). A text with none passes Unicode's NFC quick check, so it is NFC
+    without ``unicodedata.is_normalized`` reading it (no code point from U+30000 up decomposes)."""
+    table = np.zeros(0x110000, dtype=np.uint8)
+    table[0x1100:0x1200] = 1
+    for code in range(0x30000):
+        char = chr(code)
+        if unicodedata.combining(char):
+            table[code] = 1
+            continue
+        decomposition = unicodedata.decomposition(char)
+        if decomposition and decomposition[0] != "<":  # canonical, not compatibility
+            table[[int(part, 16) for part in decomposition.split()[1:]]] = 1
+            if unicodedata.normalize("NFC", char) != char:
+                table[code] = 1
+    return table
 
 _FTFY_CONFIG = TextFixerConfig(
     uncurl_quotes=False,  # curly quotes are correct text, not damage
@@ -107,34 +131,59 @@ class Normalize(Stage):
     Config = NormalizeConfig
     config: NormalizeConfig
 
+    def __init__(self, config: NormalizeConfig | None = None, context=None):
+        super().__init__(config, context)
+        _nfc_maybe_table()  # built here, so forked workers inherit it
+
     def process(self, batch: list[Document]) -> None:
         cfg = self.config
-        for doc in batch:
+        codes, starts = joined_code_points([doc.text for doc in batch])
+        batch_flags = _CHAR_FLAGS.take(codes)  # one lookup for the batch, then a view per document
+        present_bits = segment_or(batch_flags, starts).tolist()
+        # pair bits of each document's pairs, plus the one into the next document: a superset, so a
+        # document without _DAMAGE or _TIDY there surely has none
+        batch_pairs = _pair_flags(batch_flags)
+        pair_bits = segment_or(batch_pairs, np.minimum(starts, batch_pairs.size)).tolist()
+        if cfg.unicode_form == "NFC":
+            may_not_be_nfc = segment_or(_nfc_maybe_table().take(codes), starts).tolist()
+        else:
+            may_not_be_nfc = [1] * len(batch)
+        bounds = starts.tolist()
+        for i, doc in enumerate(batch):
             text = doc.text
-            flags: np.ndarray | None = _char_flags(text)
+            flags: np.ndarray | None = batch_flags[bounds[i] : bounds[i + 1]]
+            present, pair_present = present_bits[i], pair_bits[i]
+            if not (cfg.always_ftfy or present & _ACTION_NEEDED or pair_present & (_DAMAGE | _TIDY)) and (
+                not may_not_be_nfc[i] or unicodedata.is_normalized(cfg.unicode_form, text)  # type: ignore[arg-type]
+            ):  # nothing to repair: what the steps below would do, without looking at the text again
+                doc.text = _tidy(text, False, False) if cfg.collapse_whitespace else text
+                continue
             found: dict[str, int | bool] = {}
+            pairs: np.ndarray | None = batch_pairs[bounds[i] : max(bounds[i], bounds[i + 1] - 1)]  # this text's own
             if cfg.ftfy:
-                fixed = ftfy.fix_text(text, _FTFY_CONFIG) if cfg.always_ftfy else fix_damaged_lines(text, flags)
+                fixed = ftfy.fix_text(text, _FTFY_CONFIG) if cfg.always_ftfy else fix_damaged_lines(text, flags, pairs)
                 if fixed != text:
                     found["ftfy_fixed"] = True
-                    text, flags = fixed, None
-            if not unicodedata.is_normalized(cfg.unicode_form, text):  # type: ignore[arg-type]
+                    text, flags, pairs = fixed, None, None
+            if (pairs is None or may_not_be_nfc[i]) and not unicodedata.is_normalized(cfg.unicode_form, text):  # type: ignore[arg-type]
                 text = unicodedata.normalize(cfg.unicode_form, text)  # type: ignore[arg-type]
                 found["unicode_normalized"] = True
-                flags = None
+                flags = pairs = None
             if flags is None:  # the text changed: look again
                 flags = _char_flags(text)
-            present = _present(flags)
+            present = _present(flags) if pairs is None else present
             if present & _LINE_BREAK:
                 text = _LINE_BREAKS.sub("\n", text)
-                flags = _char_flags(text)
+                flags, pairs = _char_flags(text), None
             if present & _CONTROL_CHAR:
                 before = len(text)
                 text = _CONTROL.sub("", text)
                 found["control_chars_removed"] = before - len(text)
-                flags = flags[(flags & _CONTROL_CHAR) == 0]
-            if cfg.collapse_whitespace:
-                text = tidy_whitespace(text, flags)
+                flags, pairs = flags[(flags & _CONTROL_CHAR) == 0], None
+            if cfg.collapse_whitespace and pairs is not None:  # text and flags as in the batch: bits known
+                text = _tidy(text, bool(present & _ODD_SPACE), bool(pair_present & _TIDY))
+            elif cfg.collapse_whitespace:
+                text = tidy_whitespace(text, flags, pairs)
             if found:
                 doc.annotations[self.name] = found
             doc.text = text
@@ -157,16 +206,17 @@ def _present(flags: np.ndarray) -> int:
     return int(np.bitwise_or.reduce(flags)) if flags.size else 0
 
 
-def fix_damaged_lines(text: str, flags: np.ndarray | None = None) -> str:
+def fix_damaged_lines(text: str, flags: np.ndarray | None = None, pairs: np.ndarray | None = None) -> str:
     """ftfy on just the lines that show damage.
 
     ``ftfy.fix_text`` works line by line anyway, so fixing only the lines the fast check flags gives
     the same result while a 50 KB page with one stray ``&amp;`` costs one short line, not the page.
     The flags (``_char_flags(text)``, if the caller has them) give every position where the exact
-    pattern could match (a superset); it is tried at those positions only.
+    pattern could match (a superset); it is tried at those positions only. ``pairs`` are
+    ``_pair_flags(flags)``, if the caller has them too.
     """
     flags = _char_flags(text) if flags is None else flags
-    pairs = _pair_flags(flags)
+    pairs = _pair_flags(flags) if pairs is None else pairs
     if not (_present(pairs) & _DAMAGE or (flags.size and flags[0] & _MARK)):
         return text
     candidates = np.flatnonzero(pairs & _DAMAGE) + 1
@@ -195,15 +245,23 @@ def _fix_line(line: str) -> str:
     return ftfy.fix_text(line, _FTFY_CONFIG)
 
 
-def tidy_whitespace(text: str, flags: np.ndarray | None = None) -> str:
+def tidy_whitespace(text: str, flags: np.ndarray | None = None, pairs: np.ndarray | None = None) -> str:
     """One space between words, no spaces at line ends, at most one blank line in a row.
 
-    ``flags`` (``_char_flags(text)``, if the caller has them) tell which rewrites can change anything.
+    ``flags`` (``_char_flags(text)``) and ``pairs`` (``_pair_flags(flags)``), if the caller has
+    them, tell which rewrites can change anything.
     """
     flags = _char_flags(text) if flags is None else flags
-    if _present(flags) & _ODD_SPACE:
+    pairs = _pair_flags(flags) if pairs is None else pairs
+    return _tidy(text, bool(_present(flags) & _ODD_SPACE), bool(_present(pairs) & _TIDY))
+
+
+def _tidy(text: str, odd_spaces: bool, space_runs: bool) -> str:
+    """``tidy_whitespace`` told whether odd spaces, and runs of spaces or spaces beside line
+    breaks, may occur (each rewrite is a no-op where it finds nothing)."""
+    if odd_spaces:
         text = _ODD_SPACES.sub(" ", text)
-    if _present(_pair_flags(flags)) & _TIDY:  # each rewrite is a no-op where it finds nothing
+    if space_runs:
         text = _SPACE_RUNS.sub(" ", text)
         text = _LINE_EDGE_SPACES.sub("\n", text)
     if "\n\n\n" in text:

@@ -28,6 +28,7 @@ from itertools import accumulate
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Iterator
 from importlib import resources
 import re
 
@@ -35,7 +36,7 @@ import numpy as np
 import regex
 from pydantic import Field
 
-from ..arrays import code_points
+from ..arrays import code_points, joined_code_points, segment_or
 from ..document import Document
 from ..lexicons import stopwords
 from .base import Stage, StageConfig
@@ -77,6 +78,64 @@ def _script_trigger_table() -> np.ndarray:
 def _has_script_trigger(text: str) -> bool:
     codes = code_points(text)
     return bool(_script_trigger_table().take(codes).any())
+_TRIGGER, _PLAIN_LETTER = 1, 2  # bits of ``Spam.trigger_table``
+# Letter counts per line and group, as ``_GROUP_COUNTS`` counts them, in numpy: columns in name order
+# (so argmax breaks ties as ``max(sorted(...))`` does), then a column for characters not counted.
+COUNT_GROUPS = tuple(sorted([*GROUP_CLASSES, "other"]))
+_COLUMN = {g: i for i, g in enumerate(COUNT_GROUPS)}
+_NOT_COUNTED, _LETTER = len(COUNT_GROUPS), 8  # group code of other characters; bit of every \p{L}
+_VIETNAMESE_BIT, _PLAIN_LETTER_BIT = 16, 32  # bits of ``Spam.char_table``: what ``_may_hint_vietnamese`` looks for
+
+
+@lru_cache(maxsize=1)
+def _group_table() -> np.ndarray:
+    """Per code point: its group's column (first class of ``GROUP_CLASSES`` that holds it, "other"
+    for any other letter, ``_NOT_COUNTED`` else), plus ``_LETTER`` for letters."""
+    every_code_point = "".join(map(chr, range(0x110000)))
+    table = np.full(0x110000, _NOT_COUNTED, dtype=np.uint8)
+    for pattern, column in [(r"\p{L}+", _COLUMN["other"]), *((f"[{c}]+", _COLUMN[g]) for g, c in reversed(GROUP_CLASSES.items()))]:
+        for block in regex.finditer(pattern, every_code_point):
+            table[block.start() : block.end()] = column
+    for block in regex.finditer(r"\p{L}+", every_code_point):
+        table[block.start() : block.end()] |= _LETTER
+    return table
+
+
+@lru_cache(maxsize=4)
+def _trigger_table(plain_letters: str) -> np.ndarray:
+    """``_TRIGGER`` where ``_script_trigger_table`` is set, ``_PLAIN_LETTER`` at ``plain_letters``."""
+    table = _script_trigger_table().astype(np.uint8)
+    table[[ord(c) for c in plain_letters]] |= _PLAIN_LETTER
+    return table
+
+
+@lru_cache(maxsize=4)
+def _char_table(plain_letters: str) -> np.ndarray:
+    """``_group_table`` plus the bits of what ``Spam._may_hint_vietnamese`` looks for."""
+    table = _group_table().copy()
+    vietnamese = [m.start() for m in _VIETNAMESE_LETTER_ANY_CASE.finditer("".join(map(chr, range(0x110000))))]
+    table[vietnamese] |= _VIETNAMESE_BIT
+    table[[ord(c) for c in plain_letters]] |= _PLAIN_LETTER_BIT
+    return table
+
+
+def line_group_counts(codes: np.ndarray, lines: int, table: np.ndarray | None = None) -> np.ndarray:
+    """Characters of each group on each line (``lines`` x ``COUNT_GROUPS``), counted as
+    ``_GROUP_COUNTS.finditer`` does: letters after an "other" letter in the same unbroken stretch of
+    letters belong to its match (\\p{L}+), so count as "other" too; spaces do not count.
+    ``table`` is ``_group_table().take(codes)``, if the caller has it."""
+    table = _group_table().take(codes) if table is None else table
+    group = table & 7
+    other = group == _COLUMN["other"]
+    if other.any():
+        position = np.arange(codes.size)
+        last_other = np.maximum.accumulate(np.where(other, position, -1))
+        last_break = np.maximum.accumulate(np.where(table & _LETTER, -1, position))
+        group[(table & _LETTER != 0) & (last_other > last_break)] = _COLUMN["other"]
+    line = np.cumsum(codes == 10)  # a line break itself is not counted
+    width = _NOT_COUNTED + 1
+    counts = np.bincount(line * width + group, minlength=lines * width)
+    return counts.reshape(lines, width)[:, :_NOT_COUNTED]
 _VIETNAMESE_LETTER = regex.compile(f"[{_VIETNAMESE_ONLY}]")
 _VIETNAMESE_LETTER_ANY_CASE = re.compile(f"[{_VIETNAMESE_ONLY}]", re.IGNORECASE)  # as in ``_vietnamese_hint``
 _ASCII_LETTER = re.compile("[A-Za-z]")
@@ -93,6 +152,7 @@ _URL = regex.compile(r"(?:https?://|www\.)\S+|\b[\w-]+\.(?:com|net|org|info|xyz|
 OPENERS = "([{（［【「『〈《«‹“‘\"'„‚"
 CLOSERS = ")]}）］】」』〉》»›”’\"'“‘"
 _PAIR_MARKS = "()[]{}（）［］【】「」『』〈〉《》«»‹›“”\"„"  # no single quotes: apostrophes
+_WORD = re.compile("[^ ]+")
 _PAIR_MARK = re.compile(f"[{re.escape(_PAIR_MARKS)}]")
 _OTHER_LETTER = {g: regex.compile(rf"(?![{cls}])[\p{{L}}\d]") for g, cls in GROUP_CLASSES.items()}  # or digit: "(20,4 룰렛게임 %)"
 _ATTACHING = ",.;:!?…)]}%）］】」』〉》»›”’\"'。、，！？；："
@@ -254,22 +314,24 @@ class Spam(Stage):
     def __init__(self, config: SpamConfig | None = None, context=None):
         super().__init__(config, context)
         self.lexicons = load_lexicons(tuple(self.config.languages))
-        _script_trigger_table()  # built here, so forked workers inherit it
         self.vietnamese_hint = _vietnamese_hint(self.lexicons)
         self.plain_terms = self.lexicons["vi"].plain_terms if "vi" in self.lexicons else ()
         self.plain_letters = "".join(sorted({c for t in self.plain_terms for c in t + t.upper() if not c.isascii()}))
+        _trigger_table(self.plain_letters), _char_table(self.plain_letters)  # built here: forked workers inherit them
+
+    # tables looked up (cached per process), not attributes: a pickled stage stays small
+    @property
+    def trigger_table(self) -> np.ndarray:
+        return _trigger_table(self.plain_letters)
+
+    @property
+    def char_table(self) -> np.ndarray:
+        return _char_table(self.plain_letters)
 
     def triggered(self, text: str) -> bool:
-        """Could any rule fire? Script blocks first (one stdlib scan), then Vietnamese terms whose
-        letters are not Vietnamese-only ("game bài"), looked up only if their accents occur."""
-        if text.isascii():
-            return False
-        if _has_script_trigger(text):
-            return True
-        if self.plain_terms and any(c in text for c in self.plain_letters):
-            lowered = text.lower()
-            return any(t in lowered for t in self.plain_terms)
-        return False
+        """Could any rule fire? Script blocks first, then Vietnamese terms whose letters are not
+        Vietnamese-only ("game bài"), looked up only if their accents occur."""
+        return self._triggered_by(text, int(self._trigger_bits([text])[0]))
 
     def _may_hint_vietnamese(self, text: str) -> bool:
         """Could ``vietnamese_hint`` match? A Vietnamese-only letter, or an accented letter of a term
@@ -279,20 +341,39 @@ class Spam(Stage):
         return bool(_VIETNAMESE_LETTER_ANY_CASE.search(text)) or any(c in text for c in self.plain_letters)
 
     def process(self, batch: list[Document]) -> None:
-        for doc in batch:
-            if self.triggered(doc.text):  # fast path: otherwise nothing any rule could match
+        titles = [doc.metadata.get("title") if self.config.clean_title else None for doc in batch]
+        titles = [title if isinstance(title, str) else None for title in titles]
+        texts = [doc.text for doc in batch] + [title for title in titles if title is not None]
+        bits = iter(self._trigger_bits(texts).tolist())
+        text_bits = [next(bits) for _ in batch]
+        for doc, title, doc_bits in zip(batch, titles, text_bits):
+            if doc_bits and self._triggered_by(doc.text, doc_bits):  # fast path: otherwise no rule could match
                 self._clean(doc)
-            title = doc.metadata.get("title")
-            if self.config.clean_title and isinstance(title, str) and self.triggered(title):
+            if title is not None and (title_bits := next(bits)) and self._triggered_by(title, title_bits):
                 self._clean_title(doc, title)
 
+    def _trigger_bits(self, texts: list[str]) -> np.ndarray:
+        """Per text, ``_TRIGGER`` if a script block of ``_SCRIPT_TRIGGER`` occurs in it, plus
+        ``_PLAIN_LETTER`` if an accented letter of a plain Vietnamese term does: one table lookup
+        over the whole batch joined (most batches have few such texts)."""
+        codes, starts = joined_code_points(texts)
+        return segment_or(self.trigger_table.take(codes), starts)
+
+    def _triggered_by(self, text: str, bits: int) -> bool:
+        if bits & _TRIGGER:
+            return True
+        if bits & _PLAIN_LETTER:
+            lowered = text.lower()
+            return any(t in lowered for t in self.plain_terms)
+        return False
+
     # -- analysis --------------------------------------------------------------------------------
-    def _weighted_main(self, counts: Counter[str], default: str = "none") -> str:
+    def _weighted_main(self, counts: dict[str, int], default: str = "none") -> str:
         """The script group with most letters (CJK characters weighted, being denser)."""
         weighted = {g: n * (self.config.cjk_weight if g == "cjk" else 1) for g, n in counts.items() if n > 0}
         return max(sorted(weighted), key=weighted.__getitem__) if weighted else default
 
-    def _candidate_groups(self, counts: Counter[str]) -> set[str]:
+    def _candidate_groups(self, counts: dict[str, int]) -> set[str]:
         """Groups whose runs on this line need judging. Runs of the line's main group only matter if
         leaving out lexicon and quoted runs could make another group main, i.e. other letters weigh
         at least a quarter as much (a short line full of injections), not a stray "KBS" or "ʼ"."""
@@ -345,7 +426,7 @@ class Spam(Stage):
         the segment is a phrase and stays whole. Other words of a spam cluster ("казино вулкан") are
         spam too (rule ``campaign``).
         """
-        words = [(start + m.start(), start + m.end()) for m in regex.finditer(r"[^ ]+", text)]
+        words = [(start + m.start(), start + m.end()) for m in _WORD.finditer(text)]
         if group not in self.lexicons:
             return [_Run(group, start, start + len(text), text, False, None)]
         # Korean words apart from Chinese/Japanese ones (Japanese mixes Han and Kana across words)
@@ -409,49 +490,42 @@ class Spam(Stage):
         line's own prose: lexicon runs and quoted/bracketed runs are left out of that count, so a
         short line full of injected keywords is still an English line.
         """
-        line_starts = [0] + [m.end() for m in regex.finditer("\n", text)]
+        codes = code_points(text)
+        line_starts = [0, *(np.flatnonzero(codes == 10) + 1).tolist()]
         line_of = lambda pos: bisect_right(line_starts, pos) - 1
-        per_line: list[Counter[str]] = [Counter() for _ in line_starts]
-        total: Counter[str] = Counter()
-        line, next_start = 0, line_starts[1] if len(line_starts) > 1 else len(text) + 1
-        for m in _GROUP_COUNTS.finditer(text):  # in order: the line only moves forward
-            start = m.start()
-            while start >= next_start:
-                line += 1
-                next_start = line_starts[line + 1] if line + 1 < len(line_starts) else len(text) + 1
-            stretch = m.group()
-            n = len(stretch) - stretch.count(" ")
-            per_line[line][m.lastgroup] += n
-            total[m.lastgroup] += n
-        raw_counts = [Counter(c) for c in per_line]
-        main = self._weighted_main(total, "other")
-        raw_line_mains = [self._weighted_main(c) for c in per_line]
+        looked_up = self.char_table.take(codes)
+        per_line = line_group_counts(codes, len(line_starts), looked_up)  # letters per line and group
+        bits = int(np.bitwise_or.reduce(looked_up)) if codes.size else 0
+        # a few lines of five counts each: plain dicts beat numpy calls on arrays this small
+        raw_counts = [{g: n for g, n in zip(COUNT_GROUPS, row) if n} for row in per_line.tolist()]
+        main = self._weighted_main(dict(zip(COUNT_GROUPS, per_line.sum(axis=0).tolist())), "other")
+        raw_line_mains = [self._weighted_main(c) for c in raw_counts]
 
         # lines where a group's runs may be foreign: other letters there, and not a token few of them
         # (a line in one script is judged whole below, as a possible keyword line)
-        candidates = [self._candidate_groups(c) for c in per_line]
+        candidates = [self._candidate_groups(c) for c in raw_counts]
         runs: list[_Run] = []
         for group in RUN_GROUPS:
-            if not any(group in c for c in candidates):
-                continue
-            for match in _RUNS[group].finditer(text):
+            for match in _run_matches(group, text, line_starts, [i for i, c in enumerate(candidates) if group in c]):
                 start, end = match.span()
-                if group not in candidates[line_of(start)]:
-                    continue
                 enclosed = _enclosed(text, start, end, group)
                 rule = None if enclosed else self._lexicon_rule(group, match.group())
                 if enclosed or rule or " " not in match.group():
                     runs.append(_Run(group, start, end, match.group(), enclosed, rule))
                 else:  # "淘宝 スロットアプリ": a legit word next to an injected one
                     runs += self._split_run(group, start, match.group())
+        prose_counts = [dict(c) for c in raw_counts]
         for run in runs:
             if run.enclosed or run.rule:  # not the line's own prose
-                per_line[line_of(run.start)][run.group] -= _letters(run.text)
-        line_mains = [self._weighted_main(c, main) for c in per_line]
+                line_counts = prose_counts[line_of(run.start)]
+                line_counts[run.group] = line_counts.get(run.group, 0) - _letters(run.text)
+        line_mains = [self._weighted_main(c, main) for c in prose_counts]
 
         cuts: list[_Cut] = []
         # the hint has no lookaround: a line can only match it if the whole text does
-        vietnamese_hint = self.vietnamese_hint if self._may_hint_vietnamese(text) and self.vietnamese_hint.search(text) else None
+        # (``_may_hint_vietnamese`` from the table bits; with a Vietnamese-only letter the hint matches)
+        may_hint = self.vietnamese_hint is not None and bits & (_VIETNAMESE_BIT | _PLAIN_LETTER_BIT)
+        vietnamese_hint = self.vietnamese_hint if may_hint and (bits & _VIETNAMESE_BIT or self.vietnamese_hint.search(text)) else None
         if "latin" in line_mains and vietnamese_hint and not _plainly_vietnamese(text):
             vi_spans = [m.span() for m in self.lexicons["vi"].inline.finditer(text)]
             if vi_spans and not self._is_vietnamese(text, vi_spans):
@@ -492,8 +566,8 @@ class Spam(Stage):
             if not line.strip():
                 continue
             lines += 1
-            groups = [g for g in RUN_GROUPS if raw_counts[i][g]]
-            if raw_counts[i]["latin"] and vietnamese_hint and vietnamese_hint.search(line):
+            groups = [g for g in RUN_GROUPS if raw_counts[i].get(g)]
+            if raw_counts[i].get("latin") and vietnamese_hint and vietnamese_hint.search(line):
                 groups.append("vi")
             in_line = cuts_by_line.get(i, [])
             if not groups and not in_line:
@@ -585,6 +659,25 @@ def _plainly_vietnamese(text: str) -> bool:
     English page with injected Vietnamese spam ~1 %), so no need to look for betting terms."""
     marked = len(_VIETNAMESE_LETTER.findall(text))
     return marked >= 20 and marked >= 0.08 * len(_ASCII_LETTER.findall(text))
+
+
+def _run_matches(group: str, text: str, line_starts: list[int], lines: list[int]) -> Iterator[regex.Match]:
+    """The group's runs on the given (sorted) lines: runs never cross a line, so the rest of the
+    text need not be searched."""
+    for first, last in _stretches(lines):
+        end = line_starts[last + 1] - 1 if last + 1 < len(line_starts) else len(text)
+        yield from _RUNS[group].finditer(text, line_starts[first], end)
+
+
+def _stretches(numbers: list[int]) -> list[tuple[int, int]]:
+    """Sorted ``numbers`` as (first, last) of each stretch of consecutive ones: [1, 2, 5] -> (1, 2), (5, 5)."""
+    out: list[tuple[int, int]] = []
+    for n in numbers:
+        if out and out[-1][1] == n - 1:
+            out[-1] = (out[-1][0], n)
+        else:
+            out.append((n, n))
+    return out
 
 
 def _gaps(spans: list[tuple[int, int]], length: int) -> list[tuple[int, int]]:
