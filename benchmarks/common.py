@@ -20,6 +20,7 @@ from pipeline.stages import RunContext, stage_class
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("WINNOW_DATA", ROOT.parent / "shared" / "data"))
 RESULTS_DIR = ROOT / "benchmarks" / "results"
+CORPUS_DIR = Path(os.environ.get("WINNOW_CORPUS_DIR", ROOT / "benchmarks" / "corpus"))  # built by `make bench`
 DEFAULT_CONFIG = ROOT / "configs" / "default.yaml"
 
 

@@ -14,12 +14,12 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.common import DEFAULT_CONFIG, build_stages
+from benchmarks.common import CORPUS_DIR, DEFAULT_CONFIG, build_stages
 from pipeline.config import load_config
 from pipeline.document import Document
 from pipeline.readers import Reader
 
-CORPUS = Path("/work/main/benchmarks/corpus/synthetic-10000-s0-v1.jsonl.zst")
+CORPUS = CORPUS_DIR / "synthetic-10000-s0-v1.jsonl.zst"
 BATCH = 256
 
 

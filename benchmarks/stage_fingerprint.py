@@ -31,11 +31,10 @@ from typing import Any, Callable
 
 import orjson
 
-from benchmarks.common import DATA_DIR, build_stages, read_jsonl_gz
+from benchmarks.common import CORPUS_DIR, DATA_DIR, build_stages, read_jsonl_gz
 from pipeline.document import Document
 from pipeline.readers import Reader
 
-CORPUS_DIR = Path("/work/main/benchmarks/corpus")
 BATCH = 256
 
 
