@@ -33,7 +33,7 @@ import regex
 from pydantic import BaseModel, ConfigDict, Field
 
 from .arrays import code_points, cumulative_powers, lowered_code_points, mix64
-from .boilerplate_rules import AFFIXES, EDGE_CHARS, PREFIXES, AnchoredPatterns, PhraseRules
+from .boilerplate_rules import AFFIXES, EDGE_CHARS, PREFIXED_AFFIXES, PREFIXES, AnchoredPatterns, PhraseRules
 
 _TERMINAL = frozenset(".!?…;:。！？")
 _LAST_CHAR = itemgetter(slice(-1, None))  # "" for an empty line
@@ -68,7 +68,7 @@ def _with_punctuation(words, prefixes: bool = False) -> frozenset[str]:
     """Words plus their forms with punctuation attached (tokens are split on whitespace only)."""
     out = {word + affix for word in words for affix in AFFIXES}
     if prefixes:
-        out |= {prefix + word for word in words for prefix in PREFIXES}
+        out |= {prefix + word + affix for word in words for prefix in PREFIXES for affix in PREFIXED_AFFIXES}
     return frozenset(out)
 
 

@@ -42,6 +42,8 @@ _MAX_EXPANSION = 4000
 # punctuation that stays attached to a word when a line is split on whitespace
 AFFIXES = ("", ",", ".", ":", ";", "!", "?", ")", '"', "”", "»", "'")
 PREFIXES = ("(", '"', "„", "“", "«", "»", "'")
+# what may follow a word that has a prefix: "(dpa)", "(Foto: N. N.)"
+PREFIXED_AFFIXES = ("", ")", ":")
 _PUNCT = re.compile(r"[^\w\s@©]+")
 
 
@@ -97,8 +99,8 @@ class AnchoredPatterns:
                 for affix in AFFIXES:
                     cached.setdefault(word + affix, ks)
                 for prefix in PREFIXES:
-                    cached.setdefault(prefix + word, ks)
-                    cached.setdefault(prefix + word + ")", ks)
+                    for affix in PREFIXED_AFFIXES:
+                        cached.setdefault(prefix + word + affix, ks)
             object.__setattr__(self, "_by_token", cached)
         return cached
 
