@@ -371,7 +371,7 @@ class LineClassifier:
         self.is_section[list(self.section_codes - self.comment_codes)] = True
         self.is_comments[list(self.comment_codes)] = True
         self.is_meta = np.zeros(256, dtype=bool)
-        self.is_meta[[self.names.code(n) for n in ("byline", "date", "credit", "title", "share")]] = True
+        self.is_meta[[self.names.code(n) for n in ("byline", "date", "credit", "caption", "title", "share")]] = True
 
     # -- features -------------------------------------------------------------------------------
     def _split(self, text: str, lower: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -761,7 +761,7 @@ class LineClassifier:
         for a, d in zip(clusters.first[kept].tolist(), clusters.doc[kept].tolist()):
             j, taken = a - 1, 0  # headings: the lines right above a kept cluster
             while j >= starts[d] and taken < p.heading_lookback:
-                if nonblank_l[j] and not meta_l[codes_l[j]]:  # look past "By ...", dates and share buttons
+                if nonblank_l[j] and not meta_l[codes_l[j]]:  # look past "By ...", dates, captions and share buttons
                     if codes_l[j] or good_l[j]:
                         break
                     protected[j] = True
