@@ -72,7 +72,7 @@ def test_every_removed_line_is_logged_where_it_was(page):
 
 def test_language_is_guessed_from_stopwords():
     langs = {page[:2]: clean((FIXTURES / f"{page}.txt").read_text(encoding="utf-8")).annotations["boilerplate"]["language"] for page in PAGES}
-    assert langs == {"de": "de", "en": "en", "es": "es", "fr": "fr", "pl": "pl"}
+    assert langs == {"de": "de", "en": "en", "es": "es", "fr": "fr", "it": "it", "pl": "pl", "pt": "pt"}
 
 
 def test_article_sentences_with_boilerplate_words_stay():
