@@ -33,7 +33,7 @@ import regex
 from pydantic import BaseModel, ConfigDict, Field
 
 from .arrays import code_points, cumulative_powers, lowered_code_points, mix64
-from .boilerplate_rules import AFFIXES, EDGE_CHARS, PREFIXES, AnchoredPatterns, PhraseRules
+from .boilerplate_rules import AFFIXES, EDGE_CHARS, PREFIXED_AFFIXES, PREFIXES, AnchoredPatterns, PhraseRules
 
 _TERMINAL = frozenset(".!?…;:。！？")
 _LAST_CHAR = itemgetter(slice(-1, None))  # "" for an empty line
@@ -68,7 +68,7 @@ def _with_punctuation(words, prefixes: bool = False) -> frozenset[str]:
     """Words plus their forms with punctuation attached (tokens are split on whitespace only)."""
     out = {word + affix for word in words for affix in AFFIXES}
     if prefixes:
-        out |= {prefix + word for word in words for prefix in PREFIXES}
+        out |= {prefix + word + affix for word in words for prefix in PREFIXES for affix in PREFIXED_AFFIXES}
     return frozenset(out)
 
 
@@ -371,7 +371,7 @@ class LineClassifier:
         self.is_section[list(self.section_codes - self.comment_codes)] = True
         self.is_comments[list(self.comment_codes)] = True
         self.is_meta = np.zeros(256, dtype=bool)
-        self.is_meta[[self.names.code(n) for n in ("byline", "date", "credit", "title")]] = True
+        self.is_meta[[self.names.code(n) for n in ("byline", "date", "credit", "caption", "title", "share")]] = True
 
     # -- features -------------------------------------------------------------------------------
     def _split(self, text: str, lower: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -761,7 +761,7 @@ class LineClassifier:
         for a, d in zip(clusters.first[kept].tolist(), clusters.doc[kept].tolist()):
             j, taken = a - 1, 0  # headings: the lines right above a kept cluster
             while j >= starts[d] and taken < p.heading_lookback:
-                if nonblank_l[j] and not meta_l[codes_l[j]]:  # look past "By ..." and dates
+                if nonblank_l[j] and not meta_l[codes_l[j]]:  # look past "By ...", dates, captions and share buttons
                     if codes_l[j] or good_l[j]:
                         break
                     protected[j] = True

@@ -42,6 +42,8 @@ _MAX_EXPANSION = 4000
 # punctuation that stays attached to a word when a line is split on whitespace
 AFFIXES = ("", ",", ".", ":", ";", "!", "?", ")", '"', "”", "»", "'")
 PREFIXES = ("(", '"', "„", "“", "«", "»", "'")
+# what may follow a word that has a prefix: "(dpa)", "(Foto: N. N.)"
+PREFIXED_AFFIXES = ("", ")", ":")
 _PUNCT = re.compile(r"[^\w\s@©]+")
 
 
@@ -97,8 +99,8 @@ class AnchoredPatterns:
                 for affix in AFFIXES:
                     cached.setdefault(word + affix, ks)
                 for prefix in PREFIXES:
-                    cached.setdefault(prefix + word, ks)
-                    cached.setdefault(prefix + word + ")", ks)
+                    for affix in PREFIXED_AFFIXES:
+                        cached.setdefault(prefix + word + affix, ks)
             object.__setattr__(self, "_by_token", cached)
         return cached
 
@@ -286,6 +288,23 @@ def _anchor_words(pattern: str) -> frozenset[str] | None:
     return None if found is None else frozenset(found)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML keeps only the last of two equal keys; a rule listed twice in a phrase file would
+    silently lose its first patterns, so a repeated key is an error instead."""
+
+    def construct_mapping(self, node, deep=False):
+        keys = [self.construct_object(key, deep=deep) for key, _ in node.value]
+        repeated = sorted({str(k) for k in keys if keys.count(k) > 1})
+        if repeated:
+            raise ValueError(f"boilerplate data: key(s) {repeated} appear twice in one mapping (line {node.start_mark.line + 1})")
+        return super().construct_mapping(node, deep=deep)
+
+
+def parse_data_file(text: str) -> dict:
+    """One phrase file's YAML (a repeated rule name is an error, not a silent loss)."""
+    return yaml.load(text, Loader=_UniqueKeyLoader) or {}
+
+
 @lru_cache(maxsize=None)
 def load_rules(languages: tuple[str, ...] | None = None) -> PhraseRules:
     """Rules from every data file (or only ``languages`` plus ``common``), compiled once per process."""
@@ -295,7 +314,7 @@ def load_rules(languages: tuple[str, ...] | None = None) -> PhraseRules:
     for lang, text in _data_files():
         if languages is not None and lang != "common" and lang not in languages:
             continue
-        data = yaml.safe_load(text) or {}
+        data = parse_data_file(text)
         site_words.update(word.lower() for word in data.pop(SITE_WORDS, None) or ())
         unknown = set(data) - set(SECTIONS)
         if unknown:

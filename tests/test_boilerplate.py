@@ -72,7 +72,7 @@ def test_every_removed_line_is_logged_where_it_was(page):
 
 def test_language_is_guessed_from_stopwords():
     langs = {page[:2]: clean((FIXTURES / f"{page}.txt").read_text(encoding="utf-8")).annotations["boilerplate"]["language"] for page in PAGES}
-    assert langs == {"de": "de", "en": "en", "es": "es", "fr": "fr", "pl": "pl"}
+    assert langs == {"de": "de", "en": "en", "es": "es", "fr": "fr", "it": "it", "pl": "pl", "pt": "pt"}
 
 
 def test_article_sentences_with_boilerplate_words_stay():
@@ -524,3 +524,12 @@ def test_sole_anchor_of_a_line_is_found_for_the_batch_and_matches_as_the_per_lin
     patterns = classifier.rules.line_patterns
     assert patterns.match(lines[0], True, anchor="von") == patterns.match(lines[0], True) == "byline"
     assert patterns.match(lines[1], True) == "credit" and patterns.match(lines[2], True) == "byline"
+
+
+def test_a_rule_listed_twice_in_a_phrase_file_is_an_error_not_a_silent_loss():
+    """en.yaml once had two ``comment_form`` keys under ``contains``: YAML kept the second, so the
+    Disqus/Akismet lines of the first never applied."""
+    text = "contains:\n  comment_form:\n    - '\\bview the discussion thread\\b'\n  comment_form:\n    - '\\brequired fields are marked\\b'\n"
+    with pytest.raises(ValueError, match="comment_form"):
+        boilerplate_rules.parse_data_file(text)
+    assert boilerplate_rules.parse_data_file("contains:\n  comment_form:\n    - 'x'\n  cookie:\n    - 'y'\n")["contains"]["comment_form"] == ["x"]
