@@ -209,3 +209,22 @@ def test_bands_and_rows_are_validated():
     with pytest.raises(ValueError, match="both bands and rows"):
         DedupConfig(bands=10)
     assert Dedup(DedupConfig(threshold=0.5)).bands * Dedup(DedupConfig(threshold=0.5)).rows <= 128
+
+
+def test_components_match_scipys_connected_components_and_labelling():
+    """The numpy union-find labels components like scipy.sparse.csgraph (order of lowest node), on
+    random graphs, a long chain given backwards, self-loops and isolated nodes."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from pipeline.dedup.clusters import components
+
+    rng = np.random.default_rng(7)
+    graphs = [(int(n), rng.integers(0, n, m), rng.integers(0, n, m)) for n, m in rng.integers(1, 300, (200, 2))]
+    chain = np.arange(999)[::-1]
+    graphs += [(1000, chain, chain + 1), (5, np.array([2, 4]), np.array([2, 1])), (3, np.array([], dtype=np.int64), np.array([], dtype=np.int64))]
+    for n, left, right in graphs:
+        graph = coo_matrix((np.ones(len(left), dtype=np.int8), (left, right)), shape=(n, n)).tocsr()
+        assert components(n, left, right).tolist() == connected_components(graph, directed=False)[1].tolist()
+    assert components(1000, chain, chain + 1).tolist() == [0] * 1000
+    assert components(5, np.array([2, 4]), np.array([2, 1])).tolist() == [0, 1, 2, 3, 1]

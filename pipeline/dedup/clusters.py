@@ -20,14 +20,31 @@ without a verified keeper). Only long chains of successive revisions need more t
 
 
 def components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Component label of each of ``n`` nodes for the undirected graph of (left, right) edges."""
-    if len(left) == 0:  # every node its own component, labelled in order as scipy does (a run
-        return np.arange(n, dtype=np.int64)  # without near pairs need not import scipy.sparse)
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
+    """Component label of each of ``n`` nodes for the undirected graph of (left, right) edges.
 
-    graph = coo_matrix((np.ones(len(left), dtype=np.int8), (left, right)), shape=(n, n)).tocsr()
-    return connected_components(graph, directed=False)[1].astype(np.int64)
+    Union-find as whole-array steps: every edge hooks the larger of its two roots under the smaller
+    (``np.minimum.at``), then pointer jumping compresses every path; repeated until each edge's ends
+    share a root (a few rounds: paths halve each time). Labels number the components in the order
+    of their lowest node, as scipy's ``connected_components`` does (no scipy import per run)."""
+    labels = np.arange(n, dtype=np.int64)
+    if len(left) == 0:
+        return labels
+    left, right = np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64)
+    while True:
+        a, b = labels[left], labels[right]
+        differ = a != b
+        if not differ.any():
+            break
+        a, b = a[differ], b[differ]
+        low = np.minimum(a, b)
+        np.minimum.at(labels, a, low)  # labels[x] <= x always: no cycles
+        np.minimum.at(labels, b, low)
+        while True:
+            jumped = labels[labels]
+            if np.array_equal(jumped, labels):
+                break
+            labels = jumped
+    return np.unique(labels, return_inverse=True)[1].astype(np.int64)
 
 
 def keepers(labels: np.ndarray, rank: np.ndarray) -> np.ndarray:
