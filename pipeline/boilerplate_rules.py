@@ -12,7 +12,6 @@ buttons needs no language guess - and adding a language is adding a YAML file.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import sys
 from dataclasses import dataclass
@@ -22,10 +21,10 @@ from itertools import product
 from pathlib import Path
 from typing import Callable
 
-import orjson
 import regex
 import yaml
 
+from . import disk_cache
 from .lexicons import stopwords
 
 try:  # the stdlib regex parser: used only to enumerate small finite patterns
@@ -226,21 +225,17 @@ class _DerivedCache:
     Both are functions of the pattern and of this module's code alone, so entries are keyed by the
     pattern, in a file named by a hash of this module's source and the Python version (a code change
     starts afresh).
-    Stored as JSON in ``$WINNOW_CACHE_DIR``, else ``$XDG_CACHE_HOME/winnow`` or ``~/.cache/winnow``;
-    best effort: a missing, unreadable or unwritable cache only costs time."""
+    Stored in ``pipeline.disk_cache.cache_dir()``; best effort: a missing, unreadable or
+    unwritable cache only costs time."""
 
     def __init__(self) -> None:
-        root = os.environ.get("WINNOW_CACHE_DIR") or os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "winnow")
         # expansions come from the stdlib regex parser: the Python version is part of the key
         digest = hashlib.sha256(Path(__file__).read_bytes() + sys.version.encode()).hexdigest()[:16]
-        self.path = Path(root) / f"boilerplate-patterns-{digest}.json"
+        self.path = disk_cache.cache_dir() / f"boilerplate-patterns-{digest}.json"
         self.entries: dict[str, dict[str, list[str] | None]] = {"expand": {}, "anchors": {}}
-        try:
-            loaded = orjson.loads(self.path.read_bytes())
-            if isinstance(loaded, dict) and set(loaded) == set(self.entries):
-                self.entries = loaded
-        except (OSError, ValueError):
-            pass
+        loaded = disk_cache.load(self.path)
+        if isinstance(loaded, dict) and set(loaded) == set(self.entries):
+            self.entries = loaded
         self.dirty = False
 
     def get(self, kind: str, pattern: str, derive: Callable[[str], set[str] | frozenset[str] | None]) -> list[str] | None:
@@ -252,16 +247,8 @@ class _DerivedCache:
         return table[pattern]
 
     def save(self) -> None:
-        if not self.dirty:
-            return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-            temporary.write_bytes(orjson.dumps(self.entries))
-            os.replace(temporary, self.path)  # atomic: concurrent workers never read half a file
+        if self.dirty and disk_cache.store(self.path, self.entries):
             self.dirty = False
-        except OSError:
-            pass
 
 
 @lru_cache(maxsize=None)

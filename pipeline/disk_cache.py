@@ -21,24 +21,36 @@ def cache_dir() -> Path:
     return Path(root)
 
 
+def load(path: Path) -> Any:
+    """The JSON value stored at ``path``, or None when it is missing or unreadable."""
+    try:
+        return orjson.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+
+
+def store(path: Path, value: Any) -> bool:
+    """Write ``value`` as JSON to ``path`` atomically (a concurrent process never reads half a
+    file); False when the cache cannot be written."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        temporary.write_bytes(orjson.dumps(value))
+        os.replace(temporary, path)
+        return True
+    except OSError:
+        return False
+
+
 def remembered(name: str, key: str, compute: Callable[[], Any], valid: Callable[[Any], bool] = lambda v: True) -> Any:
     """``compute()`` (a JSON value), kept under ``key`` in the cache file ``name``.json; a stored
     value that is not ``valid`` (a damaged or hand-edited file) is computed again."""
     path = cache_dir() / f"{name}.json"
-    try:
-        entries = orjson.loads(path.read_bytes())
-    except (OSError, ValueError):
-        entries = {}
+    entries = load(path)
     if not isinstance(entries, dict):
         entries = {}
     if key in entries and valid(entries[key]):
         return entries[key]
     value = entries[key] = compute()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        temporary.write_bytes(orjson.dumps(entries))
-        os.replace(temporary, path)  # atomic: a concurrent process never reads half a file
-    except OSError:
-        pass
+    store(path, entries)
     return value
