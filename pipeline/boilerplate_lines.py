@@ -32,7 +32,7 @@ import numpy as np
 import regex
 from pydantic import BaseModel, ConfigDict, Field
 
-from .arrays import code_points, cumulative_powers, lowered_code_points, mix64
+from .arrays import code_points, cumulative_powers, lowered_code_points, mix64, segment_or
 from .boilerplate_rules import AFFIXES, EDGE_CHARS, PREFIXED_AFFIXES, PREFIXES, AnchoredPatterns, PhraseRules
 
 _TERMINAL = frozenset(".!?…;:。！？")
@@ -476,11 +476,9 @@ class LineClassifier:
     @staticmethod
     def _line_bits(bits: np.ndarray, n_words: np.ndarray) -> np.ndarray:
         """Per line, the union of its tokens' bits."""
-        out = np.zeros(len(n_words), dtype=np.int64)
-        has = n_words > 0
-        if len(bits):
-            out[has] = np.bitwise_or.reduceat(bits, (np.cumsum(n_words) - n_words)[has])
-        return out
+        starts = np.zeros(len(n_words) + 1, dtype=np.int64)
+        np.cumsum(n_words, out=starts[1:])
+        return segment_or(bits.astype(np.int64, copy=False), starts)
 
     def _phrase_codes(self, pages: _Pages, n_words, gates, anchors) -> tuple[np.ndarray, np.ndarray]:
         """Rule code per line from the phrase data (0 = no rule), and which came from a phrase
