@@ -328,7 +328,7 @@ class Run:
         if not collectors:
             return
         reader = Reader(self.read_inputs, self.config.input)
-        shared = {"collectors": collectors, "input": self.config.input, "batch_size": self.config.runner.batch_size}
+        shared = {"collectors": collectors, **self._reading_workers()}
         if getattr(self.executor, "parses_inputs", False):  # workers parse the input (pipeline.chunks)
             per_task = self.executor.map(_task_collect, plan_tasks(reader), shared)
             results: Iterable[tuple[list[Any], float]] = (r for task_results in per_task for r in task_results)
@@ -426,7 +426,7 @@ class Run:
         unreadable, shards = planned
         for error in unreadable:  # first, as the sequential reader reports them
             self._input_error(error, out)
-        shared = {"segments": segments, "input": self.config.input, "batch_size": self.config.runner.batch_size}
+        shared = {"segments": segments, **self._reading_workers()}
         self.progress("input_bytes", sum(piece.nbytes for shard in shards for piece in shard))
         for shard, (n_docs, n_bytes, errors, batches) in zip(shards, self.executor.map(_shard_segment, shards, shared)):
             self.progress("bytes", sum(piece.nbytes for piece in shard))
@@ -440,13 +440,17 @@ class Run:
         self.progress("input_bytes", reader.total_bytes)
         for error in reader.unreadable:  # first, as the sequential reader reports them
             self._input_error(error, out)
-        shared = {"segments": segments, "input": self.config.input, "batch_size": self.config.runner.batch_size}
+        shared = {"segments": segments, **self._reading_workers()}
         seen_bytes = 0
         for n_docs, n_bytes, errors, batches in self.executor.map(_task_segment, plan_tasks(reader), shared):
             self.progress("bytes", reader.bytes_read - seen_bytes)
             seen_bytes = reader.bytes_read
             self._account(n_docs, n_bytes, errors, out)
             yield from batches
+
+    def _reading_workers(self) -> dict[str, Any]:
+        """What workers that read or parse the input themselves need besides their stages."""
+        return {"input": self.config.input, "batch_size": self.config.runner.batch_size}
 
     def _account(self, n_docs: int, n_bytes: int, errors: list[InputError], out: OutputSet) -> None:
         self.counts["input"] += n_docs
