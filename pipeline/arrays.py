@@ -15,6 +15,12 @@ def code_points(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
 
 
+def every_code_point() -> str:
+    """All 1,114,112 code points in order (surrogates included): a string to scan with a regular
+    expression once, to build a per-code-point table from the same definition the rules use."""
+    return np.arange(0x110000, dtype=np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
+
+
 _LAST_CASED = 0x1E921  # the highest code point that str.lower() changes (ADLAM CAPITAL SHA)
 # İ lowers to two code points, Σ to σ or ς depending on its neighbours: no table can say
 _NOT_ONE_TO_ONE = ("\u0130", "\u03a3")

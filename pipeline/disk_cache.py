@@ -9,11 +9,17 @@ unwritable cache only costs the computation.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
+import sys
+import unicodedata
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import orjson
+import regex
 
 
 def cache_dir() -> Path:
@@ -32,10 +38,14 @@ def load(path: Path) -> Any:
 def store(path: Path, value: Any) -> bool:
     """Write ``value`` as JSON to ``path`` atomically (a concurrent process never reads half a
     file); False when the cache cannot be written."""
+    return _store_bytes(path, orjson.dumps(value))
+
+
+def _store_bytes(path: Path, data: bytes) -> bool:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        temporary.write_bytes(orjson.dumps(value))
+        temporary.write_bytes(data)
         os.replace(temporary, path)
         return True
     except OSError:
@@ -54,3 +64,28 @@ def remembered(name: str, key: str, compute: Callable[[], Any], valid: Callable[
     value = entries[key] = compute()
     store(path, entries)
     return value
+
+
+def remembered_table(name: str, ingredients: Any, compute: Callable[[], np.ndarray]) -> np.ndarray:
+    """``compute()`` (a per-code-point lookup table), kept in ``name-<digest>.npy``.
+
+    Such tables come from scanning all 1.1 million code points with regular expressions, a few
+    tenths of a second each at every start-up. The digest covers ``ingredients`` (the patterns or
+    sets that define the table: pass everything ``compute`` reads) and what else decides the
+    answer: the Python version (its Unicode database) and the ``regex`` module's version. A file
+    that does not load as an array of the computed kind is computed again.
+    """
+    key = repr((ingredients, sys.version_info[:2], unicodedata.unidata_version, regex.__version__))
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:20]
+    path = cache_dir() / f"{name}-{digest}.npy"
+    try:
+        table = np.load(path, allow_pickle=False)
+        if table.ndim == 1 and table.size == 0x110000:
+            return table
+    except (OSError, ValueError, EOFError):  # missing, damaged or cut short
+        pass
+    table = compute()
+    buffer = io.BytesIO()
+    np.save(buffer, table, allow_pickle=False)
+    _store_bytes(path, buffer.getvalue())
+    return table

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import orjson
 import pytest
 from datasketch.lsh import _optimal_param
 
 from pipeline.dedup.minhash import lsh_params
-from pipeline.disk_cache import remembered
+from pipeline.disk_cache import remembered, remembered_table
 
 
 @pytest.fixture
@@ -49,3 +50,39 @@ def test_unwritable_cache_only_costs_the_computation(tmp_path, monkeypatch):
     blocker.write_text("not a directory")
     monkeypatch.setenv("WINNOW_CACHE_DIR", str(blocker / "cache"))
     assert lsh_params(0.8, 128) == tuple(int(v) for v in _optimal_param(0.8, 128, 0.5, 0.5))
+
+
+def test_table_computed_once_keyed_by_its_ingredients(cache):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        table = np.zeros(0x110000, dtype=np.uint8)
+        table[[ord("a"), ord("é")]] = 3
+        return table
+
+    first = remembered_table("demo-table", ("[aé]", 3), compute)
+    again = remembered_table("demo-table", ("[aé]", 3), compute)
+    assert np.array_equal(first, again) and again.dtype == np.uint8 and len(calls) == 1
+    remembered_table("demo-table", ("[aéè]", 3), compute)  # another definition: its own file
+    assert len(calls) == 2 and len(list(cache.glob("demo-table-*.npy"))) == 2
+
+
+def test_damaged_table_file_is_computed_again(cache):
+    remembered_table("demo-table", "v", lambda: np.ones(0x110000, dtype=np.bool_))
+    (path,) = cache.glob("demo-table-*.npy")
+    path.write_bytes(b"\x93NUMPY garbage")
+    assert remembered_table("demo-table", "v", lambda: np.ones(0x110000, dtype=np.bool_)).all()
+    np.save(path, np.ones(10, dtype=np.bool_))  # loads, but is not a table over every code point
+    assert remembered_table("demo-table", "v", lambda: np.ones(0x110000, dtype=np.bool_)).size == 0x110000
+
+
+def test_spam_tables_read_back_equal_the_computed_ones(cache):
+    from pipeline.stages import spam
+
+    built = {f: getattr(spam, f).__wrapped__() for f in ("_script_trigger_table", "_group_table", "_vietnamese_letter_table")}
+    assert len(list(cache.glob("spam-*.npy"))) == 3
+    for f, table in built.items():
+        assert np.array_equal(getattr(spam, f).__wrapped__(), table)  # now from the files
+    assert built["_group_table"][ord("카")] & spam._LETTER and built["_script_trigger_table"][ord("카")]
+    assert not built["_script_trigger_table"][ord("a")] and built["_vietnamese_letter_table"][ord("ư")]

@@ -36,7 +36,8 @@ import numpy as np
 import regex
 from pydantic import Field
 
-from ..arrays import code_points, joined_code_points, segment_or
+from ..arrays import code_points, every_code_point, joined_code_points, segment_or
+from ..disk_cache import remembered_table
 from ..document import Document
 from ..lexicons import stopwords
 from .base import Stage, StageConfig
@@ -68,11 +69,13 @@ _SCRIPT_TRIGGER = re.compile(f"[{_CJK_THAI_CYRILLIC_BLOCKS}{_VIETNAMESE_ONLY}]")
 def _script_trigger_table() -> np.ndarray:
     """``_SCRIPT_TRIGGER`` as a table over all code points: looking every character up in numpy is
     twice as fast as the regex scan on text that has none (almost every document)."""
-    table = np.zeros(0x110000, dtype=np.bool_)
-    every_code_point = "".join(map(chr, range(0x110000)))
-    for block in re.finditer(_SCRIPT_TRIGGER.pattern + "+", every_code_point):
-        table[block.start() : block.end()] = True
-    return table
+    def compute() -> np.ndarray:
+        table = np.zeros(0x110000, dtype=np.bool_)
+        for block in re.finditer(_SCRIPT_TRIGGER.pattern + "+", every_code_point()):
+            table[block.start() : block.end()] = True
+        return table
+
+    return remembered_table("spam-script-trigger", _SCRIPT_TRIGGER.pattern, compute)
 
 
 def _has_script_trigger(text: str) -> bool:
@@ -91,14 +94,19 @@ _VIETNAMESE_BIT, _PLAIN_LETTER_BIT = 16, 32  # bits of ``Spam.char_table``: what
 def _group_table() -> np.ndarray:
     """Per code point: its group's column (first class of ``GROUP_CLASSES`` that holds it, "other"
     for any other letter, ``_NOT_COUNTED`` else), plus ``_LETTER`` for letters."""
-    every_code_point = "".join(map(chr, range(0x110000)))
-    table = np.full(0x110000, _NOT_COUNTED, dtype=np.uint8)
-    for pattern, column in [(r"\p{L}+", _COLUMN["other"]), *((f"[{c}]+", _COLUMN[g]) for g, c in reversed(GROUP_CLASSES.items()))]:
-        for block in regex.finditer(pattern, every_code_point):
-            table[block.start() : block.end()] = column
-    for block in regex.finditer(r"\p{L}+", every_code_point):
-        table[block.start() : block.end()] |= _LETTER
-    return table
+    columns = [(r"\p{L}+", _COLUMN["other"]), *((f"[{c}]+", _COLUMN[g]) for g, c in reversed(GROUP_CLASSES.items()))]
+
+    def compute() -> np.ndarray:
+        every = every_code_point()
+        table = np.full(0x110000, _NOT_COUNTED, dtype=np.uint8)
+        for pattern, column in columns:
+            for block in regex.finditer(pattern, every):
+                table[block.start() : block.end()] = column
+        for block in regex.finditer(r"\p{L}+", every):
+            table[block.start() : block.end()] |= _LETTER
+        return table
+
+    return remembered_table("spam-groups", (columns, _NOT_COUNTED, _LETTER), compute)
 
 
 @lru_cache(maxsize=4)
@@ -112,11 +120,21 @@ def _trigger_table(plain_letters: str) -> np.ndarray:
 @lru_cache(maxsize=4)
 def _char_table(plain_letters: str) -> np.ndarray:
     """``_group_table`` plus the bits of what ``Spam._may_hint_vietnamese`` looks for."""
-    table = _group_table().copy()
-    vietnamese = [m.start() for m in _VIETNAMESE_LETTER_ANY_CASE.finditer("".join(map(chr, range(0x110000))))]
-    table[vietnamese] |= _VIETNAMESE_BIT
+    table = _group_table() | _vietnamese_letter_table()
     table[[ord(c) for c in plain_letters]] |= _PLAIN_LETTER_BIT
     return table
+
+
+@lru_cache(maxsize=1)
+def _vietnamese_letter_table() -> np.ndarray:
+    """``_VIETNAMESE_BIT`` at the letters of ``_VIETNAMESE_LETTER_ANY_CASE``."""
+
+    def compute() -> np.ndarray:
+        table = np.zeros(0x110000, dtype=np.uint8)
+        table[[m.start() for m in _VIETNAMESE_LETTER_ANY_CASE.finditer(every_code_point())]] = _VIETNAMESE_BIT
+        return table
+
+    return remembered_table("spam-vietnamese", (_VIETNAMESE_LETTER_ANY_CASE.pattern, _VIETNAMESE_BIT), compute)
 
 
 def line_group_counts(codes: np.ndarray, lines: int, table: np.ndarray | None = None) -> np.ndarray:
