@@ -6,7 +6,7 @@ a site's self-description under its name ("Presse Augsburg" / "Nachrichten für 
 one teaser under "Weitere Artikel". They share a shape that needs no phrase list: after the
 article's prose comes a break of two or more non-prose lines ending in a title-case label (a name,
 a heading of 2-4 capitalised words, no digit, no sentence end), then one to three prose lines that
-end the article and weigh little next to its heaviest prose run. Those lines go (rule
+end the article and weigh little next to its heaviest prose run. The label and those lines go (rule
 ``end_island``); a last section of the article itself ("Fazit" / two paragraphs) is heavier, or its
 heading is not title case (on dev, a label anywhere in the break instead of right above the island
 took 7 more drop snippets for 3 keep snippets: list items under their heading). Used by
@@ -63,6 +63,6 @@ def mark_end_islands(stripped: list[str], nonblank: np.ndarray, prose: np.ndarra
         label = max((j for j in range(before + 1, top) if nonblank[j]), default=-1)  # the line right above
         if label < 0 or not is_title_case_label(stripped[label]):
             continue
-        stop = int(island[-1]) + 1
-        span = codes[top:stop]
-        span[(span == 0) & nonblank[top:stop]] = rule_code
+        stop = int(island[-1]) + 1  # the card: its label and its prose
+        span = codes[label:stop]
+        span[(span == 0) & nonblank[label:stop]] = rule_code
