@@ -4,27 +4,10 @@ inside the main prose run (``tail_inside_main``)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from pipeline.boilerplate_edges import is_title_case_label
-from pipeline.document import Document
-from pipeline.stages.boilerplate import Boilerplate, BoilerplateConfig
-from pipeline.stages.normalize import Normalize
-
-FIXTURES = Path(__file__).parent / "fixtures" / "boilerplate"
-
-
-def clean(text: str, **options) -> Document:
-    doc = Document("page", text)
-    Normalize().process([doc])
-    Boilerplate(BoilerplateConfig(**options)).process([doc])
-    return doc
-
-
-def page(name: str) -> str:
-    return (FIXTURES / f"{name}.txt").read_text(encoding="utf-8")
+from test_boilerplate_zones import clean, page  # tests/ is on sys.path under pytest
 
 
 @pytest.mark.parametrize("line", ["Sabine Kremer", "Dr. Thomas Schulte", "Ludwig van Beethoven", "Weitere Artikel", "Über Swantje Schemmerling"])
