@@ -39,30 +39,43 @@ def is_title_case_label(line: str, max_words: int = 4) -> bool:
     return capitalised >= 2
 
 
-def mark_end_islands(stripped: list[str], nonblank: np.ndarray, prose: np.ndarray, codes: np.ndarray,
-                     spans: list[tuple[int, int]], heaviest: list[int], rule_code: int,
+def mark_end_islands(stripped: list[str], lengths: np.ndarray, prose: np.ndarray, codes: np.ndarray, line_doc: np.ndarray,
+                     spans: tuple[np.ndarray, np.ndarray, np.ndarray], rule_code: int,
                      min_gap: int, max_lines: int, max_share: float) -> None:
     """``spans``: per page with an article, (first line of its heaviest prose run, last line of its
-    last kept run); ``prose``: prose lines still kept. Sets ``codes`` of the island's lines."""
+    last kept run, the heaviest run's prose chars); ``prose``: prose lines still kept; ``line_doc``:
+    each line's page; ``lengths``: of the stripped lines (0: blank). Sets ``codes`` of the islands'
+    lines. The islands of all pages are found with array operations over the batch; only the few
+    candidates' labels are read as strings (a Python loop per page cost ~4% of the stage)."""
+    first, last, heaviest = spans
+    n_docs = len(line_doc) and int(line_doc[-1]) + 1
+    lo = np.full(n_docs, len(line_doc), dtype=np.int64)
+    hi = np.full(n_docs, -1, dtype=np.int64)
+    weight = np.zeros(n_docs, dtype=np.float64)
+    docs = line_doc[first]
+    lo[docs], hi[docs], weight[docs] = first, last, heaviest
+    index = np.arange(len(line_doc))
+    lines = np.flatnonzero(prose & (index >= lo[line_doc]) & (index <= hi[line_doc]))
+    if len(lines) < 2:
+        return
+    nonblank = lengths > 0
     seen = np.cumsum(nonblank)  # non-blank lines up to and including each line
-    for (first, last), weight in zip(spans, heaviest):
-        lines = first + np.flatnonzero(prose[first : last + 1])
-        if len(lines) <= max_lines:
+    page = line_doc[lines]
+    same = page[1:] == page[:-1]
+    breaks = np.flatnonzero(same & (seen[lines[1:] - 1] - seen[lines[:-1]] >= min_gap)) + 1  # island starts
+    if not len(breaks):
+        return
+    page_end = np.searchsorted(page, page[breaks], side="right")  # one past each page's last prose line
+    last_break = np.r_[page[breaks][1:] != page[breaks][:-1], True]  # the last break of its page
+    start, stop = breaks[last_break], page_end[last_break]
+    page_start = np.searchsorted(page, page[start])
+    cum = np.r_[0, np.cumsum(lengths[lines])]
+    ok = (stop - start <= max_lines) & (stop - page_start > max_lines) & (cum[stop] - cum[start] <= max_share * weight[page[start]])
+    nb = np.flatnonzero(nonblank)
+    for k in np.flatnonzero(ok).tolist():
+        top, end = int(lines[start[k]]), int(lines[stop[k] - 1]) + 1
+        label = int(nb[np.searchsorted(nb, top) - 1])  # the line right above the island (a break lies between)
+        if not is_title_case_label(stripped[label]):
             continue
-        gaps = seen[lines[1:] - 1] - seen[lines[:-1]]  # non-blank lines strictly between two prose lines
-        breaks = np.flatnonzero(gaps >= min_gap)
-        if not len(breaks):
-            continue
-        start = int(breaks[-1]) + 1  # the island: prose lines after the last break
-        island = lines[start:]
-        if len(island) > max_lines or start < 1:
-            continue
-        if sum(len(stripped[i]) for i in island.tolist()) > max_share * weight:
-            continue
-        before, top = int(lines[start - 1]), int(island[0])
-        label = max((j for j in range(before + 1, top) if nonblank[j]), default=-1)  # the line right above
-        if label < 0 or not is_title_case_label(stripped[label]):
-            continue
-        stop = int(island[-1]) + 1  # the card: its label and its prose
-        span = codes[label:stop]
-        span[(span == 0) & nonblank[label:stop]] = rule_code
+        span = codes[label:end]  # the card: its label and its prose
+        span[(span == 0) & nonblank[label:end]] = rule_code

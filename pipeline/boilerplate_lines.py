@@ -888,8 +888,7 @@ class LineClassifier:
         docs = _nonzero(article & (last >= 0))
         if not len(docs):
             return
-        spans = list(zip(main_first[docs].tolist(), last[docs].tolist()))
-        mark_end_islands(pages.stripped, pages.nonblank, good & (codes == KEEP), codes, spans, heaviest[docs].tolist(),
+        mark_end_islands(pages.stripped, pages.lengths, good & (codes == KEEP), codes, pages.doc, (main_first[docs], last[docs], heaviest[docs]),
                          self.names.code(END_ISLAND_RULE), p.end_island_min_gap, p.end_island_max_lines, p.end_island_max_share)
 
     def _content_blocks(self, pages: _Pages, good: np.ndarray) -> np.ndarray:
