@@ -145,16 +145,18 @@ def run(data_dir: Path = DATA_DIR, overrides: list[str] | None = None) -> dict[s
     _, balanced, _ = _clean(records, [*BALANCED, *(overrides or [])])
     held = [k % HOLD_OUT_EVERY == HOLD_OUT_EVERY - 1 for k in range(len(records))]
     parts = {name: [k for k, h in enumerate(held) if h == want] for name, want in (("tuning", False), ("held_out", True))}
-    return {
+    result = {
         "pages": len(records),
         "languages": _score(records, normalized, cleaned),
-        "split": {name: _score([records[k] for k in rows], [normalized[k] for k in rows], [cleaned[k] for k in rows])["all"]
-                  for name, rows in parts.items()},
+        "split_languages": {name: _score([records[k] for k in rows], [normalized[k] for k in rows], [cleaned[k] for k in rows])
+                            for name, rows in parts.items()},
         "raw_input": _score(records, normalized, normalized)["all"],
         "balanced_preset": {"overrides": BALANCED, **_score(records, normalized, balanced)["all"]},
         "speed": {"mb": round(mb, 2), "cpu_seconds": round(seconds, 3), "mb_per_s": round(mb / seconds, 2), "workers": 1, "best_of": SPEED_REPEATS},
         "matching": "see benchmarks/eval_boilerplate.py docstring: in order, or >=50% of word 4-grams",
     }
+    result["split"] = {name: groups["all"] for name, groups in result["split_languages"].items()}
+    return result
 
 
 def _row(label: str, s: dict[str, Any]) -> list[Any]:
@@ -170,7 +172,13 @@ def table(result: dict[str, Any]) -> str:
     rows.append(_row("all, balanced preset", result["balanced_preset"]))
     headers = ["lang", "pages", "keep", "keep kept", "drop", "drop dropped", "proxy P", "proxy R", "proxy F1"]
     speed = result["speed"]
-    return markdown_table(headers, rows) + (
+    per_split = ""
+    if "split_languages" in result:  # keep kept / drop dropped per language on the tuning and the held-out pages
+        split_rows = [[g] + [f"{s[g]['keep_kept']:.3f} / {s[g]['drop_dropped']:.3f} ({s[g]['pages']})" if g in s else "-"
+                             for s in result["split_languages"].values()] for g in order]
+        per_split = "\n\n" + markdown_table(["lang", *(f"{name.replace('_', '-')}: keep kept / drop dropped (pages)"
+                                                         for name in result["split_languages"])], split_rows)
+    return markdown_table(headers, rows) + per_split + (
         f"\n\nboilerplate.process: {speed['mb']} MB in {speed['cpu_seconds']} CPU s = {speed['mb_per_s']} MB/s"
         f" (1 process, best of {SPEED_REPEATS} runs)"
     )

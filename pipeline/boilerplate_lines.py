@@ -33,6 +33,7 @@ import regex
 from pydantic import BaseModel, ConfigDict, Field
 
 from .arrays import code_points, cumulative_powers, lowered_code_points, mix64, segment_or
+from .boilerplate_edges import END_ISLAND_RULE, mark_end_islands
 from .boilerplate_rules import AFFIXES, EDGE_CHARS, PREFIXED_AFFIXES, PREFIXES, AnchoredPatterns, PhraseRules
 
 _TERMINAL = frozenset(".!?…;:。！？")
@@ -40,6 +41,9 @@ _LAST_CHAR = itemgetter(slice(-1, None))  # "" for an empty line
 _FIRST_CHAR = itemgetter(0)
 _CLOSERS = frozenset("\"'”’»«“)]*")
 _BLANK_RUNS = regex.compile(r"\n{3,}")
+# a quantity or a numbered item ("6 mittelgroße Eier", "1-2 Spritzer ...", "15 – 30 Min", "100. Ray Gillen"),
+# not a year or a date ("2006 - 2012 site.de", "2020-02-19 20:29")
+_QUANTITY = regex.compile(r"\d{1,3}(?:[.,]\d+)?\s*(?:[–-]\s*\d+(?:[.,]\d+)?)?[.)]?\s*\p{L}")
 _COUNTER = regex.compile(r"\s*[(\[]\d[\d.,]*[)\]]$")  # "(3)", "[12]" after a button's label
 _CLOSING_BRACKET = frozenset(")]").__contains__
 _TITLE_SEPARATORS = regex.compile(r"\s+[|–—·•:\-]{1,2}\s+|\s*::\s*")
@@ -198,6 +202,14 @@ class LineParams(BaseModel):
     max_title_chars: int = Field(200, ge=1)
     site_voice_min_words: int = Field(2, ge=0)
     site_voice_min_share: float = Field(0.1, ge=0.0, le=1.0)
+    keep_quantities: bool = True
+    """Lines that start with a quantity or an item number are content (ingredients, specifications,
+    ranked lists): never part of a link block, a header or a footer zone."""
+    end_island_max_lines: int = Field(3, ge=0)
+    """The article's last 1..N prose lines after a break with a title-case label go (``end_island``, see
+    ``pipeline.boilerplate_edges``); 0: off."""
+    end_island_min_gap: int = Field(2, ge=1)
+    end_island_max_share: float = Field(0.2, ge=0.0, le=1.0)
 
 
 @dataclass
@@ -626,12 +638,16 @@ class LineClassifier:
         # later stages (spam, quality) see the page as it is
         little = (~article & (heaviest > 0))[doc]
         menu |= little & nonblank & (codes == KEEP) & ~good & menu_like
+        if p.keep_quantities:
+            menu &= ~self._quantities(pages, menu)
         self._mark_menu_runs(pages, menu, codes)
         if repeated is not None:
             line_hash, key_chars = self._line_hashes(token_hashes, token_line, token_lengths, n)
             self._mark_repeated(pages, repeated, good, codes, clusters, (line_hash, key_chars))
         if self.zones is not None:
             self._mark_zones(pages, clusters, (n_words, n_stop, ends, good, codes))
+        if p.end_island_max_lines:  # last: on the article's end as every other rule left it
+            self._mark_end_islands(pages, clusters, article, heaviest, good, codes)
         return self._results(pages, codes, titles, language)
 
     def _mark_zones(self, pages: _Pages, clusters: Clusters, arrays: tuple[np.ndarray, ...]) -> None:
@@ -788,6 +804,8 @@ class LineClassifier:
             minor = pages.ranges(c.first[far], c.last[far])
             protected &= ~minor
         free = article[doc] & pages.nonblank & (codes == KEEP) & ~protected & (~good | minor)
+        if p.keep_quantities:
+            free &= ~self._quantities(pages, free)
         idx = np.arange(n)
         line_first, line_last = first[doc], last[doc]
         codes[free & (idx < line_first)] = self.names.code("header_zone")
@@ -845,6 +863,33 @@ class LineClassifier:
                 span[free[first_voiced : end + 1]] = site
         line_last = last[pages.doc]
         codes[voice & free & (line_last >= 0) & (np.arange(pages.n) > line_last)] = site
+
+    @staticmethod
+    def _quantities(pages: _Pages, lines: np.ndarray) -> np.ndarray:
+        """Which of ``lines`` start with a quantity or an item number (``_QUANTITY``; only these
+        lines are matched)."""
+        rows = _nonzero(lines)
+        out = np.zeros(len(lines), dtype=bool)
+        stripped, match = pages.stripped, _QUANTITY.match
+        out[rows] = np.fromiter((match(stripped[i]) is not None for i in rows.tolist()), dtype=bool, count=len(rows))
+        return out
+
+    def _mark_end_islands(self, pages: _Pages, clusters: Clusters, article, heaviest, good, codes) -> None:
+        """Author cards and site blurbs ending the article (``pipeline.boilerplate_edges``): on pages
+        with an article, from its heaviest prose run to the end of its last kept run."""
+        p = self.params
+        n_docs = len(article)
+        kept = article[clusters.doc] & (clusters.weight >= p.minor_cluster_ratio * heaviest[clusters.doc])
+        last = np.full(n_docs, -1, dtype=np.int64)
+        np.maximum.at(last, clusters.doc[kept], clusters.last[kept])
+        main_first = np.full(n_docs, -1, dtype=np.int64)
+        top = _nonzero(clusters.weight == heaviest[clusters.doc])[::-1]  # ties: the first one wins
+        main_first[clusters.doc[top]] = clusters.first[top]
+        docs = _nonzero(article & (last >= 0))
+        if not len(docs):
+            return
+        mark_end_islands(pages.stripped, pages.lengths, good & (codes == KEEP), codes, pages.doc, (main_first[docs], last[docs], heaviest[docs]),
+                         self.names.code(END_ISLAND_RULE), p.end_island_min_gap, p.end_island_max_lines, p.end_island_max_share)
 
     def _content_blocks(self, pages: _Pages, good: np.ndarray) -> np.ndarray:
         """Lines of blocks (runs of lines between blank lines) that hold prose: a paragraph broken

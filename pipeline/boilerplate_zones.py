@@ -48,13 +48,20 @@ class ZoneParams(BaseModel):
     tail_resume_density: float = Field(0.7, ge=0.0, le=1.0)
     """...and only where prose is at least this share of the lines (a list of teasers, each under
     its headline and date, is not the article resuming)."""
-    tail_inside_main: bool = False
-    """Also take markers inside the heaviest cluster (the rest of it must then resume the article):
-    more tail removed, and now and then a last paragraph after an inline marker."""
+    tail_inside_main: bool = True
+    """Also take ``tail_inside_markers`` inside the heaviest cluster (the rest of it must then resume
+    the article): a site pitch, an "About us" blurb or teasers that the prose clusters had joined to
+    the article go too."""
     tail_weak_markers: list[str] = Field(default_factory=lambda: ["byline", "credit", "meta", "ads"])
     """Markers that also stand inside articles (a photo credit, an ad slot): after them, any prose of
     ``tail_weak_resume_chars`` (default 100: a sentence, not a caption fragment) resumes the article (a short last paragraph under a picture)."""
     tail_weak_resume_chars: int = Field(100, ge=1)
+    tail_inside_markers: list[str] = Field(
+        default_factory=lambda: ["tags", "follow", "newsletter", "comments", "comment_form", "support", "navigation", "copyright", "author_bio", "disclaimer"]
+    )
+    """With ``tail_inside_main``: the markers that end the article inside its main run too. The others
+    stand between an article's paragraphs: a "Related" box, "Lesen Sie auch: ...", share buttons, a
+    photo credit, a byline, an ad slot, a consent placeholder for an embedded post."""
 
 
 class ZoneMarker:
@@ -64,6 +71,7 @@ class ZoneMarker:
         self.params = params
         self._marker_codes: np.ndarray | None = None  # rule code -> is a marker
         self._weak_codes: frozenset[int] = frozenset()
+        self._inside_codes: frozenset[int] = frozenset()
 
     def __call__(self, view: LineView) -> None:
         if self.params.tail_zone and view.clusters:
@@ -93,6 +101,7 @@ class ZoneMarker:
             self._marker_codes = np.zeros(256, dtype=bool)  # rule codes index 256-entry tables
             self._marker_codes[[code(name) for name in self.params.tail_markers]] = True
             self._weak_codes = frozenset(code(name) for name in self.params.tail_weak_markers)
+            self._inside_codes = frozenset(code(name) for name in self.params.tail_inside_markers)
         return self._marker_codes
 
     def _mark_tail(self, view: LineView) -> None:
@@ -113,9 +122,12 @@ class ZoneMarker:
         starts = np.array([a for a, _, _ in clusters])
         ends = np.array([b for _, b, _ in clusters])
         strong_chars = min(p.tail_resume_ratio * weights[main], p.tail_resume_chars)
+        inside = self._inside_codes
         for m in markers.tolist():
             if m <= after:
                 continue  # inside the prose the article resumed with
+            if m < main_end and int(codes[m]) not in inside:
+                continue  # e.g. a "Related" box inside the article's main run: the article goes on after it
             # the prose after the marker, cluster by cluster (a cluster may straddle the marker)
             later = ends > m
             last = ends[later]
