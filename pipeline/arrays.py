@@ -25,22 +25,51 @@ def _lower_table() -> np.ndarray:
     """Per code point up to ``_LAST_CASED``: its lower case (the one-to-one part of str.lower)."""
     chars = "".join(map(chr, range(_LAST_CASED + 1))).replace("\u0130", "\x00")
     table = code_points(chars.lower()).copy()
-    table[0x130] = 0x130  # never used: texts holding it take str.lower()
+    table[0x130] = 0x130  # never used: lines holding it take str.lower()
     table[0x3A3] = 0x3A3
     return table
 
 
 def lowered_code_points(text: str) -> np.ndarray:
     """``code_points(text.lower())``, mapped by a table in numpy: several times faster than
-    str.lower() on non-ASCII text. A text holding İ or Σ (see ``_NOT_ONE_TO_ONE``) takes str.lower()."""
-    if any(char in text for char in _NOT_ONE_TO_ONE):
-        return code_points(text.lower())
-    codes = code_points(text)
+    str.lower() on non-ASCII text."""
+    return lower_code_points(code_points(text), lowers_by_context(text))
+
+
+def lowers_by_context(text: str) -> bool:
+    """Whether ``text`` holds a character whose lower case no table can give (``_NOT_ONE_TO_ONE``)."""
+    return any(char in text for char in _NOT_ONE_TO_ONE)
+
+
+def lower_code_points(codes: np.ndarray, exceptions: bool = True) -> np.ndarray:
+    """``lowered_code_points`` of the text whose code points are ``codes``. The lines (split at
+    "\\n") holding İ or Σ (see ``_NOT_ONE_TO_ONE``) take str.lower(), which never looks across a
+    newline, so the rest of the text keeps the table. ``exceptions=False``: the caller knows the
+    text holds neither (a fast ``in`` on the string), which saves a scan of the codes."""
     out = _lower_table().take(codes, mode="clip")
     if len(codes) and codes.max() > _LAST_CASED:  # emoji, rare CJK: unchanged
         above = (codes > _LAST_CASED).nonzero()[0]
         out[above] = codes[above]
+    if exceptions:
+        special = ((codes == 0x130) | (codes == 0x3A3)).nonzero()[0]
+        if len(special):
+            return _lower_lines_by_str(codes, out, special)
     return out
+
+
+def _lower_lines_by_str(codes: np.ndarray, out: np.ndarray, special: np.ndarray) -> np.ndarray:
+    """``out`` with the lines that hold a ``special`` position lowered by str.lower() (İ becomes
+    two code points, so the pieces are joined anew)."""
+    newlines = (codes == 10).nonzero()[0]
+    pieces, done = [], 0
+    for line in np.unique(np.searchsorted(newlines, special)).tolist():
+        start = int(newlines[line - 1]) + 1 if line else 0
+        end = int(newlines[line]) if line < len(newlines) else len(codes)
+        text = codes[start:end].tobytes().decode("utf-32-le", "surrogatepass")
+        pieces += [out[done:start], code_points(text.lower())]
+        done = end
+    pieces.append(out[done:])
+    return np.concatenate(pieces)
 
 
 def mix64(x: np.ndarray) -> np.ndarray:

@@ -32,7 +32,7 @@ import numpy as np
 import regex
 from pydantic import BaseModel, ConfigDict, Field
 
-from .arrays import code_points, cumulative_powers, lowered_code_points, mix64, segment_or
+from .arrays import code_points, cumulative_powers, lower_code_points, lowered_code_points, lowers_by_context, mix64, segment_or
 from .boilerplate_rules import AFFIXES, EDGE_CHARS, PREFIXED_AFFIXES, PREFIXES, AnchoredPatterns, PhraseRules
 
 _TERMINAL = frozenset(".!?…;:。！？")
@@ -60,7 +60,7 @@ _LANGUAGE_SAMPLE = 150  # tokens from the middle of a page that decide its langu
 
 RepeatedTest = Callable[[np.ndarray, list[str], np.ndarray, np.ndarray], np.ndarray]
 """``test(documents, lines, key_hashes, key_chars)``: which of some lines (of the given batch
-documents; ``LineClassifier.line_hashes`` of them) are common across documents (the stage's corpus
+documents; ``LineClassifier.line_keys`` of them) are common across documents (the stage's corpus
 statistics)."""
 
 
@@ -83,20 +83,25 @@ _IS_SPACE = np.array([chr(c).isspace() for c in range(_MAX_SPACE + 1)] + [False]
 _TOKEN_CHUNK_CHARS = 200_000  # tokens are hashed this many characters at a time (arrays stay in cache)
 
 
-def short_lines(text: str, max_chars: int) -> tuple[list[str], np.ndarray, list[str]]:
-    """The lines of ``text`` (split on "\\n"), which of them have 1 to ``max_chars`` non-blank
-    characters (the only ones whose key, case and spacing aside, can be counted), and those lines
-    lower-cased. Lines over the limit (most of the text: paragraphs) are ruled out from the raw code
-    points, before any per-line Python work."""
-    lines = text.split("\n")
-    codes = code_points(text)
-    blanks_before = np.zeros(len(codes) + 1, dtype=np.int32)
-    np.cumsum(_IS_SPACE.take(codes, mode="clip"), out=blanks_before[1:])
-    ends = np.append(_nonzero(codes == 10), len(codes))  # one past each line's last character
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    visible = (ends - starts) - (blanks_before[ends] - blanks_before[starts])  # lower() never shortens
-    rows = _nonzero((visible > 0) & (visible <= max_chars))
-    return lines, rows, list(map(str.lower, map(lines.__getitem__, rows.tolist())))
+def _short_lines(codes: np.ndarray, max_chars: int) -> tuple[np.ndarray, np.ndarray]:
+    """The lines of a text (given as code points, split at "\\n") with 1 to ``max_chars``
+    non-blank characters - the only ones whose key, case and spacing aside, can be counted - and
+    their code points, each line followed by a newline. Lines over the limit (most of a text:
+    paragraphs) are ruled out from the code points, with no Python string per line."""
+    newlines = _nonzero(codes == 10)
+    starts = np.concatenate(([0], newlines + 1))
+    ends = np.append(newlines, len(codes))  # one past each line's last character
+    visible = np.ones(len(codes) + 1, dtype=bool)  # a last, empty line sums this one: blank
+    _IS_SPACE.take(codes, mode="clip", out=visible[:-1])
+    np.logical_not(visible, out=visible)
+    non_blank = np.add.reduceat(visible, starts, dtype=np.int32)  # lower() never shortens
+    rows = _nonzero((non_blank > 0) & (non_blank <= max_chars))
+    sizes = ends[rows] - starts[rows] + 1  # with the newline after
+    offsets = np.cumsum(sizes) - sizes
+    where = np.arange(int(sizes.sum())) + np.repeat(starts[rows] - offsets, sizes)
+    picked = codes.take(where, mode="clip")  # clip: a last line's newline is past the end
+    picked[offsets + sizes - 1] = 10
+    return rows, picked
 
 
 class _Tokens:
@@ -393,27 +398,20 @@ class LineClassifier:
             start = stop + 1
         return np.concatenate(hash_parts), np.concatenate(line_parts), np.concatenate(length_parts)
 
-    def line_hashes(self, lowered: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Per lower-cased line: a 64-bit hash of its whitespace tokens in order (0: no token) and
-        the length of its key ``" ".join(line.split())``: lines that differ only in spacing and
-        case share it. For counting lines across documents without a Python call per line."""
-        hashes, token_line, lengths = self._split("\n".join(lowered))
-        return self._line_hashes(hashes, token_line, lengths, len(lowered))
-
     def line_keys(self, text: str, max_chars: int) -> np.ndarray:
-        """Per line of ``text`` (split on "\\n"): ``line_hashes`` where the key has 1 to
-        ``max_chars`` characters, else 0."""
-        return self.short_line_keys(text, max_chars)[0]
-
-    def short_line_keys(self, text: str, max_chars: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        """``line_keys``, plus ``short_lines``' rows and lower-cased lines (for other keys of the
-        same lines without lowering them again)."""
-        lines, rows, lowered = short_lines(text, max_chars)
-        out = np.zeros(len(lines), dtype=np.uint64)
+        """Per line of ``text`` (split on "\\n"): a 64-bit hash of its lower-cased whitespace
+        tokens in order, the one ``clean_batch`` gives the line (lines that differ only in spacing
+        and case share it), where its key ``" ".join(line.lower().split())`` has 1 to
+        ``max_chars`` characters, else 0. For counting lines across documents without a Python call
+        per line; only the short lines (``_short_lines``) are lowered and tokenized."""
+        rows, picked = _short_lines(code_points(text), max_chars)
+        out = np.zeros(text.count("\n") + 1, dtype=np.uint64)
         if len(rows):
-            hashes, key_chars = self.line_hashes(lowered)
-            out[rows] = np.where(key_chars <= max_chars, hashes, 0)
-        return out, rows, lowered
+            lowered = lower_code_points(picked, lowers_by_context(text))
+            starts, ends, hashes = self._tokenizer.split(lowered)
+            line_hash, key_chars = self._line_hashes(hashes, _token_lines(lowered, starts), ends - starts, len(rows))
+            out[rows] = np.where(key_chars <= max_chars, line_hash, 0)
+        return out
 
     def _line_hashes(self, hashes, token_line, lengths, n) -> tuple[np.ndarray, np.ndarray]:
         m = len(hashes)

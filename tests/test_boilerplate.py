@@ -317,7 +317,7 @@ def test_line_keys_ignore_case_and_spacing_but_not_digits():
     assert len(set(keys[:4].tolist())) == 3
     assert keys[4] == 0 and keys[5] == 0  # blank, too long: never counted
     assert keys[6] != 0  # 299 characters once spaces are collapsed
-    hashes, chars = classifier.line_hashes([line.lower() for line in lines])
+    _, chars = classifier._line_hashes(*classifier._split("\n".join(lines), lower=True), len(lines))
     assert chars.tolist() == [len(" ".join(line.split())) for line in lines]
 
 
