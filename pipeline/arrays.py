@@ -101,6 +101,13 @@ def joined_code_points(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return code_points("".join(texts)), starts
 
 
+def concatenated_ranges(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """``starts[i] .. starts[i] + sizes[i] - 1`` for each i, end to end: the indices that gather
+    some segments of an array (some lines' characters, some pages' tokens) in one take."""
+    offsets = np.cumsum(sizes) - sizes
+    return np.arange(int(sizes.sum()), dtype=np.int64) + np.repeat(starts - offsets, sizes)
+
+
 def segment_or(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """Bitwise or of each segment ``values[starts[i]:starts[i + 1]]`` (0 for an empty one): which
     bits occur anywhere in each text of a batch, in one call."""

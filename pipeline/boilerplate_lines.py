@@ -26,19 +26,31 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import compress, repeat
 from operator import itemgetter
-from typing import Callable, Iterator, Protocol
+from typing import Callable, Iterator, NamedTuple, Protocol
 
 import numpy as np
 import regex
 from pydantic import BaseModel, ConfigDict, Field
 
-from .arrays import code_points, cumulative_powers, lower_code_points, lowered_code_points, lowers_by_context, mix64, segment_or
+from .arrays import code_points, concatenated_ranges, cumulative_powers, lower_code_points, lowered_code_points, lowers_by_context, mix64, segment_or
 from .boilerplate_rules import AFFIXES, EDGE_CHARS, PREFIXED_AFFIXES, PREFIXES, AnchoredPatterns, PhraseRules
 
 _TERMINAL = frozenset(".!?…;:。！？")
 _LAST_CHAR = itemgetter(slice(-1, None))  # "" for an empty line
 _FIRST_CHAR = itemgetter(0)
-_CLOSERS = frozenset("\"'”’»«“)]*")
+_CLOSERS = "\"'”’»«“)]*"
+
+
+def _char_table(chars) -> np.ndarray:
+    """By code point, up to the highest of ``chars``: is it one of them (every code point above: the
+    last entry, False)."""
+    table = np.zeros(max(map(ord, chars)) + 2, dtype=bool)
+    table[list(map(ord, chars))] = True
+    return table
+
+
+_IS_TERMINAL = _char_table(_TERMINAL)
+_IS_CLOSER = _char_table(_CLOSERS)
 _BLANK_RUNS = regex.compile(r"\n{3,}")
 _COUNTER = regex.compile(r"\s*[(\[]\d[\d.,]*[)\]]$")  # "(3)", "[12]" after a button's label
 _CLOSING_BRACKET = frozenset(")]").__contains__
@@ -97,11 +109,18 @@ def _short_lines(codes: np.ndarray, max_chars: int) -> tuple[np.ndarray, np.ndar
     non_blank = np.add.reduceat(visible, starts, dtype=np.int32)  # lower() never shortens
     rows = _nonzero((non_blank > 0) & (non_blank <= max_chars))
     sizes = ends[rows] - starts[rows] + 1  # with the newline after
-    offsets = np.cumsum(sizes) - sizes
-    where = np.arange(int(sizes.sum())) + np.repeat(starts[rows] - offsets, sizes)
-    picked = codes.take(where, mode="clip")  # clip: a last line's newline is past the end
-    picked[offsets + sizes - 1] = 10
+    picked = codes.take(concatenated_ranges(starts[rows], sizes), mode="clip")  # clip: a last line's newline is past the end
+    picked[np.cumsum(sizes) - 1] = 10
     return rows, picked
+
+
+class _TokenArrays(NamedTuple):
+    """The tokens of a text, one array entry per token, in order."""
+
+    hashes: np.ndarray  # _Tokens.split's hash
+    line: np.ndarray  # the line of the text (split at "\\n") it is on
+    length: np.ndarray  # characters
+    ends_sentence: np.ndarray  # _sentence_end_tokens
 
 
 class _Tokens:
@@ -153,6 +172,15 @@ def _slot(hashes: np.ndarray) -> np.ndarray:
 def _nonzero(flags: np.ndarray) -> np.ndarray:
     """``np.flatnonzero`` for 1-d arrays, without its wrapper's overhead."""
     return flags.nonzero()[0]
+
+
+def _sentence_end_tokens(codes: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Per token: does it end a sentence - a terminal character last, or before a last quote or
+    bracket ("...end." / "...end.»"). Lower case keeps these characters as they are."""
+    out = _IS_TERMINAL.take(codes[ends - 1], mode="clip")
+    closed = _nonzero(_IS_CLOSER.take(codes[ends - 1], mode="clip") & (ends - starts >= 2))
+    out[closed] = _IS_TERMINAL.take(codes[ends[closed] - 2], mode="clip")
+    return out
 
 
 def _token_lines(codes: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -297,14 +325,6 @@ class _Pages:
         splitting the result, which scans every new non-ASCII line twice)."""
         return list(map(str.lower, map(self.lines.__getitem__, rows.tolist())))
 
-    def sentence_ends(self) -> np.ndarray:
-        """Lines ending with a sentence end, perhaps followed by a quote or bracket."""
-        last = list(map(_LAST_CHAR, self.stripped))
-        ends = np.fromiter(map(_TERMINAL.__contains__, last), dtype=bool, count=self.n)
-        for i in _nonzero(np.fromiter(map(_CLOSERS.__contains__, last), dtype=bool, count=self.n)).tolist():
-            ends[i] = self.stripped[i][-2:-1] in _TERMINAL
-        return ends
-
     def lines_holding(self, char: str) -> np.ndarray:
         """Which lines contain ``char`` (a rare one: found with str.find on the joined text)."""
         out = np.zeros(self.n, dtype=bool)
@@ -363,7 +383,6 @@ class LineClassifier:
             raise ValueError(f"boilerplate: at most {_SITE_BIT} stopword languages, got {len(self.languages)}")
         self.token_bits = _token_bits(rules, tuple(self.languages))
         self._tokenizer = _Tokens()
-        self._language_bits = np.arange(len(self.languages), dtype=np.int64)
         self._vocab_hashes, self._vocab_bits, self._vocab_slots, self._vocab_words = _vocabulary(rules, self.token_bits, self._tokenizer)
         self._match_cache: dict[tuple[bool, str], str | None] = {}  # (whole line?, line) -> rule
         # whole-line phrase key -> rule code; a line of bullets and punctuation alone: "symbols"
@@ -379,24 +398,21 @@ class LineClassifier:
         self.is_meta[[self.names.code(n) for n in ("byline", "date", "credit", "caption", "title", "share")]] = True
 
     # -- features -------------------------------------------------------------------------------
-    def _split(self, text: str, lower: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every token of ``text`` (of ``text.lower()`` if ``lower``): its hash, line (of
-        ``text.split("\\n")``) and length. Hashed with numpy over the code points of a few hundred
-        kB of whole lines at a time."""
-        hash_parts, line_parts, length_parts = [], [], []
+    def _split(self, text: str) -> _TokenArrays:
+        """Every token of ``text.lower()`` as ``_TokenArrays``. Hashed with numpy over the code
+        points of a few hundred kB of whole lines at a time."""
+        parts: list[_TokenArrays] = []
         start, line = 0, 0
         while start <= len(text):
             stop = text.find("\n", start + _TOKEN_CHUNK_CHARS)
             stop = len(text) if stop < 0 else stop
             chunk = text[start:stop]
-            codes = lowered_code_points(chunk) if lower else code_points(chunk)
+            codes = lowered_code_points(chunk)
             starts, ends, hashes = self._tokenizer.split(codes)
-            hash_parts.append(hashes)
-            line_parts.append(_token_lines(codes, starts) + line)
-            length_parts.append(ends - starts)
+            parts.append(_TokenArrays(hashes, _token_lines(codes, starts) + line, ends - starts, _sentence_end_tokens(codes, starts, ends)))
             line += chunk.count("\n") + 1
             start = stop + 1
-        return np.concatenate(hash_parts), np.concatenate(line_parts), np.concatenate(length_parts)
+        return _TokenArrays(*map(np.concatenate, zip(*parts)))
 
     def line_keys(self, text: str, max_chars: int) -> np.ndarray:
         """Per line of ``text`` (split on "\\n"): a 64-bit hash of its lower-cased whitespace
@@ -424,18 +440,20 @@ class LineClassifier:
         key_chars = np.bincount(token_line, weights=lengths, minlength=n).astype(np.int64) + np.maximum(n_words - 1, 0)
         return line_hash, key_chars
 
-    def _tokens(self, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Per token of a text, lower-cased: its bits (``token_bits``), line, hash and length."""
-        hashes, token_line, lengths = self._split(text, lower=True)
-        return self._lookup(hashes), token_line, hashes, lengths
+    def _some_line_hashes(self, rows: np.ndarray, tokens: _TokenArrays, n_words: np.ndarray, last_token: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``_line_hashes`` of some lines of a text only (a line's hash depends on its own tokens
+        alone): the few a ``repeated`` test asks about, not every line of the batch."""
+        counts = n_words[rows]
+        picked = concatenated_ranges(last_token[rows] + 1 - counts, counts)
+        return self._line_hashes(tokens.hashes[picked], np.repeat(np.arange(len(rows)), counts), tokens.length[picked], len(rows))
 
     def _lookup(self, hashes: np.ndarray) -> np.ndarray:
         """The bits of each token hash: one probe into a table indexed by ``_slot``; the
         few tokens whose slot holds several vocabulary words take a binary search."""
-        slot = self._vocab_slots[_slot(hashes)]
+        slot = self._vocab_slots.take(_slot(hashes))  # take: no bounds checks, faster than []
         where = np.maximum(slot, 0)
-        found = self._vocab_hashes[where] == hashes
-        bits = np.where(found & (slot >= 0), self._vocab_bits[where], 0)
+        bits = self._vocab_bits.take(where)
+        bits[(self._vocab_hashes.take(where) != hashes) | (slot < 0)] = 0
         shared = _nonzero(slot == _SHARED_SLOT)
         if len(shared):
             where = np.searchsorted(self._vocab_hashes, hashes[shared])
@@ -461,12 +479,12 @@ class LineClassifier:
         n_tokens = np.bincount(token_doc, minlength=n_docs)
         middle = np.maximum(0, n_tokens // 2 - _LANGUAGE_SAMPLE // 2)
         size = np.minimum(_LANGUAGE_SAMPLE, n_tokens - middle)
-        offsets = np.cumsum(size) - size  # where each page's sample starts among all samples
-        sample = np.arange(int(size.sum())) + np.repeat(np.cumsum(n_tokens) - n_tokens + middle - offsets, size)
+        sample = concatenated_ranges(np.cumsum(n_tokens) - n_tokens + middle, size)
         hits = np.zeros((n_docs, len(self.languages)), dtype=np.int64)
         sampled = _nonzero(size > 0)
-        if len(sampled):
-            hits[sampled] = np.add.reduceat((bits[sample][:, None] >> self._language_bits) & 1, offsets[sampled], axis=0)
+        if len(sampled):  # a row of 0/1 bytes per sampled token: its bits 0 .. languages - 1
+            stopword_of = np.unpackbits(bits.take(sample).view(np.uint8).reshape(-1, 8), axis=1, count=len(self.languages), bitorder="little")
+            hits[sampled] = np.add.reduceat(stopword_of, (np.cumsum(size) - size)[sampled], axis=0, dtype=np.int64)
         best = hits.argmax(axis=1)
         found = (size > 0) & (hits[np.arange(n_docs), best] >= 0.05 * size)
         return np.where(found, best, -1)
@@ -571,8 +589,11 @@ class LineClassifier:
         n_docs = len(texts)
         pages = _Pages(texts)
         n, nonblank, doc = pages.n, pages.nonblank, pages.doc
-        bits, token_line, token_hashes, token_lengths = self._tokens(pages.joined)
+        tokens = self._split(pages.joined)
+        token_line, token_hashes = tokens.line, tokens.hashes
+        bits = self._lookup(token_hashes)
         n_words = np.bincount(token_line, minlength=n)
+        last_token = np.cumsum(n_words) - 1
         token_doc = doc[token_line]
         language = self._languages(bits, token_doc, n_docs)
         token_language = language[token_doc]
@@ -581,7 +602,9 @@ class LineClassifier:
         n_site = np.bincount(token_line, weights=(bits >> _SITE_BIT) & 1, minlength=n).astype(np.int64)
         # no stopword list fits a page: its prose is judged by length and sentence ends alone
         dense = (language[doc] < 0) | (n_stop >= p.min_stopword_density * n_words)
-        ends = pages.sentence_ends()
+        ends = np.zeros(n, dtype=bool)  # the line's last token ends a sentence
+        worded = n_words > 0
+        ends[worded] = tokens.ends_sentence[last_token[worded]]
         good = (n_words >= p.good_min_words) & dense & (ends | (n_words >= p.long_line_words))
         short = nonblank & ~good & (n_words <= p.short_max_words) & ~ends
         # a menu entry: a few words, no sentence end, no stopword ("Sport", "Über uns")
@@ -626,8 +649,7 @@ class LineClassifier:
         menu |= little & nonblank & (codes == KEEP) & ~good & menu_like
         self._mark_menu_runs(pages, menu, codes)
         if repeated is not None:
-            line_hash, key_chars = self._line_hashes(token_hashes, token_line, token_lengths, n)
-            self._mark_repeated(pages, repeated, good, codes, clusters, (line_hash, key_chars))
+            self._mark_repeated(pages, repeated, good, codes, clusters, lambda rows: self._some_line_hashes(rows, tokens, n_words, last_token))
         if self.zones is not None:
             self._mark_zones(pages, clusters, (n_words, n_stop, ends, good, codes))
         return self._results(pages, codes, titles, language)
@@ -880,15 +902,16 @@ class LineClassifier:
             span = codes[i + 1 : stop]
             span[(span == KEEP) & pages.nonblank[i + 1 : stop]] = codes[i]
 
-    def _mark_repeated(self, pages: _Pages, repeated: RepeatedTest, good, codes, clusters: Clusters, keys) -> None:
-        """Lines common across documents go, unless they are article prose or head a paragraph."""
+    def _mark_repeated(self, pages: _Pages, repeated: RepeatedTest, good, codes, clusters: Clusters, line_hashes) -> None:
+        """Lines common across documents go, unless they are article prose or head a paragraph.
+        ``line_hashes(rows)``: ``_line_hashes`` of some lines."""
         in_cluster = pages.ranges(clusters.first, clusters.last)
         # article prose stays; so does a common subheading ("Fazit") right above prose
         candidates = _nonzero(pages.nonblank & (codes == KEEP) & ~(in_cluster & good) & ~pages.next_nonblank(good))
         if not len(candidates):
             return
-        line_hash, key_chars = keys
-        hits = repeated(pages.doc[candidates], [pages.stripped[i] for i in candidates.tolist()], line_hash[candidates], key_chars[candidates])
+        line_hash, key_chars = line_hashes(candidates)
+        hits = repeated(pages.doc[candidates], [pages.stripped[i] for i in candidates.tolist()], line_hash, key_chars)
         codes[candidates[hits]] = self.names.code("repeated")
 
     def _results(self, pages: _Pages, codes: np.ndarray, titles: list[str | None], language: np.ndarray) -> list[CleanResult]:

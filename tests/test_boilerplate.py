@@ -317,8 +317,20 @@ def test_line_keys_ignore_case_and_spacing_but_not_digits():
     assert len(set(keys[:4].tolist())) == 3
     assert keys[4] == 0 and keys[5] == 0  # blank, too long: never counted
     assert keys[6] != 0  # 299 characters once spaces are collapsed
-    _, chars = classifier._line_hashes(*classifier._split("\n".join(lines), lower=True), len(lines))
+    hashes, chars = classifier._line_hashes(*classifier._split("\n".join(lines))[:3], len(lines))
     assert chars.tolist() == [len(" ".join(line.split())) for line in lines]
+    assert keys[:4].tolist() == hashes[:4].tolist()  # the pre-pass counts the keys clean_batch asks about
+
+
+def test_sentence_ends_are_read_off_each_line_s_last_token():
+    """A line ends a sentence when its last visible character is a terminal, or a quote or bracket
+    right after one (the per-line rule, read off the last token of the lower-cased text)."""
+    lines = ["Die Stadt plant einen Park.", "Er sagte: «Ja.»  ", "Sport", "Wie geht es?)", "Preis: 5 € »", "", "ÇA VA ?", "終わり。", "Ende .”"]
+    classifier = Boilerplate()._classifier
+    tokens = classifier._split("\n".join(lines))
+    last = np.searchsorted(tokens.line, np.arange(len(lines)), side="right") - 1  # each line's last token
+    found = [bool(tokens.ends_sentence[last[k]]) if line.strip() else False for k, line in enumerate(lines)]
+    assert found == [True, True, False, True, False, False, True, True, True]
 
 
 def test_pre_pass_counts_each_line_once_per_document():
@@ -505,7 +517,7 @@ def test_batch_tokens_are_those_of_str_split_of_the_lower_cased_lines():
     the tokens and lines of ``line.lower().split()``, also around İ and final Σ."""
     lines = ["Über UNS\u00a0·  Kontakt", "", "İSTANBUL HABERLERİ", "ΟΔΥΣΣΕΑΣ ΚΑΙ ΣΕΙΡΗΝΕΣ", "\u3000日本語 ニュース"]
     classifier = Boilerplate()._classifier
-    hashes, token_line, lengths = classifier._split("\n".join(lines), lower=True)
+    hashes, token_line, lengths, _ = classifier._split("\n".join(lines))
     words = [(k, w) for k, line in enumerate(lines) for w in line.lower().split()]
     assert token_line.tolist() == [k for k, _ in words]
     assert lengths.tolist() == [len(w) for _, w in words]
@@ -517,7 +529,8 @@ def test_sole_anchor_of_a_line_is_found_for_the_batch_and_matches_as_the_per_lin
     none or several); matching with that anchor gives the rule the per-line token search gives."""
     lines = ["Von Anna Schmidt", "Foto: dpa", "Published by John Smith", "Die Stadt plant einen neuen Park.", "By John Smith, by Jane Doe"]
     classifier = Boilerplate()._classifier
-    bits, token_line, hashes, _ = classifier._tokens("\n".join(lines))
+    hashes, token_line, _, _ = classifier._split("\n".join(lines))
+    bits = classifier._lookup(hashes)
     sole = classifier._sole_anchors(bits, token_line, hashes, _LINE_KEY_BIT, len(lines))
     anchors = [classifier._vocab_words[k] if k >= 0 else None for k in sole.tolist()]
     assert anchors == ["von", None, None, None, None]  # "foto:" + "dpa", "published" + "by", none, "by" twice
