@@ -18,55 +18,63 @@ def code_points(text: str) -> np.ndarray:
 _LAST_CASED = 0x1E921  # the highest code point that str.lower() changes (ADLAM CAPITAL SHA)
 # İ lowers to two code points, Σ to σ or ς depending on its neighbours: no table can say
 _NOT_ONE_TO_ONE = ("\u0130", "\u03a3")
+_FIRST_ABOVE_UNICODE = 0x110000
 
 
-@lru_cache(maxsize=1)
-def _lower_table() -> np.ndarray:
-    """Per code point up to ``_LAST_CASED``: its lower case (the one-to-one part of str.lower)."""
+@lru_cache(maxsize=2)
+def _lower_table(fold_spaces: bool = False) -> np.ndarray:
+    """Per code point up to ``_LAST_CASED``: its lower case (the one-to-one part of str.lower);
+    ``fold_spaces``: see ``lowered_code_points``."""
     chars = "".join(map(chr, range(_LAST_CASED + 1))).replace("\u0130", "\x00")
     table = code_points(chars.lower()).copy()
     table[0x130] = 0x130  # never used: lines holding it take str.lower()
     table[0x3A3] = 0x3A3
+    if fold_spaces:
+        space = np.array([chr(c).isspace() for c in range(len(table))])
+        controls = np.flatnonzero(~space[:33])
+        table[controls] = _FIRST_ABOVE_UNICODE + controls
+        space[10] = False
+        table[space] = 32
     return table
 
 
-def lowered_code_points(text: str) -> np.ndarray:
+def lowered_code_points(text: str, fold_spaces: bool = False) -> np.ndarray:
     """``code_points(text.lower())``, mapped by a table in numpy: several times faster than
-    str.lower() on non-ASCII text."""
-    return lower_code_points(code_points(text), lowers_by_context(text))
+    str.lower() on non-ASCII text. The lines (split at "\\n") holding İ or Σ (see
+    ``_NOT_ONE_TO_ONE``) take str.lower(), which never looks across a newline.
 
-
-def lowers_by_context(text: str) -> bool:
-    """Whether ``text`` holds a character whose lower case no table can give (``_NOT_ONE_TO_ONE``)."""
-    return any(char in text for char in _NOT_ONE_TO_ONE)
-
-
-def lower_code_points(codes: np.ndarray, exceptions: bool = True) -> np.ndarray:
-    """``lowered_code_points`` of the text whose code points are ``codes``. The lines (split at
-    "\\n") holding İ or Σ (see ``_NOT_ONE_TO_ONE``) take str.lower(), which never looks across a
-    newline, so the rest of the text keeps the table. ``exceptions=False``: the caller knows the
-    text holds neither (a fast ``in`` on the string), which saves a scan of the codes."""
-    out = _lower_table().take(codes, mode="clip")
-    if len(codes) and codes.max() > _LAST_CASED:  # emoji, rare CJK: unchanged
-        above = (codes > _LAST_CASED).nonzero()[0]
-        out[above] = codes[above]
-    if exceptions:
+    ``fold_spaces``: for splitting into tokens - every whitespace character (as str.split() sees
+    it) but "\\n" becomes " ", and the other code points up to " " (control characters) move above
+    Unicode, so that ``codes <= 32`` finds the whitespace in one comparison, not a table lookup."""
+    codes = code_points(text)
+    table = _lower_table(fold_spaces)
+    out = _by_table(codes, table)
+    if any(char in text for char in _NOT_ONE_TO_ONE):
         special = ((codes == 0x130) | (codes == 0x3A3)).nonzero()[0]
-        if len(special):
-            return _lower_lines_by_str(codes, out, special)
+        return _lower_lines_by_str(codes, out, special, table)
     return out
 
 
-def _lower_lines_by_str(codes: np.ndarray, out: np.ndarray, special: np.ndarray) -> np.ndarray:
+def _by_table(codes: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Each code point through a ``_lower_table`` (those above it stay as they are)."""
+    out = table.take(codes, mode="clip")
+    if len(codes) and codes.max() > _LAST_CASED:  # emoji, rare CJK: unchanged
+        above = (codes > _LAST_CASED).nonzero()[0]
+        out[above] = codes[above]
+    return out
+
+
+def _lower_lines_by_str(codes: np.ndarray, out: np.ndarray, special: np.ndarray, table: np.ndarray) -> np.ndarray:
     """``out`` with the lines that hold a ``special`` position lowered by str.lower() (İ becomes
-    two code points, so the pieces are joined anew)."""
+    two code points, so the pieces are joined anew), then by ``table`` (lower case stays lower
+    case: only the folding of spaces, if any, does something)."""
     newlines = (codes == 10).nonzero()[0]
     pieces, done = [], 0
     for line in np.unique(np.searchsorted(newlines, special)).tolist():
         start = int(newlines[line - 1]) + 1 if line else 0
         end = int(newlines[line]) if line < len(newlines) else len(codes)
         text = codes[start:end].tobytes().decode("utf-32-le", "surrogatepass")
-        pieces += [out[done:start], code_points(text.lower())]
+        pieces += [out[done:start], _by_table(code_points(text.lower()), table)]
         done = end
     pieces.append(out[done:])
     return np.concatenate(pieces)

@@ -32,7 +32,7 @@ import numpy as np
 import regex
 from pydantic import BaseModel, ConfigDict, Field
 
-from .arrays import code_points, concatenated_ranges, cumulative_powers, lower_code_points, lowered_code_points, lowers_by_context, mix64, segment_or
+from .arrays import concatenated_ranges, cumulative_powers, lowered_code_points, mix64, segment_or
 from .boilerplate_rules import AFFIXES, EDGE_CHARS, PREFIXED_AFFIXES, PREFIXES, AnchoredPatterns, PhraseRules
 
 _TERMINAL = frozenset(".!?…;:。！？")
@@ -89,24 +89,20 @@ _HASH_BASE_INVERSE = np.uint64(pow(int(_HASH_BASE), -1, 2**64))
 _SLOT_BITS = 21  # vocabulary lookup table: 2**21 slots, see _slot
 _EMPTY_SLOT, _SHARED_SLOT = -1, -2
 _SLOT_FACTOR = np.uint64(0xD6E8FEB86659FD93)  # odd: spreads every bit of a hash into the top bits
-_MAX_SPACE = 0x3000  # the highest code point str.split() treats as whitespace
-# by code point: is it whitespace (as str.split() sees it); every code point above: the last entry
-_IS_SPACE = np.array([chr(c).isspace() for c in range(_MAX_SPACE + 1)] + [False], dtype=bool)
 _TOKEN_CHUNK_CHARS = 200_000  # tokens are hashed this many characters at a time (arrays stay in cache)
 
 
 def _short_lines(codes: np.ndarray, max_chars: int) -> tuple[np.ndarray, np.ndarray]:
-    """The lines of a text (given as code points, split at "\\n") with 1 to ``max_chars``
-    non-blank characters - the only ones whose key, case and spacing aside, can be counted - and
-    their code points, each line followed by a newline. Lines over the limit (most of a text:
-    paragraphs) are ruled out from the code points, with no Python string per line."""
+    """The lines of a text (its ``lowered_code_points(text, fold_spaces=True)``, split at "\\n")
+    with 1 to ``max_chars`` non-blank characters - the only ones whose key, case and spacing aside,
+    can be counted - and their code points, each line followed by a newline. Lines over the limit
+    (most of a text: paragraphs) are ruled out from the code points, with no Python string per line."""
     newlines = _nonzero(codes == 10)
     starts = np.concatenate(([0], newlines + 1))
     ends = np.append(newlines, len(codes))  # one past each line's last character
-    visible = np.ones(len(codes) + 1, dtype=bool)  # a last, empty line sums this one: blank
-    _IS_SPACE.take(codes, mode="clip", out=visible[:-1])
-    np.logical_not(visible, out=visible)
-    non_blank = np.add.reduceat(visible, starts, dtype=np.int32)  # lower() never shortens
+    visible = np.zeros(len(codes) + 1, dtype=bool)  # a last, empty line sums this one: blank
+    np.greater(codes, 32, out=visible[:-1])
+    non_blank = np.add.reduceat(visible, starts, dtype=np.int32)
     rows = _nonzero((non_blank > 0) & (non_blank <= max_chars))
     sizes = ends[rows] - starts[rows] + 1  # with the newline after
     picked = codes.take(concatenated_ranges(starts[rows], sizes), mode="clip")  # clip: a last line's newline is past the end
@@ -142,10 +138,11 @@ class _Tokens:
         return self._powers[:n], self._inverse_powers[:n]
 
     def split(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(start, end, hash) of every token of a text given as code points."""
+        """(start, end, hash) of every token of a text given as ``lowered_code_points(text,
+        fold_spaces=True)``."""
         n = len(codes)
         space = np.ones(n + 2, dtype=bool)  # bounded by spaces
-        _IS_SPACE.take(codes, mode="clip", out=space[1:-1])
+        np.less_equal(codes, 32, out=space[1:-1])
         edges = _nonzero(space[:-1] != space[1:])  # where a token starts, then where it ends, ...
         starts, ends = edges[0::2], edges[1::2]
         powers, inverse = self._tables(n + 1)
@@ -157,7 +154,7 @@ class _Tokens:
     def hash_words(self, words: list[str]) -> np.ndarray:
         """The hash ``split`` gives each of ``words`` (single tokens: one split of them all, as a
         token's hash does not depend on its position)."""
-        _, _, hashes = self.split(code_points(" ".join(words)))
+        _, _, hashes = self.split(lowered_code_points(" ".join(words), fold_spaces=True))
         if len(hashes) != len(words):
             raise ValueError("hash_words: every word must be one token")
         return hashes
@@ -407,7 +404,7 @@ class LineClassifier:
             stop = text.find("\n", start + _TOKEN_CHUNK_CHARS)
             stop = len(text) if stop < 0 else stop
             chunk = text[start:stop]
-            codes = lowered_code_points(chunk)
+            codes = lowered_code_points(chunk, fold_spaces=True)
             starts, ends, hashes = self._tokenizer.split(codes)
             parts.append(_TokenArrays(hashes, _token_lines(codes, starts) + line, ends - starts, _sentence_end_tokens(codes, starts, ends)))
             line += chunk.count("\n") + 1
@@ -420,12 +417,11 @@ class LineClassifier:
         and case share it), where its key ``" ".join(line.lower().split())`` has 1 to
         ``max_chars`` characters, else 0. For counting lines across documents without a Python call
         per line; only the short lines (``_short_lines``) are lowered and tokenized."""
-        rows, picked = _short_lines(code_points(text), max_chars)
+        rows, picked = _short_lines(lowered_code_points(text, fold_spaces=True), max_chars)
         out = np.zeros(text.count("\n") + 1, dtype=np.uint64)
         if len(rows):
-            lowered = lower_code_points(picked, lowers_by_context(text))
-            starts, ends, hashes = self._tokenizer.split(lowered)
-            line_hash, key_chars = self._line_hashes(hashes, _token_lines(lowered, starts), ends - starts, len(rows))
+            starts, ends, hashes = self._tokenizer.split(picked)
+            line_hash, key_chars = self._line_hashes(hashes, _token_lines(picked, starts), ends - starts, len(rows))
             out[rows] = np.where(key_chars <= max_chars, line_hash, 0)
         return out
 
