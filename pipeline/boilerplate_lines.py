@@ -467,12 +467,12 @@ class LineClassifier:
         out[lines[sole]] = np.searchsorted(self._vocab_hashes, token_hashes[held[sole]])
         return out
 
-    def _languages(self, bits: np.ndarray, token_doc: np.ndarray, n_docs: int) -> np.ndarray:
-        """Per page, the index of the language whose stopwords cover most words of a sample from
-        the middle of the page (-1: none covers 5%)."""
+    def _languages(self, bits: np.ndarray, n_tokens: np.ndarray) -> np.ndarray:
+        """Per page (``n_tokens``: its number of tokens), the index of the language whose stopwords
+        cover most words of a sample from the middle of the page (-1: none covers 5%)."""
+        n_docs = len(n_tokens)
         if not self.languages:
             return np.full(n_docs, -1, dtype=np.int64)
-        n_tokens = np.bincount(token_doc, minlength=n_docs)
         middle = np.maximum(0, n_tokens // 2 - _LANGUAGE_SAMPLE // 2)
         size = np.minimum(_LANGUAGE_SAMPLE, n_tokens - middle)
         sample = concatenated_ranges(np.cumsum(n_tokens) - n_tokens + middle, size)
@@ -589,13 +589,14 @@ class LineClassifier:
         token_line, token_hashes = tokens.line, tokens.hashes
         bits = self._lookup(token_hashes)
         n_words = np.bincount(token_line, minlength=n)
-        last_token = np.cumsum(n_words) - 1
-        token_doc = doc[token_line]
-        language = self._languages(bits, token_doc, n_docs)
-        token_language = language[token_doc]
-        is_stop = (bits >> np.maximum(token_language, 0)) & (token_language >= 0)
-        n_stop = np.bincount(token_line, weights=is_stop, minlength=n).astype(np.int64)
-        n_site = np.bincount(token_line, weights=(bits >> _SITE_BIT) & 1, minlength=n).astype(np.int64)
+        tokens_before = np.zeros(n + 1, dtype=np.int64)  # per line, and one past the last
+        np.cumsum(n_words, out=tokens_before[1:])
+        last_token = tokens_before[1:] - 1
+        language = self._languages(bits, np.diff(tokens_before[pages.bounds]))
+        token_language = language[doc][token_line]
+        is_stop = ((bits >> np.maximum(token_language, 0)) & 1).astype(bool) & (token_language >= 0)
+        n_stop = np.bincount(token_line[is_stop], minlength=n)  # counted without float weights
+        n_site = np.bincount(token_line[((bits >> _SITE_BIT) & 1).astype(bool)], minlength=n)
         # no stopword list fits a page: its prose is judged by length and sentence ends alone
         dense = (language[doc] < 0) | (n_stop >= p.min_stopword_density * n_words)
         ends = np.zeros(n, dtype=bool)  # the line's last token ends a sentence
@@ -613,7 +614,8 @@ class LineClassifier:
             anchored |= copyright
             line_gate |= copyright
             contains_gate |= copyright
-        anchors = [self._sole_anchors(bits, token_line, token_hashes, bit, n) for bit in (_LINE_KEY_BIT, _CONTAINS_BIT)]
+        keyed = _nonzero(bits >= 1 << _CONTAINS_BIT)  # the few tokens that may anchor a pattern
+        anchors = [self._sole_anchors(bits[keyed], token_line[keyed], token_hashes[keyed], bit, n) for bit in (_LINE_KEY_BIT, _CONTAINS_BIT)]
         if "©" in pages.joined:  # the patterns split "©2024" in two: they find their anchors themselves
             for sole in anchors:
                 sole[copyright] = -1
