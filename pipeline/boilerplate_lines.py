@@ -17,8 +17,9 @@ specific rule names it. Precision first: when unsure, a line stays.
 
 Speed: a whole batch of documents is classified at once. Its lines are one list and every feature
 is one numpy array over all of them (a document is a range of lines), so the fixed cost of a numpy
-call is paid per batch, not per page; tokens are looked up with C-level ``map`` over ``str.split``
-and one dict; only the few lines a rule might name, and each page's title, take a Python loop.
+call is paid per batch, not per page; tokens are hashed from the code points and looked up in the
+vocabulary with numpy; only the few lines a rule might name, and each page's title, take a Python
+loop.
 """
 
 from __future__ import annotations
@@ -70,10 +71,9 @@ _MATCH_CACHE_LINES = 200_000  # lines whose pattern verdict is remembered (menus
 _GROUP_CHARS = 4_000_000  # pages classified together at most (one longer page alone)
 _LANGUAGE_SAMPLE = 150  # tokens from the middle of a page that decide its language
 
-RepeatedTest = Callable[[np.ndarray, list[str], np.ndarray, np.ndarray], np.ndarray]
-"""``test(documents, lines, key_hashes, key_chars)``: which of some lines (of the given batch
-documents; ``LineClassifier.line_keys`` of them) are common across documents (the stage's corpus
-statistics)."""
+RepeatedTest = Callable[[np.ndarray, list[str]], np.ndarray]
+"""``test(documents, lines)``: which of some lines (of the given batch documents) are common across
+documents (the stage's corpus statistics)."""
 
 
 def _with_punctuation(words, prefixes: bool = False) -> frozenset[str]:
@@ -413,10 +413,11 @@ class LineClassifier:
 
     def line_keys(self, text: str, max_chars: int) -> np.ndarray:
         """Per line of ``text`` (split on "\\n"): a 64-bit hash of its lower-cased whitespace
-        tokens in order, the one ``clean_batch`` gives the line (lines that differ only in spacing
-        and case share it), where its key ``" ".join(line.lower().split())`` has 1 to
-        ``max_chars`` characters, else 0. For counting lines across documents without a Python call
-        per line; only the short lines (``_short_lines``) are lowered and tokenized."""
+        tokens in order (lines that differ only in spacing and case share it; where a line stands
+        does not count), where its key ``" ".join(line.lower().split())`` has 1 to ``max_chars``
+        characters, else 0. For counting lines across documents (the stage's pre-pass), then
+        finding them (its ``repeated`` test), without a Python call per line; only the short lines
+        (``_short_lines``) are tokenized."""
         rows, picked = _short_lines(lowered_code_points(text, fold_spaces=True), max_chars)
         out = np.zeros(text.count("\n") + 1, dtype=np.uint64)
         if len(rows):
@@ -435,13 +436,6 @@ class LineClassifier:
         line_hash = (prefix[first + n_words] - prefix[first]) * inverse[first]
         key_chars = np.bincount(token_line, weights=lengths, minlength=n).astype(np.int64) + np.maximum(n_words - 1, 0)
         return line_hash, key_chars
-
-    def _some_line_hashes(self, rows: np.ndarray, tokens: _TokenArrays, n_words: np.ndarray, last_token: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``_line_hashes`` of some lines of a text only (a line's hash depends on its own tokens
-        alone): the few a ``repeated`` test asks about, not every line of the batch."""
-        counts = n_words[rows]
-        picked = concatenated_ranges(last_token[rows] + 1 - counts, counts)
-        return self._line_hashes(tokens.hashes[picked], np.repeat(np.arange(len(rows)), counts), tokens.length[picked], len(rows))
 
     def _lookup(self, hashes: np.ndarray) -> np.ndarray:
         """The bits of each token hash: one probe into a table indexed by ``_slot``; the
@@ -559,7 +553,7 @@ class LineClassifier:
     def clean(self, text: str, repeated: Callable[[list[str]], np.ndarray] | None = None) -> CleanResult:
         """Decide line by line what is article. ``repeated(lines)`` says which of some lines are
         common across documents (the stage's corpus statistics)."""
-        test = None if repeated is None else (lambda _docs, lines, _hashes, _chars: repeated(lines))
+        test = None if repeated is None else (lambda _docs, lines: repeated(lines))
         return self.clean_batch([text], test)[0]
 
     def clean_batch(self, texts: list[str], repeated: RepeatedTest | None = None) -> list[CleanResult]:
@@ -575,7 +569,7 @@ class LineClassifier:
                 stop += 1
             test = repeated
             if repeated is not None and start:
-                test = (lambda offset: lambda docs, *rest: repeated(docs + offset, *rest))(start)
+                test = (lambda offset: lambda docs, lines: repeated(docs + offset, lines))(start)
             out += self._clean_group(texts[start:stop], test)
             start = stop
         return out
@@ -647,7 +641,7 @@ class LineClassifier:
         menu |= little & nonblank & (codes == KEEP) & ~good & menu_like
         self._mark_menu_runs(pages, menu, codes)
         if repeated is not None:
-            self._mark_repeated(pages, repeated, good, codes, clusters, lambda rows: self._some_line_hashes(rows, tokens, n_words, last_token))
+            self._mark_repeated(pages, repeated, good, codes, clusters)
         if self.zones is not None:
             self._mark_zones(pages, clusters, (n_words, n_stop, ends, good, codes))
         return self._results(pages, codes, titles, language)
@@ -900,16 +894,14 @@ class LineClassifier:
             span = codes[i + 1 : stop]
             span[(span == KEEP) & pages.nonblank[i + 1 : stop]] = codes[i]
 
-    def _mark_repeated(self, pages: _Pages, repeated: RepeatedTest, good, codes, clusters: Clusters, line_hashes) -> None:
-        """Lines common across documents go, unless they are article prose or head a paragraph.
-        ``line_hashes(rows)``: ``_line_hashes`` of some lines."""
+    def _mark_repeated(self, pages: _Pages, repeated: RepeatedTest, good, codes, clusters: Clusters) -> None:
+        """Lines common across documents go, unless they are article prose or head a paragraph."""
         in_cluster = pages.ranges(clusters.first, clusters.last)
         # article prose stays; so does a common subheading ("Fazit") right above prose
         candidates = _nonzero(pages.nonblank & (codes == KEEP) & ~(in_cluster & good) & ~pages.next_nonblank(good))
         if not len(candidates):
             return
-        line_hash, key_chars = line_hashes(candidates)
-        hits = repeated(pages.doc[candidates], [pages.stripped[i] for i in candidates.tolist()], line_hash, key_chars)
+        hits = repeated(pages.doc[candidates], [pages.stripped[i] for i in candidates.tolist()])
         codes[candidates[hits]] = self.names.code("repeated")
 
     def _results(self, pages: _Pages, codes: np.ndarray, titles: list[str | None], language: np.ndarray) -> list[CleanResult]:

@@ -317,9 +317,11 @@ def test_line_keys_ignore_case_and_spacing_but_not_digits():
     assert len(set(keys[:4].tolist())) == 3
     assert keys[4] == 0 and keys[5] == 0  # blank, too long: never counted
     assert keys[6] != 0  # 299 characters once spaces are collapsed
-    hashes, chars = classifier._line_hashes(*classifier._split("\n".join(lines))[:3], len(lines))
+    _, chars = classifier._line_hashes(*classifier._split("\n".join(lines))[:3], len(lines))
     assert chars.tolist() == [len(" ".join(line.split())) for line in lines]
-    assert keys[:4].tolist() == hashes[:4].tolist()  # the pre-pass counts the keys clean_batch asks about
+    # a line's key is its own: the same alone as among other lines (the stage asks about cut-out lines)
+    assert classifier.line_keys(lines[2], max_chars=300).tolist() == [keys[2]]
+    assert classifier.line_keys("\n".join(reversed(lines)), max_chars=300).tolist() == keys[::-1].tolist()
 
 
 def test_sentence_ends_are_read_off_each_line_s_last_token():
@@ -407,7 +409,7 @@ def test_a_large_batch_is_cut_into_groups_without_changing_a_decision(monkeypatc
 
     n = len(texts) // 2  # pages k and k + n are the same text; only the second copy's footer is common
 
-    def second_copies_repeat_the_footer(docs, lines, _hashes, _chars):
+    def second_copies_repeat_the_footer(docs, lines):
         return (docs >= n) & np.array([line == footer for line in lines], dtype=bool)
 
     classifier = LineClassifier(boilerplate_rules.load_rules(), LineParams())

@@ -276,10 +276,10 @@ class Boilerplate(Stage):
             return None
         max_chars = self.config.repeat_max_chars
 
-        def repeated(docs: np.ndarray, lines: list[str], key_hashes: np.ndarray, key_chars: np.ndarray) -> np.ndarray:
+        def repeated(docs: np.ndarray, lines: list[str]) -> np.ndarray:
             found = np.zeros(len(lines), dtype=bool)
-            if run_table is not None:
-                found |= _member(self._run_hashes(key_hashes, key_chars), run_table)
+            if run_table is not None:  # the pre-pass's keys (LineClassifier.line_keys) of these lines
+                found |= _member(self._classifier.line_keys("\n".join(lines), max_chars), run_table)
             line_seeds = seeds[docs]
             if line_seeds.any():
                 keys = [line_key(line) for line in lines]
@@ -289,11 +289,6 @@ class Boilerplate(Stage):
             return found
 
         return repeated
-
-    def _run_hashes(self, key_hashes: np.ndarray, key_chars: np.ndarray) -> np.ndarray:
-        """Line keys for this run's counts (never saved, so a numpy hash of the tokens will do;
-        0 for blank or over-long lines, which are never counted)."""
-        return np.where((key_chars > 0) & (key_chars <= self.config.repeat_max_chars), key_hashes, 0).astype(np.uint64)
 
     def process(self, batch: list[Document]) -> None:
         with gc_paused():
