@@ -16,19 +16,19 @@ def code_points(text: str) -> np.ndarray:
 
 
 _LAST_CASED = 0x1E921  # the highest code point that str.lower() changes (ADLAM CAPITAL SHA)
-# İ lowers to two code points, Σ to σ or ς depending on its neighbours: no table can say
-_NOT_ONE_TO_ONE = ("\u0130", "\u03a3")
+# no table can say: Σ lowers to σ or ς depending on its neighbours, İ to two code points
+_SIGMA, _DOTTED_I = "\u03a3", "\u0130"
+_COMBINING_DOT = 0x307  # İ lowers to "i" and this
 _FIRST_ABOVE_UNICODE = 0x110000
 
 
 @lru_cache(maxsize=2)
 def _lower_table(fold_spaces: bool = False) -> np.ndarray:
-    """Per code point up to ``_LAST_CASED``: its lower case (the one-to-one part of str.lower);
-    ``fold_spaces``: see ``lowered_code_points``."""
-    chars = "".join(map(chr, range(_LAST_CASED + 1))).replace("\u0130", "\x00")
+    """Per code point up to ``_LAST_CASED``: its lower case (the one-to-one part of str.lower: Σ
+    gives σ, İ gives "i"); ``fold_spaces``: see ``lowered_code_points``."""
+    chars = "".join(map(chr, range(_LAST_CASED + 1))).replace(_DOTTED_I, "I")
     table = code_points(chars.lower()).copy()
-    table[0x130] = 0x130  # never used: lines holding it take str.lower()
-    table[0x3A3] = 0x3A3
+    table[ord(_SIGMA)] = ord("σ")
     if fold_spaces:
         space = np.array([chr(c).isspace() for c in range(len(table))])
         controls = np.flatnonzero(~space[:33])
@@ -40,18 +40,19 @@ def _lower_table(fold_spaces: bool = False) -> np.ndarray:
 
 def lowered_code_points(text: str, fold_spaces: bool = False) -> np.ndarray:
     """``code_points(text.lower())``, mapped by a table in numpy: several times faster than
-    str.lower() on non-ASCII text. The lines (split at "\\n") holding İ or Σ (see
-    ``_NOT_ONE_TO_ONE``) take str.lower(), which never looks across a newline.
+    str.lower() on non-ASCII text. The lines (split at "\\n") holding Σ take str.lower() (which
+    never looks across a newline); İ's second code point is inserted after the table.
 
     ``fold_spaces``: for splitting into tokens - every whitespace character (as str.split() sees
     it) but "\\n" becomes " ", and the other code points up to " " (control characters) move above
     Unicode, so that ``codes <= 32`` finds the whitespace in one comparison, not a table lookup."""
-    codes = code_points(text)
     table = _lower_table(fold_spaces)
-    out = _by_table(codes, table)
-    if any(char in text for char in _NOT_ONE_TO_ONE):
-        special = ((codes == 0x130) | (codes == 0x3A3)).nonzero()[0]
-        return _lower_lines_by_str(codes, out, special, table)
+    out = _by_table(code_points(text), table)
+    for start, end in _lines_holding(text, _SIGMA):
+        line = text[start:end].replace(_DOTTED_I, "I")  # as long as the line, and still a capital
+        out[start:end] = _by_table(code_points(line.lower()), table)
+    if _DOTTED_I in text:
+        out = np.insert(out, np.array(_positions(text, _DOTTED_I)) + 1, _COMBINING_DOT)
     return out
 
 
@@ -64,20 +65,25 @@ def _by_table(codes: np.ndarray, table: np.ndarray) -> np.ndarray:
     return out
 
 
-def _lower_lines_by_str(codes: np.ndarray, out: np.ndarray, special: np.ndarray, table: np.ndarray) -> np.ndarray:
-    """``out`` with the lines that hold a ``special`` position lowered by str.lower() (İ becomes
-    two code points, so the pieces are joined anew), then by ``table`` (lower case stays lower
-    case: only the folding of spaces, if any, does something)."""
-    newlines = (codes == 10).nonzero()[0]
-    pieces, done = [], 0
-    for line in np.unique(np.searchsorted(newlines, special)).tolist():
-        start = int(newlines[line - 1]) + 1 if line else 0
-        end = int(newlines[line]) if line < len(newlines) else len(codes)
-        text = codes[start:end].tobytes().decode("utf-32-le", "surrogatepass")
-        pieces += [out[done:start], _by_table(code_points(text.lower()), table)]
-        done = end
-    pieces.append(out[done:])
-    return np.concatenate(pieces)
+def _positions(text: str, char: str) -> list[int]:
+    """Where ``char`` occurs in ``text`` (str.find: no pass of numpy over a text that is mostly
+    without it)."""
+    found, at = [], text.find(char)
+    while at >= 0:
+        found.append(at)
+        at = text.find(char, at + 1)
+    return found
+
+
+def _lines_holding(text: str, char: str) -> list[tuple[int, int]]:
+    """(start, end) of each line of ``text`` (split at "\\n") that holds ``char``, in order."""
+    spans = []
+    for at in _positions(text, char):
+        if spans and at < spans[-1][1]:
+            continue  # the line found before
+        end = text.find("\n", at)
+        spans.append((text.rfind("\n", 0, at) + 1, len(text) if end < 0 else end))
+    return spans
 
 
 def mix64(x: np.ndarray) -> np.ndarray:

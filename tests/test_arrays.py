@@ -32,7 +32,8 @@ def test_lowered_code_points_match_str_lower(text: str, expected: str) -> None:
     [
         "İSTANBUL'DA HAVA DURUMU",  # İ lowers to two code points
         "ΟΔΥΣΣΕΑΣ ΚΑΙ ΣΕΙΡΗΝΕΣ\nΜΕΝΟΣ",  # Σ lowers to σ or ς, by its neighbours
-        "Über UNS\nİSTANBUL İÇİN\n\nΣΟΦΙΑ Σ\nENDE Ω\nΣ",  # such lines among others (by str.lower, the rest by table)
+        "Über UNS\nİSTANBUL İÇİN\n\nΣΟΦΙΑ Σ\nENDE Ω\nΣ",
+        "ΟΔΟΣ İSTANBUL ΟΔΟΣ\nİİ Σ. İΣ",  # both on one line  # such lines among others (by str.lower, the rest by table)
     ],
 )
 def test_lowered_code_points_keep_str_lower_rules_a_table_cannot(text: str) -> None:
