@@ -25,7 +25,7 @@ loop.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from itertools import compress, repeat
+from itertools import chain, compress, repeat
 from operator import itemgetter
 from typing import Callable, Iterator, NamedTuple, Protocol
 
@@ -92,9 +92,9 @@ _SLOT_FACTOR = np.uint64(0xD6E8FEB86659FD93)  # odd: spreads every bit of a hash
 _TOKEN_CHUNK_CHARS = 200_000  # tokens are hashed this many characters at a time (arrays stay in cache)
 
 
-def _short_lines(codes: np.ndarray, max_chars: int) -> tuple[np.ndarray, np.ndarray]:
-    """The lines of a text (its ``lowered_code_points(text, fold_spaces=True)``, split at "\\n")
-    with 1 to ``max_chars`` non-blank characters - the only ones whose key, case and spacing aside,
+def _short_lines(codes: np.ndarray, max_chars: int) -> tuple[int, np.ndarray, np.ndarray]:
+    """The number of lines of a text (its ``lowered_code_points(text, fold_spaces=True)``, split at
+    "\\n"), those with 1 to ``max_chars`` non-blank characters - the only ones whose key, case and spacing aside,
     can be counted - and their code points, each line followed by a newline. Lines over the limit
     (most of a text: paragraphs) are ruled out from the code points, with no Python string per line."""
     newlines = _nonzero(codes == 10)
@@ -107,7 +107,7 @@ def _short_lines(codes: np.ndarray, max_chars: int) -> tuple[np.ndarray, np.ndar
     sizes = ends[rows] - starts[rows] + 1  # with the newline after
     picked = codes.take(concatenated_ranges(starts[rows], sizes), mode="clip")  # clip: a last line's newline is past the end
     picked[np.cumsum(sizes) - 1] = 10
-    return rows, picked
+    return len(starts), rows, picked
 
 
 class _TokenArrays(NamedTuple):
@@ -180,10 +180,10 @@ def _sentence_end_tokens(codes: np.ndarray, starts: np.ndarray, ends: np.ndarray
     return out
 
 
-def _token_lines(codes: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Per token (``starts``: where each starts in ``codes``), its line: the newlines before it,
-    from where each newline falls among the token starts (no running count over every character)."""
-    newlines = _nonzero(codes == 10)
+def _token_lines(newlines: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Per token (``starts``: where each starts in a text, ``newlines``: where its "\\n" are), its
+    line: the newlines before it, from where each newline falls among the token starts (no
+    running count over every character)."""
     tokens_before = np.searchsorted(starts, newlines)
     per_line = np.diff(tokens_before, prepend=0, append=len(starts))
     return np.repeat(np.arange(len(newlines) + 1, dtype=np.int64), per_line)
@@ -297,12 +297,12 @@ class _Pages:
     with what every step needs: stripped and lower-cased lines, lengths, the non-blank lines."""
 
     def __init__(self, texts: list[str]) -> None:
-        counts = np.fromiter((text.count("\n") + 1 for text in texts), dtype=np.int64, count=len(texts))
+        per_text = list(map(str.split, texts, repeat("\n")))  # no separate count of the newlines
+        counts = np.fromiter(map(len, per_text), dtype=np.int64, count=len(texts))
         self.bounds = np.zeros(len(texts) + 1, dtype=np.int64)
         np.cumsum(counts, out=self.bounds[1:])
-        joined = "\n".join(texts)
-        self.joined = joined
-        self.lines: list[str] = joined.split("\n")
+        self.joined = "\n".join(texts)
+        self.lines: list[str] = list(chain.from_iterable(per_text))
         n = self.n = len(self.lines)
         line_chars = np.fromiter(map(len, self.lines), dtype=np.int64, count=n) + 1
         self.line_starts = np.cumsum(line_chars) - line_chars  # where each line starts in ``joined``
@@ -406,8 +406,9 @@ class LineClassifier:
             chunk = text[start:stop]
             codes = lowered_code_points(chunk, fold_spaces=True)
             starts, ends, hashes = self._tokenizer.split(codes)
-            parts.append(_TokenArrays(hashes, _token_lines(codes, starts) + line, ends - starts, _sentence_end_tokens(codes, starts, ends)))
-            line += chunk.count("\n") + 1
+            newlines = _nonzero(codes == 10)
+            parts.append(_TokenArrays(hashes, _token_lines(newlines, starts) + line, ends - starts, _sentence_end_tokens(codes, starts, ends)))
+            line += len(newlines) + 1
             start = stop + 1
         return _TokenArrays(*map(np.concatenate, zip(*parts)))
 
@@ -418,11 +419,11 @@ class LineClassifier:
         characters, else 0. For counting lines across documents (the stage's pre-pass), then
         finding them (its ``repeated`` test), without a Python call per line; only the short lines
         (``_short_lines``) are tokenized."""
-        rows, picked = _short_lines(lowered_code_points(text, fold_spaces=True), max_chars)
-        out = np.zeros(text.count("\n") + 1, dtype=np.uint64)
+        n_lines, rows, picked = _short_lines(lowered_code_points(text, fold_spaces=True), max_chars)
+        out = np.zeros(n_lines, dtype=np.uint64)
         if len(rows):
             starts, ends, hashes = self._tokenizer.split(picked)
-            line_hash, key_chars = self._line_hashes(hashes, _token_lines(picked, starts), ends - starts, len(rows))
+            line_hash, key_chars = self._line_hashes(hashes, _token_lines(_nonzero(picked == 10), starts), ends - starts, len(rows))
             out[rows] = np.where(key_chars <= max_chars, line_hash, 0)
         return out
 
