@@ -52,8 +52,16 @@ def lowered_code_points(text: str, fold_spaces: bool = False) -> np.ndarray:
         line = text[start:end].replace(_DOTTED_I, "I")  # as long as the line, and still a capital
         out[start:end] = _by_table(code_points(line.lower()), table)
     if _DOTTED_I in text:
-        out = np.insert(out, np.array(_positions(text, _DOTTED_I)) + 1, _COMBINING_DOT)
+        out = _insert_after(out, _positions(text, _DOTTED_I), _COMBINING_DOT)
     return out
+
+
+def _insert_after(codes: np.ndarray, positions: list[int], value: int) -> np.ndarray:
+    """``codes`` with ``value`` after each of the (sorted) positions: the pieces between them
+    joined in one copy (np.insert builds a mask the size of the text, several times slower)."""
+    pieces = np.split(codes, np.array(positions) + 1)
+    inserted = np.array([value], dtype=codes.dtype)
+    return np.concatenate([part for piece in pieces[:-1] for part in (piece, inserted)] + [pieces[-1]])
 
 
 def _by_table(codes: np.ndarray, table: np.ndarray) -> np.ndarray:

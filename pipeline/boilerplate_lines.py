@@ -146,8 +146,10 @@ class _Tokens:
         edges = _nonzero(space[:-1] != space[1:])  # where a token starts, then where it ends, ...
         starts, ends = edges[0::2], edges[1::2]
         powers, inverse = self._tables(n + 1)
-        prefix = np.zeros(n + 1, dtype=np.uint64)
-        np.cumsum(codes * powers[:n], out=prefix[1:])  # array arithmetic wraps modulo 2**64 silently
+        prefix = np.empty(n + 1, dtype=np.uint64)
+        prefix[0] = 0
+        np.multiply(codes, powers[:n], out=prefix[1:])  # array arithmetic wraps modulo 2**64 silently
+        np.cumsum(prefix[1:], out=prefix[1:])  # in place: no temporary the size of the text
         hashes = (prefix[ends] - prefix[starts]) * inverse[starts] + (ends - starts).astype(np.uint64)
         return starts, ends, hashes
 
