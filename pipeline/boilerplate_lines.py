@@ -176,8 +176,9 @@ def _nonzero(flags: np.ndarray) -> np.ndarray:
 def _sentence_end_tokens(codes: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """Per token: does it end a sentence - a terminal character last, or before a last quote or
     bracket ("...end." / "...end.»"). Lower case keeps these characters as they are."""
-    out = _IS_TERMINAL.take(codes[ends - 1], mode="clip")
-    closed = _nonzero(_IS_CLOSER.take(codes[ends - 1], mode="clip") & (ends - starts >= 2))
+    last = codes[ends - 1]
+    out = _IS_TERMINAL.take(last, mode="clip")
+    closed = _nonzero(_IS_CLOSER.take(last, mode="clip") & (ends - starts >= 2))
     out[closed] = _IS_TERMINAL.take(codes[ends[closed] - 2], mode="clip")
     return out
 
