@@ -591,10 +591,10 @@ class LineClassifier:
         np.cumsum(n_words, out=tokens_before[1:])
         last_token = tokens_before[1:] - 1
         language = self._languages(bits, np.diff(tokens_before[pages.bounds]))
-        token_language = language[doc][token_line]
-        is_stop = ((bits >> np.maximum(token_language, 0)) & 1).astype(bool) & (token_language >= 0)
+        stopword_bit = np.where(language >= 0, 1 << np.maximum(language, 0), 0)  # per page: its language's bit
+        is_stop = (bits & stopword_bit[doc][token_line]) != 0
         n_stop = np.bincount(token_line[is_stop], minlength=n)  # counted without float weights
-        n_site = np.bincount(token_line[((bits >> _SITE_BIT) & 1).astype(bool)], minlength=n)
+        n_site = np.bincount(token_line[(bits & 1 << _SITE_BIT) != 0], minlength=n)
         # no stopword list fits a page: its prose is judged by length and sentence ends alone
         dense = (language[doc] < 0) | (n_stop >= p.min_stopword_density * n_words)
         ends = np.zeros(n, dtype=bool)  # the line's last token ends a sentence
