@@ -307,8 +307,8 @@ class _Pages:
         self.joined = "\n".join(texts)
         self.lines: list[str] = list(chain.from_iterable(per_text))
         n = self.n = len(self.lines)
-        self.line_chars = np.fromiter(map(len, self.lines), dtype=np.int64, count=n) + 1  # with its "\\n"
-        self.line_starts = np.cumsum(self.line_chars) - self.line_chars  # where each line starts in ``joined``
+        line_chars = np.fromiter(map(len, self.lines), dtype=np.int64, count=n) + 1
+        self.line_starts = np.cumsum(line_chars) - line_chars  # where each line starts in ``joined``
         self.doc = np.repeat(np.arange(len(texts)), counts)
         self.stripped: list[str] = list(map(str.strip, self.lines))
         self.lengths = np.fromiter(map(len, self.stripped), dtype=np.int64, count=n)
@@ -909,8 +909,9 @@ class LineClassifier:
         codes[candidates[hits]] = self.names.code("repeated")
 
     def _results(self, pages: _Pages, codes: np.ndarray, titles: list[str | None], language: np.ndarray) -> list[CleanResult]:
-        n_docs, doc = len(titles), pages.doc
+        n_docs, lines, doc = len(titles), pages.lines, pages.doc
         keep = codes == KEEP
+        keep_l = keep.tolist()
         cut = _nonzero(pages.nonblank & ~keep)
         # the records of all cut lines as three lists made by C-level map; each page takes its slices
         offsets = pages.line_starts[cut] - pages.line_starts[pages.bounds[:-1]][doc[cut]]  # where each line starts in its text
@@ -920,17 +921,11 @@ class LineClassifier:
         first_record = np.searchsorted(doc[cut], np.arange(n_docs + 1)).tolist()
         n_removed = np.bincount(doc[cut], minlength=n_docs).tolist()
         n_nonblank = np.bincount(doc[pages.nb], minlength=n_docs).tolist()
-        # the kept lines of all pages as one string (one C-level join); each page takes its slice
-        kept = _nonzero(keep)
-        kept_text = "\n".join(compress(pages.lines, keep.tolist()))
-        kept_ends = np.zeros(len(kept) + 1, dtype=np.int64)  # one past each kept line's "\n"
-        np.cumsum(pages.line_chars[kept], out=kept_ends[1:])
-        first_kept = np.searchsorted(kept, pages.bounds)
-        text_starts, text_ends = kept_ends[first_kept[:-1]].tolist(), (kept_ends[first_kept[1:]] - 1).tolist()
-        languages = language.tolist()
+        bounds, languages = pages.bounds.tolist(), language.tolist()
         out = []
         for d in range(n_docs):
-            text = kept_text[text_starts[d] : text_ends[d]]  # "" for a page with no kept line
+            a, b = bounds[d], bounds[d + 1]
+            text = "\n".join(compress(lines[a:b], keep_l[a:b]))
             if "\n\n\n" in text:
                 text = _BLANK_RUNS.sub("\n\n", text)
             lang = languages[d]
