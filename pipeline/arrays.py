@@ -22,31 +22,82 @@ def every_code_point() -> str:
 
 
 _LAST_CASED = 0x1E921  # the highest code point that str.lower() changes (ADLAM CAPITAL SHA)
-# İ lowers to two code points, Σ to σ or ς depending on its neighbours: no table can say
-_NOT_ONE_TO_ONE = ("\u0130", "\u03a3")
+# no table can say: Σ lowers to σ or ς depending on its neighbours, İ to two code points
+_SIGMA, _DOTTED_I = "\u03a3", "\u0130"
+_COMBINING_DOT = 0x307  # İ lowers to "i" and this
+_FIRST_ABOVE_UNICODE = 0x110000
 
 
-@lru_cache(maxsize=1)
-def _lower_table() -> np.ndarray:
-    """Per code point up to ``_LAST_CASED``: its lower case (the one-to-one part of str.lower)."""
-    chars = "".join(map(chr, range(_LAST_CASED + 1))).replace("\u0130", "\x00")
+@lru_cache(maxsize=2)
+def _lower_table(fold_spaces: bool = False) -> np.ndarray:
+    """Per code point up to ``_LAST_CASED``: its lower case (the one-to-one part of str.lower: Σ
+    gives σ, İ gives "i"); ``fold_spaces``: see ``lowered_code_points``."""
+    chars = "".join(map(chr, range(_LAST_CASED + 1))).replace(_DOTTED_I, "I")
     table = code_points(chars.lower()).copy()
-    table[0x130] = 0x130  # never used: texts holding it take str.lower()
-    table[0x3A3] = 0x3A3
+    table[ord(_SIGMA)] = ord("σ")
+    if fold_spaces:
+        space = np.array([chr(c).isspace() for c in range(len(table))])
+        controls = np.flatnonzero(~space[:33])
+        table[controls] = _FIRST_ABOVE_UNICODE + controls
+        space[10] = False
+        table[space] = 32
     return table
 
 
-def lowered_code_points(text: str) -> np.ndarray:
+def lowered_code_points(text: str, fold_spaces: bool = False) -> np.ndarray:
     """``code_points(text.lower())``, mapped by a table in numpy: several times faster than
-    str.lower() on non-ASCII text. A text holding İ or Σ (see ``_NOT_ONE_TO_ONE``) takes str.lower()."""
-    if any(char in text for char in _NOT_ONE_TO_ONE):
-        return code_points(text.lower())
-    codes = code_points(text)
-    out = _lower_table().take(codes, mode="clip")
+    str.lower() on non-ASCII text. The lines (split at "\\n") holding Σ take str.lower() (which
+    never looks across a newline); İ's second code point is inserted after the table.
+
+    ``fold_spaces``: for splitting into tokens - every whitespace character (as str.split() sees
+    it) but "\\n" becomes " ", and the other code points up to " " (control characters) move above
+    Unicode, so that ``codes <= 32`` finds the whitespace in one comparison, not a table lookup."""
+    table = _lower_table(fold_spaces)
+    out = _by_table(code_points(text), table)
+    for start, end in _lines_holding(text, _SIGMA):
+        line = text[start:end].replace(_DOTTED_I, "I")  # as long as the line, and still a capital
+        out[start:end] = _by_table(code_points(line.lower()), table)
+    if _DOTTED_I in text:
+        out = _insert_after(out, _positions(text, _DOTTED_I), _COMBINING_DOT)
+    return out
+
+
+def _insert_after(codes: np.ndarray, positions: list[int], value: int) -> np.ndarray:
+    """``codes`` with ``value`` after each of the (sorted) positions: the pieces between them
+    joined in one copy (np.insert builds a mask the size of the text, several times slower)."""
+    pieces = np.split(codes, np.array(positions) + 1)
+    inserted = np.array([value], dtype=codes.dtype)
+    return np.concatenate([part for piece in pieces[:-1] for part in (piece, inserted)] + [pieces[-1]])
+
+
+def _by_table(codes: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Each code point through a ``_lower_table`` (those above it stay as they are)."""
+    out = table.take(codes, mode="clip")
     if len(codes) and codes.max() > _LAST_CASED:  # emoji, rare CJK: unchanged
         above = (codes > _LAST_CASED).nonzero()[0]
         out[above] = codes[above]
     return out
+
+
+def _positions(text: str, char: str) -> list[int]:
+    """Where ``char`` occurs in ``text`` (str.find: no pass of numpy over a text that is mostly
+    without it)."""
+    found, at = [], text.find(char)
+    while at >= 0:
+        found.append(at)
+        at = text.find(char, at + 1)
+    return found
+
+
+def _lines_holding(text: str, char: str) -> list[tuple[int, int]]:
+    """(start, end) of each line of ``text`` (split at "\\n") that holds ``char``, in order."""
+    spans = []
+    for at in _positions(text, char):
+        if spans and at < spans[-1][1]:
+            continue  # the line found before
+        end = text.find("\n", at)
+        spans.append((text.rfind("\n", 0, at) + 1, len(text) if end < 0 else end))
+    return spans
 
 
 def mix64(x: np.ndarray) -> np.ndarray:
@@ -76,6 +127,13 @@ def joined_code_points(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     starts = np.zeros(len(texts) + 1, dtype=np.int64)
     np.cumsum([len(t) for t in texts], out=starts[1:])
     return code_points("".join(texts)), starts
+
+
+def concatenated_ranges(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """``starts[i] .. starts[i] + sizes[i] - 1`` for each i, end to end: the indices that gather
+    some segments of an array (some lines' characters, some pages' tokens) in one take."""
+    offsets = np.cumsum(sizes) - sizes
+    return np.arange(int(sizes.sum()), dtype=np.int64) + np.repeat(starts - offsets, sizes)
 
 
 def segment_or(values: np.ndarray, starts: np.ndarray) -> np.ndarray:

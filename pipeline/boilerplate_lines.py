@@ -17,29 +17,42 @@ specific rule names it. Precision first: when unsure, a line stays.
 
 Speed: a whole batch of documents is classified at once. Its lines are one list and every feature
 is one numpy array over all of them (a document is a range of lines), so the fixed cost of a numpy
-call is paid per batch, not per page; tokens are looked up with C-level ``map`` over ``str.split``
-and one dict; only the few lines a rule might name, and each page's title, take a Python loop.
+call is paid per batch, not per page; tokens are hashed from the code points and looked up in the
+vocabulary with numpy; only the few lines a rule might name, and each page's title, take a Python
+loop.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from itertools import compress, repeat
+from itertools import chain, compress, repeat
 from operator import itemgetter
-from typing import Callable, Iterator, Protocol
+from typing import Callable, Iterator, NamedTuple, Protocol
 
 import numpy as np
 import regex
 from pydantic import BaseModel, ConfigDict, Field
 
-from .arrays import code_points, cumulative_powers, lowered_code_points, mix64, segment_or
+from .arrays import concatenated_ranges, cumulative_powers, lowered_code_points, mix64, segment_or
 from .boilerplate_edges import END_ISLAND_RULE, mark_end_islands
 from .boilerplate_rules import AFFIXES, EDGE_CHARS, PREFIXED_AFFIXES, PREFIXES, AnchoredPatterns, PhraseRules
 
 _TERMINAL = frozenset(".!?…;:。！？")
 _LAST_CHAR = itemgetter(slice(-1, None))  # "" for an empty line
 _FIRST_CHAR = itemgetter(0)
-_CLOSERS = frozenset("\"'”’»«“)]*")
+_CLOSERS = "\"'”’»«“)]*"
+
+
+def _char_table(chars) -> np.ndarray:
+    """By code point, up to the highest of ``chars``: is it one of them (every code point above: the
+    last entry, False)."""
+    table = np.zeros(max(map(ord, chars)) + 2, dtype=bool)
+    table[list(map(ord, chars))] = True
+    return table
+
+
+_IS_TERMINAL = _char_table(_TERMINAL)
+_IS_CLOSER = _char_table(_CLOSERS)
 _BLANK_RUNS = regex.compile(r"\n{3,}")
 # a quantity or a numbered item ("6 mittelgroße Eier", "1-2 Spritzer ...", "15 – 30 Min", "100. Ray Gillen"),
 # not a year or a date ("2006 - 2012 site.de", "2020-02-19 20:29")
@@ -62,10 +75,9 @@ _MATCH_CACHE_LINES = 200_000  # lines whose pattern verdict is remembered (menus
 _GROUP_CHARS = 4_000_000  # pages classified together at most (one longer page alone)
 _LANGUAGE_SAMPLE = 150  # tokens from the middle of a page that decide its language
 
-RepeatedTest = Callable[[np.ndarray, list[str], np.ndarray, np.ndarray], np.ndarray]
-"""``test(documents, lines, key_hashes, key_chars)``: which of some lines (of the given batch
-documents; ``LineClassifier.line_hashes`` of them) are common across documents (the stage's corpus
-statistics)."""
+RepeatedTest = Callable[[np.ndarray, list[str]], np.ndarray]
+"""``test(documents, lines)``: which of some lines (of the given batch documents) are common across
+documents (the stage's corpus statistics)."""
 
 
 def _with_punctuation(words, prefixes: bool = False) -> frozenset[str]:
@@ -81,26 +93,34 @@ _HASH_BASE_INVERSE = np.uint64(pow(int(_HASH_BASE), -1, 2**64))
 _SLOT_BITS = 21  # vocabulary lookup table: 2**21 slots, see _slot
 _EMPTY_SLOT, _SHARED_SLOT = -1, -2
 _SLOT_FACTOR = np.uint64(0xD6E8FEB86659FD93)  # odd: spreads every bit of a hash into the top bits
-_MAX_SPACE = 0x3000  # the highest code point str.split() treats as whitespace
-# by code point: is it whitespace (as str.split() sees it); every code point above: the last entry
-_IS_SPACE = np.array([chr(c).isspace() for c in range(_MAX_SPACE + 1)] + [False], dtype=bool)
 _TOKEN_CHUNK_CHARS = 200_000  # tokens are hashed this many characters at a time (arrays stay in cache)
 
 
-def short_lines(text: str, max_chars: int) -> tuple[list[str], np.ndarray, list[str]]:
-    """The lines of ``text`` (split on "\\n"), which of them have 1 to ``max_chars`` non-blank
-    characters (the only ones whose key, case and spacing aside, can be counted), and those lines
-    lower-cased. Lines over the limit (most of the text: paragraphs) are ruled out from the raw code
-    points, before any per-line Python work."""
-    lines = text.split("\n")
-    codes = code_points(text)
-    blanks_before = np.zeros(len(codes) + 1, dtype=np.int32)
-    np.cumsum(_IS_SPACE.take(codes, mode="clip"), out=blanks_before[1:])
-    ends = np.append(_nonzero(codes == 10), len(codes))  # one past each line's last character
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    visible = (ends - starts) - (blanks_before[ends] - blanks_before[starts])  # lower() never shortens
-    rows = _nonzero((visible > 0) & (visible <= max_chars))
-    return lines, rows, list(map(str.lower, map(lines.__getitem__, rows.tolist())))
+def _short_lines(codes: np.ndarray, max_chars: int) -> tuple[int, np.ndarray, np.ndarray]:
+    """The number of lines of a text (its ``lowered_code_points(text, fold_spaces=True)``, split at
+    "\\n"), those with 1 to ``max_chars`` non-blank characters - the only ones whose key, case and spacing aside,
+    can be counted - and their code points, each line followed by a newline. Lines over the limit
+    (most of a text: paragraphs) are ruled out from the code points, with no Python string per line."""
+    newlines = _nonzero(codes == 10)
+    starts = np.concatenate(([0], newlines + 1))
+    ends = np.append(newlines, len(codes))  # one past each line's last character
+    visible = np.zeros(len(codes) + 1, dtype=bool)  # a last, empty line sums this one: blank
+    np.greater(codes, 32, out=visible[:-1])
+    non_blank = np.add.reduceat(visible, starts, dtype=np.int32)
+    rows = _nonzero((non_blank > 0) & (non_blank <= max_chars))
+    sizes = ends[rows] - starts[rows] + 1  # with the newline after
+    picked = codes.take(concatenated_ranges(starts[rows], sizes), mode="clip")  # clip: a last line's newline is past the end
+    picked[np.cumsum(sizes) - 1] = 10
+    return len(starts), rows, picked
+
+
+class _TokenArrays(NamedTuple):
+    """The tokens of a text, one array entry per token, in order."""
+
+    hashes: np.ndarray  # _Tokens.split's hash
+    line: np.ndarray  # the line of the text (split at "\\n") it is on
+    length: np.ndarray  # characters
+    ends_sentence: np.ndarray  # _sentence_end_tokens
 
 
 class _Tokens:
@@ -122,22 +142,25 @@ class _Tokens:
         return self._powers[:n], self._inverse_powers[:n]
 
     def split(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(start, end, hash) of every token of a text given as code points."""
+        """(start, end, hash) of every token of a text given as ``lowered_code_points(text,
+        fold_spaces=True)``."""
         n = len(codes)
         space = np.ones(n + 2, dtype=bool)  # bounded by spaces
-        _IS_SPACE.take(codes, mode="clip", out=space[1:-1])
+        np.less_equal(codes, 32, out=space[1:-1])
         edges = _nonzero(space[:-1] != space[1:])  # where a token starts, then where it ends, ...
         starts, ends = edges[0::2], edges[1::2]
         powers, inverse = self._tables(n + 1)
-        prefix = np.zeros(n + 1, dtype=np.uint64)
-        np.cumsum(codes * powers[:n], out=prefix[1:])  # array arithmetic wraps modulo 2**64 silently
+        prefix = np.empty(n + 1, dtype=np.uint64)
+        prefix[0] = 0
+        np.multiply(codes, powers[:n], out=prefix[1:])  # array arithmetic wraps modulo 2**64 silently
+        np.cumsum(prefix[1:], out=prefix[1:])  # in place: no temporary the size of the text
         hashes = (prefix[ends] - prefix[starts]) * inverse[starts] + (ends - starts).astype(np.uint64)
         return starts, ends, hashes
 
     def hash_words(self, words: list[str]) -> np.ndarray:
         """The hash ``split`` gives each of ``words`` (single tokens: one split of them all, as a
         token's hash does not depend on its position)."""
-        _, _, hashes = self.split(code_points(" ".join(words)))
+        _, _, hashes = self.split(lowered_code_points(" ".join(words), fold_spaces=True))
         if len(hashes) != len(words):
             raise ValueError("hash_words: every word must be one token")
         return hashes
@@ -154,10 +177,20 @@ def _nonzero(flags: np.ndarray) -> np.ndarray:
     return flags.nonzero()[0]
 
 
-def _token_lines(codes: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Per token (``starts``: where each starts in ``codes``), its line: the newlines before it,
-    from where each newline falls among the token starts (no running count over every character)."""
-    newlines = _nonzero(codes == 10)
+def _sentence_end_tokens(codes: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Per token: does it end a sentence - a terminal character last, or before a last quote or
+    bracket ("...end." / "...end.»"). Lower case keeps these characters as they are."""
+    last = codes[ends - 1]
+    out = _IS_TERMINAL.take(last, mode="clip")
+    closed = _nonzero(_IS_CLOSER.take(last, mode="clip") & (ends - starts >= 2))
+    out[closed] = _IS_TERMINAL.take(codes[ends[closed] - 2], mode="clip")
+    return out
+
+
+def _token_lines(newlines: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Per token (``starts``: where each starts in a text, ``newlines``: where its "\\n" are), its
+    line: the newlines before it, from where each newline falls among the token starts (no
+    running count over every character)."""
     tokens_before = np.searchsorted(starts, newlines)
     per_line = np.diff(tokens_before, prepend=0, append=len(starts))
     return np.repeat(np.arange(len(newlines) + 1, dtype=np.int64), per_line)
@@ -279,12 +312,12 @@ class _Pages:
     with what every step needs: stripped and lower-cased lines, lengths, the non-blank lines."""
 
     def __init__(self, texts: list[str]) -> None:
-        counts = np.fromiter((text.count("\n") + 1 for text in texts), dtype=np.int64, count=len(texts))
+        per_text = list(map(str.split, texts, repeat("\n")))  # no separate count of the newlines
+        counts = np.fromiter(map(len, per_text), dtype=np.int64, count=len(texts))
         self.bounds = np.zeros(len(texts) + 1, dtype=np.int64)
         np.cumsum(counts, out=self.bounds[1:])
-        joined = "\n".join(texts)
-        self.joined = joined
-        self.lines: list[str] = joined.split("\n")
+        self.joined = "\n".join(texts)
+        self.lines: list[str] = list(chain.from_iterable(per_text))
         n = self.n = len(self.lines)
         line_chars = np.fromiter(map(len, self.lines), dtype=np.int64, count=n) + 1
         self.line_starts = np.cumsum(line_chars) - line_chars  # where each line starts in ``joined``
@@ -303,14 +336,6 @@ class _Pages:
         """Some lines, lower-cased (one C-level map: cheaper than lowering them joined and
         splitting the result, which scans every new non-ASCII line twice)."""
         return list(map(str.lower, map(self.lines.__getitem__, rows.tolist())))
-
-    def sentence_ends(self) -> np.ndarray:
-        """Lines ending with a sentence end, perhaps followed by a quote or bracket."""
-        last = list(map(_LAST_CHAR, self.stripped))
-        ends = np.fromiter(map(_TERMINAL.__contains__, last), dtype=bool, count=self.n)
-        for i in _nonzero(np.fromiter(map(_CLOSERS.__contains__, last), dtype=bool, count=self.n)).tolist():
-            ends[i] = self.stripped[i][-2:-1] in _TERMINAL
-        return ends
 
     def lines_holding(self, char: str) -> np.ndarray:
         """Which lines contain ``char`` (a rare one: found with str.find on the joined text)."""
@@ -370,7 +395,6 @@ class LineClassifier:
             raise ValueError(f"boilerplate: at most {_SITE_BIT} stopword languages, got {len(self.languages)}")
         self.token_bits = _token_bits(rules, tuple(self.languages))
         self._tokenizer = _Tokens()
-        self._language_bits = np.arange(len(self.languages), dtype=np.int64)
         self._vocab_hashes, self._vocab_bits, self._vocab_slots, self._vocab_words = _vocabulary(rules, self.token_bits, self._tokenizer)
         self._match_cache: dict[tuple[bool, str], str | None] = {}  # (whole line?, line) -> rule
         # whole-line phrase key -> rule code; a line of bullets and punctuation alone: "symbols"
@@ -386,46 +410,37 @@ class LineClassifier:
         self.is_meta[[self.names.code(n) for n in ("byline", "date", "credit", "caption", "title", "share")]] = True
 
     # -- features -------------------------------------------------------------------------------
-    def _split(self, text: str, lower: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every token of ``text`` (of ``text.lower()`` if ``lower``): its hash, line (of
-        ``text.split("\\n")``) and length. Hashed with numpy over the code points of a few hundred
-        kB of whole lines at a time."""
-        hash_parts, line_parts, length_parts = [], [], []
+    def _split(self, text: str) -> _TokenArrays:
+        """Every token of ``text.lower()`` as ``_TokenArrays``. Hashed with numpy over the code
+        points of a few hundred kB of whole lines at a time."""
+        parts: list[_TokenArrays] = []
         start, line = 0, 0
         while start <= len(text):
             stop = text.find("\n", start + _TOKEN_CHUNK_CHARS)
             stop = len(text) if stop < 0 else stop
             chunk = text[start:stop]
-            codes = lowered_code_points(chunk) if lower else code_points(chunk)
+            codes = lowered_code_points(chunk, fold_spaces=True)
             starts, ends, hashes = self._tokenizer.split(codes)
-            hash_parts.append(hashes)
-            line_parts.append(_token_lines(codes, starts) + line)
-            length_parts.append(ends - starts)
-            line += chunk.count("\n") + 1
+            newlines = _nonzero(codes == 10)
+            parts.append(_TokenArrays(hashes, _token_lines(newlines, starts) + line, ends - starts, _sentence_end_tokens(codes, starts, ends)))
+            line += len(newlines) + 1
             start = stop + 1
-        return np.concatenate(hash_parts), np.concatenate(line_parts), np.concatenate(length_parts)
-
-    def line_hashes(self, lowered: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Per lower-cased line: a 64-bit hash of its whitespace tokens in order (0: no token) and
-        the length of its key ``" ".join(line.split())``: lines that differ only in spacing and
-        case share it. For counting lines across documents without a Python call per line."""
-        hashes, token_line, lengths = self._split("\n".join(lowered))
-        return self._line_hashes(hashes, token_line, lengths, len(lowered))
+        return _TokenArrays(*map(np.concatenate, zip(*parts)))
 
     def line_keys(self, text: str, max_chars: int) -> np.ndarray:
-        """Per line of ``text`` (split on "\\n"): ``line_hashes`` where the key has 1 to
-        ``max_chars`` characters, else 0."""
-        return self.short_line_keys(text, max_chars)[0]
-
-    def short_line_keys(self, text: str, max_chars: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        """``line_keys``, plus ``short_lines``' rows and lower-cased lines (for other keys of the
-        same lines without lowering them again)."""
-        lines, rows, lowered = short_lines(text, max_chars)
-        out = np.zeros(len(lines), dtype=np.uint64)
+        """Per line of ``text`` (split on "\\n"): a 64-bit hash of its lower-cased whitespace
+        tokens in order (lines that differ only in spacing and case share it; where a line stands
+        does not count), where its key ``" ".join(line.lower().split())`` has 1 to ``max_chars``
+        characters, else 0. For counting lines across documents (the stage's pre-pass), then
+        finding them (its ``repeated`` test), without a Python call per line; only the short lines
+        (``_short_lines``) are tokenized."""
+        n_lines, rows, picked = _short_lines(lowered_code_points(text, fold_spaces=True), max_chars)
+        out = np.zeros(n_lines, dtype=np.uint64)
         if len(rows):
-            hashes, key_chars = self.line_hashes(lowered)
-            out[rows] = np.where(key_chars <= max_chars, hashes, 0)
-        return out, rows, lowered
+            starts, ends, hashes = self._tokenizer.split(picked)
+            line_hash, key_chars = self._line_hashes(hashes, _token_lines(_nonzero(picked == 10), starts), ends - starts, len(rows))
+            out[rows] = np.where(key_chars <= max_chars, line_hash, 0)
+        return out
 
     def _line_hashes(self, hashes, token_line, lengths, n) -> tuple[np.ndarray, np.ndarray]:
         m = len(hashes)
@@ -438,18 +453,13 @@ class LineClassifier:
         key_chars = np.bincount(token_line, weights=lengths, minlength=n).astype(np.int64) + np.maximum(n_words - 1, 0)
         return line_hash, key_chars
 
-    def _tokens(self, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Per token of a text, lower-cased: its bits (``token_bits``), line, hash and length."""
-        hashes, token_line, lengths = self._split(text, lower=True)
-        return self._lookup(hashes), token_line, hashes, lengths
-
     def _lookup(self, hashes: np.ndarray) -> np.ndarray:
         """The bits of each token hash: one probe into a table indexed by ``_slot``; the
         few tokens whose slot holds several vocabulary words take a binary search."""
-        slot = self._vocab_slots[_slot(hashes)]
+        slot = self._vocab_slots.take(_slot(hashes))  # take: no bounds checks, faster than []
         where = np.maximum(slot, 0)
-        found = self._vocab_hashes[where] == hashes
-        bits = np.where(found & (slot >= 0), self._vocab_bits[where], 0)
+        bits = self._vocab_bits.take(where)
+        bits[(self._vocab_hashes.take(where) != hashes) | (slot < 0)] = 0
         shared = _nonzero(slot == _SHARED_SLOT)
         if len(shared):
             where = np.searchsorted(self._vocab_hashes, hashes[shared])
@@ -467,20 +477,20 @@ class LineClassifier:
         out[lines[sole]] = np.searchsorted(self._vocab_hashes, token_hashes[held[sole]])
         return out
 
-    def _languages(self, bits: np.ndarray, token_doc: np.ndarray, n_docs: int) -> np.ndarray:
-        """Per page, the index of the language whose stopwords cover most words of a sample from
-        the middle of the page (-1: none covers 5%)."""
+    def _languages(self, bits: np.ndarray, n_tokens: np.ndarray) -> np.ndarray:
+        """Per page (``n_tokens``: its number of tokens), the index of the language whose stopwords
+        cover most words of a sample from the middle of the page (-1: none covers 5%)."""
+        n_docs = len(n_tokens)
         if not self.languages:
             return np.full(n_docs, -1, dtype=np.int64)
-        n_tokens = np.bincount(token_doc, minlength=n_docs)
         middle = np.maximum(0, n_tokens // 2 - _LANGUAGE_SAMPLE // 2)
         size = np.minimum(_LANGUAGE_SAMPLE, n_tokens - middle)
-        offsets = np.cumsum(size) - size  # where each page's sample starts among all samples
-        sample = np.arange(int(size.sum())) + np.repeat(np.cumsum(n_tokens) - n_tokens + middle - offsets, size)
+        sample = concatenated_ranges(np.cumsum(n_tokens) - n_tokens + middle, size)
         hits = np.zeros((n_docs, len(self.languages)), dtype=np.int64)
         sampled = _nonzero(size > 0)
-        if len(sampled):
-            hits[sampled] = np.add.reduceat((bits[sample][:, None] >> self._language_bits) & 1, offsets[sampled], axis=0)
+        if len(sampled):  # a row of 0/1 bytes per sampled token: its bits 0 .. languages - 1
+            stopword_of = np.unpackbits(bits.take(sample).view(np.uint8).reshape(-1, 8), axis=1, count=len(self.languages), bitorder="little")
+            hits[sampled] = np.add.reduceat(stopword_of, (np.cumsum(size) - size)[sampled], axis=0, dtype=np.int64)
         best = hits.argmax(axis=1)
         found = (size > 0) & (hits[np.arange(n_docs), best] >= 0.05 * size)
         return np.where(found, best, -1)
@@ -559,7 +569,7 @@ class LineClassifier:
     def clean(self, text: str, repeated: Callable[[list[str]], np.ndarray] | None = None) -> CleanResult:
         """Decide line by line what is article. ``repeated(lines)`` says which of some lines are
         common across documents (the stage's corpus statistics)."""
-        test = None if repeated is None else (lambda _docs, lines, _hashes, _chars: repeated(lines))
+        test = None if repeated is None else (lambda _docs, lines: repeated(lines))
         return self.clean_batch([text], test)[0]
 
     def clean_batch(self, texts: list[str], repeated: RepeatedTest | None = None) -> list[CleanResult]:
@@ -575,7 +585,7 @@ class LineClassifier:
                 stop += 1
             test = repeated
             if repeated is not None and start:
-                test = (lambda offset: lambda docs, *rest: repeated(docs + offset, *rest))(start)
+                test = (lambda offset: lambda docs, lines: repeated(docs + offset, lines))(start)
             out += self._clean_group(texts[start:stop], test)
             start = stop
         return out
@@ -585,17 +595,23 @@ class LineClassifier:
         n_docs = len(texts)
         pages = _Pages(texts)
         n, nonblank, doc = pages.n, pages.nonblank, pages.doc
-        bits, token_line, token_hashes, token_lengths = self._tokens(pages.joined)
+        tokens = self._split(pages.joined)
+        token_line, token_hashes = tokens.line, tokens.hashes
+        bits = self._lookup(token_hashes)
         n_words = np.bincount(token_line, minlength=n)
-        token_doc = doc[token_line]
-        language = self._languages(bits, token_doc, n_docs)
-        token_language = language[token_doc]
-        is_stop = (bits >> np.maximum(token_language, 0)) & (token_language >= 0)
-        n_stop = np.bincount(token_line, weights=is_stop, minlength=n).astype(np.int64)
-        n_site = np.bincount(token_line, weights=(bits >> _SITE_BIT) & 1, minlength=n).astype(np.int64)
+        tokens_before = np.zeros(n + 1, dtype=np.int64)  # per line, and one past the last
+        np.cumsum(n_words, out=tokens_before[1:])
+        last_token = tokens_before[1:] - 1
+        language = self._languages(bits, np.diff(tokens_before[pages.bounds]))
+        stopword_bit = np.where(language >= 0, 1 << np.maximum(language, 0), 0)  # per page: its language's bit
+        is_stop = (bits & stopword_bit[doc][token_line]) != 0
+        n_stop = np.bincount(token_line[is_stop], minlength=n)  # counted without float weights
+        n_site = np.bincount(token_line[(bits & 1 << _SITE_BIT) != 0], minlength=n)
         # no stopword list fits a page: its prose is judged by length and sentence ends alone
         dense = (language[doc] < 0) | (n_stop >= p.min_stopword_density * n_words)
-        ends = pages.sentence_ends()
+        ends = np.zeros(n, dtype=bool)  # the line's last token ends a sentence
+        worded = n_words > 0
+        ends[worded] = tokens.ends_sentence[last_token[worded]]
         good = (n_words >= p.good_min_words) & dense & (ends | (n_words >= p.long_line_words))
         short = nonblank & ~good & (n_words <= p.short_max_words) & ~ends
         # a menu entry: a few words, no sentence end, no stopword ("Sport", "Über uns")
@@ -608,7 +624,8 @@ class LineClassifier:
             anchored |= copyright
             line_gate |= copyright
             contains_gate |= copyright
-        anchors = [self._sole_anchors(bits, token_line, token_hashes, bit, n) for bit in (_LINE_KEY_BIT, _CONTAINS_BIT)]
+        keyed = _nonzero(bits >= 1 << _CONTAINS_BIT)  # the few tokens that may anchor a pattern
+        anchors = [self._sole_anchors(bits[keyed], token_line[keyed], token_hashes[keyed], bit, n) for bit in (_LINE_KEY_BIT, _CONTAINS_BIT)]
         if "©" in pages.joined:  # the patterns split "©2024" in two: they find their anchors themselves
             for sole in anchors:
                 sole[copyright] = -1
@@ -642,8 +659,7 @@ class LineClassifier:
             menu &= ~self._quantities(pages, menu)
         self._mark_menu_runs(pages, menu, codes)
         if repeated is not None:
-            line_hash, key_chars = self._line_hashes(token_hashes, token_line, token_lengths, n)
-            self._mark_repeated(pages, repeated, good, codes, clusters, (line_hash, key_chars))
+            self._mark_repeated(pages, repeated, good, codes, clusters)
         if self.zones is not None:
             self._mark_zones(pages, clusters, (n_words, n_stop, ends, good, codes))
         if p.end_island_max_lines:  # last: on the article's end as every other rule left it
@@ -927,15 +943,14 @@ class LineClassifier:
             span = codes[i + 1 : stop]
             span[(span == KEEP) & pages.nonblank[i + 1 : stop]] = codes[i]
 
-    def _mark_repeated(self, pages: _Pages, repeated: RepeatedTest, good, codes, clusters: Clusters, keys) -> None:
+    def _mark_repeated(self, pages: _Pages, repeated: RepeatedTest, good, codes, clusters: Clusters) -> None:
         """Lines common across documents go, unless they are article prose or head a paragraph."""
         in_cluster = pages.ranges(clusters.first, clusters.last)
         # article prose stays; so does a common subheading ("Fazit") right above prose
         candidates = _nonzero(pages.nonblank & (codes == KEEP) & ~(in_cluster & good) & ~pages.next_nonblank(good))
         if not len(candidates):
             return
-        line_hash, key_chars = keys
-        hits = repeated(pages.doc[candidates], [pages.stripped[i] for i in candidates.tolist()], line_hash[candidates], key_chars[candidates])
+        hits = repeated(pages.doc[candidates], [pages.stripped[i] for i in candidates.tolist()])
         codes[candidates[hits]] = self.names.code("repeated")
 
     def _results(self, pages: _Pages, codes: np.ndarray, titles: list[str | None], language: np.ndarray) -> list[CleanResult]:

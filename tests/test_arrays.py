@@ -32,12 +32,28 @@ def test_lowered_code_points_match_str_lower(text: str, expected: str) -> None:
     [
         "İSTANBUL'DA HAVA DURUMU",  # İ lowers to two code points
         "ΟΔΥΣΣΕΑΣ ΚΑΙ ΣΕΙΡΗΝΕΣ\nΜΕΝΟΣ",  # Σ lowers to σ or ς, by its neighbours
+        "Über UNS\nİSTANBUL İÇİN\n\nΣΟΦΙΑ Σ\nENDE Ω\nΣ",
+        "ΟΔΟΣ İSTANBUL ΟΔΟΣ\nİİ Σ. İΣ",  # both on one line  # such lines among others (by str.lower, the rest by table)
     ],
 )
 def test_lowered_code_points_keep_str_lower_rules_a_table_cannot(text: str) -> None:
     lowered = lowered_code_points(text)
     assert _text(lowered) == text.lower()
     assert len(lowered) != len(text) or "ς" in text.lower()
+
+
+def test_folded_spaces_are_the_whitespace_str_split_knows() -> None:
+    """With ``fold_spaces``, code points up to " " are exactly the whitespace of str.split(), "\\n"
+    stays itself, and everything else is lower-cased as without it (İ and Σ lines too)."""
+    text = "Über\u00a0UNS\u3000·\tKontakt\x1c\r\nİSTANBUL\x01ΣΟΦΙΑΣ\u2009x\x7f\u200b"
+    folded = lowered_code_points(text, fold_spaces=True)
+    lowered = text.lower()
+    assert len(folded) == len(lowered)
+    spaces = [c <= 32 for c in folded.tolist()]
+    assert spaces == [char.isspace() for char in lowered]
+    assert [char for char, c in zip(lowered, folded.tolist()) if c == 10] == ["\n"]
+    visible = [(char, c) for char, c in zip(lowered, folded.tolist()) if not char.isspace()]
+    assert all(c == ord(char) or (ord(char) < 32 and c > 0x10FFFF) for char, c in visible)  # controls: above Unicode
 
 
 def test_lowered_code_points_of_empty_text_and_lone_surrogate() -> None:

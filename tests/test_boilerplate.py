@@ -317,8 +317,22 @@ def test_line_keys_ignore_case_and_spacing_but_not_digits():
     assert len(set(keys[:4].tolist())) == 3
     assert keys[4] == 0 and keys[5] == 0  # blank, too long: never counted
     assert keys[6] != 0  # 299 characters once spaces are collapsed
-    hashes, chars = classifier.line_hashes([line.lower() for line in lines])
+    _, chars = classifier._line_hashes(*classifier._split("\n".join(lines))[:3], len(lines))
     assert chars.tolist() == [len(" ".join(line.split())) for line in lines]
+    # a line's key is its own: the same alone as among other lines (the stage asks about cut-out lines)
+    assert classifier.line_keys(lines[2], max_chars=300).tolist() == [keys[2]]
+    assert classifier.line_keys("\n".join(reversed(lines)), max_chars=300).tolist() == keys[::-1].tolist()
+
+
+def test_sentence_ends_are_read_off_each_line_s_last_token():
+    """A line ends a sentence when its last visible character is a terminal, or a quote or bracket
+    right after one (the per-line rule, read off the last token of the lower-cased text)."""
+    lines = ["Die Stadt plant einen Park.", "Er sagte: «Ja.»  ", "Sport", "Wie geht es?)", "Preis: 5 € »", "", "ÇA VA ?", "終わり。", "Ende .”"]
+    classifier = Boilerplate()._classifier
+    tokens = classifier._split("\n".join(lines))
+    last = np.searchsorted(tokens.line, np.arange(len(lines)), side="right") - 1  # each line's last token
+    found = [bool(tokens.ends_sentence[last[k]]) if line.strip() else False for k, line in enumerate(lines)]
+    assert found == [True, True, False, True, False, False, True, True, True]
 
 
 def test_pre_pass_counts_each_line_once_per_document():
@@ -395,7 +409,7 @@ def test_a_large_batch_is_cut_into_groups_without_changing_a_decision(monkeypatc
 
     n = len(texts) // 2  # pages k and k + n are the same text; only the second copy's footer is common
 
-    def second_copies_repeat_the_footer(docs, lines, _hashes, _chars):
+    def second_copies_repeat_the_footer(docs, lines):
         return (docs >= n) & np.array([line == footer for line in lines], dtype=bool)
 
     classifier = LineClassifier(boilerplate_rules.load_rules(), LineParams())
@@ -496,8 +510,8 @@ def test_token_lines_count_the_newlines_before_each_token():
     text = "Teilen auf Facebook\n\n  Mehr zum Thema \nDatenschutz\n"
     codes = code_points(text)
     starts = np.array([m.start() for m in re.finditer(r"\S+", text)])
-    assert _token_lines(codes, starts).tolist() == [0, 0, 0, 2, 2, 2, 3]
-    assert _token_lines(code_points("\n\n"), np.zeros(0, dtype=np.int64)).tolist() == []
+    assert _token_lines(np.flatnonzero(codes == 10), starts).tolist() == [0, 0, 0, 2, 2, 2, 3]
+    assert _token_lines(np.array([0, 1]), np.zeros(0, dtype=np.int64)).tolist() == []
 
 
 def test_batch_tokens_are_those_of_str_split_of_the_lower_cased_lines():
@@ -505,7 +519,7 @@ def test_batch_tokens_are_those_of_str_split_of_the_lower_cased_lines():
     the tokens and lines of ``line.lower().split()``, also around İ and final Σ."""
     lines = ["Über UNS\u00a0·  Kontakt", "", "İSTANBUL HABERLERİ", "ΟΔΥΣΣΕΑΣ ΚΑΙ ΣΕΙΡΗΝΕΣ", "\u3000日本語 ニュース"]
     classifier = Boilerplate()._classifier
-    hashes, token_line, lengths = classifier._split("\n".join(lines), lower=True)
+    hashes, token_line, lengths, _ = classifier._split("\n".join(lines))
     words = [(k, w) for k, line in enumerate(lines) for w in line.lower().split()]
     assert token_line.tolist() == [k for k, _ in words]
     assert lengths.tolist() == [len(w) for _, w in words]
@@ -517,7 +531,8 @@ def test_sole_anchor_of_a_line_is_found_for_the_batch_and_matches_as_the_per_lin
     none or several); matching with that anchor gives the rule the per-line token search gives."""
     lines = ["Von Anna Schmidt", "Foto: dpa", "Published by John Smith", "Die Stadt plant einen neuen Park.", "By John Smith, by Jane Doe"]
     classifier = Boilerplate()._classifier
-    bits, token_line, hashes, _ = classifier._tokens("\n".join(lines))
+    hashes, token_line, _, _ = classifier._split("\n".join(lines))
+    bits = classifier._lookup(hashes)
     sole = classifier._sole_anchors(bits, token_line, hashes, _LINE_KEY_BIT, len(lines))
     anchors = [classifier._vocab_words[k] if k >= 0 else None for k in sole.tolist()]
     assert anchors == ["von", None, None, None, None]  # "foto:" + "dpa", "published" + "by", none, "by" twice

@@ -140,7 +140,8 @@ class Boilerplate(Stage):
     def collect(self, batch: list[Document]) -> dict[str, Any]:
         """Per batch: each line hash once per document, globally and per domain (workers). The
         lines of a batch are hashed with numpy (``LineClassifier.line_keys``); duplicates within a
-        document go with one sort of (document, hash) pairs."""
+        document go with one sort of (document, hash) pairs. Per-site keys (xxh3, saved across
+        runs) are made only for the lines that have a run key."""
         with gc_paused():
             return self._collect(batch)
 
@@ -150,29 +151,27 @@ class Boilerplate(Stage):
         line_doc = np.repeat(np.arange(len(batch)), counts)
         domains = [domain_of(doc.metadata) for doc in batch]
         has_sites = any(domains)
-        hashes, rows, lowered = [], [], []  # lowered: of the short lines, kept for per-site keys
-        line = 0
+        hashes, texts = [], []  # texts: of the parts, kept for per-site keys
         for part in _parts(batch):
-            part_hashes, part_rows, part_lowered = self._classifier.short_line_keys("\n".join(doc.text for doc in part), max_chars)
-            hashes.append(part_hashes)
-            rows.append(part_rows + line)
+            text = "\n".join(doc.text for doc in part)
+            hashes.append(self._classifier.line_keys(text, max_chars))
             if has_sites:
-                lowered += part_lowered
-            line += len(part_hashes)
-        run_keys = _unique_per_doc(np.concatenate(hashes), line_doc)[1]
+                texts.append(text)
+        line_hashes = np.concatenate(hashes)
+        run_keys = _unique_per_doc(line_hashes, line_doc)[1]
         site_keys, doc_ids, site_seeds = [], [], []
         if has_sites:  # per-site counts are saved: keyed by xxh3 of the line key, seeded by the site
             seeds = [_domain_seed(domain) if domain else 0 for domain in domains]
             site_docs = [k for k, domain in enumerate(domains) if domain]
             doc_ids = [xxhash.xxh3_64_intdigest(batch[k].id.encode(), seeds[k]) for k in site_docs]
             site_seeds = [seeds[k] for k in site_docs]
-            # line_key of the short lines of pages with a site (their lower-cased forms from above)
-            short = np.concatenate(rows)
-            row_seeds = np.array(seeds, dtype=np.uint64)[line_doc[short]]
-            chosen = np.flatnonzero(row_seeds != 0).tolist()
-            keys = list(map(" ".join, map(str.split, map(lowered.__getitem__, chosen))))
-            key_docs = line_doc[short[chosen]]
-            docs, unique = _unique_per_doc(_hashes(keys, max_chars, row_seeds[chosen].tolist()), key_docs)
+            # line_key of the counted lines (a run key) of pages with a site
+            counted = np.flatnonzero(line_hashes)
+            row_seeds = np.array(seeds, dtype=np.uint64)[line_doc[counted]]
+            chosen = counted[row_seeds != 0]
+            lines = [line for text in texts for line in text.split("\n")]
+            keys = list(map(line_key, map(lines.__getitem__, chosen.tolist())))
+            docs, unique = _unique_per_doc(_hashes(keys, max_chars, row_seeds[row_seeds != 0].tolist()), line_doc[chosen])
             site_keys = np.split(unique, np.searchsorted(docs, site_docs)[1:])
         keys_run, counts_run = np.unique(run_keys, return_counts=True)
         return {
@@ -277,10 +276,10 @@ class Boilerplate(Stage):
             return None
         max_chars = self.config.repeat_max_chars
 
-        def repeated(docs: np.ndarray, lines: list[str], key_hashes: np.ndarray, key_chars: np.ndarray) -> np.ndarray:
+        def repeated(docs: np.ndarray, lines: list[str]) -> np.ndarray:
             found = np.zeros(len(lines), dtype=bool)
-            if run_table is not None:
-                found |= _member(self._run_hashes(key_hashes, key_chars), run_table)
+            if run_table is not None:  # the pre-pass's keys (LineClassifier.line_keys) of these lines
+                found |= _member(self._classifier.line_keys("\n".join(lines), max_chars), run_table)
             line_seeds = seeds[docs]
             if line_seeds.any():
                 keys = [line_key(line) for line in lines]
@@ -290,11 +289,6 @@ class Boilerplate(Stage):
             return found
 
         return repeated
-
-    def _run_hashes(self, key_hashes: np.ndarray, key_chars: np.ndarray) -> np.ndarray:
-        """Line keys for this run's counts (never saved, so a numpy hash of the tokens will do;
-        0 for blank or over-long lines, which are never counted)."""
-        return np.where((key_chars > 0) & (key_chars <= self.config.repeat_max_chars), key_hashes, 0).astype(np.uint64)
 
     def process(self, batch: list[Document]) -> None:
         with gc_paused():
