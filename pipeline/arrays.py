@@ -64,6 +64,20 @@ def cumulative_powers(base: int | np.uint64, size: int) -> np.ndarray:
     return table
 
 
+class GrowingPowers:
+    """``cumulative_powers(base, n)`` for any ``n``, from one table grown on demand (doubling), so
+    batch after batch does not compute the same powers again."""
+
+    def __init__(self, base: int | np.uint64):
+        self.base = base
+        self._table = cumulative_powers(base, 0)
+
+    def __call__(self, size: int) -> np.ndarray:
+        if len(self._table) < size:
+            self._table = cumulative_powers(self.base, max(size, 2 * len(self._table)))
+        return self._table[:size]
+
+
 def joined_code_points(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """The code points of all ``texts`` end to end (one encode for a whole batch, not one per
     text), and where each text starts: text ``i`` is ``codes[starts[i]:starts[i + 1]]``."""
@@ -80,3 +94,57 @@ def segment_or(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
     if nonempty.size:  # reduceat would give an empty segment the next value, so leave those out
         out[nonempty] = np.bitwise_or.reduceat(values, starts[nonempty])
     return out
+
+
+class KeyTable:
+    """A hash table of uint64 keys (already well mixed, e.g. by ``mix64``) to int64 values, read
+    and filled a whole array of keys at a time: open addressing, linear probing, at most half full.
+
+    Why: a binary search (``np.searchsorted``) into a sorted array of 100,000+ keys costs ~17
+    scattered reads per key; here a key takes ~1.3 reads, and adding keys needs no re-sort.
+    """
+
+    def __init__(self, capacity: int = 4096):
+        self._reset(capacity)
+
+    def _reset(self, capacity: int) -> None:
+        size = 1 << max(capacity - 1, 1).bit_length()
+        self._keys = np.zeros(size, dtype=np.uint64)
+        self._values = np.full(size, -1, dtype=np.int64)  # -1: empty slot
+        self._mask = np.uint64(size - 1)
+        self.count = 0
+
+    def get(self, keys: np.ndarray) -> np.ndarray:
+        """The value of each key; -1 for keys not in the table."""
+        found = np.full(len(keys), -1, dtype=np.int64)
+        slot = (keys & self._mask).astype(np.intp)
+        pending = np.arange(len(keys))
+        while len(pending):
+            values = self._values[slot]
+            hit = (self._keys[slot] == keys[pending]) & (values >= 0)
+            found[pending[hit]] = values[hit]
+            going_on = ~hit & (values >= 0)  # another key is here: look at the next slot
+            pending, slot = pending[going_on], (slot[going_on] + 1) & int(self._mask)
+        return found
+
+    def add(self, keys: np.ndarray, values: np.ndarray) -> None:
+        """Add keys that are not in the table yet (each once) with their values."""
+        if 2 * (self.count + len(keys)) > len(self._keys):  # grow: at most half full keeps probes short
+            old = self._values >= 0
+            old_keys, old_values = self._keys[old], self._values[old]
+            self._reset(2 * (self.count + len(keys)))
+            self._insert(old_keys, old_values)
+        self._insert(keys, values)
+
+    def _insert(self, keys: np.ndarray, values: np.ndarray) -> None:
+        slot = (keys & self._mask).astype(np.intp)
+        pending = np.arange(len(keys))
+        while len(pending):
+            free = self._values[slot] < 0
+            taken, first = np.unique(slot[free], return_index=True)  # one key per free slot and round
+            winners = np.flatnonzero(free)[first]
+            self._keys[taken], self._values[taken] = keys[pending[winners]], values[pending[winners]]
+            going_on = np.ones(len(pending), dtype=bool)
+            going_on[winners] = False
+            pending, slot = pending[going_on], (slot[going_on] + 1) & int(self._mask)
+        self.count += len(keys)

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from scipy.sparse import csr_matrix
 
-from .arrays import cumulative_powers, mix64
+from .arrays import GrowingPowers, KeyTable, mix64
 
 EOS = "</s>"
 LABEL_PREFIX = "__label__"
@@ -134,15 +134,14 @@ class FastTextModel:
         vocabulary = np.frombuffer(b"".join(words), dtype=np.uint8)
         ends = np.cumsum([len(word) for word in words])
         vocab_keys = _span_keys(vocabulary, ends - [len(word) for word in words], ends)
-        order = np.argsort(vocab_keys, kind="stable")
-        self._vocab_keys, self._vocab_ids = vocab_keys[order], np.array(list(words.values()), dtype=np.int64)[order]
+        self._vocabulary = KeyTable(2 * len(words))  # token key -> its vocabulary row
+        self._vocabulary.add(vocab_keys, np.array(list(words.values()), dtype=np.int64))
         eos = words.get(EOS.encode())
         self._eos = (self.inputs[eos].copy(), 1) if eos is not None else (np.zeros(dim), 0)
         self._clear_cache()
 
     def _clear_cache(self) -> None:
-        self._keys = np.zeros(0, dtype=np.uint64)  # sorted token keys ...
-        self._slots = np.zeros(0, dtype=np.int64)  # ... and where each token's row sum is
+        self._slots = KeyTable()  # token key -> where the token's row sum is
         self._token_sums = np.zeros((0, self.dim))
         self._token_counts = np.zeros(0, dtype=np.int64)
         self._used = 0
@@ -187,20 +186,17 @@ class FastTextModel:
         """Row sum and row count of each token occurrence, from the cache; the tokens met for the
         first time are computed together and cached (by a 64-bit key of their bytes)."""
         keys = _span_keys(raw, starts, ends)
-        at = np.minimum(np.searchsorted(self._keys, keys), max(len(self._keys) - 1, 0))
-        known = self._keys[at] == keys if len(self._keys) else np.zeros(len(keys), dtype=bool)
-        slot = self._slots[at] if len(self._keys) else np.zeros(len(keys), dtype=np.int64)
-        if not known.all():
-            new_keys, first, inverse = np.unique(keys[~known], return_index=True, return_inverse=True)
-            unknown = np.flatnonzero(~known)
+        slot = self._slots.get(keys)
+        unknown = np.flatnonzero(slot < 0)
+        if len(unknown):
+            new_keys, first, inverse = np.unique(keys[unknown], return_index=True, return_inverse=True)
             if self._used and self._used + len(new_keys) > self.cache_tokens:  # bounded memory: start afresh
                 self._clear_cache()
                 return self._token_vectors(raw, starts, ends)
             sums, counts = self._new_tokens(raw, starts[unknown[first]], ends[unknown[first]], new_keys)
             slots = self._store(sums, counts)
             slot[unknown] = slots[inverse]
-            where = np.searchsorted(self._keys, new_keys)
-            self._keys, self._slots = np.insert(self._keys, where, new_keys), np.insert(self._slots, where, slots)
+            self._slots.add(new_keys, slots)
         return self._token_sums[slot], self._token_counts[slot]
 
     def _store(self, sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -229,9 +225,9 @@ class FastTextModel:
             incidence = csr_matrix((np.ones(len(rows)), rows, pointers), shape=(len(keys), len(self.inputs)))
             sums = incidence @ self.inputs
             counts = per_token
-        at = np.minimum(np.searchsorted(self._vocab_keys, keys), len(self._vocab_keys) - 1)
-        in_vocab = np.flatnonzero(self._vocab_keys[at] == keys)
-        sums[in_vocab] += self.inputs[self._vocab_ids[at[in_vocab]]]
+        vocabulary_rows = self._vocabulary.get(keys)
+        in_vocab = np.flatnonzero(vocabulary_rows >= 0)
+        sums[in_vocab] += self.inputs[vocabulary_rows[in_vocab]]
         counts[in_vocab] += 1
         return sums, counts
 
@@ -285,12 +281,12 @@ class FastTextModel:
         nlabels = len(self.labels)
         dot = np.einsum("nd,bd->nb", self.outputs, hidden)  # no BLAS: the same sums in any batch
         f = 1.0 / (1.0 + np.exp(-dot))
-        go_left, go_right = np.log(1.0 - f + _LOG_FLOOR), np.log(f + _LOG_FLOOR)
+        terms = np.empty((2 * len(f), len(hidden)))  # each inner node's left terms, then its right terms
+        np.log(1.0 - f + _LOG_FLOOR, out=terms[: len(f)])
+        np.log(f + _LOG_FLOOR, out=terms[len(f) :])
         scores = np.zeros((2 * nlabels - 1, len(hidden)))
-        for parents, lefts, rights in self._levels:
-            above = scores[parents]
-            scores[lefts] = above + go_left[parents - nlabels]
-            scores[rights] = above + go_right[parents - nlabels]
+        for parents, children, steps in self._levels:
+            scores[children] = scores[parents] + terms[steps]
         return scores[:nlabels]
 
 
@@ -299,6 +295,7 @@ _SEPARATOR[[ord(c) for c in " \n\r\t\v\f\0"]] = True  # fastText's readWord spli
 _FASTTEXT_SPACE = re.compile("[ \n\r\t\v\f\0]+")
 _KEY_BASE = np.uint64(0x100000001B3)
 _KEY_BASE_INVERSE = np.uint64(pow(int(_KEY_BASE), -1, 2**64))
+_KEY_POWERS, _KEY_INVERSE_POWERS = GrowingPowers(_KEY_BASE), GrowingPowers(_KEY_BASE_INVERSE)
 
 
 def _tokens_of(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -314,10 +311,10 @@ def _span_keys(raw: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndar
     loop over tokens), then splitmix64 with the length mixed in."""
     if not len(raw):
         return np.zeros(len(starts), dtype=np.uint64)
-    inverse = cumulative_powers(_KEY_BASE_INVERSE, len(raw) + 1)
+    inverse = _KEY_INVERSE_POWERS(len(raw) + 1)
     prefix = np.zeros(len(raw) + 1, dtype=np.uint64)
     np.cumsum((raw.astype(np.uint64) + np.uint64(1)) * inverse[:-1], dtype=np.uint64, out=prefix[1:])
-    forward = cumulative_powers(_KEY_BASE, len(raw) + 1)
+    forward = _KEY_POWERS(len(raw) + 1)
     spans = (prefix[ends] - prefix[starts]) * forward[ends - 1]  # sum of (byte + 1) x base**(end - 1 - position)
     return mix64(spans ^ mix64((ends - starts).astype(np.uint64)))
 
@@ -345,8 +342,9 @@ def _as_fasttext_reads(line: str) -> str:
 
 
 def _tree_levels(counts: list[int]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """fastText's Huffman tree over the label counts (its exact construction), as (parents, left
-    children, right children) per depth, root first."""
+    """fastText's Huffman tree over the label counts (its exact construction), per depth, root
+    first: (each child's parent, the children - left ones, then right ones -, the row of the
+    child's term among ``_leaf_scores``' terms: the parent's left or right term)."""
     n = len(counts)
     count = [*counts, *([10**15] * (n - 1))]
     left, right = [-1] * (2 * n - 1), [-1] * (2 * n - 1)
@@ -367,7 +365,9 @@ def _tree_levels(counts: list[int]) -> list[tuple[np.ndarray, np.ndarray, np.nda
         parents = [p for p in frontier if left[p] >= 0]
         if not parents:
             break
-        levels.append((np.array(parents), np.array([left[p] for p in parents]), np.array([right[p] for p in parents])))
+        children = [left[p] for p in parents] + [right[p] for p in parents]
+        steps = [p - n for p in parents] + [p - n + (n - 1) for p in parents]
+        levels.append((np.array(parents + parents), np.array(children), np.array(steps)))
         frontier = [c for p in parents for c in (left[p], right[p])]
     return levels
 
