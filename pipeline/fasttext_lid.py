@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from scipy.sparse import csr_matrix
 
-from .arrays import GrowingPowers, KeyTable, mix64
+from .arrays import GrowingPowers, mix64
 
 EOS = "</s>"
 LABEL_PREFIX = "__label__"
@@ -34,6 +34,7 @@ _MAGIC, _VERSION = 793712314, 12
 _HS_LOSS, _SUPERVISED = 1, 3
 _FNV_OFFSET, _FNV_PRIME = np.uint32(2166136261), np.uint32(16777619)
 _LOG_FLOOR = 1e-5  # fastText's std_log(x) = log(x + 1e-5)
+_RECENT_TOKENS = 2**17  # entries of the token cache's direct-mapped front table (a power of two)
 
 
 class _Reader:
@@ -134,17 +135,22 @@ class FastTextModel:
         vocabulary = np.frombuffer(b"".join(words), dtype=np.uint8)
         ends = np.cumsum([len(word) for word in words])
         vocab_keys = _span_keys(vocabulary, ends - [len(word) for word in words], ends)
-        self._vocabulary = KeyTable(2 * len(words))  # token key -> its vocabulary row
-        self._vocabulary.add(vocab_keys, np.array(list(words.values()), dtype=np.int64))
+        order = np.argsort(vocab_keys, kind="stable")
+        self._vocab_keys, self._vocab_ids = vocab_keys[order], np.array(list(words.values()), dtype=np.int64)[order]
         eos = words.get(EOS.encode())
         self._eos = (self.inputs[eos].copy(), 1) if eos is not None else (np.zeros(dim), 0)
         self._clear_cache()
 
     def _clear_cache(self) -> None:
-        self._slots = KeyTable()  # token key -> where the token's row sum is
+        self._keys = np.zeros(0, dtype=np.uint64)  # sorted token keys ...
+        self._slots = np.zeros(0, dtype=np.int64)  # ... and where each token's row sum is
         self._token_sums = np.zeros((0, self.dim))
         self._token_counts = np.zeros(0, dtype=np.int64)
         self._used = 0
+        # and in front of the binary search, a direct-mapped table of tokens met lately (the key's
+        # low bits name its entry; an empty entry holds a key of another entry, never looked up there)
+        self._recent_keys = np.arange(_RECENT_TOKENS, dtype=np.uint64) ^ np.uint64(1)
+        self._recent_slots = np.full(_RECENT_TOKENS, -1, dtype=np.int64)
 
     # --- lines -> labels ----------------------------------------------------------------------
 
@@ -186,7 +192,7 @@ class FastTextModel:
         """Row sum and row count of each token occurrence, from the cache; the tokens met for the
         first time are computed together and cached (by a 64-bit key of their bytes)."""
         keys = _span_keys(raw, starts, ends)
-        slot = self._slots.get(keys)
+        slot = self._cached_slots(keys)
         unknown = np.flatnonzero(slot < 0)
         if len(unknown):
             new_keys, first, inverse = np.unique(keys[unknown], return_index=True, return_inverse=True)
@@ -196,8 +202,29 @@ class FastTextModel:
             sums, counts = self._new_tokens(raw, starts[unknown[first]], ends[unknown[first]], new_keys)
             slots = self._store(sums, counts)
             slot[unknown] = slots[inverse]
-            self._slots.add(new_keys, slots)
+            where = np.searchsorted(self._keys, new_keys)
+            self._keys, self._slots = np.insert(self._keys, where, new_keys), np.insert(self._slots, where, slots)
+            self._remember(new_keys, slots)
         return self._token_sums[slot], self._token_counts[slot]
+
+    def _cached_slots(self, keys: np.ndarray) -> np.ndarray:
+        """Where each token's row sum is cached (-1: not cached). Most tokens of a batch were met
+        lately: one probe of the direct-mapped table finds them; the rest take a binary search of
+        the sorted keys (~17 scattered reads each, most of the lookup's cost when all took it)."""
+        entry = (keys & np.uint64(_RECENT_TOKENS - 1)).astype(np.intp)
+        slot = np.where(self._recent_keys[entry] == keys, self._recent_slots[entry], -1)
+        missed = np.flatnonzero(slot < 0)
+        if len(missed) and len(self._keys):
+            at = np.minimum(np.searchsorted(self._keys, keys[missed]), len(self._keys) - 1)
+            found = missed[self._keys[at] == keys[missed]]
+            slot[found] = self._slots[at[self._keys[at] == keys[missed]]]
+            self._remember(keys[found], slot[found])
+        return slot
+
+    def _remember(self, keys: np.ndarray, slots: np.ndarray) -> None:
+        """Put tokens in the direct-mapped table, each in its entry (one per entry when several share it)."""
+        entries, first = np.unique((keys & np.uint64(_RECENT_TOKENS - 1)).astype(np.intp), return_index=True)
+        self._recent_keys[entries], self._recent_slots[entries] = keys[first], slots[first]
 
     def _store(self, sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
         """Append to the cache's row sums (capacity doubled as needed); their slots."""
@@ -225,9 +252,9 @@ class FastTextModel:
             incidence = csr_matrix((np.ones(len(rows)), rows, pointers), shape=(len(keys), len(self.inputs)))
             sums = incidence @ self.inputs
             counts = per_token
-        vocabulary_rows = self._vocabulary.get(keys)
-        in_vocab = np.flatnonzero(vocabulary_rows >= 0)
-        sums[in_vocab] += self.inputs[vocabulary_rows[in_vocab]]
+        at = np.minimum(np.searchsorted(self._vocab_keys, keys), len(self._vocab_keys) - 1)
+        in_vocab = np.flatnonzero(self._vocab_keys[at] == keys)
+        sums[in_vocab] += self.inputs[self._vocab_ids[at[in_vocab]]]
         counts[in_vocab] += 1
         return sums, counts
 

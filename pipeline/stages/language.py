@@ -114,27 +114,32 @@ def prose_sample(text: str, max_chars: int, max_pieces: int = 4, min_piece_chars
     words: list[str] = []
     last_end, has_prose = 0, True
     for j in range(pieces):
-        start = max(last_end, int((2 * j + 1) * size / (2 * pieces)) - width // 2)
+        start = int((2 * j + 1) * size / (2 * pieces)) - width // 2
+        if start < last_end:
+            start = last_end
         if has_prose:  # the spot's line if it is prose, else the next prose line
-            spot = min(start, size - 1)
-            line_start = text.rfind("\n", 0, spot) + 1
+            spot = start if start < size else size - 1
             line_end = text.find("\n", spot)
-            if (line_end if line_end >= 0 else size) - line_start >= PROSE_LINE_CHARS:
+            if line_end < 0:
+                line_end = size
+            if line_end - text.rfind("\n", 0, spot) - 1 >= PROSE_LINE_CHARS:
                 start = spot
             else:
-                found = _PROSE_LINE.search(text, line_end + 1) if line_end >= 0 else None
-                if found is None and words:
-                    break  # no prose line from this spot on: what was read is the sample
-                if found is None:  # prose only above the first spot, or none at all
-                    found = _PROSE_LINE.search(text)
+                found = _PROSE_LINE.search(text, line_end + 1) if line_end < size else None
+                if found is None:
+                    if words:
+                        break  # no prose line from this spot on: what was read is the sample
+                    found = _PROSE_LINE.search(text)  # prose only above the first spot, or none at all
                     has_prose = found is not None
-                start = found.start() if found is not None else start
+                if found is not None:
+                    start = found.start()
         end = start + width
         piece = text[start:end].split()
-        if len(piece) > 1 and start and not (text[start - 1].isspace() or text[start].isspace()):
-            del piece[0]  # the word cut at the start
-        if len(piece) > 1 and end < size and not (text[end - 1].isspace() or text[end].isspace()):
-            del piece[-1]  # the word cut at the end
+        if len(piece) > 1:
+            if start and not (text[start - 1].isspace() or text[start].isspace()):
+                del piece[0]  # the word cut at the start
+            if len(piece) > 1 and end < size and not (text[end - 1].isspace() or text[end].isspace()):
+                del piece[-1]  # the word cut at the end
         words += piece
         last_end = end
     sample = " ".join(words)
@@ -255,6 +260,7 @@ class LanguageConfig(StageConfig):
     long_chars: int = Field(500, ge=20)
     fallback_candidates: int = Field(5, ge=0, le=20)
     """lingua chooses among fastText's best this many plus fallback.json's languages; 0: all 75."""
+    fallback_sample_chars: int | None = None
     fallback_chars: int = Field(300, ge=20)
     """lingua reads at most this many characters (a prose sample), as its cost grows with them."""
     fallback_high_accuracy_below: int = Field(120, ge=0)
@@ -336,8 +342,9 @@ class Language(Stage):
         filled = [i for i, sample in enumerate(samples) if sample]
         if filled:
             codes[filled], scores[filled] = fasttext.ranked([samples[i] for i in filled], k)
-        unsure = np.flatnonzero((codes[:, 0] != None) & (scores[:, 0] < cfg.fallback_below)).tolist()  # noqa: E711
-        unsure = sorted({*unsure, *(i for i in filled if codes[i, 0] is None)})
+        read = np.zeros(len(texts), dtype=bool)
+        read[filled] = True
+        unsure = np.flatnonzero(read & ((codes[:, 0] == None) | (scores[:, 0] < cfg.fallback_below))).tolist()  # noqa: E711
         longer = [i for i in unsure if len(texts[i]) > len(samples[i]) and cfg.max_chars > cfg.sample_chars]
         for i in longer:  # more of the document is cheaper than a second model
             samples[i] = prose_sample(texts[i], cfg.max_chars)
@@ -368,7 +375,7 @@ class Language(Stage):
         lingua: LinguaBackend = self._backend(cfg.fallback)
         groups: dict[tuple[frozenset[str] | None, bool], list[tuple[int, str]]] = defaultdict(list)
         for i in unsure:
-            sample = samples[i] if len(samples[i]) <= cfg.fallback_chars else prose_sample(texts[i], cfg.fallback_chars)
+            sample = samples[i] if len(samples[i]) <= cfg.fallback_chars else prose_sample(texts[i], cfg.fallback_sample_chars or cfg.fallback_chars)
             candidates = lingua.candidates(best[i]) if cfg.fallback_candidates else None
             low = lingua.low_accuracy or len(sample) >= cfg.fallback_high_accuracy_below
             groups[candidates, low].append((i, sample))
@@ -385,12 +392,8 @@ class Language(Stage):
         keep = None if cfg.languages == "all" else set(cfg.languages)
         for doc, (guess, backend) in zip(batch, self.identify_many([doc.text for doc in batch])):
             lang, score = guess[0] if guess else (UNDETERMINED, 0.0)
-            doc.annotations[self.name] = {
-                "lang": lang,
-                "score": round(score, 4),
-                "backend": backend,
-                "top": [[code, round(value, 4)] for code, value in guess],
-            }
+            top = [[code, round(value, 4)] for code, value in guess]
+            doc.annotations[self.name] = {"lang": lang, "score": top[0][1] if top else 0.0, "backend": backend, "top": top}
             threshold = cfg.min_score_by_language.get(lang, cfg.min_score)
             if keep is not None and lang not in keep:
                 doc.flag(self.name, "not_kept", f"language {lang} (score {score:.2f}) is not in {sorted(keep)}", lang)
