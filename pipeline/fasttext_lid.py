@@ -172,14 +172,14 @@ class FastTextModel:
             text = "\n".join(map(_as_fasttext_reads, lines)) + "\n"
         raw, starts, ends = _tokens_of(text)
         line_of = np.searchsorted(np.flatnonzero(raw == 10), starts)  # newlines before each token
-        sums, counts = self._token_vectors(raw, starts, ends)
-        first = np.searchsorted(line_of, np.arange(len(lines)))
-        present = first < np.append(first[1:], len(starts))
-        hidden = np.zeros((len(lines), self.dim))
-        rows = np.zeros(len(lines), dtype=np.int64)
-        if len(starts):
-            hidden[present] = np.add.reduceat(sums, first[present], axis=0)
-            rows[present] = np.add.reduceat(counts, first[present])
+        slots = self._token_slots(raw, starts, ends)
+        # each line's token row sums added up in token order, read straight from the cache
+        pointers = np.zeros(len(lines) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(line_of, minlength=len(lines)), out=pointers[1:])
+        tokens = csr_matrix((np.ones(len(slots)), slots, pointers), shape=(len(lines), len(self._token_sums)))
+        hidden = tokens @ self._token_sums
+        counted = np.concatenate(([0], np.cumsum(self._token_counts[slots])))
+        rows = counted[pointers[1:]] - counted[pointers[:-1]]
         hidden += self._eos[0]
         rows += self._eos[1]
         scores = self._leaf_scores(hidden / np.maximum(rows, 1)[:, None])
@@ -188,8 +188,8 @@ class FastTextModel:
 
     # --- tokens -> summed input rows (cached) -------------------------------------------------
 
-    def _token_vectors(self, raw: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Row sum and row count of each token occurrence, from the cache; the tokens met for the
+    def _token_slots(self, raw: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """Where each token occurrence's row sum and row count are cached; the tokens met for the
         first time are computed together and cached (by a 64-bit key of their bytes)."""
         keys = _span_keys(raw, starts, ends)
         slot = self._cached_slots(keys)
@@ -198,14 +198,14 @@ class FastTextModel:
             new_keys, first, inverse = np.unique(keys[unknown], return_index=True, return_inverse=True)
             if self._used and self._used + len(new_keys) > self.cache_tokens:  # bounded memory: start afresh
                 self._clear_cache()
-                return self._token_vectors(raw, starts, ends)
+                return self._token_slots(raw, starts, ends)
             sums, counts = self._new_tokens(raw, starts[unknown[first]], ends[unknown[first]], new_keys)
             slots = self._store(sums, counts)
             slot[unknown] = slots[inverse]
             where = np.searchsorted(self._keys, new_keys)
             self._keys, self._slots = np.insert(self._keys, where, new_keys), np.insert(self._slots, where, slots)
             self._remember(new_keys, slots)
-        return self._token_sums[slot], self._token_counts[slot]
+        return slot
 
     def _cached_slots(self, keys: np.ndarray) -> np.ndarray:
         """Where each token's row sum is cached (-1: not cached). Most tokens of a batch were met
