@@ -260,7 +260,6 @@ class LanguageConfig(StageConfig):
     long_chars: int = Field(500, ge=20)
     fallback_candidates: int = Field(5, ge=0, le=20)
     """lingua chooses among fastText's best this many plus fallback.json's languages; 0: all 75."""
-    fallback_sample_chars: int | None = None
     fallback_chars: int = Field(300, ge=20)
     """lingua reads at most this many characters (a prose sample), as its cost grows with them."""
     fallback_high_accuracy_below: int = Field(120, ge=0)
@@ -375,7 +374,7 @@ class Language(Stage):
         lingua: LinguaBackend = self._backend(cfg.fallback)
         groups: dict[tuple[frozenset[str] | None, bool], list[tuple[int, str]]] = defaultdict(list)
         for i in unsure:
-            sample = samples[i] if len(samples[i]) <= cfg.fallback_chars else prose_sample(texts[i], cfg.fallback_sample_chars or cfg.fallback_chars)
+            sample = samples[i] if len(samples[i]) <= cfg.fallback_chars else prose_sample(texts[i], cfg.fallback_chars)
             candidates = lingua.candidates(best[i]) if cfg.fallback_candidates else None
             low = lingua.low_accuracy or len(sample) >= cfg.fallback_high_accuracy_below
             groups[candidates, low].append((i, sample))
