@@ -350,7 +350,10 @@ class Language(Stage):
         if longer:
             codes[longer], scores[longer] = fasttext.ranked([samples[i] for i in longer], k)
         top_codes, top_scores = codes[:, : cfg.top_k].tolist(), scores[:, : cfg.top_k].tolist()
-        results = [([(c, s) for c, s in zip(row, values) if c is not None], cfg.backend) for row, values in zip(top_codes, top_scores)]
+        results = [
+            (list(zip(row, values)) if None not in row else [(c, s) for c, s in zip(row, values) if c is not None], cfg.backend)
+            for row, values in zip(top_codes, top_scores)
+        ]
         unsure = [i for i in unsure if self._unsure(list(zip(codes[i, :2], scores[i, :2])), len(samples[i]))]
         if unsure and cfg.fallback != "none":
             best = {i: [c for c in codes[i, : cfg.fallback_candidates] if c is not None] for i in unsure}
