@@ -209,12 +209,10 @@ class LinguaBackend:
         return self._ranked(self.detector().compute_language_confidence_values(valid_utf8(text)))
 
     def guess_many(self, texts: list[str], detector: Any = None) -> list[Guess]:
-        """One call for many texts: lingua spreads them over Rust threads (same values as ``guess``)."""
+        """``guess`` for many texts, one call each: lingua's parallel call (Rust threads) measured
+        8-15% more CPU time on the 2,205 unsure dev sentences, and no less wall time on 2 cores."""
         detector = detector or self.detector()
-        texts = [valid_utf8(text) for text in texts]
-        if len(texts) < 2:
-            return [self._ranked(detector.compute_language_confidence_values(text)) for text in texts]
-        return [self._ranked(values) for values in detector.compute_language_confidence_values_in_parallel(texts)]
+        return [self._ranked(detector.compute_language_confidence_values(valid_utf8(text))) for text in texts]
 
     def _ranked(self, values: list[Any]) -> Guess:
         return [(v.language.iso_code_639_1.name.lower(), float(v.value)) for v in values[: self.top_k] if v.value > 0]
@@ -372,7 +370,7 @@ class Language(Stage):
 
     def _fallback(self, texts: list[str], samples: list[str], best: dict[int, list[str]], unsure: list[int]) -> dict[int, Guess]:
         """lingua's guesses for the unsure documents (``best``: fastText's best few codes for each),
-        grouped by candidate set and mode (one call each)."""
+        grouped by candidate set and mode (one detector each)."""
         cfg = self.config
         lingua: LinguaBackend = self._backend(cfg.fallback)
         groups: dict[tuple[frozenset[str] | None, bool], list[tuple[int, str]]] = defaultdict(list)
