@@ -267,27 +267,27 @@ class FastTextModel:
         size = np.diff(np.append(first, len(raw)))
         signed = raw.astype(np.int8).astype(np.int32).view(np.uint32)
         owner = np.repeat(np.arange(len(lengths)), lengths)[first]
-        start = np.arange(len(first))
-        room = np.cumsum(np.bincount(owner, minlength=len(lengths)))[owner] - start  # characters left in the token
-        multibyte = size > 1
+        room = np.cumsum(np.bincount(owner, minlength=len(lengths)))[owner] - np.arange(len(first))  # characters left in the token
+        lead = signed[first]  # each character's first byte, as fastText hashes it
+        wide = np.flatnonzero(size > 1)  # characters of more than one byte
+        # h[s]: the hash of the n characters from character s on, for every s at once; an n-gram that
+        # runs past its token is hashed too (cheaper than dropping it) and left out below
         h = np.full(len(first), _FNV_OFFSET, dtype=np.uint32)
         owners, rows = [], []
         for n in range(1, self.maxn + 1):
-            if n > 1:  # only the starts with n characters left
-                keep = room[start] >= n
-                start, h = start[keep], h[keep]
-            at = first[start + n - 1]  # first byte of the character this step appends
-            h = (h ^ signed[at]) * _FNV_PRIME
-            more = np.flatnonzero(multibyte[start + n - 1])
+            h = (h[: len(first) - n + 1] ^ lead[n - 1 :]) * _FNV_PRIME  # append character s + n - 1
+            appended = wide[wide >= n - 1]  # ... its other bytes, where it has more
             for j in range(1, 4):
-                if not len(more):
+                appended = appended[size[appended] > j]
+                if not len(appended):
                     break
-                h[more] = (h[more] ^ signed[at[more] + j]) * _FNV_PRIME
-                more = more[size[start[more] + n - 1] > j + 1]
+                at = appended - (n - 1)
+                h[at] = (h[at] ^ signed[first[appended] + j]) * _FNV_PRIME
             if n >= self.minn:
-                found = self._bucket_rows(h % np.uint32(self.bucket))
+                whole = np.flatnonzero(room[: len(h)] >= n)  # n-grams inside their token
+                found = self._bucket_rows(h[whole] % np.uint32(self.bucket))
                 kept = found >= 0
-                owners.append(owner[start[kept]])
+                owners.append(owner[whole[kept]])
                 rows.append(found[kept])
         owners_all = np.concatenate(owners)
         order = np.argsort(owners_all, kind="stable")  # each token's n-grams together, in a fixed order
