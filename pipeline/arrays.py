@@ -94,4 +94,3 @@ def segment_or(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
     if nonempty.size:  # reduceat would give an empty segment the next value, so leave those out
         out[nonempty] = np.bitwise_or.reduceat(values, starts[nonempty])
     return out
-

@@ -216,8 +216,9 @@ class FastTextModel:
         missed = np.flatnonzero(slot < 0)
         if len(missed) and len(self._keys):
             at = np.minimum(np.searchsorted(self._keys, keys[missed]), len(self._keys) - 1)
-            found = missed[self._keys[at] == keys[missed]]
-            slot[found] = self._slots[at[self._keys[at] == keys[missed]]]
+            hit = self._keys[at] == keys[missed]
+            found = missed[hit]
+            slot[found] = self._slots[at[hit]]
             self._remember(keys[found], slot[found])
         return slot
 
