@@ -122,7 +122,7 @@ def prose_sample(text: str, max_chars: int, max_pieces: int = 4, min_piece_chars
             line_end = text.find("\n", spot)
             if line_end < 0:
                 line_end = size
-            if line_end - text.rfind("\n", 0, spot) - 1 >= PROSE_LINE_CHARS:
+            if line_end - spot >= PROSE_LINE_CHARS or line_end - text.rfind("\n", 0, spot) - 1 >= PROSE_LINE_CHARS:
                 start = spot
             else:
                 found = _PROSE_LINE.search(text, line_end + 1) if line_end < size else None
