@@ -8,7 +8,9 @@ hashes per document what the stage decided:
   and every removal (rule, text, position);
 - ``quality`` (``boilerplate_dev`` pages and ``neardup_dev`` texts after normalize, boilerplate,
   spam and language): every flag (rule, reason with its measured values, value) with the default
-  config, and the flags and annotations (every measured value) with ``record_stats: true``.
+  config, and the flags and annotations (every measured value) with ``record_stats: true``;
+- ``language`` (``langid_dev`` sentences, ``boilerplate_dev`` pages and ``neardup_dev`` texts after
+  normalize, boilerplate and spam): the annotation (language, score, backend, runners-up) and flags.
 
 ``save NAME`` writes the hashes to ``/tmp/<stage>-fingerprint-NAME.json`` (boilerplate:
 ``/tmp/bp-fingerprint-NAME.json``); ``check NAME`` compares against them and lists the first
@@ -57,6 +59,10 @@ def _quality_digest(doc: Document, stats_doc: Document | None) -> str:
     return _hash([_flags(doc, "quality"), _flags(stats_doc, "quality"), list(stats.items())])  # in the order written
 
 
+def _language_digest(doc: Document, _stats_doc: Document | None) -> str:
+    return _hash([doc.annotations.get("language"), _flags(doc, "language")])
+
+
 @dataclass(frozen=True)
 class Target:
     """A stage to fingerprint: the stages run before it, the dev sets it is judged on, the digest,
@@ -73,6 +79,7 @@ TARGETS = {
     "boilerplate": Target(["normalize"], ["boilerplate_dev"], _boilerplate_digest, file_prefix="bp"),
     "quality": Target(["normalize", "boilerplate", "spam", "language"], ["boilerplate_dev", "neardup_dev"],
                       _quality_digest, stats_override=["quality.record_stats=true"]),
+    "language": Target(["normalize", "boilerplate", "spam"], ["langid_dev", "boilerplate_dev", "neardup_dev"], _language_digest),
 }
 
 

@@ -121,6 +121,20 @@ def cumulative_powers(base: int | np.uint64, size: int) -> np.ndarray:
     return table
 
 
+class GrowingPowers:
+    """``cumulative_powers(base, n)`` for any ``n``, from one table grown on demand (doubling), so
+    batch after batch does not compute the same powers again."""
+
+    def __init__(self, base: int | np.uint64):
+        self.base = base
+        self._table = cumulative_powers(base, 0)
+
+    def __call__(self, size: int) -> np.ndarray:
+        if len(self._table) < size:
+            self._table = cumulative_powers(self.base, max(size, 2 * len(self._table)))
+        return self._table[:size]
+
+
 def joined_code_points(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """The code points of all ``texts`` end to end (one encode for a whole batch, not one per
     text), and where each text starts: text ``i`` is ``codes[starts[i]:starts[i + 1]]``."""

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from scipy.sparse import csr_matrix
 
-from .arrays import cumulative_powers, mix64
+from .arrays import GrowingPowers, mix64
 
 EOS = "</s>"
 LABEL_PREFIX = "__label__"
@@ -34,6 +34,7 @@ _MAGIC, _VERSION = 793712314, 12
 _HS_LOSS, _SUPERVISED = 1, 3
 _FNV_OFFSET, _FNV_PRIME = np.uint32(2166136261), np.uint32(16777619)
 _LOG_FLOOR = 1e-5  # fastText's std_log(x) = log(x + 1e-5)
+_RECENT_TOKENS = 2**17  # entries of the token cache's direct-mapped front table (a power of two)
 
 
 class _Reader:
@@ -146,6 +147,10 @@ class FastTextModel:
         self._token_sums = np.zeros((0, self.dim))
         self._token_counts = np.zeros(0, dtype=np.int64)
         self._used = 0
+        # and in front of the binary search, a direct-mapped table of tokens met lately (the key's
+        # low bits name its entry; an empty entry holds a key of another entry, never looked up there)
+        self._recent_keys = np.arange(_RECENT_TOKENS, dtype=np.uint64) ^ np.uint64(1)
+        self._recent_slots = np.full(_RECENT_TOKENS, -1, dtype=np.int64)
 
     # --- lines -> labels ----------------------------------------------------------------------
 
@@ -167,14 +172,14 @@ class FastTextModel:
             text = "\n".join(map(_as_fasttext_reads, lines)) + "\n"
         raw, starts, ends = _tokens_of(text)
         line_of = np.searchsorted(np.flatnonzero(raw == 10), starts)  # newlines before each token
-        sums, counts = self._token_vectors(raw, starts, ends)
-        first = np.searchsorted(line_of, np.arange(len(lines)))
-        present = first < np.append(first[1:], len(starts))
-        hidden = np.zeros((len(lines), self.dim))
-        rows = np.zeros(len(lines), dtype=np.int64)
-        if len(starts):
-            hidden[present] = np.add.reduceat(sums, first[present], axis=0)
-            rows[present] = np.add.reduceat(counts, first[present])
+        slots = self._token_slots(raw, starts, ends)
+        # each line's token row sums added up in token order, read straight from the cache
+        pointers = np.zeros(len(lines) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(line_of, minlength=len(lines)), out=pointers[1:])
+        tokens = csr_matrix((np.ones(len(slots)), slots, pointers), shape=(len(lines), len(self._token_sums)))
+        hidden = tokens @ self._token_sums
+        counted = np.concatenate(([0], np.cumsum(self._token_counts[slots])))
+        rows = counted[pointers[1:]] - counted[pointers[:-1]]
         hidden += self._eos[0]
         rows += self._eos[1]
         scores = self._leaf_scores(hidden / np.maximum(rows, 1)[:, None])
@@ -183,25 +188,44 @@ class FastTextModel:
 
     # --- tokens -> summed input rows (cached) -------------------------------------------------
 
-    def _token_vectors(self, raw: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Row sum and row count of each token occurrence, from the cache; the tokens met for the
+    def _token_slots(self, raw: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """Where each token occurrence's row sum and row count are cached; the tokens met for the
         first time are computed together and cached (by a 64-bit key of their bytes)."""
         keys = _span_keys(raw, starts, ends)
-        at = np.minimum(np.searchsorted(self._keys, keys), max(len(self._keys) - 1, 0))
-        known = self._keys[at] == keys if len(self._keys) else np.zeros(len(keys), dtype=bool)
-        slot = self._slots[at] if len(self._keys) else np.zeros(len(keys), dtype=np.int64)
-        if not known.all():
-            new_keys, first, inverse = np.unique(keys[~known], return_index=True, return_inverse=True)
-            unknown = np.flatnonzero(~known)
+        slot = self._cached_slots(keys)
+        unknown = np.flatnonzero(slot < 0)
+        if len(unknown):
+            new_keys, first, inverse = np.unique(keys[unknown], return_index=True, return_inverse=True)
             if self._used and self._used + len(new_keys) > self.cache_tokens:  # bounded memory: start afresh
                 self._clear_cache()
-                return self._token_vectors(raw, starts, ends)
+                return self._token_slots(raw, starts, ends)
             sums, counts = self._new_tokens(raw, starts[unknown[first]], ends[unknown[first]], new_keys)
             slots = self._store(sums, counts)
             slot[unknown] = slots[inverse]
             where = np.searchsorted(self._keys, new_keys)
             self._keys, self._slots = np.insert(self._keys, where, new_keys), np.insert(self._slots, where, slots)
-        return self._token_sums[slot], self._token_counts[slot]
+            self._remember(new_keys, slots)
+        return slot
+
+    def _cached_slots(self, keys: np.ndarray) -> np.ndarray:
+        """Where each token's row sum is cached (-1: not cached). Most tokens of a batch were met
+        lately: one probe of the direct-mapped table finds them; the rest take a binary search of
+        the sorted keys (~17 scattered reads each, most of the lookup's cost when all took it)."""
+        entry = (keys & np.uint64(_RECENT_TOKENS - 1)).astype(np.intp)
+        slot = np.where(self._recent_keys[entry] == keys, self._recent_slots[entry], -1)
+        missed = np.flatnonzero(slot < 0)
+        if len(missed) and len(self._keys):
+            at = np.minimum(np.searchsorted(self._keys, keys[missed]), len(self._keys) - 1)
+            hit = self._keys[at] == keys[missed]
+            found = missed[hit]
+            slot[found] = self._slots[at[hit]]
+            self._remember(keys[found], slot[found])
+        return slot
+
+    def _remember(self, keys: np.ndarray, slots: np.ndarray) -> None:
+        """Put tokens in the direct-mapped table, each in its entry (one per entry when several share it)."""
+        entries, first = np.unique((keys & np.uint64(_RECENT_TOKENS - 1)).astype(np.intp), return_index=True)
+        self._recent_keys[entries], self._recent_slots[entries] = keys[first], slots[first]
 
     def _store(self, sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
         """Append to the cache's row sums (capacity doubled as needed); their slots."""
@@ -244,27 +268,27 @@ class FastTextModel:
         size = np.diff(np.append(first, len(raw)))
         signed = raw.astype(np.int8).astype(np.int32).view(np.uint32)
         owner = np.repeat(np.arange(len(lengths)), lengths)[first]
-        start = np.arange(len(first))
-        room = np.cumsum(np.bincount(owner, minlength=len(lengths)))[owner] - start  # characters left in the token
-        multibyte = size > 1
+        room = np.cumsum(np.bincount(owner, minlength=len(lengths)))[owner] - np.arange(len(first))  # characters left in the token
+        lead = signed[first]  # each character's first byte, as fastText hashes it
+        wide = np.flatnonzero(size > 1)  # characters of more than one byte
+        # h[s]: the hash of the n characters from character s on, for every s at once; an n-gram that
+        # runs past its token is hashed too (cheaper than dropping it) and left out below
         h = np.full(len(first), _FNV_OFFSET, dtype=np.uint32)
         owners, rows = [], []
         for n in range(1, self.maxn + 1):
-            if n > 1:  # only the starts with n characters left
-                keep = room[start] >= n
-                start, h = start[keep], h[keep]
-            at = first[start + n - 1]  # first byte of the character this step appends
-            h = (h ^ signed[at]) * _FNV_PRIME
-            more = np.flatnonzero(multibyte[start + n - 1])
+            h = (h[: len(first) - n + 1] ^ lead[n - 1 :]) * _FNV_PRIME  # append character s + n - 1
+            appended = wide[wide >= n - 1]  # ... its other bytes, where it has more
             for j in range(1, 4):
-                if not len(more):
+                appended = appended[size[appended] > j]
+                if not len(appended):
                     break
-                h[more] = (h[more] ^ signed[at[more] + j]) * _FNV_PRIME
-                more = more[size[start[more] + n - 1] > j + 1]
+                at = appended - (n - 1)
+                h[at] = (h[at] ^ signed[first[appended] + j]) * _FNV_PRIME
             if n >= self.minn:
-                found = self._bucket_rows(h % np.uint32(self.bucket))
+                whole = np.flatnonzero(room[: len(h)] >= n)  # n-grams inside their token
+                found = self._bucket_rows(h[whole] % np.uint32(self.bucket))
                 kept = found >= 0
-                owners.append(owner[start[kept]])
+                owners.append(owner[whole[kept]])
                 rows.append(found[kept])
         owners_all = np.concatenate(owners)
         order = np.argsort(owners_all, kind="stable")  # each token's n-grams together, in a fixed order
@@ -285,12 +309,12 @@ class FastTextModel:
         nlabels = len(self.labels)
         dot = np.einsum("nd,bd->nb", self.outputs, hidden)  # no BLAS: the same sums in any batch
         f = 1.0 / (1.0 + np.exp(-dot))
-        go_left, go_right = np.log(1.0 - f + _LOG_FLOOR), np.log(f + _LOG_FLOOR)
+        terms = np.empty((2 * len(f), len(hidden)))  # each inner node's left terms, then its right terms
+        np.log(1.0 - f + _LOG_FLOOR, out=terms[: len(f)])
+        np.log(f + _LOG_FLOOR, out=terms[len(f) :])
         scores = np.zeros((2 * nlabels - 1, len(hidden)))
-        for parents, lefts, rights in self._levels:
-            above = scores[parents]
-            scores[lefts] = above + go_left[parents - nlabels]
-            scores[rights] = above + go_right[parents - nlabels]
+        for parents, children, steps in self._levels:
+            scores[children] = scores[parents] + terms[steps]
         return scores[:nlabels]
 
 
@@ -299,6 +323,7 @@ _SEPARATOR[[ord(c) for c in " \n\r\t\v\f\0"]] = True  # fastText's readWord spli
 _FASTTEXT_SPACE = re.compile("[ \n\r\t\v\f\0]+")
 _KEY_BASE = np.uint64(0x100000001B3)
 _KEY_BASE_INVERSE = np.uint64(pow(int(_KEY_BASE), -1, 2**64))
+_KEY_POWERS, _KEY_INVERSE_POWERS = GrowingPowers(_KEY_BASE), GrowingPowers(_KEY_BASE_INVERSE)
 
 
 def _tokens_of(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -314,10 +339,10 @@ def _span_keys(raw: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndar
     loop over tokens), then splitmix64 with the length mixed in."""
     if not len(raw):
         return np.zeros(len(starts), dtype=np.uint64)
-    inverse = cumulative_powers(_KEY_BASE_INVERSE, len(raw) + 1)
+    inverse = _KEY_INVERSE_POWERS(len(raw) + 1)
     prefix = np.zeros(len(raw) + 1, dtype=np.uint64)
     np.cumsum((raw.astype(np.uint64) + np.uint64(1)) * inverse[:-1], dtype=np.uint64, out=prefix[1:])
-    forward = cumulative_powers(_KEY_BASE, len(raw) + 1)
+    forward = _KEY_POWERS(len(raw) + 1)
     spans = (prefix[ends] - prefix[starts]) * forward[ends - 1]  # sum of (byte + 1) x base**(end - 1 - position)
     return mix64(spans ^ mix64((ends - starts).astype(np.uint64)))
 
@@ -345,8 +370,9 @@ def _as_fasttext_reads(line: str) -> str:
 
 
 def _tree_levels(counts: list[int]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """fastText's Huffman tree over the label counts (its exact construction), as (parents, left
-    children, right children) per depth, root first."""
+    """fastText's Huffman tree over the label counts (its exact construction), per depth, root
+    first: (each child's parent, the children - left ones, then right ones -, the row of the
+    child's term among ``_leaf_scores``' terms: the parent's left or right term)."""
     n = len(counts)
     count = [*counts, *([10**15] * (n - 1))]
     left, right = [-1] * (2 * n - 1), [-1] * (2 * n - 1)
@@ -367,7 +393,9 @@ def _tree_levels(counts: list[int]) -> list[tuple[np.ndarray, np.ndarray, np.nda
         parents = [p for p in frontier if left[p] >= 0]
         if not parents:
             break
-        levels.append((np.array(parents), np.array([left[p] for p in parents]), np.array([right[p] for p in parents])))
+        children = [left[p] for p in parents] + [right[p] for p in parents]
+        steps = [p - n for p in parents] + [p - n + (n - 1) for p in parents]
+        levels.append((np.array(parents + parents), np.array(children), np.array(steps)))
         frontier = [c for p in parents for c in (left[p], right[p])]
     return levels
 

@@ -63,6 +63,19 @@ def test_a_line_gets_the_same_bits_alone_in_any_batch_and_after_the_cache_is_res
     ]
 
 
+def test_tokens_that_share_an_entry_of_the_recent_token_table_keep_their_own_rows(model, monkeypatch):
+    import pipeline.fasttext_lid as fasttext_lid
+
+    texts = lines()
+    together = model.predict(texts, 2)
+    monkeypatch.setattr(fasttext_lid, "_RECENT_TOKENS", 2)  # every token shares one of two entries
+    crowded = FastTextModel(bundled_fasttext_model())
+    assert [crowded.predict(texts[i : i + 4], 2) for i in range(0, len(texts), 4)] == [
+        together[i : i + 4] for i in range(0, len(texts), 4)
+    ]
+    assert crowded.predict(texts, 2) == together  # now read through the binary search and the table
+
+
 def test_top_labels_are_a_prefix_of_more_labels(model):
     texts = lines()
     two, five = model.top_labels(texts, 2), model.top_labels(texts, 5)
