@@ -9,7 +9,9 @@ import pytest
 from pipeline.config import ConfigError, load_config
 from pipeline.document import Document
 from pipeline.runner import run
-from pipeline.stages.quality import Quality, QualityConfig, ngram_ratios, split_units
+from pipeline.quality_ngrams import ngram_ratios
+from pipeline.quality_tokens import split_units
+from pipeline.stages.quality import Quality, QualityConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures" / "langqual"

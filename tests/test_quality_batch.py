@@ -7,21 +7,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.stages.quality import (
+from pipeline.quality_lines import _exact_keys, batch_lines, logical_lines, names_a_phrase
+from pipeline.quality_tokens import (
     _PUNCT_OR_SYMBOL,
-    Quality,
-    _exact_keys,
-    batch_lines,
     count_stopwords_batch,
-    logical_lines,
     lorem_counts,
-    names_a_phrase,
     plain_stopword_hits,
-    policy_phrases,
     stopword_list,
     symbol_counts,
     tokenize_batch,
 )
+from pipeline.stages.quality import Quality, policy_phrases
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TEXTS = sorted((FIXTURES / "langqual").glob("*.txt")) + sorted((FIXTURES / "quality").glob("*.txt"))

@@ -10,7 +10,8 @@ import pytest
 
 from pipeline.config import load_config
 from pipeline.document import Document
-from pipeline.stages.quality import Quality, is_char_mode, tokenize_batch, word_figures
+from pipeline.quality_tokens import is_char_mode, tokenize_batch, word_figures
+from pipeline.stages.quality import Quality
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"

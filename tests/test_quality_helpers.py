@@ -10,7 +10,8 @@ import regex
 
 import numpy as np
 
-from pipeline.stages.quality import ngram_ratios, ngram_ratios_batch, word_figures
+from pipeline.quality_ngrams import ngram_ratios, ngram_ratios_batch
+from pipeline.quality_tokens import word_figures
 
 FIXTURES = Path(__file__).parent / "fixtures" / "langqual"
 

@@ -1,0 +1,375 @@
+"""Whitespace tokens of a batch of texts, and what the quality rules count on them, in numpy.
+
+``tokenize_batch`` makes one pass over the code points of all the batch's texts: token and line
+bounds from a per-code-point class table (``char_classes``), token and stripped-line keys from
+polynomial prefix hashes, Gopher's word figures, and which texts are in a script written without
+spaces. ``symbol_counts``, ``lorem_counts`` and the stopword counts read the same arrays.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import regex
+
+from .arrays import code_points, cumulative_powers, mix64
+from .lexicons import stopwords as broad_stopwords
+
+_DATA = Path(__file__).resolve().parent / "data" / "quality"
+_NO_SPACE_SCRIPT = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Tibetan}"
+_NO_SPACE_CHAR = regex.compile(rf"[{_NO_SPACE_SCRIPT}]")
+_FIRST_NO_SPACE_CHAR = "\u0e00"  # Thai, the lowest-numbered of those scripts
+_FROM_FIRST_NO_SPACE_CHAR = re.compile("[\u0e00-\U0010ffff]")
+_SCRIPT_SAMPLE = 5000
+# char mode units: one no-space-script character with its combining marks (Thai vowel and tone
+# marks), or a run of other letters/digits ("G20", "APEC")
+_CHAR_UNIT = regex.compile(rf"[[{_NO_SPACE_SCRIPT}]--\p{{M}}]\p{{M}}*|[[\p{{L}}\p{{N}}]--[{_NO_SPACE_SCRIPT}]]+", regex.V1)
+_PUNCT_OR_SYMBOL = regex.compile(r"[\p{P}\p{S}]+")
+_LOREM = regex.compile(r"lorem ipsum", regex.IGNORECASE)
+_STOPWORD_PROBES = (160, 1600)  # characters
+
+
+@lru_cache(maxsize=None)
+def stopword_list(lang: str) -> frozenset[str]:
+    """A tight list from ``pipeline/data/quality/stopwords.json``, else stopwordsiso's list."""
+    tight = json.loads((_DATA / "stopwords.json").read_text(encoding="utf-8"))
+    if lang in tight and not lang.startswith("_"):
+        return frozenset(w.casefold() for w in tight[lang])  # [] = the rule does not apply
+    return broad_stopwords(lang)
+
+_DOT, _ELLIPSIS_CHAR, _HASH = ord("."), ord("…"), ord("#")
+
+
+@dataclass
+class Units:
+    """The text cut into units (words, or characters for scripts written without spaces)."""
+
+    tokens: list[str]
+    char_mode: bool
+    words: float  # estimated word count
+
+
+@lru_cache(maxsize=4096)
+def _is_no_space(char: str) -> bool:
+    return _NO_SPACE_CHAR.match(char) is not None
+
+
+def is_char_mode(text: str) -> bool:
+    """Most visible characters are in a script written without spaces (decided on the first
+    ``_SCRIPT_SAMPLE`` characters)."""
+    sample = text[:_SCRIPT_SAMPLE]
+    if not _FROM_FIRST_NO_SPACE_CHAR.search(sample):  # no such script can occur: skip the rest
+        return False
+    no_space = sum(sample.count(c) for c in set(sample) if c >= _FIRST_NO_SPACE_CHAR and _is_no_space(c))
+    visible = len("".join(sample.split())) if no_space else 0
+    return bool(visible) and no_space / visible > 0.5
+
+
+def split_units(text: str, chars_per_word: float) -> Units:
+    """Character units for scripts written without spaces, else whitespace-delimited words (the
+    definition the batch path follows, for one text)."""
+    if is_char_mode(text):
+        tokens = _CHAR_UNIT.findall(text)
+        return Units(tokens, True, len(tokens) / chars_per_word)
+    tokens = text.split()
+    return Units(tokens, False, float(len(tokens)))
+
+
+# bits of char_classes(); the two rare ones are the highest, so ``classes >= _NO_SPACE`` finds them
+# (_NOT_SPACE is bit 0, so ``classes & _NOT_SPACE`` viewed as bool is a valid mask)
+_NOT_SPACE, _SPACE, _REGEX_SPACE, _LETTER, _PUNCT_SYMBOL, _NO_SPACE, _SPLITS_DIFFER = 1, 2, 4, 8, 16, 32, 64
+
+
+@lru_cache(maxsize=1)
+def char_classes() -> np.ndarray:
+    """A byte of class bits per code point, built once per process from the same definitions the
+    rules use: str.isspace (what ``str.split`` splits on, = stdlib ``re``'s ``\\s``), and the regex
+    module's ``\\s``, ``\\p{L}`` and ``[\\p{P}\\p{S}]``, and the scripts written without spaces."""
+    everything = np.arange(0x110000, dtype=np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
+    table = np.zeros(0x110000, dtype=np.uint8)
+    for bit, pattern in ((_SPACE, re.compile(r"\s+")), (_REGEX_SPACE, regex.compile(r"\s+")),
+                         (_LETTER, regex.compile(r"\p{L}+")), (_PUNCT_SYMBOL, regex.compile(r"[\p{P}\p{S}]+")),
+                         (_NO_SPACE, regex.compile(rf"[{_NO_SPACE_SCRIPT}]+"))):
+        for run in pattern.finditer(everything):
+            table[run.start() : run.end()] |= bit
+    space, regex_space = (table & _SPACE) != 0, (table & _REGEX_SPACE) != 0
+    table[~space] |= _NOT_SPACE
+    table[space != regex_space] |= _SPLITS_DIFFER
+    return table
+
+
+def _token_count(inside: np.ndarray, token_ids: np.ndarray) -> int:
+    """How many tokens have at least one character where ``inside`` is set (ids rise along the text)."""
+    ids = token_ids[inside]
+    return int(np.count_nonzero(ids[1:] != ids[:-1])) + 1 if len(ids) else 0
+
+
+def _token_ids(space: np.ndarray) -> tuple[np.ndarray, int]:
+    """Per character, the number of the whitespace-delimited token it is in, and how many tokens."""
+    starts = ~space
+    starts[1:] &= space[:-1]
+    ids = np.cumsum(starts)
+    return ids, int(ids[-1]) if len(ids) else 0
+
+
+@dataclass
+class WordFigures:
+    """Gopher's word figures for the whole text, measured on its code points with numpy."""
+
+    words: int  # tokens of the text with punctuation and symbols removed (``sub(...).split()``)
+    word_chars: int  # their characters
+    without_letter: int  # \\s-delimited tokens (regex module) without a letter
+
+
+def word_figures(text: str) -> WordFigures:
+    """One text's figures (the batch tokenizer measures the same; this one also handles the rare
+    separators on which str.split and the regex module's \\s disagree)."""
+    classes = char_classes()[code_points(text)]
+    space = (classes & _SPACE).astype(bool)
+    in_word = ~space & ((classes & _PUNCT_SYMBOL) == 0)
+    token_ids, _ = _token_ids(space)
+    regex_space = (classes & _REGEX_SPACE).astype(bool)
+    regex_ids, regex_tokens = _token_ids(regex_space)
+    with_letter = _token_count((classes & _LETTER).astype(bool), regex_ids)
+    return WordFigures(_token_count(in_word, token_ids), int(np.count_nonzero(in_word)), regex_tokens - with_letter)
+
+
+# Token keys: a polynomial hash of the token's code points mod 2**64, computed for all tokens at once
+# from prefix sums (H(token) = (P[end] - P[start]) * B**-start; B is odd, so invertible mod 2**64).
+_POLY = 0x100000001B3
+_POWERS: list[np.ndarray] = [np.ones(1, dtype=np.uint64), np.ones(1, dtype=np.uint64)]  # B**i, B**-i
+
+
+def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    if len(_POWERS[0]) < n + 1:
+        size = max(n + 1, 2 * len(_POWERS[0]), 1 << 16)
+        for k, base in enumerate((_POLY, pow(_POLY, -1, 2**64))):
+            _POWERS[k] = cumulative_powers(base, size)
+    return _POWERS[0], _POWERS[1]
+
+
+
+
+# per class byte, two 32-bit fields: 1 if the character counts for a word's length (a token character
+# that is not punctuation), and 1 << 32 if it is a letter. Summed over a token (a difference of prefix
+# sums over the whole text, exact mod 2**64), each field holds the token's count.
+_FIGURES = np.array(
+    [(((c & _PUNCT_SYMBOL) == 0) and bool(c & _NOT_SPACE)) + (((c & _LETTER) != 0) << 32) for c in range(256)], dtype=np.uint64
+)
+_LOW32 = np.uint64(0xFFFFFFFF)
+
+
+@dataclass
+class BatchTokens:
+    """Whitespace-delimited tokens of a batch of texts, from one numpy pass over their code points."""
+
+    keys: np.ndarray  # uint64 per token: equal tokens, equal keys
+    lengths: np.ndarray  # characters per token
+    doc: np.ndarray  # document of each token
+    line: np.ndarray  # physical line of each token, numbered across the batch
+    line_base: np.ndarray  # document d's lines are line_base[d]:line_base[d+1] (text.split("\n"))
+    offsets: np.ndarray  # document d owns tokens offsets[d]:offsets[d+1]
+    words: np.ndarray  # per document: Gopher's words (tokens with a character that is not punctuation)
+    word_chars: np.ndarray  # per document: their characters that are not punctuation
+    without_letter: np.ndarray  # per document: tokens without a letter
+    line_words: list[np.ndarray]  # per document: tokens per physical line
+    char_mode: np.ndarray  # per document: ``is_char_mode``
+    joined: str  # the texts joined by "\n" (so batch line l is ``joined.split("\n")[l]``)
+    codes: np.ndarray  # its code points
+    classes: np.ndarray  # their ``char_classes`` bits
+    doc_starts: np.ndarray  # where each text starts in ``joined``
+    starts: np.ndarray  # per token: its first character in ``joined``
+    ends: np.ndarray  # ... and the end
+    line_tokens: np.ndarray  # physical line l holds tokens line_tokens[l]:line_tokens[l+1]
+    line_start: np.ndarray  # per physical line: where it starts in ``joined`` once stripped (0 if blank)
+    line_end: np.ndarray  # ... and ends
+    line_keys: np.ndarray  # uint64 per physical line: its stripped text's hash
+
+
+def _per_document(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Sums of per-token ``values`` over each document's tokens ``offsets[d]:offsets[d+1]``."""
+    cumulative = np.zeros(len(values) + 1, dtype=np.int64)
+    np.cumsum(values, out=cumulative[1:])
+    return cumulative[offsets[1:]] - cumulative[offsets[:-1]]
+
+
+def tokenize_batch(texts: list[str]) -> BatchTokens:
+    """One pass over the code points of the whole batch: token boundaries, keys and figures come from
+    prefix sums over the full text (spaces add to them but never lie inside a token, so differences
+    between a token's end and start see only its own characters)."""
+    joined = "\n".join(texts)
+    codes = code_points(joined)
+    size = len(codes)
+    classes = char_classes().take(codes)
+    docs = len(texts)
+    text_lengths = np.fromiter(map(len, texts), dtype=np.int64, count=docs)
+    doc_starts = np.zeros(docs, dtype=np.int64)
+    np.cumsum(text_lengths[:-1] + 1, out=doc_starts[1:])
+    doc_ends = doc_starts + text_lengths
+    newlines = np.flatnonzero(codes == 10)
+    line_base = np.append(np.searchsorted(newlines, doc_starts), len(newlines) + 1)  # newlines before each text
+    not_space = np.zeros(size + 2, dtype=bool)  # padded with a space either side
+    not_space[1:-1] = (classes & _NOT_SPACE).view(bool)
+    bounds = np.flatnonzero(not_space[1:] != not_space[:-1])  # token starts and ends, alternating
+    token_starts, ends = bounds[0::2], bounds[1::2]
+    lengths = ends - token_starts
+    powers, inverse_powers = _powers(size)
+    prefix = np.zeros(size + 1, dtype=np.uint64)
+    np.multiply(codes, powers[:size], out=prefix[1:])
+    np.cumsum(prefix[1:], out=prefix[1:])
+    keys = mix64((prefix[ends] - prefix[token_starts]) * inverse_powers[token_starts] ^ lengths.astype(np.uint64))
+    # tokens per physical line: the tokens before each newline, differenced (newlines are few)
+    tokens_before = np.concatenate(([0], np.searchsorted(token_starts, newlines), [len(token_starts)]))
+    tokens_per_line = np.diff(tokens_before)
+    # each line stripped: from its first token's start to its last token's end; keyed like a token
+    filled = np.flatnonzero(tokens_per_line)
+    line_start, line_end = np.zeros(len(tokens_per_line), dtype=np.int64), np.zeros(len(tokens_per_line), dtype=np.int64)
+    line_start[filled], line_end[filled] = token_starts[tokens_before[filled]], ends[tokens_before[filled + 1] - 1]
+    line_keys = mix64((prefix[line_end] - prefix[line_start]) * inverse_powers[line_start] ^ (line_end - line_start).astype(np.uint64))
+    np.cumsum(_FIGURES.take(classes), out=prefix[1:])
+    figures = prefix[ends] - prefix[token_starts]
+    word_chars = ((prefix[doc_ends] - prefix[doc_starts]) & _LOW32).astype(np.int64)  # per document
+    global_line = np.repeat(np.arange(len(tokens_per_line), dtype=np.int32), tokens_per_line)
+    offsets = tokens_before[line_base]
+    doc = np.repeat(np.arange(docs), np.diff(offsets))
+    words = _per_document(figures & _LOW32 != 0, offsets)
+    without_letter = np.diff(offsets) - _per_document(figures > _LOW32, offsets)
+    char_mode = np.zeros(docs, dtype=bool)
+    rare = np.flatnonzero(classes >= _NO_SPACE)  # rare characters: scripts without spaces, odd separators
+    if len(rare):
+        # is_char_mode on each document's first _SCRIPT_SAMPLE characters
+        sample_end = np.minimum(doc_starts + _SCRIPT_SAMPLE, doc_ends)
+        no_space = rare[(classes[rare] & _NO_SPACE) != 0]
+        in_sample = np.searchsorted(no_space, sample_end) - np.searchsorted(no_space, doc_starts)
+        for d in np.flatnonzero(in_sample):
+            visible = np.count_nonzero(not_space[doc_starts[d] + 1 : sample_end[d] + 1])
+            char_mode[d] = in_sample[d] * 2 > visible
+        disagree = rare[(classes[rare] & _SPLITS_DIFFER) != 0]
+        for d in np.unique(np.searchsorted(doc_starts, disagree, side="right") - 1):
+            without_letter[d] = word_figures(texts[d]).without_letter  # str.split and regex's \s differ here
+    return BatchTokens(
+        keys=keys,
+        lengths=lengths,
+        doc=doc,
+        line=global_line,
+        line_base=line_base,
+        offsets=offsets,
+        words=words,
+        word_chars=word_chars,
+        without_letter=without_letter,
+        line_words=[tokens_per_line[line_base[d] : line_base[d + 1]] for d in range(docs)],
+        char_mode=char_mode,
+        joined=joined,
+        codes=codes,
+        classes=classes,
+        doc_starts=doc_starts,
+        starts=token_starts,
+        ends=ends,
+        line_tokens=tokens_before,
+        line_start=line_start,
+        line_end=line_end,
+        line_keys=line_keys,
+    )
+
+
+def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Every position of the ranges ``starts[i]:ends[i]``, one range after the other."""
+    sizes = ends - starts
+    return np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes - starts, sizes)
+
+
+def stopword_candidates(tokens: BatchTokens, docs: np.ndarray, counts: np.ndarray) -> list[list[str]]:
+    """Per document ``docs[i]``: ``_PUNCT_OR_SYMBOL.sub("", text).casefold().split()`` of the text
+    of its first ``counts[i]`` tokens, read from the batch's code points (punctuation and symbols
+    dropped by their class bit, which removes no whitespace; one decode for all documents)."""
+    first = tokens.offsets[docs]
+    filled = counts > 0
+    starts, ends = np.zeros(len(docs), dtype=np.int64), np.zeros(len(docs), dtype=np.int64)
+    starts[filled] = tokens.starts[first[filled]]
+    ends[filled] = tokens.ends[first[filled] + counts[filled] - 1]
+    positions = _ranges(starts, ends)
+    keep = (tokens.classes[positions] & _PUNCT_SYMBOL) == 0
+    text = tokens.codes[positions[keep]].tobytes().decode("utf-32-le", "surrogatepass")
+    bounds = np.zeros(len(docs) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(np.repeat(np.arange(len(docs)), ends - starts)[keep], minlength=len(docs)), out=bounds[1:])
+    return [text[a:b].casefold().split() for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist())]
+
+
+def count_stopwords_batch(tokens: BatchTokens, docs: list[int], known: list[frozenset[str]], enough: list[int | None]) -> list[int]:
+    """Per document ``docs[i]`` of the batch, how many words are stopwords (of ``known[i]``; words as
+    ``_PUNCT_OR_SYMBOL.sub("", text).casefold().split()``). With ``enough``, the whole tokens of the
+    first ``_STOPWORD_PROBES`` characters are tried first and their count returned once it reaches
+    ``enough`` (most texts); else the whole text is counted."""
+    found: list[int | None] = [None] * len(docs)
+    doc_ids = np.asarray(docs, dtype=np.int64)
+    doc_starts = tokens.doc_starts[doc_ids]
+    lengths = (np.append(tokens.doc_starts[1:] - 1, len(tokens.codes))[doc_ids] - doc_starts).tolist()
+    for probe in _STOPWORD_PROBES:
+        probing = [i for i in range(len(docs)) if found[i] is None and enough[i] is not None and lengths[i] > probe]
+        # the tokens that start in the probe, without the last one (the cut may have split it)
+        started = np.searchsorted(tokens.starts, doc_starts[probing] + probe) - tokens.offsets[doc_ids[probing]]
+        for i, words in zip(probing, stopword_candidates(tokens, doc_ids[probing], np.maximum(started - 1, 0))):
+            count = sum(map(known[i].__contains__, words))
+            if count >= enough[i]:  # type: ignore[operator]
+                found[i] = count
+    rest = [i for i in range(len(docs)) if found[i] is None]
+    counts = tokens.offsets[doc_ids[rest] + 1] - tokens.offsets[doc_ids[rest]]
+    for i, words in zip(rest, stopword_candidates(tokens, doc_ids[rest], counts)):
+        found[i] = sum(map(known[i].__contains__, words))
+    return found  # type: ignore[return-value]
+
+
+@lru_cache(maxsize=None)
+def _plain_stopword_keys(lang: str) -> np.ndarray:
+    """Token keys of the language's stopwords that a bare token matches as it is (one word, lower
+    case, no punctuation: what ``_PUNCT_OR_SYMBOL.sub`` and ``casefold`` leave unchanged), sorted."""
+    plain = [w for w in stopword_list(lang) if w.split() == [w] and w.casefold() == w and not _PUNCT_OR_SYMBOL.search(w)]
+    return np.unique(tokenize_batch([" ".join(sorted(plain))]).keys) if plain else np.zeros(0, dtype=np.uint64)
+
+
+def plain_stopword_hits(tokens: BatchTokens, docs: list[int], langs: list[str]) -> list[int]:
+    """Per document ``docs[i]``: its tokens that are, as they stand, stopwords of ``langs[i]`` - a
+    lower bound of its stopword count (``Quality`` only takes it as enough, never as too few)."""
+    out = np.zeros(len(docs), dtype=np.int64)
+    by_lang: dict[str, list[int]] = {}
+    for i, lang in enumerate(langs):
+        by_lang.setdefault(lang, []).append(i)
+    for lang, members in by_lang.items():
+        keys = _plain_stopword_keys(lang)
+        chosen = np.asarray(docs, dtype=np.int64)[members]
+        starts, ends = tokens.offsets[chosen], tokens.offsets[chosen + 1]
+        positions = _ranges(starts, ends)
+        found = np.isin(tokens.keys[positions], keys)
+        owner = np.repeat(np.arange(len(members)), ends - starts)
+        out[members] = np.bincount(owner[found], minlength=len(members))
+    return out.tolist()
+
+
+def symbol_counts(tokens: BatchTokens) -> list[int]:
+    """Per document: '#' + '...' (non-overlapping, as ``str.count``) + '…', found among the few
+    punctuation characters of the batch."""
+    punct = np.flatnonzero(tokens.classes & _PUNCT_SYMBOL)
+    codes = tokens.codes[punct]
+    dots = punct[codes == _DOT]
+    new_run = np.ones(len(dots), dtype=bool)  # runs of dots: each adds its length // 3
+    new_run[1:] = dots[1:] != dots[:-1] + 1
+    run_starts = np.flatnonzero(new_run)
+    run_lengths = np.diff(np.append(run_starts, len(dots)))
+    positions = np.concatenate((punct[(codes == _HASH) | (codes == _ELLIPSIS_CHAR)], dots[run_starts]))
+    weights = np.concatenate((np.ones(len(positions) - len(run_starts)), run_lengths // 3))
+    doc = np.searchsorted(tokens.doc_starts, positions, side="right") - 1
+    return np.bincount(doc, weights=weights, minlength=len(tokens.doc_starts)).astype(np.int64).tolist()
+
+
+def lorem_counts(tokens: BatchTokens) -> list[int]:
+    """Per document: matches of ``_LOREM`` (none can span the newline between two texts)."""
+    starts = [m.start() for m in _LOREM.finditer(tokens.joined)]
+    doc = np.searchsorted(tokens.doc_starts, starts, side="right") - 1
+    return np.bincount(doc, minlength=len(tokens.doc_starts)).tolist()
+
+
