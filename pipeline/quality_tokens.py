@@ -81,8 +81,9 @@ def split_units(text: str, chars_per_word: float) -> Units:
 
 
 # bits of char_classes(); the two rare ones are the highest, so ``classes >= _NO_SPACE`` finds them
-# (_NOT_SPACE is bit 0, so ``classes & _NOT_SPACE`` viewed as bool is a valid mask)
-_NOT_SPACE, _SPACE, _REGEX_SPACE, _LETTER, _PUNCT_SYMBOL, _NO_SPACE, _SPLITS_DIFFER = 1, 2, 4, 8, 16, 32, 64
+# (_NOT_SPACE is bit 0, so ``classes & _NOT_SPACE`` viewed as bool is a valid mask); _NOT_LETTER: a
+# token character that is not a letter (digits, punctuation, marks: few in most texts)
+_NOT_SPACE, _SPACE, _REGEX_SPACE, _LETTER, _PUNCT_SYMBOL, _NOT_LETTER, _NO_SPACE, _SPLITS_DIFFER = 1, 2, 4, 8, 16, 32, 64, 128
 
 
 @lru_cache(maxsize=1)
@@ -99,6 +100,7 @@ def char_classes() -> np.ndarray:
             table[run.start() : run.end()] |= bit
     space, regex_space = (table & _SPACE) != 0, (table & _REGEX_SPACE) != 0
     table[~space] |= _NOT_SPACE
+    table[(table & (_NOT_SPACE | _LETTER)) == _NOT_SPACE] |= _NOT_LETTER
     table[space != regex_space] |= _SPLITS_DIFFER
     return table
 
@@ -155,15 +157,6 @@ def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 
-# per class byte, two 32-bit fields: 1 if the character counts for a word's length (a token character
-# that is not punctuation), and 1 << 32 if it is a letter. Summed over a token (a difference of prefix
-# sums over the whole text, exact mod 2**64), each field holds the token's count.
-_FIGURES = np.array(
-    [(((c & _PUNCT_SYMBOL) == 0) and bool(c & _NOT_SPACE)) + (((c & _LETTER) != 0) << 32) for c in range(256)], dtype=np.uint64
-)
-_LOW32 = np.uint64(0xFFFFFFFF)
-
-
 @dataclass
 class BatchTokens:
     """Whitespace-delimited tokens of a batch of texts, from one numpy pass over their code points."""
@@ -182,6 +175,7 @@ class BatchTokens:
     joined: str  # the texts joined by "\n" (so batch line l is ``joined.split("\n")[l]``)
     codes: np.ndarray  # its code points
     classes: np.ndarray  # their ``char_classes`` bits
+    punct: np.ndarray  # where the punctuation and symbol characters are in ``joined``
     doc_starts: np.ndarray  # where each text starts in ``joined``
     starts: np.ndarray  # per token: its first character in ``joined``
     ends: np.ndarray  # ... and the end
@@ -231,14 +225,18 @@ def tokenize_batch(texts: list[str]) -> BatchTokens:
     line_start, line_end = np.zeros(len(tokens_per_line), dtype=np.int64), np.zeros(len(tokens_per_line), dtype=np.int64)
     line_start[filled], line_end[filled] = token_starts[tokens_before[filled]], ends[tokens_before[filled + 1] - 1]
     line_keys = mix64((prefix[line_end] - prefix[line_start]) * inverse_powers[line_start] ^ (line_end - line_start).astype(np.uint64))
-    np.cumsum(_FIGURES.take(classes), out=prefix[1:])
-    figures = prefix[ends] - prefix[token_starts]
-    word_chars = ((prefix[doc_ends] - prefix[doc_starts]) & _LOW32).astype(np.int64)  # per document
+    # Gopher's word figures from the few token characters that are not letters: a token is a word
+    # unless all its characters are punctuation, and has a letter unless none of them is one
+    not_letter = np.flatnonzero(classes & _NOT_LETTER)
+    token_of = np.searchsorted(token_starts, not_letter, side="right") - 1
+    is_punct = (classes[not_letter] & _PUNCT_SYMBOL) != 0
+    punct_chars = np.bincount(token_of[is_punct], minlength=len(lengths))
     global_line = np.repeat(np.arange(len(tokens_per_line), dtype=np.int32), tokens_per_line)
     offsets = tokens_before[line_base]
     doc = np.repeat(np.arange(docs), np.diff(offsets))
-    words = _per_document(figures & _LOW32 != 0, offsets)
-    without_letter = np.diff(offsets) - _per_document(figures > _LOW32, offsets)
+    words = _per_document(punct_chars < lengths, offsets)
+    word_chars = _per_document(lengths - punct_chars, offsets)
+    without_letter = _per_document(np.bincount(token_of, minlength=len(lengths)) == lengths, offsets)
     char_mode = np.zeros(docs, dtype=bool)
     rare = np.flatnonzero(classes >= _NO_SPACE)  # rare characters: scripts without spaces, odd separators
     if len(rare):
@@ -267,6 +265,7 @@ def tokenize_batch(texts: list[str]) -> BatchTokens:
         joined=joined,
         codes=codes,
         classes=classes,
+        punct=not_letter[is_punct],
         doc_starts=doc_starts,
         starts=token_starts,
         ends=ends,
@@ -332,28 +331,29 @@ def _plain_stopword_keys(lang: str) -> np.ndarray:
     return np.unique(tokenize_batch([" ".join(sorted(plain))]).keys) if plain else np.zeros(0, dtype=np.uint64)
 
 
-def plain_stopword_hits(tokens: BatchTokens, docs: list[int], langs: list[str]) -> list[int]:
-    """Per document ``docs[i]``: its tokens that are, as they stand, stopwords of ``langs[i]`` - a
-    lower bound of its stopword count (``Quality`` only takes it as enough, never as too few)."""
-    out = np.zeros(len(docs), dtype=np.int64)
-    by_lang: dict[str, list[int]] = {}
-    for i, lang in enumerate(langs):
-        by_lang.setdefault(lang, []).append(i)
-    for lang, members in by_lang.items():
-        keys = _plain_stopword_keys(lang)
-        chosen = np.asarray(docs, dtype=np.int64)[members]
-        starts, ends = tokens.offsets[chosen], tokens.offsets[chosen + 1]
-        positions = _ranges(starts, ends)
-        found = np.isin(tokens.keys[positions], keys)
-        owner = np.repeat(np.arange(len(members)), ends - starts)
-        out[members] = np.bincount(owner[found], minlength=len(members))
-    return out.tolist()
+def plain_stopword_hits(tokens: BatchTokens, docs: list[int], langs: list[str], first: int | None = None) -> list[int]:
+    """Per document ``docs[i]``: its tokens (its ``first`` ones, or all) that are, as they stand,
+    stopwords of ``langs[i]`` - a lower bound of its stopword count (``Quality`` only takes it as
+    enough, never as too few). One lookup for all languages: each language's keys are salted with
+    its own number, and every token is looked up salted with its document's."""
+    languages: dict[str, int] = {}
+    language = np.array([languages.setdefault(lang, len(languages)) for lang in langs], dtype=np.int64)
+    salts = mix64(np.arange(1, len(languages) + 1, dtype=np.uint64))
+    table = np.sort(np.concatenate([_plain_stopword_keys(lang) ^ salt for lang, salt in zip(languages, salts)] + [np.zeros(1, np.uint64)]))
+    chosen = np.asarray(docs, dtype=np.int64)
+    starts, ends = tokens.offsets[chosen], tokens.offsets[chosen + 1]
+    if first is not None:
+        ends = np.minimum(ends, starts + first)
+    owner = np.repeat(np.arange(len(docs)), ends - starts)
+    probe = tokens.keys[_ranges(starts, ends)] ^ salts[language][owner]
+    found = table[np.minimum(np.searchsorted(table, probe), len(table) - 1)] == probe
+    return np.bincount(owner[found], minlength=len(docs)).tolist()
 
 
 def symbol_counts(tokens: BatchTokens) -> list[int]:
     """Per document: '#' + '...' (non-overlapping, as ``str.count``) + '…', found among the few
     punctuation characters of the batch."""
-    punct = np.flatnonzero(tokens.classes & _PUNCT_SYMBOL)
+    punct = tokens.punct
     codes = tokens.codes[punct]
     dots = punct[codes == _DOT]
     new_run = np.ones(len(dots), dtype=bool)  # runs of dots: each adds its length // 3

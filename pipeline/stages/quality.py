@@ -54,6 +54,7 @@ from ..quality_tokens import (
 from .base import Stage, StageConfig, gc_paused
 
 _MIN_LINES = 3  # line-share rules (bullets, ellipses) say nothing about a one- or two-line text
+_PLAIN_PROBE = 100  # tokens: most texts have enough bare stopwords among their first ones
 _MARGIN = 1e-9  # ``_may_fail`` compares with the limits this much early
 _REPETITION_LIMITS = ("max_dup_line_ratio", "max_dup_line_char_ratio", "max_dup_paragraph_ratio", "max_dup_paragraph_char_ratio")
 _REPETITION_STATS = ("dup_line_ratio", "dup_line_char_ratio", "dup_paragraph_ratio", "dup_paragraph_char_ratio")
@@ -531,13 +532,13 @@ class Quality(Stage):
     def _stopword_counts(self, tokens: BatchTokens, measured: list[Measured], quick: bool = False) -> dict[int, int]:
         """Stopwords of the documents the stopword rule judges, counted for the batch at once.
         ``quick`` (no values wanted): a document with enough stopwords among its bare lower-case
-        tokens (``plain_stopword_hits``) gets that count, the others are counted in full."""
+        tokens (``plain_stopword_hits``, its first ``_PLAIN_PROBE``) gets that count, the others are counted in full."""
         judged = [d for d, m in enumerate(measured) if m.tokens and not m.char_mode and stopword_list(m.lang)
                   and self.thresholds(m.lang).min_stopwords is not None]
         enough = [None if self.config.record_stats else self.thresholds(measured[d].lang).min_stopwords for d in judged]
         settled: dict[int, int] = {}
         if quick and judged:
-            hits = plain_stopword_hits(tokens, judged, [measured[d].lang for d in judged])
+            hits = plain_stopword_hits(tokens, judged, [measured[d].lang for d in judged], first=_PLAIN_PROBE)
             settled = {d: n for d, n, least in zip(judged, hits, enough) if least is not None and n >= least}
             enough = [least for d, least in zip(judged, enough) if d not in settled]
             judged = [d for d in judged if d not in settled]
