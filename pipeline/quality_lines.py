@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -17,26 +19,28 @@ _TERMINAL_PUNCT_CHARS = frozenset(".!?。！？…\"'”’»)]:;")
 
 def names_a_phrase(lines: list[str], phrases: list[tuple[str, ...]]) -> list[bool]:
     """Per line: does it, lower-cased, contain one of its ``phrases`` (lower-case)? The lines with the
-    same phrases are searched together: lower-cased one by one, joined by newlines (which neither
-    holds), each phrase found with ``str.find`` over all of them at once."""
+    same phrases are searched together: joined by newlines (which neither holds, and which leave
+    str.lower's final-sigma rule as at a text's end) and lower-cased at once, each phrase found with
+    ``str.find``; a hit's line is the number of newlines before it."""
     out = [False] * len(lines)
     groups: dict[tuple[str, ...], list[int]] = {}
     for i, wanted in enumerate(phrases):
         groups.setdefault(wanted, []).append(i)
     for wanted, members in groups.items():
-        lowered = [lines[i].lower() for i in members]
-        text = "\n".join(lowered)
-        starts = np.zeros(len(members), dtype=np.int64)
-        np.cumsum(np.fromiter(map(len, lowered[:-1]), dtype=np.int64, count=len(members) - 1) + 1, out=starts[1:])
-        hits = []
+        text = "\n".join([lines[i] for i in members]).lower()
+        newlines: list[int] = []
         for phrase in wanted:
             at = text.find(phrase)
             while at >= 0:
-                hits.append(at)
-                at = text.find(phrase, at + 1)
-        for j in np.unique(np.searchsorted(starts, hits, side="right") - 1).tolist():
-            out[members[j]] = True
+                if not newlines:
+                    newlines = [m.start() for m in re.finditer("\n", text)] + [len(text)]
+                out[members[bisect.bisect_left(newlines, at)]] = True
+                at = text.find("\n", at)  # the rest of this line is settled
+                if at < 0:
+                    break
+                at = text.find(phrase, at)
     return out
+
 
 # -- lines: logical lines of a batch, and the article among them ---------------------------------
 #
