@@ -29,7 +29,7 @@ every value with its limit for the whole batch and only documents a rule may fla
 import json
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Iterable
 
 import numpy as np
 from pydantic import Field, ValidationError, field_serializer, field_validator
@@ -188,16 +188,53 @@ def _lower(rule: str, what: str, value: float, limit: float | None, **fields: An
 
 @dataclass
 class Measured:
-    """One document cut up for the rules, plus the values measured so far."""
+    """One document the rules judge, plus the values measured so far."""
 
     d: int  # its place in the batch
-    text: str
     lang: str
     char_mode: bool
     words: float  # (estimated) word count
     tokens: int  # whitespace tokens, or character units
     article: bool  # the repetition rules judge the article lines only
     stats: dict[str, Any]
+
+
+@dataclass
+class BatchDocs:
+    """Per document of a batch (index = document), as arrays: what decides which limits apply."""
+
+    langs: list[str]
+    languages: list[str]  # the distinct languages, in order of appearance
+    language: np.ndarray  # per document: its index in ``languages``
+    char_mode: np.ndarray  # measured in character units (a script written without spaces)
+    words: np.ndarray  # (estimated) word count
+    units: np.ndarray  # whitespace tokens, or character units
+    article: np.ndarray  # the repetition rules judge the article lines only
+
+    def groups(self, docs: np.ndarray | None = None) -> dict[tuple[str, bool], np.ndarray]:
+        """The documents (all, or ``docs``) per (language, char mode)."""
+        chosen = np.arange(len(self.langs)) if docs is None else np.asarray(docs, dtype=np.int64)
+        code = self.language[chosen] * 2 + self.char_mode[chosen]
+        order = np.argsort(code, kind="stable")
+        values, starts = np.unique(code[order], return_index=True)
+        return {(self.languages[v // 2], bool(v % 2)): members
+                for v, members in zip(values.tolist(), np.split(chosen[order], starts[1:]))}
+
+
+@dataclass
+class NgramTable:
+    """The n-gram values the rules read: per (language, scale) its stats keys in rule order, and per
+    document its row of values (in a table shared by the languages with the same limits) and whether
+    one exceeds its limit."""
+
+    keys: dict[tuple[str, float], list[str]]
+    tables: list[np.ndarray]
+    table_of: np.ndarray  # per document: its table (-1: none)
+    row_of: np.ndarray  # ... and its row there
+    exceeded: np.ndarray
+
+    def row(self, d: int) -> list[float]:
+        return self.tables[self.table_of[d]][self.row_of[d]].tolist() if self.table_of[d] >= 0 else []
 
 
 @dataclass
@@ -215,8 +252,7 @@ class BatchMeasures:
     words: list[int]  # Gopher's words (``BatchTokens.words``)
     word_chars: list[int]
     without_letter: list[int]
-    ngrams: tuple[dict[tuple[str, float], list[str]], list[list[float]], list[bool]] = ({}, [], [])
-    # n-gram stats keys per (language, scale), and per document the values and whether one exceeds its limit
+    ngrams: NgramTable | None = None
 
 
 class Quality(Stage):
@@ -273,42 +309,39 @@ class Quality(Stage):
                               lines.shortest_with(self.config.article_min_words), lines.figures(article, text_chars),
                               symbol_counts(tokens), lorem_counts(tokens), units, tokens.words.tolist(),
                               tokens.word_chars.tolist(), tokens.without_letter.tolist())
-        measured = [
-            Measured(d, text, lang, char_mode, w, n, a, {
+        languages: dict[str, int] = {}
+        language = np.array([languages.setdefault(lang, len(languages)) for lang in langs], dtype=np.int64)
+        info = BatchDocs(langs, list(languages), language, tokens.char_mode, words, counts, article)
+        top, dup, scope_sizes = self._ngram_measures(batch, info, prose)
+        batch.ngrams = self._ngram_table(top, dup, info)
+        stopwords = self._stopword_counts(tokens, info, quick=not stats)
+        judge = range(docs) if stats else np.flatnonzero(self._may_fail(batch, info, scope_sizes, stopwords)).tolist()
+        results: list[tuple[list[Flag], dict[str, Any]]] = [([], {}) for _ in range(docs)]
+        wrapped = lines.wrapped
+        for d in judge:
+            lang, char_mode, w, n, a = langs[d], bool(info.char_mode[d]), float(words[d]), int(counts[d]), bool(article[d])
+            m = Measured(d, lang, char_mode, w, n, a, {
                 "unit": "char" if char_mode else "word", "words": w,
-                "repetition_scope": "article" if a else "text", "wrapped_lines": wrapped,
+                "repetition_scope": "article" if a else "text", "wrapped_lines": wrapped[d],
             })
-            for d, (text, lang, char_mode, w, n, a, wrapped) in enumerate(zip(
-                texts, langs, tokens.char_mode.tolist(), words.tolist(), counts.tolist(), article.tolist(), lines.wrapped))
-        ]
-        top, dup, scope_sizes = self._ngram_measures(batch, article, prose, measured)
-        batch.ngrams = self._ngram_table(top, dup, measured)
-        stopwords = self._stopword_counts(tokens, measured, quick=not stats)
-        judge = [True] * docs if stats else self._may_fail(batch, measured, scope_sizes, stopwords)
-        results: list[tuple[list[Flag], dict[str, Any]]] = []
-        for d, m in enumerate(measured):
-            if not judge[d]:
-                results.append(([], {}))
-                continue
-            t = self.thresholds(m.lang)
+            t = self.thresholds(lang)
             checks = self._length_checks(m, t)
             if m.tokens:
                 checks += self._junk_checks(m, t, batch)
                 checks += self._repetition_checks(m, t, batch, scope_sizes[d])
                 checks += self._prose_checks(m, t, batch, stopwords.get(d))
             stats = {k: round(v, 4) if isinstance(v, float) else v for k, v in m.stats.items()} if self.config.record_stats else m.stats
-            results.append(([c for c in checks if c], stats))
+            results[d] = ([c for c in checks if c], stats)
         return results
 
-    def _may_fail(self, batch: BatchMeasures, measured: list[Measured], scope_sizes: list[int], stopwords: dict[int, int]) -> list[bool]:
+    def _may_fail(self, batch: BatchMeasures, info: BatchDocs, scope_sizes: list[int], stopwords: dict[int, int]) -> np.ndarray:
         """Per document: may a rule flag it? Every rule's value is compared with its limit for the
         whole batch at once, with a margin (so this errs only towards yes: the rules themselves then
         decide); the policy rule is yes unless one long line names no policy, and text in a script
         written without spaces always is yes."""
-        docs = len(measured)
-        languages: dict[str, int] = {}
-        language = np.array([languages.setdefault(m.lang, len(languages)) for m in measured], dtype=np.int64)
-        thresholds = [self.thresholds(lang) for lang in languages]
+        docs = len(info.langs)
+        language = info.language
+        thresholds = [self.thresholds(lang) for lang in info.languages]
 
         def limit(name: str, scale: np.ndarray | float = 1.0) -> np.ndarray:
             values = [np.nan if getattr(t, name) is None else getattr(t, name) for t in thresholds]
@@ -320,55 +353,54 @@ class Quality(Stage):
         def below(value: np.ndarray, name: str, margin: float = _MARGIN) -> np.ndarray:
             return value < limit(name) + margin
 
-        words = np.array([m.words for m in measured])
-        tokens = np.array([m.tokens for m in measured])
-        char_mode = np.array([m.char_mode for m in measured], dtype=bool)
-        article = np.array([m.article for m in measured], dtype=bool)
+        words, tokens, char_mode = info.words, info.units, info.char_mode
         figures = batch.figures
-        lines = np.maximum(np.array(figures.lines), 1)
+        line_count = np.array(figures.lines)
+        lines = np.maximum(line_count, 1)
         repetition = np.array(figures.repetition).reshape(docs, 4)
         scale = np.where(char_mode, self.config.chars_per_word, 1.0)
         # the policy rule's shortcut (see ``_policy_check``) for the documents it applies to
-        chosen = [d for d, row in enumerate(batch.long_line) if row >= 0 and thresholds[language[d]].max_policy_word_ratio is not None]
+        long_line = np.array(batch.long_line)
+        chosen = np.flatnonzero((long_line >= 0) & ~np.isnan(limit("max_policy_word_ratio"))).tolist()
         no_shortcut = np.ones(docs, dtype=bool)
-        no_shortcut[chosen] = names_a_phrase(batch.lines.texts([batch.long_line[d] for d in chosen]),
-                                             [policy_phrases(measured[d].lang) for d in chosen])
+        no_shortcut[chosen] = names_a_phrase(batch.lines.texts(long_line[chosen].tolist()),
+                                             [policy_phrases(info.langs[d]) for d in chosen])
         word_count = np.array(batch.words, dtype=np.float64)
         mean_length = np.divide(np.array(batch.word_chars, dtype=np.float64), word_count, out=np.zeros(docs), where=word_count > 0)
-        found = np.array([stopwords.get(d, np.inf) for d in range(docs)], dtype=np.float64)
+        found = np.full(docs, np.inf)
+        found[list(stopwords)] = list(stopwords.values())
         may = above(words, "max_words") | below(words, "min_words")
         judged = (
             above(np.array(batch.lorem, dtype=np.float64), "max_lorem_ipsum", margin=0)  # counts: exact
             | (no_shortcut & ~np.isnan(limit("max_policy_word_ratio")) & (tokens > 0))
             | above(np.array(batch.symbols) / np.maximum(words, 1e-300), "max_symbol_word_ratio")
-            | ((np.array(figures.lines) >= _MIN_LINES) & (above(np.array(figures.bullet) / lines, "max_bullet_line_ratio")
-                                                         | above(np.array(figures.ellipsis) / lines, "max_ellipsis_line_ratio")))
+            | ((line_count >= _MIN_LINES) & (above(np.array(figures.bullet) / lines, "max_bullet_line_ratio")
+                                             | above(np.array(figures.ellipsis) / lines, "max_ellipsis_line_ratio")))
             | (repetition > np.column_stack([limit(name) for name in _REPETITION_LIMITS]) - _MARGIN).any(axis=1)
-            | (np.array(batch.ngrams[2]) & ~(np.array(scope_sizes) < limit("min_words_for_ngrams", scale)))
-            | ((np.array(figures.lines) >= 5) & ~article & below(np.array(figures.punct) / lines, "min_line_punct_ratio"))
+            | (batch.ngrams.exceeded & ~(np.array(scope_sizes) < limit("min_words_for_ngrams", scale)))
+            | ((line_count >= 5) & ~info.article & below(np.array(figures.punct) / lines, "min_line_punct_ratio"))
             | char_mode
             | below(1 - np.array(batch.without_letter) / np.maximum(tokens, 1), "min_alpha_word_ratio")
             | below(mean_length, "min_mean_word_length") | above(mean_length, "max_mean_word_length")
             | below(found, "min_stopwords", margin=0)
         )
-        return (may | ((tokens > 0) & judged)).tolist()
+        return may | ((tokens > 0) & judged)
 
     def _ngram_measures(
-        self, batch: BatchMeasures, article: np.ndarray, prose: np.ndarray, measured: list[Measured]
+        self, batch: BatchMeasures, info: BatchDocs, prose: np.ndarray
     ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray], list[int]]:
         """Top and dup n-gram shares per document, and how many units each judged: the word tokens
         on the lines in scope (the physical lines of its article's lines when it has one, else all)
         for all documents in one call, character units in another (each with its own n-gram sizes)."""
-        tokens, lines = batch.tokens, batch.lines
-        docs = len(measured)
-        top_ns, dup_ns = self._ngram_sizes([m for m in measured if not m.char_mode])
+        tokens, lines, article = batch.tokens, batch.lines, info.article
+        docs = len(info.langs)
+        top_ns, dup_ns = self._ngram_sizes(key for key in info.groups() if not key[1])
         in_scope = ~np.repeat(article | tokens.char_mode, np.diff(tokens.line_base))  # per physical line
         rows = np.flatnonzero(prose & article[lines.doc] & ~tokens.char_mode[lines.doc])
         in_scope[_ranges(lines.span_first[rows], lines.span_last[rows] + 1)] = True
         keep = in_scope[tokens.line]
-        scope_doc = tokens.doc[keep]
         offsets = np.zeros(docs + 1, dtype=np.int64)
-        np.cumsum(np.bincount(scope_doc, minlength=docs), out=offsets[1:])
+        np.cumsum(np.bincount(tokens.doc[keep], minlength=docs), out=offsets[1:])
         top_arrays, dup_arrays = ngram_ratios_batch(tokens.keys[keep], tokens.lengths[keep], offsets, top_ns, dup_ns)
         top, dup = dict(top_arrays), dict(dup_arrays)
         sizes_out = np.diff(offsets).tolist()
@@ -384,7 +416,7 @@ class Quality(Stage):
             ids = mix64(np.fromiter(map(first_seen.setdefault, flat, range(len(flat))), dtype=np.uint64, count=len(flat)))
             lengths = np.fromiter(map(len, flat), dtype=np.int64, count=len(flat))
             char_offsets = np.cumsum([0] + [len(char_units[d]) for d in chosen])
-            top_ns, dup_ns = self._ngram_sizes([measured[d] for d in chosen])
+            top_ns, dup_ns = self._ngram_sizes(info.groups(chosen))
             char_top, char_dup = ngram_ratios_batch(ids, lengths, char_offsets, top_ns, dup_ns)
             for n in top_ns:
                 top.setdefault(n, np.zeros(docs))
@@ -398,10 +430,11 @@ class Quality(Stage):
                     dup[n][d] = char_dup[n][i]
         return top, dup, sizes_out
 
-    def _ngram_sizes(self, measured: list[Measured]) -> tuple[list[int], list[int]]:
+    def _ngram_sizes(self, groups: Iterable[tuple[str, bool]]) -> tuple[list[int], list[int]]:
+        """The n-gram sizes (in units) the rules of these (language, char mode) groups read."""
         top: set[int] = set()
         dup: set[int] = set()
-        for lang, char_mode in {(m.lang, m.char_mode) for m in measured}:
+        for lang, char_mode in groups:
             t = self.thresholds(lang)
             scale = self.config.chars_per_word if char_mode else 1
             top.update(round(n * scale) for n in (t.max_top_ngram_char_ratio or {}))
@@ -475,43 +508,45 @@ class Quality(Stage):
         scale = self.config.chars_per_word if m.char_mode else 1
         if t.min_words_for_ngrams is not None and scope_tokens < t.min_words_for_ngrams * scale:
             return checks  # too short for n-gram shares to mean anything
-        keys, rows, exceeded = batch.ngrams
-        m.stats.update(zip(keys[m.lang, scale], rows[d]))
-        if exceeded[d]:  # (most are not: messages are built only for a flag)
+        ngrams = batch.ngrams
+        assert ngrams is not None
+        row = ngrams.row(d)
+        m.stats.update(zip(ngrams.keys[m.lang, scale], row))
+        if ngrams.exceeded[d]:  # (most are not: messages are built only for a flag)
             unit = "character" if m.char_mode else "word"
-            values = iter(rows[d])
+            values = iter(row)
             for rule, what, limits, _ in self._ngram_limits(m.lang, scale):
                 for (n, limit, _), value in zip(limits, values):
                     if value > limit:
                         checks.append(_upper(rule, what, value, limit, n=n, unit=unit, where=where))
         return checks
 
-    def _ngram_table(
-        self, top: dict[int, np.ndarray], dup: dict[int, np.ndarray], measured: list[Measured]
-    ) -> tuple[dict[tuple[str, float], list[str]], list[list[float]], list[bool]]:
-        """The n-gram stats keys in the order the rules read them per (language, scale), and per
-        document its values and whether one exceeds its limit."""
-        groups: dict[tuple[str, float], list[int]] = {}
-        for m in measured:
-            groups.setdefault((m.lang, self.config.chars_per_word if m.char_mode else 1), []).append(m.d)
+    def _ngram_table(self, top: dict[int, np.ndarray], dup: dict[int, np.ndarray], info: BatchDocs) -> NgramTable:
+        """The n-gram values of every document, read against the limits of its language and scale
+        (languages with the same n-gram limits together)."""
+        docs = len(info.langs)
         keys: dict[tuple[str, float], list[str]] = {}
-        same_rules: dict[tuple, list[int]] = {}  # languages with the same n-gram limits are read together
-        for (lang, scale), docs in groups.items():
+        same_rules: dict[tuple, list[np.ndarray]] = {}
+        for (lang, char_mode), members in info.groups().items():
+            scale = self.config.chars_per_word if char_mode else 1
             rules = self._ngram_limits(lang, scale)
             keys[lang, scale] = self._ngram_keys[lang, scale]
-            same_rules.setdefault(tuple((kind, tuple(limits)) for _, _, limits, kind in rules), []).extend(docs)
-        rows: list[list[float]] = [[]] * len(measured)
-        exceeded = [False] * len(measured)
-        for signature, docs in same_rules.items():
-            rules = [(None, None, list(limits), kind) for kind, limits in signature]
-            columns = [(top if kind == "top" else dup)[n][docs] for _, _, limits, kind in rules for n, _, _ in limits]
+            same_rules.setdefault(tuple((kind, tuple(limits)) for _, _, limits, kind in rules), []).append(members)
+        tables: list[np.ndarray] = []
+        table_of = np.full(docs, -1, dtype=np.int64)
+        row_of = np.zeros(docs, dtype=np.int64)
+        exceeded = np.zeros(docs, dtype=bool)
+        for signature, groups in same_rules.items():
+            members = np.concatenate(groups)
+            columns = [(top if kind == "top" else dup)[n][members] for kind, limits in signature for n, _, _ in limits]
             if not columns:
                 continue
-            limits = np.array([limit for _, _, rule_limits, _ in rules for _, limit, _ in rule_limits], dtype=np.float64)
+            limits = np.array([limit for _, rule_limits in signature for _, limit, _ in rule_limits], dtype=np.float64)
             table = np.column_stack(columns)
-            for d, row, over in zip(docs, table.tolist(), (table > limits).any(axis=1).tolist()):
-                rows[d], exceeded[d] = row, over
-        return keys, rows, exceeded
+            table_of[members], row_of[members] = len(tables), np.arange(len(members))
+            exceeded[members] = (table > limits).any(axis=1)
+            tables.append(table)
+        return NgramTable(keys, tables, table_of, row_of, exceeded)
 
     def _ngram_limits(self, lang: str, scale: float) -> list[tuple[str, str, list[tuple[int, float, str]], str]]:
         """Per n-gram rule: its name, message, (n in units, limit, stats key) and which values it reads."""
@@ -529,20 +564,23 @@ class Quality(Stage):
         self._ngram_keys[lang, scale] = [stat for _, _, limits, _ in out for _, _, stat in limits]
         return out
 
-    def _stopword_counts(self, tokens: BatchTokens, measured: list[Measured], quick: bool = False) -> dict[int, int]:
+    def _stopword_counts(self, tokens: BatchTokens, info: BatchDocs, quick: bool = False) -> dict[int, int]:
         """Stopwords of the documents the stopword rule judges, counted for the batch at once.
         ``quick`` (no values wanted): a document with enough stopwords among its bare lower-case
-        tokens (``plain_stopword_hits``, its first ``_PLAIN_PROBE``) gets that count, the others are counted in full."""
-        judged = [d for d, m in enumerate(measured) if m.tokens and not m.char_mode and stopword_list(m.lang)
-                  and self.thresholds(m.lang).min_stopwords is not None]
-        enough = [None if self.config.record_stats else self.thresholds(measured[d].lang).min_stopwords for d in judged]
+        tokens (``plain_stopword_hits``, its first ``_PLAIN_PROBE``) gets that count, the others are
+        counted in full."""
+        thresholds = [self.thresholds(lang) for lang in info.languages]
+        applies = np.array([bool(stopword_list(lang)) and t.min_stopwords is not None for lang, t in zip(info.languages, thresholds)])
+        judged = np.flatnonzero((info.units > 0) & ~info.char_mode & applies[info.language]).tolist()
+        langs = [info.langs[d] for d in judged]
+        enough = [None if self.config.record_stats else thresholds[i].min_stopwords for i in info.language[judged].tolist()]
         settled: dict[int, int] = {}
         if quick and judged:
-            hits = plain_stopword_hits(tokens, judged, [measured[d].lang for d in judged], first=_PLAIN_PROBE)
+            hits = plain_stopword_hits(tokens, judged, langs, first=_PLAIN_PROBE)
             settled = {d: n for d, n, least in zip(judged, hits, enough) if least is not None and n >= least}
-            enough = [least for d, least in zip(judged, enough) if d not in settled]
-            judged = [d for d in judged if d not in settled]
-        counts = count_stopwords_batch(tokens, judged, [stopword_list(measured[d].lang) for d in judged], enough)
+            rest = [i for i, d in enumerate(judged) if d not in settled]
+            judged, langs, enough = [judged[i] for i in rest], [langs[i] for i in rest], [enough[i] for i in rest]
+        counts = count_stopwords_batch(tokens, judged, [stopword_list(lang) for lang in langs], enough)
         return {**settled, **dict(zip(judged, counts))}
 
     def _prose_checks(self, m: Measured, t: Thresholds, batch: BatchMeasures, stopwords: int | None) -> list[Flag | None]:
