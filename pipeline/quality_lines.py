@@ -287,7 +287,7 @@ def batch_lines(texts: list[str], tokens: BatchTokens, chars_per_word: float) ->
             if tokens.char_mode[d]:
                 line_words = [round(len(line) / chars_per_word) for line in texts[d].split("\n")]
             else:
-                line_words = tokens.line_words[d].tolist()
+                line_words = tokens.line_words(d).tolist()
             page = logical_lines(texts[d], line_words)
             wrapped[d] = page.wrapped
             text += page.lines

@@ -170,7 +170,6 @@ class BatchTokens:
     words: np.ndarray  # per document: Gopher's words (tokens with a character that is not punctuation)
     word_chars: np.ndarray  # per document: their characters that are not punctuation
     without_letter: np.ndarray  # per document: tokens without a letter
-    line_words: list[np.ndarray]  # per document: tokens per physical line
     char_mode: np.ndarray  # per document: ``is_char_mode``
     joined: str  # the texts joined by "\n" (so batch line l is ``joined.split("\n")[l]``)
     codes: np.ndarray  # its code points
@@ -183,6 +182,11 @@ class BatchTokens:
     line_start: np.ndarray  # per physical line: where it starts in ``joined`` once stripped (0 if blank)
     line_end: np.ndarray  # ... and ends
     line_keys: np.ndarray  # uint64 per physical line: its stripped text's hash
+    tokens_per_line: np.ndarray  # per physical line
+
+    def line_words(self, d: int) -> np.ndarray:
+        """Tokens per physical line of document ``d`` (``text.split("\\n")``)."""
+        return self.tokens_per_line[self.line_base[d] : self.line_base[d + 1]]
 
 
 def _per_document(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -190,6 +194,17 @@ def _per_document(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     cumulative = np.zeros(len(values) + 1, dtype=np.int64)
     np.cumsum(values, out=cumulative[1:])
     return cumulative[offsets[1:]] - cumulative[offsets[:-1]]
+
+
+def _span_keys(prefix: np.ndarray, inverse_powers: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The key of each span ``starts[i]:ends[i]`` of the text whose polynomial prefix sums are
+    ``prefix``: its hash moved to position 0, with its length mixed in (in place: these arrays are
+    as long as the batch's tokens)."""
+    keys = prefix[ends]
+    keys -= prefix[starts]
+    keys *= inverse_powers[starts]
+    keys ^= (ends - starts).view(np.uint64)
+    return mix64(keys, out=keys)
 
 
 def tokenize_batch(texts: list[str]) -> BatchTokens:
@@ -212,23 +227,25 @@ def tokenize_batch(texts: list[str]) -> BatchTokens:
     bounds = np.flatnonzero(not_space[1:] != not_space[:-1])  # token starts and ends, alternating
     token_starts, ends = bounds[0::2], bounds[1::2]
     lengths = ends - token_starts
+    # per character: how many tokens start at or before it (so a token character's token is this - 1)
+    started = np.cumsum(not_space[1:-1] & ~not_space[:-2], dtype=np.int32)
     powers, inverse_powers = _powers(size)
     prefix = np.zeros(size + 1, dtype=np.uint64)
     np.multiply(codes, powers[:size], out=prefix[1:])
     np.cumsum(prefix[1:], out=prefix[1:])
-    keys = mix64((prefix[ends] - prefix[token_starts]) * inverse_powers[token_starts] ^ lengths.astype(np.uint64))
+    keys = _span_keys(prefix, inverse_powers, token_starts, ends)
     # tokens per physical line: the tokens before each newline, differenced (newlines are few)
-    tokens_before = np.concatenate(([0], np.searchsorted(token_starts, newlines), [len(token_starts)]))
+    tokens_before = np.concatenate(([0], started[newlines], [len(token_starts)]))
     tokens_per_line = np.diff(tokens_before)
     # each line stripped: from its first token's start to its last token's end; keyed like a token
     filled = np.flatnonzero(tokens_per_line)
     line_start, line_end = np.zeros(len(tokens_per_line), dtype=np.int64), np.zeros(len(tokens_per_line), dtype=np.int64)
     line_start[filled], line_end[filled] = token_starts[tokens_before[filled]], ends[tokens_before[filled + 1] - 1]
-    line_keys = mix64((prefix[line_end] - prefix[line_start]) * inverse_powers[line_start] ^ (line_end - line_start).astype(np.uint64))
+    line_keys = _span_keys(prefix, inverse_powers, line_start, line_end)
     # Gopher's word figures from the few token characters that are not letters: a token is a word
     # unless all its characters are punctuation, and has a letter unless none of them is one
     not_letter = np.flatnonzero((classes & _NOT_LETTER) != 0)  # (a bool mask: nonzero is several times faster)
-    token_of = np.searchsorted(token_starts, not_letter, side="right") - 1
+    token_of = started[not_letter] - 1
     is_punct = (classes[not_letter] & _PUNCT_SYMBOL) != 0
     punct_chars = np.bincount(token_of[is_punct], minlength=len(lengths))
     global_line = np.repeat(np.arange(len(tokens_per_line), dtype=np.int32), tokens_per_line)
@@ -260,7 +277,7 @@ def tokenize_batch(texts: list[str]) -> BatchTokens:
         words=words,
         word_chars=word_chars,
         without_letter=without_letter,
-        line_words=[tokens_per_line[line_base[d] : line_base[d + 1]] for d in range(docs)],
+        tokens_per_line=tokens_per_line,
         char_mode=char_mode,
         joined=joined,
         codes=codes,

@@ -57,7 +57,7 @@ def test_batch_lines_equal_the_python_cut_of_each_text():
         if tokens.char_mode[d]:
             line_words = [round(len(line) / 2.0) for line in text.split("\n")]
         else:
-            line_words = tokens.line_words[d].tolist()
+            line_words = tokens.line_words(d).tolist()
         expected = logical_lines(text, line_words)
         got = lines.texts(rows)
         assert got == expected.lines

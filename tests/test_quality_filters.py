@@ -136,7 +136,7 @@ def test_batch_tokens_equal_the_per_text_definitions():
         figures = word_figures(text)
         assert (batch.words[d], batch.word_chars[d], batch.without_letter[d]) == (figures.words, figures.word_chars, figures.without_letter)
         assert bool(batch.char_mode[d]) == is_char_mode(text)
-        assert batch.line_words[d].tolist() == [len(line.split()) for line in text.split("\n")]
+        assert batch.line_words(d).tolist() == [len(line.split()) for line in text.split("\n")]
 
 
 def test_stopwords_far_into_the_text_still_count():
