@@ -70,15 +70,19 @@ def ngram_ratios_batch(
     np.cumsum(lengths, out=cumulative[1:])
     totals = (cumulative[offsets[1:]] - cumulative[offsets[:-1]]).astype(np.float64)  # characters per document
     totals[totals == 0] = 1
-    keys = doc_of.astype(np.uint64) * _FIRST_KEY + ids  # every position's 1-gram; later valid at the candidates only
+    keys = (np.arange(docs, dtype=np.uint64) * _FIRST_KEY)[doc_of]
+    keys += ids  # every position's 1-gram; later valid at the candidates only
     if 1 in top or 1 in dup:
         first_n, candidates = 1, np.arange(size)
     else:
         # only which tokens may repeat matters: a superset from hash buckets is enough (every pass
         # groups by exact keys), and it saves sorting every token of the batch
-        bucket = (keys >> np.uint64(64 - _BUCKET_BITS)).astype(np.intp)
+        bucket = (keys >> np.uint64(64 - _BUCKET_BITS)).view(np.int64)
         may_repeat = np.bincount(bucket, minlength=1 << _BUCKET_BITS)[bucket] > 1
-        first_n, candidates = 2, np.flatnonzero(may_repeat[:-1] & may_repeat[1:] & (doc_of[1:] == doc_of[:-1]))
+        pairs = may_repeat[:-1] & may_repeat[1:]
+        inner = offsets[1:-1]
+        pairs[inner[(inner > 0) & (inner < size)] - 1] = False  # a 2-gram stays inside its document
+        first_n, candidates = 2, np.flatnonzero(pairs)
     mark = np.zeros(size + 1, dtype=bool)  # scratch, all False between passes
     for n in range(first_n, max(top_ns + dup_ns) + 1):
         if len(candidates) < 2:

@@ -253,6 +253,7 @@ class BatchMeasures:
     word_chars: list[int]
     without_letter: list[int]
     ngrams: NgramTable | None = None
+    long_line_named: list[bool] | None = None  # per document: its long line names a policy (or it has none)
 
 
 class Quality(Stage):
@@ -365,6 +366,7 @@ class Quality(Stage):
         no_shortcut = np.ones(docs, dtype=bool)
         no_shortcut[chosen] = names_a_phrase(batch.lines.texts(long_line[chosen].tolist()),
                                              [policy_phrases(info.langs[d]) for d in chosen])
+        batch.long_line_named = no_shortcut.tolist()  # (the rule itself reads it again)
         word_count = np.array(batch.words, dtype=np.float64)
         mean_length = np.divide(np.array(batch.word_chars, dtype=np.float64), word_count, out=np.zeros(docs), where=word_count > 0)
         found = np.full(docs, np.inf)
@@ -398,10 +400,9 @@ class Quality(Stage):
         in_scope = ~np.repeat(article | tokens.char_mode, np.diff(tokens.line_base))  # per physical line
         rows = np.flatnonzero(prose & article[lines.doc] & ~tokens.char_mode[lines.doc])
         in_scope[_ranges(lines.span_first[rows], lines.span_last[rows] + 1)] = True
-        keep = in_scope[tokens.line]
-        offsets = np.zeros(docs + 1, dtype=np.int64)
-        np.cumsum(np.bincount(tokens.doc[keep], minlength=docs), out=offsets[1:])
-        top_arrays, dup_arrays = ngram_ratios_batch(tokens.keys[keep], tokens.lengths[keep], offsets, top_ns, dup_ns)
+        keep = np.flatnonzero(in_scope[tokens.line])
+        offsets = np.searchsorted(keep, tokens.offsets)  # kept tokens before each document's first
+        top_arrays, dup_arrays = ngram_ratios_batch(tokens.keys.take(keep), tokens.lengths.take(keep), offsets, top_ns, dup_ns)
         top, dup = dict(top_arrays), dict(dup_arrays)
         sizes_out = np.diff(offsets).tolist()
         if batch.units:
@@ -474,8 +475,12 @@ class Quality(Stage):
         phrases = policy_phrases(m.lang)
         long_line = batch.long_line[m.d]
         if long_line >= 0:
-            lowered = batch.lines.text(long_line).lower()
-            if not any(map(lowered.__contains__, phrases)):
+            if batch.long_line_named is not None:
+                named = batch.long_line_named[m.d]
+            else:
+                lowered = batch.lines.text(long_line).lower()
+                named = any(map(lowered.__contains__, phrases))
+            if not named:
                 return None
         first, end = batch.lines.offsets[m.d], batch.lines.offsets[m.d + 1]
         lines, words = batch.lines.texts(list(range(first, end))), batch.line_words[first:end]
