@@ -27,7 +27,7 @@ every value with its limit for the whole batch and only documents a rule may fla
 """
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Annotated, Any, Iterable
 
@@ -254,6 +254,7 @@ class BatchMeasures:
     without_letter: list[int]
     ngrams: NgramTable | None = None
     long_line_named: list[bool] | None = None  # per document: its long line names a policy (or it has none)
+    policy_words: dict[int, tuple[int, int]] = field(default_factory=dict)  # see ``Quality._policy_words``
 
 
 class Quality(Stage):
@@ -318,6 +319,7 @@ class Quality(Stage):
         stopwords = self._stopword_counts(tokens, info, quick=not stats)
         judge = range(docs) if stats else np.flatnonzero(self._may_fail(batch, info, scope_sizes, stopwords)).tolist()
         results: list[tuple[list[Flag], dict[str, Any]]] = [([], {}) for _ in range(docs)]
+        batch.policy_words = self._policy_words(batch, info, judge)
         wrapped = lines.wrapped
         for d in judge:
             lang, char_mode, w, n, a = langs[d], bool(info.char_mode[d]), float(words[d]), int(counts[d]), bool(article[d])
@@ -360,13 +362,7 @@ class Quality(Stage):
         lines = np.maximum(line_count, 1)
         repetition = np.array(figures.repetition).reshape(docs, 4)
         scale = np.where(char_mode, self.config.chars_per_word, 1.0)
-        # the policy rule's shortcut (see ``_policy_check``) for the documents it applies to
-        long_line = np.array(batch.long_line)
-        chosen = np.flatnonzero((long_line >= 0) & ~np.isnan(limit("max_policy_word_ratio"))).tolist()
-        no_shortcut = np.ones(docs, dtype=bool)
-        no_shortcut[chosen] = names_a_phrase(batch.lines.texts(long_line[chosen].tolist()),
-                                             [policy_phrases(info.langs[d]) for d in chosen])
-        batch.long_line_named = no_shortcut.tolist()  # (the rule itself reads it again)
+        no_shortcut = np.array(self._long_line_named(batch, info))  # the policy rule's (see there)
         word_count = np.array(batch.words, dtype=np.float64)
         mean_length = np.divide(np.array(batch.word_chars, dtype=np.float64), word_count, out=np.zeros(docs), where=word_count > 0)
         found = np.full(docs, np.inf)
@@ -466,36 +462,51 @@ class Quality(Stage):
         return checks
 
     def _policy_check(self, m: Measured, t: Thresholds, batch: BatchMeasures) -> Flag | None:
-        """Consent walls. The rule needs nearly every line to name a policy, so lines are tried
-        longest first and the check stops at ``article_min_words`` words of other text: whether it
-        stops depends only on the words of all other lines, so one line that long naming no policy
-        settles it (the shortest such line is read: most texts)."""
-        if t.max_policy_word_ratio is None:
+        """Consent walls: the share of words in lines naming a cookie/consent/policy phrase, judged
+        only when fewer than ``article_min_words`` words lie in the other lines (counted for the
+        batch by ``_policy_words``)."""
+        if t.max_policy_word_ratio is None or m.d not in batch.policy_words:
             return None
-        phrases = policy_phrases(m.lang)
-        long_line = batch.long_line[m.d]
-        if long_line >= 0:
-            if batch.long_line_named is not None:
-                named = batch.long_line_named[m.d]
-            else:
-                lowered = batch.lines.text(long_line).lower()
-                named = any(map(lowered.__contains__, phrases))
-            if not named:
-                return None
-        first, end = batch.lines.offsets[m.d], batch.lines.offsets[m.d + 1]
-        lines, words = batch.lines.texts(list(range(first, end))), batch.line_words[first:end]
-        other = policy = 0
-        for i in sorted(range(len(lines)), key=words.__getitem__, reverse=True):
-            lowered = lines[i].lower()
-            if any(map(lowered.__contains__, phrases)):
-                policy += words[i]
-            else:
-                other += words[i]
-                if other >= self.config.article_min_words:
-                    return None  # enough other text: an article that mentions cookies, or a banner beside one
+        policy, other = batch.policy_words[m.d]
+        if other >= self.config.article_min_words:
+            return None  # enough other text: an article that mentions cookies, or a banner beside one
         ratio = policy / max(policy + other, 1)
         m.stats["policy_word_ratio"] = ratio
         return _upper("max_policy_word_ratio", "words in cookie/consent/policy lines", ratio, t.max_policy_word_ratio)
+
+    def _long_line_named(self, batch: BatchMeasures, info: BatchDocs) -> list[bool]:
+        """Per document: does its long line (``BatchMeasures.long_line``) name a policy? True when
+        it has none or the policy rule is off. A long line naming none holds ``article_min_words``
+        words of other text, which settles the policy rule without reading the other lines."""
+        if batch.long_line_named is None:
+            long_line = np.array(batch.long_line)
+            rule_on = np.array([self.thresholds(lang).max_policy_word_ratio is not None for lang in info.languages])
+            chosen = np.flatnonzero((long_line >= 0) & rule_on[info.language]).tolist()
+            named = np.ones(len(info.langs), dtype=bool)
+            named[chosen] = names_a_phrase(batch.lines.texts(long_line[chosen].tolist()), [policy_phrases(info.langs[d]) for d in chosen])
+            batch.long_line_named = named.tolist()
+        return batch.long_line_named
+
+    def _policy_words(self, batch: BatchMeasures, info: BatchDocs, docs: Iterable[int]) -> dict[int, tuple[int, int]]:
+        """For those of ``docs`` the policy rule reads in full: the words in their lines naming a
+        policy phrase and in the others (every such line searched for the batch at once)."""
+        named_long_line = self._long_line_named(batch, info)
+        chosen = [d for d in docs if named_long_line[d] and self.thresholds(info.langs[d]).max_policy_word_ratio is not None]
+        offsets = batch.lines.offsets
+        rows = [list(range(offsets[d], offsets[d + 1])) for d in chosen]
+        flat = [row for doc_rows in rows for row in doc_rows]
+        named = iter(names_a_phrase(batch.lines.texts(flat), [policy_phrases(info.langs[d]) for d, doc_rows in zip(chosen, rows) for _ in doc_rows]))
+        words = batch.line_words
+        out = {}
+        for d, doc_rows in zip(chosen, rows):
+            policy = other = 0
+            for row in doc_rows:
+                if next(named):
+                    policy += words[row]
+                else:
+                    other += words[row]
+            out[d] = (policy, other)
+        return out
 
     def _repetition_checks(self, m: Measured, t: Thresholds, batch: BatchMeasures, scope_tokens: int) -> list[Flag | None]:
         """Gopher's repeated lines, paragraphs and n-grams, on the article when the page has one
