@@ -82,24 +82,27 @@ def segment_or(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return out
 
 
-def hashed_membership(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """Per uint64 in ``values``: is it one of ``keys``? Both must be well-mixed hashes (their top
-    bits pick a bucket; see ``mix64``). A bucket table of the keys, looked up in one gather: several
+class HashedSet:
+    """A set of well-mixed uint64 hashes (see ``mix64``) that answers for a whole array at once: a
+    table of buckets picked by the top bits, looked up in a gather per place in a bucket - several
     times faster than ``np.isin`` or ``np.searchsorted`` for many values against a few thousand keys."""
-    if not len(keys):
-        return np.zeros(len(values), dtype=bool)
-    keys = np.sort(keys)
-    keys = keys[np.append(True, keys[1:] != keys[:-1])]  # (np.unique is slower on small arrays)
-    bits = max(int(len(keys)).bit_length() + 2, 4)  # about 4 buckets per key, most hold none or one
-    shift = np.uint64(64 - bits)
-    bucket = (keys >> shift).astype(np.intp)  # keys are sorted, so buckets are too
-    rank = np.arange(len(keys)) - np.searchsorted(bucket, bucket)  # place within its bucket
-    # an empty slot holds a value from the next bucket, which no value looked up in this one equals
-    spare = ((np.arange(1 << bits, dtype=np.uint64) + np.uint64(1)) % np.uint64(1 << bits)) << shift
-    table = np.repeat(spare[None, :], int(rank.max()) + 1, axis=0)  # one row per place in a bucket
-    table[rank, bucket] = keys
-    rows = (values >> shift).astype(np.intp)
-    found = table[0].take(rows) == values
-    for place in table[1:]:  # (a reduction along a short axis is slow in numpy)
-        found |= place.take(rows) == values
-    return found
+
+    def __init__(self, keys: np.ndarray):
+        keys = np.sort(np.asarray(keys, dtype=np.uint64))
+        keys = keys[np.append(True, keys[1:] != keys[:-1])[: len(keys)]]  # (np.unique is slower on small arrays)
+        bits = max(int(len(keys)).bit_length() + 2, 4)  # about 4 buckets per key, most hold none or one
+        self._shift = np.uint64(64 - bits)
+        bucket = (keys >> self._shift).astype(np.intp)  # keys are sorted, so buckets are too
+        rank = np.arange(len(keys)) - np.searchsorted(bucket, bucket)  # place within its bucket
+        # an empty slot holds a value of the next bucket, which no value looked up in this one equals
+        spare = ((np.arange(1 << bits, dtype=np.uint64) + np.uint64(1)) % np.uint64(1 << bits)) << self._shift
+        self._table = np.repeat(spare[None, :], int(rank.max(initial=0)) + 1, axis=0)  # a row per place
+        self._table[rank, bucket] = keys
+
+    def contains(self, values: np.ndarray) -> np.ndarray:
+        """Per value: is it in the set?"""
+        rows = (values >> self._shift).astype(np.intp)
+        found = self._table[0].take(rows) == values
+        for place in self._table[1:]:  # (a reduction along a short axis is slow in numpy)
+            found |= place.take(rows) == values
+        return found

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import regex
 
-from .arrays import code_points, cumulative_powers, hashed_membership, mix64
+from .arrays import HashedSet, code_points, cumulative_powers, mix64
 from .lexicons import stopwords as broad_stopwords
 
 _DATA = Path(__file__).resolve().parent / "data" / "quality"
@@ -348,21 +348,32 @@ def _plain_stopword_keys(lang: str) -> np.ndarray:
     return np.unique(tokenize_batch([" ".join(sorted(plain))]).keys) if plain else np.zeros(0, dtype=np.uint64)
 
 
+_SALTED: list[str] = []  # languages in the order they were first looked up: each salts its keys with its place
+
+
+@lru_cache(maxsize=8)
+def _plain_stopword_set(languages: tuple[str, ...]) -> HashedSet:
+    """The plain stopword keys of all ``languages``, each salted with its place (rebuilt only when a
+    batch brings a language not seen before)."""
+    salts = mix64(np.arange(1, len(languages) + 1, dtype=np.uint64))
+    return HashedSet(np.concatenate([_plain_stopword_keys(lang) ^ salt for lang, salt in zip(languages, salts)]))
+
+
 def plain_stopword_hits(tokens: BatchTokens, docs: list[int], langs: list[str], first: int | None = None) -> list[int]:
     """Per document ``docs[i]``: its tokens (its ``first`` ones, or all) that are, as they stand,
     stopwords of ``langs[i]`` - a lower bound of its stopword count (``Quality`` only takes it as
     enough, never as too few). One lookup for all languages: each language's keys are salted with
-    its own number, and every token is looked up salted with its document's."""
-    languages: dict[str, int] = {}
-    language = np.array([languages.setdefault(lang, len(languages)) for lang in langs], dtype=np.int64)
-    salts = mix64(np.arange(1, len(languages) + 1, dtype=np.uint64))
-    table = np.concatenate([_plain_stopword_keys(lang) ^ salt for lang, salt in zip(languages, salts)])
+    its own number, and every token is looked up salted with its document's language's."""
+    _SALTED.extend(sorted(set(langs) - set(_SALTED)))
+    place = {lang: i for i, lang in enumerate(_SALTED)}
+    salts = mix64(np.arange(1, len(_SALTED) + 1, dtype=np.uint64))
+    language = np.array([place[lang] for lang in langs], dtype=np.int64)
     chosen = np.asarray(docs, dtype=np.int64)
     starts, ends = tokens.offsets[chosen], tokens.offsets[chosen + 1]
     if first is not None:
         ends = np.minimum(ends, starts + first)
     owner = np.repeat(np.arange(len(docs)), ends - starts)
-    found = hashed_membership(tokens.keys[_ranges(starts, ends)] ^ salts[language][owner], table)
+    found = _plain_stopword_set(tuple(_SALTED)).contains(tokens.keys[_ranges(starts, ends)] ^ salts[language][owner])
     return np.bincount(owner[found], minlength=len(docs)).tolist()
 
 

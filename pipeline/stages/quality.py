@@ -210,15 +210,20 @@ class BatchDocs:
     words: np.ndarray  # (estimated) word count
     units: np.ndarray  # whitespace tokens, or character units
     article: np.ndarray  # the repetition rules judge the article lines only
+    _all_groups: dict[tuple[str, bool], np.ndarray] | None = field(default=None, repr=False)
 
-    def groups(self, docs: np.ndarray | None = None) -> dict[tuple[str, bool], np.ndarray]:
+    def groups(self, docs: list[int] | None = None) -> dict[tuple[str, bool], np.ndarray]:
         """The documents (all, or ``docs``) per (language, char mode)."""
-        chosen = np.arange(len(self.langs)) if docs is None else np.asarray(docs, dtype=np.int64)
-        code = self.language[chosen] * 2 + self.char_mode[chosen]
-        order = np.argsort(code, kind="stable")
-        values, starts = np.unique(code[order], return_index=True)
-        return {(self.languages[v // 2], bool(v % 2)): members
-                for v, members in zip(values.tolist(), np.split(chosen[order], starts[1:]))}
+        if docs is None and self._all_groups is not None:
+            return self._all_groups
+        chosen = list(range(len(self.langs))) if docs is None else docs
+        members: dict[tuple[str, bool], list[int]] = {}
+        for d, lang, char_mode in zip(chosen, [self.langs[d] for d in chosen], self.char_mode[chosen].tolist()):
+            members.setdefault((lang, char_mode), []).append(d)
+        out = {key: np.array(group, dtype=np.int64) for key, group in members.items()}
+        if docs is None:
+            self._all_groups = out
+        return out
 
 
 @dataclass
@@ -432,10 +437,9 @@ class Quality(Stage):
         top: set[int] = set()
         dup: set[int] = set()
         for lang, char_mode in groups:
-            t = self.thresholds(lang)
             scale = self.config.chars_per_word if char_mode else 1
-            top.update(round(n * scale) for n in (t.max_top_ngram_char_ratio or {}))
-            dup.update(round(n * scale) for n in (t.max_dup_ngram_char_ratio or {}))
+            for (_, _, limits, kind) in self._ngram_limits(lang, scale):
+                (top if kind == "top" else dup).update(n for n, _, _ in limits)
         return sorted(top), sorted(dup)
 
     def _length_checks(self, m: Measured, t: Thresholds) -> list[Flag | None]:
