@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 from dataclasses import dataclass
 from typing import Callable
@@ -27,14 +28,17 @@ def names_a_phrase(lines: list[str], phrases: list[tuple[str, ...]]) -> list[boo
     for i, wanted in enumerate(phrases):
         groups.setdefault(wanted, []).append(i)
     for wanted, members in groups.items():
-        text = "\n".join([lines[i] for i in members]).lower()
-        newlines: list[int] = []
+        chosen = [lines[i] for i in members]
+        text = "\n".join(chosen).lower()
+        after: list[int] = []  # where the next line would start, per line of ``text``
         for phrase in wanted:
             at = text.find(phrase)
             while at >= 0:
-                if not newlines:
-                    newlines = [m.start() for m in re.finditer("\n", text)] + [len(text)]
-                out[members[bisect.bisect_left(newlines, at)]] = True
+                if not after:
+                    after = list(itertools.accumulate(len(line) + 1 for line in chosen))
+                    if after[-1] != len(text) + 1:  # lower-casing changed a length (İ): find the newlines
+                        after = [m.end() for m in re.finditer("\n", text)] + [len(text) + 1]
+                out[members[bisect.bisect_right(after, at)]] = True
                 at = text.find("\n", at)  # the rest of this line is settled
                 if at < 0:
                     break
