@@ -22,9 +22,6 @@ from .lexicons import stopwords as broad_stopwords
 
 _DATA = Path(__file__).resolve().parent / "data" / "quality"
 _NO_SPACE_SCRIPT = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Tibetan}"
-_NO_SPACE_CHAR = regex.compile(rf"[{_NO_SPACE_SCRIPT}]")
-_FIRST_NO_SPACE_CHAR = "\u0e00"  # Thai, the lowest-numbered of those scripts
-_FROM_FIRST_NO_SPACE_CHAR = re.compile("[\u0e00-\U0010ffff]")
 _SCRIPT_SAMPLE = 5000
 # char mode units: one no-space-script character with its combining marks (Thai vowel and tone
 # marks), or a run of other letters/digits ("G20", "APEC")
@@ -42,42 +39,8 @@ def stopword_list(lang: str) -> frozenset[str]:
         return frozenset(w.casefold() for w in tight[lang])  # [] = the rule does not apply
     return broad_stopwords(lang)
 
+
 _DOT, _ELLIPSIS_CHAR, _HASH = ord("."), ord("…"), ord("#")
-
-
-@dataclass
-class Units:
-    """The text cut into units (words, or characters for scripts written without spaces)."""
-
-    tokens: list[str]
-    char_mode: bool
-    words: float  # estimated word count
-
-
-@lru_cache(maxsize=4096)
-def _is_no_space(char: str) -> bool:
-    return _NO_SPACE_CHAR.match(char) is not None
-
-
-def is_char_mode(text: str) -> bool:
-    """Most visible characters are in a script written without spaces (decided on the first
-    ``_SCRIPT_SAMPLE`` characters)."""
-    sample = text[:_SCRIPT_SAMPLE]
-    if not _FROM_FIRST_NO_SPACE_CHAR.search(sample):  # no such script can occur: skip the rest
-        return False
-    no_space = sum(sample.count(c) for c in set(sample) if c >= _FIRST_NO_SPACE_CHAR and _is_no_space(c))
-    visible = len("".join(sample.split())) if no_space else 0
-    return bool(visible) and no_space / visible > 0.5
-
-
-def split_units(text: str, chars_per_word: float) -> Units:
-    """Character units for scripts written without spaces, else whitespace-delimited words (the
-    definition the batch path follows, for one text)."""
-    if is_char_mode(text):
-        tokens = _CHAR_UNIT.findall(text)
-        return Units(tokens, True, len(tokens) / chars_per_word)
-    tokens = text.split()
-    return Units(tokens, False, float(len(tokens)))
 
 
 # bits of char_classes(); the two rare ones are the highest, so ``classes >= _NO_SPACE`` finds them
@@ -105,40 +68,15 @@ def char_classes() -> np.ndarray:
     return table
 
 
-def _token_count(inside: np.ndarray, token_ids: np.ndarray) -> int:
-    """How many tokens have at least one character where ``inside`` is set (ids rise along the text)."""
-    ids = token_ids[inside]
-    return int(np.count_nonzero(ids[1:] != ids[:-1])) + 1 if len(ids) else 0
-
-
-def _token_ids(space: np.ndarray) -> tuple[np.ndarray, int]:
-    """Per character, the number of the whitespace-delimited token it is in, and how many tokens."""
-    starts = ~space
-    starts[1:] &= space[:-1]
-    ids = np.cumsum(starts)
-    return ids, int(ids[-1]) if len(ids) else 0
-
-
-@dataclass
-class WordFigures:
-    """Gopher's word figures for the whole text, measured on its code points with numpy."""
-
-    words: int  # tokens of the text with punctuation and symbols removed (``sub(...).split()``)
-    word_chars: int  # their characters
-    without_letter: int  # \\s-delimited tokens (regex module) without a letter
-
-
-def word_figures(text: str) -> WordFigures:
-    """One text's figures (the batch tokenizer measures the same; this one also handles the rare
-    separators on which str.split and the regex module's \\s disagree)."""
-    classes = char_classes()[code_points(text)]
-    space = (classes & _SPACE).astype(bool)
-    in_word = ~space & ((classes & _PUNCT_SYMBOL) == 0)
-    token_ids, _ = _token_ids(space)
-    regex_space = (classes & _REGEX_SPACE).astype(bool)
-    regex_ids, regex_tokens = _token_ids(regex_space)
-    with_letter = _token_count((classes & _LETTER).astype(bool), regex_ids)
-    return WordFigures(_token_count(in_word, token_ids), int(np.count_nonzero(in_word)), regex_tokens - with_letter)
+def _regex_tokens_without_letter(classes: np.ndarray) -> int:
+    """Tokens without a letter among the tokens the regex module's \\s delimits, in one text's
+    class bits (for the rare texts where it and str.split disagree)."""
+    inside = (classes & _REGEX_SPACE) == 0
+    starts = inside.copy()
+    starts[1:] &= ~inside[:-1]
+    token = np.cumsum(starts)
+    with_letter = np.unique(token[(classes & _LETTER) != 0]).size
+    return int(token[-1]) - with_letter if len(token) else 0
 
 
 # Token keys: a polynomial hash of the token's code points mod 2**64, computed for all tokens at once
@@ -265,8 +203,8 @@ def tokenize_batch(texts: list[str]) -> BatchTokens:
             visible = np.count_nonzero(not_space[doc_starts[d] + 1 : sample_end[d] + 1])
             char_mode[d] = in_sample[d] * 2 > visible
         disagree = rare[(classes[rare] & _SPLITS_DIFFER) != 0]
-        for d in np.unique(np.searchsorted(doc_starts, disagree, side="right") - 1):
-            without_letter[d] = word_figures(texts[d]).without_letter  # str.split and regex's \s differ here
+        for d in np.unique(np.searchsorted(doc_starts, disagree, side="right") - 1):  # str.split and regex's \s differ
+            without_letter[d] = _regex_tokens_without_letter(classes[doc_starts[d] : doc_ends[d]])
     return BatchTokens(
         keys=keys,
         lengths=lengths,

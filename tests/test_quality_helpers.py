@@ -11,7 +11,7 @@ import regex
 import numpy as np
 
 from pipeline.quality_ngrams import ngram_ratios, ngram_ratios_batch
-from pipeline.quality_tokens import word_figures
+from pipeline.quality_tokens import tokenize_batch
 
 FIXTURES = Path(__file__).parent / "fixtures" / "langqual"
 
@@ -52,15 +52,16 @@ def test_word_figures_equal_the_regex_definitions(name):
     # edge cases: separators str.split splits on but regex's \s does not, tabs, punctuation-only tokens
     text += "\n12 345 -- ... ¿Qué?\x1cword\tß €5 «» 3½ 中文 ok"
     words = regex.sub(r"[\p{P}\p{S}]+", "", text).split()
-    figures = word_figures(text)
-    assert figures.words == len(words)
-    assert figures.word_chars == sum(map(len, words))
-    assert figures.without_letter == len(regex.findall(r"(?<!\S)[^\s\p{L}]+(?!\S)", text))
-    assert figures.without_letter > 0
+    batch = tokenize_batch(["plain words", text])  # a batch of two: the second text is measured alone
+    assert batch.words[1] == len(words)
+    assert batch.word_chars[1] == sum(map(len, words))
+    assert batch.without_letter[1] == len(regex.findall(r"(?<!\S)[^\s\p{L}]+(?!\S)", text))
+    assert batch.without_letter[1] > 0
 
 
 def test_word_figures_of_empty_and_blank_text():
-    assert (word_figures("").words, word_figures(" \n\t").words, word_figures(" \n\t").without_letter) == (0, 0, 0)
+    batch = tokenize_batch(["", " \n\t"])
+    assert batch.words.tolist() == batch.without_letter.tolist() == [0, 0]
 
 
 def test_batched_ngram_ratios_equal_brute_force_per_document():
