@@ -111,6 +111,9 @@ def test_names_a_phrase_per_language():
     phrases = [policy_phrases("en"), policy_phrases("de"), policy_phrases("de"), policy_phrases("en")]
     assert names_a_phrase(lines, phrases) == [True, True, False, False]  # the last: not an English phrase
     assert names_a_phrase([], []) == []
+    # a phrase at the very start of a line, after a line that lower-casing lengthens (İ -> i + dot)
+    lines = ["İSTANBUL'DA HABER", "Cookie settings", "Weather", "Manage Settings"]
+    assert names_a_phrase(lines, [policy_phrases("en")] * 4) == [False, True, False, True]
 
 
 def test_documents_skipped_without_stats_have_no_flag():

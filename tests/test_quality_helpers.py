@@ -77,3 +77,25 @@ def test_batched_ngram_ratios_equal_brute_force_per_document():
         want_top, want_dup = reference_ngram_ratios(doc, [2, 3, 4], [5, 7, 10])
         assert {n: top[n][d] for n in want_top} == pytest.approx(want_top), doc
         assert {n: dup[n][d] for n in want_dup} == pytest.approx(want_dup), doc
+
+
+def test_ngram_groups_fall_back_to_exact_keys_when_low_bits_differ_only():
+    from pipeline.quality_ngrams import _ngram_groups
+
+    # 8 keys: positions take the low 4 bits, so keys 0x10 | 1 and 0x10 | 2 share their high bits
+    keys = np.array([0x11, 0x12, 0x11, 0x40, 0x12, 0x11, 0x40, 0x99], dtype=np.uint64)
+    positions, new_group, _, counts = _ngram_groups(keys, np.arange(8))
+    groups = np.split(positions, np.flatnonzero(new_group)[1:])
+    assert sorted(g.tolist() for g in groups) == [[0, 2, 5], [1, 4], [3, 6], [7]]  # each in text order
+    assert sorted(counts.tolist()) == [1, 2, 2, 3]
+
+
+def test_batched_ngram_ratios_with_empty_documents_at_both_ends():
+    docs = [[], ["a", "b", "a", "b", "a", "b"], [], ["c", "c", "c", "c", "c", "c"], []]
+    flat = [w for doc in docs for w in doc]
+    ids = np.array([ord(w) for w in flat], dtype=np.uint64)
+    offsets = np.cumsum([0] + [len(doc) for doc in docs])
+    top, dup = ngram_ratios_batch(ids, np.ones(len(flat), dtype=np.int64), offsets, [2], [3])
+    for d, doc in enumerate(docs):
+        want_top, want_dup = reference_ngram_ratios(doc, [2], [3])
+        assert (top[2][d], dup[3][d]) == pytest.approx((want_top[2], want_dup[3])), doc
