@@ -27,10 +27,10 @@ def _ngram_groups(keys: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray,
     candidate_keys = keys[candidates]
     packed = (candidate_keys & ~low) | candidates.astype(np.uint64)
     packed.sort()
-    positions = (packed & low).astype(np.intp)
+    positions = (packed & low).view(np.int64)
     new_group = np.empty(len(positions), dtype=bool)
     new_group[0] = True
-    np.not_equal(packed[1:] >> bits, packed[:-1] >> bits, out=new_group[1:])
+    np.greater(packed[1:] ^ packed[:-1], low, out=new_group[1:])  # the high bits differ
     sorted_keys = keys[positions]
     if (sorted_keys[1:] != sorted_keys[:-1])[~new_group[1:]].any():
         positions = candidates[np.lexsort((candidates, candidate_keys))]

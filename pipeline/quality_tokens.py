@@ -101,7 +101,6 @@ class BatchTokens:
 
     keys: np.ndarray  # uint64 per token: equal tokens, equal keys
     lengths: np.ndarray  # characters per token
-    doc: np.ndarray  # document of each token
     line: np.ndarray  # physical line of each token, numbered across the batch
     line_base: np.ndarray  # document d's lines are line_base[d]:line_base[d+1] (text.split("\n"))
     offsets: np.ndarray  # document d owns tokens offsets[d]:offsets[d+1]
@@ -121,6 +120,11 @@ class BatchTokens:
     line_end: np.ndarray  # ... and ends
     line_keys: np.ndarray  # uint64 per physical line: its stripped text's hash
     tokens_per_line: np.ndarray  # per physical line
+
+    @property
+    def doc(self) -> np.ndarray:
+        """The document of each token."""
+        return np.repeat(np.arange(len(self.offsets) - 1), np.diff(self.offsets))
 
     def line_words(self, d: int) -> np.ndarray:
         """Tokens per physical line of document ``d`` (``text.split("\\n")``)."""
@@ -188,7 +192,6 @@ def tokenize_batch(texts: list[str]) -> BatchTokens:
     punct_chars = np.bincount(token_of[is_punct], minlength=len(lengths))
     global_line = np.repeat(np.arange(len(tokens_per_line), dtype=np.int32), tokens_per_line)
     offsets = tokens_before[line_base]
-    doc = np.repeat(np.arange(docs), np.diff(offsets))
     words = _per_document(punct_chars < lengths, offsets)
     word_chars = _per_document(lengths - punct_chars, offsets)
     without_letter = _per_document(np.bincount(token_of, minlength=len(lengths)) == lengths, offsets)
@@ -208,7 +211,6 @@ def tokenize_batch(texts: list[str]) -> BatchTokens:
     return BatchTokens(
         keys=keys,
         lengths=lengths,
-        doc=doc,
         line=global_line,
         line_base=line_base,
         offsets=offsets,
