@@ -6,6 +6,7 @@ import bisect
 import itertools
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable
 
 import numpy as np
@@ -18,11 +19,36 @@ _ELLIPSES = ("...", "…")
 _TERMINAL_PUNCT_CHARS = frozenset(".!?。！？…\"'”’»)]:;")
 
 
+_ANCHOR_MIN = 6  # characters
+
+
+@lru_cache(maxsize=None)
+def anchored_phrases(phrases: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The phrases grouped under anchors: a substring of ``_ANCHOR_MIN`` or more characters that
+    several of them hold ("manage " in "manage settings", "manage your preferences"), else each phrase
+    alone. A text without an anchor holds none of its phrases, so one search rules them all out."""
+    left = list(dict.fromkeys(phrases))
+    out = []
+    while left:
+        first = left[0]
+        best = (1, len(first)), first, [first]
+        for i in range(len(first)):
+            for j in range(i + _ANCHOR_MIN, len(first) + 1):
+                members = [phrase for phrase in left if first[i:j] in phrase]
+                if (len(members), j - i) > best[0]:
+                    best = (len(members), j - i), first[i:j], members
+        _, anchor, members = best
+        out.append((anchor, tuple(members)))
+        left = [phrase for phrase in left if phrase not in members]
+    return tuple(out)
+
+
 def names_a_phrase(lines: list[str], phrases: list[tuple[str, ...]]) -> list[bool]:
     """Per line: does it, lower-cased, contain one of its ``phrases`` (lower-case)? The lines with the
     same phrases are searched together: joined by newlines (which neither holds, and which leave
     str.lower's final-sigma rule as at a text's end) and lower-cased at once, each phrase found with
-    ``str.find``; a hit's line is the number of newlines before it."""
+    ``str.find`` (phrases that share an anchor only where it is); a hit's line is the number of
+    newlines before it."""
     out = [False] * len(lines)
     groups: dict[tuple[str, ...], list[int]] = {}
     for i, wanted in enumerate(phrases):
@@ -31,18 +57,21 @@ def names_a_phrase(lines: list[str], phrases: list[tuple[str, ...]]) -> list[boo
         chosen = [lines[i] for i in members]
         text = "\n".join(chosen).lower()
         after: list[int] = []  # where the next line would start, per line of ``text``
-        for phrase in wanted:
-            at = text.find(phrase)
-            while at >= 0:
-                if not after:
-                    after = list(itertools.accumulate(len(line) + 1 for line in chosen))
-                    if after[-1] != len(text) + 1:  # lower-casing changed a length (İ): find the newlines
-                        after = [m.end() for m in re.finditer("\n", text)] + [len(text) + 1]
-                out[members[bisect.bisect_right(after, at)]] = True
-                at = text.find("\n", at)  # the rest of this line is settled
-                if at < 0:
-                    break
-                at = text.find(phrase, at)
+        for anchor, shared in anchored_phrases(wanted):
+            if len(shared) > 1 and anchor not in text:
+                continue
+            for phrase in shared:
+                at = text.find(phrase)
+                while at >= 0:
+                    if not after:
+                        after = list(itertools.accumulate(len(line) + 1 for line in chosen))
+                        if after[-1] != len(text) + 1:  # lower-casing changed a length (İ): find the newlines
+                            after = [m.end() for m in re.finditer("\n", text)] + [len(text) + 1]
+                    out[members[bisect.bisect_right(after, at)]] = True
+                    at = text.find("\n", at)  # the rest of this line is settled
+                    if at < 0:
+                        break
+                    at = text.find(phrase, at)
     return out
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.quality_lines import _exact_keys, batch_lines, logical_lines, names_a_phrase
+from pipeline.quality_lines import _exact_keys, anchored_phrases, batch_lines, logical_lines, names_a_phrase
 from pipeline.quality_tokens import (
     _PUNCT_OR_SYMBOL,
     count_stopwords_batch,
@@ -138,3 +138,12 @@ def test_plain_stopword_hits_count_bare_tokens_only():
     full = [sum(map(stopword_list(lang).__contains__, _PUNCT_OR_SYMBOL.sub("", text).casefold().split()))
             for text, lang in zip(texts, ["en", "de"])]
     assert hits[0] < full[0] and 0 < hits[1] <= full[1]
+
+
+@pytest.mark.parametrize("lang", ["en", "de", "fr", "pl"])
+def test_phrase_anchors_cover_every_phrase_once(lang):
+    phrases = policy_phrases(lang)
+    groups = anchored_phrases(phrases)
+    assert sorted(p for _, members in groups for p in members) == sorted(set(phrases))
+    assert all(anchor in p for anchor, members in groups for p in members)
+    assert len(groups) < len(set(phrases))  # some searches are saved
