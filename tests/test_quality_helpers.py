@@ -99,3 +99,22 @@ def test_batched_ngram_ratios_with_empty_documents_at_both_ends():
     for d, doc in enumerate(docs):
         want_top, want_dup = reference_ngram_ratios(doc, [2], [3])
         assert (top[2][d], dup[3][d]) == pytest.approx((want_top[2], want_dup[3])), doc
+
+
+def test_char_classes_come_back_from_the_disk_cache_unchanged(tmp_path, monkeypatch):
+    from pipeline import quality_tokens
+
+    monkeypatch.setenv("WINNOW_CACHE_DIR", str(tmp_path))
+    built = quality_tokens._build_char_classes()
+    try:
+        quality_tokens.char_classes.cache_clear()
+        assert (quality_tokens.char_classes() == built).all()  # computed, then stored
+        stored = tmp_path / "quality-char-classes.json"
+        assert stored.exists()
+        quality_tokens.char_classes.cache_clear()
+        assert (quality_tokens.char_classes() == built).all()  # read back
+        stored.write_text('{"' + next(iter(__import__("json").loads(stored.read_text()))) + '": [[0], [999]]}')
+        quality_tokens.char_classes.cache_clear()
+        assert (quality_tokens.char_classes() == built).all()  # a damaged entry is built again
+    finally:
+        quality_tokens.char_classes.cache_clear()

@@ -269,7 +269,7 @@ class Quality(Stage):
 
     def __init__(self, config: QualityConfig | None = None, context: Any = None):
         super().__init__(config, context)
-        char_classes()  # built here, before the pool forks, so workers share the table (~0.1-0.2 s each)
+        char_classes()  # read (or built) here, before the pool forks, so workers share the table
         self._thresholds: dict[str, Thresholds] = {}
         self._ngram_rules: dict[tuple[str, float], list] = {}
         self._ngram_keys: dict[tuple[str, float], list[str]] = {}  # their stats keys, in order
