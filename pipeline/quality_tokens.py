@@ -120,20 +120,6 @@ def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
     return _POWERS[0], _POWERS[1]
 
 
-_SCRATCH: dict[str, np.ndarray] = {}
-_SCRATCH_LIMIT = 1 << 22  # characters (~60 MB of buffers at most)
-
-
-def _scratch(name: str, size: int, dtype: type) -> np.ndarray:
-    """A buffer of ``size`` items kept between batches, for arrays as long as the batch's text that
-    do not outlive ``tokenize_batch``: a fresh one would be new memory each batch, and the page
-    faults of first touching it cost as much as the arithmetic."""
-    if size > _SCRATCH_LIMIT:
-        return np.empty(size, dtype=dtype)  # (a huge batch's buffers are not kept)
-    buffer = _SCRATCH.get(name)
-    if buffer is None or len(buffer) < size:
-        buffer = _SCRATCH[name] = np.empty(max(size, 1 << 16), dtype=dtype)
-    return buffer[:size]
 
 
 @dataclass
@@ -205,18 +191,15 @@ def tokenize_batch(texts: list[str]) -> BatchTokens:
     doc_ends = doc_starts + text_lengths
     newlines = np.flatnonzero(codes == 10)
     line_base = np.append(np.searchsorted(newlines, doc_starts), len(newlines) + 1)  # newlines before each text
-    not_space = _scratch("not_space", size + 2, np.bool_)  # padded with a space either side
-    not_space[0] = not_space[-1] = False
-    np.bitwise_and(classes, _NOT_SPACE, out=not_space[1:-1].view(np.uint8))
+    not_space = np.zeros(size + 2, dtype=bool)  # padded with a space either side
+    not_space[1:-1] = (classes & _NOT_SPACE).view(bool)
     bounds = np.flatnonzero(not_space[1:] != not_space[:-1])  # token starts and ends, alternating
     token_starts, ends = bounds[0::2], bounds[1::2]
     lengths = ends - token_starts
     # per character: how many tokens start at or before it (so a token character's token is this - 1)
-    started = _scratch("started", size, np.int32)
-    np.cumsum(np.greater(not_space[1:-1], not_space[:-2], out=_scratch("starts", size, np.bool_)), out=started)
+    started = np.cumsum(not_space[1:-1] & ~not_space[:-2], dtype=np.int32)
     powers, inverse_powers = _powers(size)
-    prefix = _scratch("prefix", size + 1, np.uint64)
-    prefix[0] = 0
+    prefix = np.zeros(size + 1, dtype=np.uint64)
     np.multiply(codes, powers[:size], out=prefix[1:])
     np.cumsum(prefix[1:], out=prefix[1:])
     keys = _span_keys(prefix, inverse_powers, token_starts, ends)
