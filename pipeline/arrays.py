@@ -72,6 +72,12 @@ def joined_code_points(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return code_points("".join(texts)), starts
 
 
+def range_positions(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Every position of the ranges ``starts[i]:ends[i]``, one range after the other, in one call."""
+    sizes = ends - starts
+    return np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes - starts, sizes)
+
+
 def segment_or(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """Bitwise or of each segment ``values[starts[i]:starts[i + 1]]`` (0 for an empty one): which
     bits occur anywhere in each text of a batch, in one call."""

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import regex
 
-from .arrays import HashedSet, code_points, cumulative_powers, mix64
+from .arrays import HashedSet, code_points, cumulative_powers, mix64, range_positions
 from .disk_cache import remembered
 from .lexicons import stopwords as broad_stopwords
 
@@ -260,12 +260,6 @@ def tokenize_batch(texts: list[str]) -> BatchTokens:
     )
 
 
-def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Every position of the ranges ``starts[i]:ends[i]``, one range after the other."""
-    sizes = ends - starts
-    return np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes - starts, sizes)
-
-
 def stopword_candidates(tokens: BatchTokens, docs: np.ndarray, counts: np.ndarray) -> list[list[str]]:
     """Per document ``docs[i]``: ``_PUNCT_OR_SYMBOL.sub("", text).casefold().split()`` of the text
     of its first ``counts[i]`` tokens, read from the batch's code points (punctuation and symbols
@@ -275,7 +269,7 @@ def stopword_candidates(tokens: BatchTokens, docs: np.ndarray, counts: np.ndarra
     starts, ends = np.zeros(len(docs), dtype=np.int64), np.zeros(len(docs), dtype=np.int64)
     starts[filled] = tokens.starts[first[filled]]
     ends[filled] = tokens.ends[first[filled] + counts[filled] - 1]
-    positions = _ranges(starts, ends)
+    positions = range_positions(starts, ends)
     keep = (tokens.classes[positions] & _PUNCT_SYMBOL) == 0
     text = tokens.codes[positions[keep]].tobytes().decode("utf-32-le", "surrogatepass")
     bounds = np.zeros(len(docs) + 1, dtype=np.int64)
@@ -340,7 +334,7 @@ def plain_stopword_hits(tokens: BatchTokens, docs: list[int], langs: list[str], 
     if first is not None:
         ends = np.minimum(ends, starts + first)
     owner = np.repeat(np.arange(len(docs)), ends - starts)
-    found = _plain_stopword_set(tuple(_SALTED)).contains(tokens.keys[_ranges(starts, ends)] ^ salts[language][owner])
+    found = _plain_stopword_set(tuple(_SALTED)).contains(tokens.keys[range_positions(starts, ends)] ^ salts[language][owner])
     return np.bincount(owner[found], minlength=len(docs)).tolist()
 
 
