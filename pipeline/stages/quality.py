@@ -17,14 +17,18 @@ wraps of ODT/PDF/e-mail copies joined back; a page with an article is judged on 
 repetition rules, so menus left around it by boilerplate removal do not reject it. A consent wall
 (C4's policy lines) is caught by ``max_policy_word_ratio``.
 
-Speed: a batch is measured at once (``tokenize_batch``: one numpy pass over the code points of all
-its texts, tokens and stripped lines hashed from prefix sums; ``batch_lines``: every document's
-logical lines as array rows, so bullets, ellipses, punctuation, the article and repeated lines and
-paragraphs are counted for the batch; ``ngram_ratios_batch``: repeated n-grams of all documents;
-``count_stopwords_batch``: the stopword probes). Only pages that may be hard-wrapped or are in a
-script without spaces are cut into lines in Python. Without ``record_stats``, ``_may_fail`` compares
-every value with its limit for the whole batch and only documents a rule may flag are read one by one.
+Speed: a batch is measured at once by the kernels beside this module (a single text is a batch of
+one): ``pipeline/quality_tokens.py`` (one numpy pass over the code points of all its texts: tokens
+and stripped lines hashed from prefix sums, word figures, symbols, stopword counts),
+``pipeline/quality_lines.py`` (every document's logical lines as array rows: bullets, ellipses,
+punctuation, the article, repeated lines and paragraphs; the policy phrase search) and
+``pipeline/quality_ngrams.py`` (repeated n-grams of all documents). Only pages that may be
+hard-wrapped or are in a script without spaces are cut into lines in Python. Without
+``record_stats``, ``_may_fail`` compares every value with its limit for the whole batch and only
+documents a rule may flag are read one by one.
 """
+
+from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
