@@ -201,13 +201,12 @@ class BatchLines:
     offsets: np.ndarray  # document d's lines are rows offsets[d]:offsets[d+1]
     wrapped: list[int]  # per document: line breaks that were hard wraps
 
-    def text(self, row: int) -> str:
-        return self.texts([row])[0]
-
     def texts(self, rows: list[int]) -> list[str]:
         python_text, joined = self.python_text, self.joined
-        return [python_text[row] if row in python_text else joined[start:end]
-                for row, start, end in zip(rows, self.start[rows].tolist(), self.end[rows].tolist())]
+        starts, ends = self.start[rows].tolist(), self.end[rows].tolist()
+        if not python_text:
+            return [joined[start:end] for start, end in zip(starts, ends)]
+        return [python_text[row] if row in python_text else joined[start:end] for row, start, end in zip(rows, starts, ends)]
 
     @property
     def prose(self) -> np.ndarray:
