@@ -72,10 +72,11 @@ def joined_code_points(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return code_points("".join(texts)), starts
 
 
-def range_positions(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Every position of the ranges ``starts[i]:ends[i]``, one range after the other, in one call."""
-    sizes = ends - starts
-    return np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes - starts, sizes)
+def concatenated_ranges(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """``starts[i] .. starts[i] + sizes[i] - 1`` for each i, end to end: the indices that gather
+    some segments of an array (some lines' characters, some pages' tokens) in one take."""
+    offsets = np.cumsum(sizes) - sizes
+    return np.arange(int(sizes.sum()), dtype=np.int64) + np.repeat(starts - offsets, sizes)
 
 
 def segment_or(values: np.ndarray, starts: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import regex
 
-from .arrays import HashedSet, code_points, cumulative_powers, mix64, range_positions
+from .arrays import HashedSet, code_points, concatenated_ranges, cumulative_powers, mix64
 from .disk_cache import remembered
 from .lexicons import stopwords as broad_stopwords
 
@@ -269,7 +269,7 @@ def stopword_candidates(tokens: BatchTokens, docs: np.ndarray, counts: np.ndarra
     starts, ends = np.zeros(len(docs), dtype=np.int64), np.zeros(len(docs), dtype=np.int64)
     starts[filled] = tokens.starts[first[filled]]
     ends[filled] = tokens.ends[first[filled] + counts[filled] - 1]
-    positions = range_positions(starts, ends)
+    positions = concatenated_ranges(starts, ends - starts)
     keep = (tokens.classes[positions] & _PUNCT_SYMBOL) == 0
     text = tokens.codes[positions[keep]].tobytes().decode("utf-32-le", "surrogatepass")
     bounds = np.zeros(len(docs) + 1, dtype=np.int64)
@@ -334,7 +334,7 @@ def plain_stopword_hits(tokens: BatchTokens, docs: list[int], langs: list[str], 
     if first is not None:
         ends = np.minimum(ends, starts + first)
     owner = np.repeat(np.arange(len(docs)), ends - starts)
-    found = _plain_stopword_set(tuple(_SALTED)).contains(tokens.keys[range_positions(starts, ends)] ^ salts[language][owner])
+    found = _plain_stopword_set(tuple(_SALTED)).contains(tokens.keys[concatenated_ranges(starts, ends - starts)] ^ salts[language][owner])
     return np.bincount(owner[found], minlength=len(docs)).tolist()
 
 

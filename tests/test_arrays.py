@@ -72,10 +72,3 @@ def test_hashed_set_answers_like_isin():
         assert found.tolist() == np.isin(values, keys).tolist()
         assert found[len(values) - min(size, 50):].all()  # every key is found
 
-
-def test_range_positions_lists_every_range_in_order():
-    from pipeline.arrays import range_positions
-
-    starts, ends = np.array([3, 10, 10, 0]), np.array([6, 10, 12, 2])  # an empty range in between
-    assert range_positions(starts, ends).tolist() == [3, 4, 5, 10, 11, 0, 1]
-    assert range_positions(np.array([], dtype=np.int64), np.array([], dtype=np.int64)).tolist() == []

@@ -38,7 +38,7 @@ from typing import Annotated, Any, Iterable
 import numpy as np
 from pydantic import Field, ValidationError, field_serializer, field_validator
 
-from ..arrays import mix64, range_positions
+from ..arrays import concatenated_ranges, mix64
 from ..document import Document
 from ..quality_lines import BatchLines, LineFigures, _per_doc, batch_lines, names_a_phrase
 from ..quality_ngrams import ngram_ratios_batch
@@ -403,7 +403,7 @@ class Quality(Stage):
         top_ns, dup_ns = self._ngram_sizes(key for key in info.groups() if not key[1])
         in_scope = ~np.repeat(article | tokens.char_mode, np.diff(tokens.line_base))  # per physical line
         rows = np.flatnonzero(prose & article[lines.doc] & ~tokens.char_mode[lines.doc])
-        in_scope[range_positions(lines.span_first[rows], lines.span_last[rows] + 1)] = True
+        in_scope[concatenated_ranges(lines.span_first[rows], lines.span_last[rows] + 1 - lines.span_first[rows])] = True
         keep = np.flatnonzero(in_scope[tokens.line])
         offsets = np.searchsorted(keep, tokens.offsets)  # kept tokens before each document's first
         top_arrays, dup_arrays = ngram_ratios_batch(tokens.keys.take(keep), tokens.lengths.take(keep), offsets, top_ns, dup_ns)
