@@ -43,16 +43,16 @@ def lowered_code_points(text: str) -> np.ndarray:
     return out
 
 
-def mix64(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """splitmix64's finaliser on each uint64: spreads every bit of a key over all 64 (into ``out``,
-    which may be ``x`` itself; else ``x`` is not changed). Polynomial hashes that share a base with
-    what is built from them need it, or "2009 (2)" and "2019 (1)" collide."""
-    out = np.bitwise_xor(x, x >> np.uint64(30), out=out)
-    out *= _MIX_1
-    out ^= out >> np.uint64(27)
-    out *= _MIX_2
-    out ^= out >> np.uint64(31)
-    return out
+def mix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser on each uint64: spreads every bit of a key over all 64 (``x`` is not
+    changed). Polynomial hashes that share a base with what is built from them need it, or
+    "2009 (2)" and "2019 (1)" collide."""
+    x = x ^ (x >> np.uint64(30))
+    x *= _MIX_1
+    x ^= x >> np.uint64(27)
+    x *= _MIX_2
+    x ^= x >> np.uint64(31)
+    return x
 
 
 def cumulative_powers(base: int | np.uint64, size: int) -> np.ndarray:

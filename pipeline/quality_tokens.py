@@ -167,13 +167,12 @@ def _per_document(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 
 def _span_keys(prefix: np.ndarray, inverse_powers: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """The key of each span ``starts[i]:ends[i]`` of the text whose polynomial prefix sums are
-    ``prefix``: its hash moved to position 0, with its length mixed in (in place: these arrays are
-    as long as the batch's tokens)."""
+    ``prefix``: its hash moved to position 0, with its length mixed in."""
     keys = prefix[ends]
     keys -= prefix[starts]
     keys *= inverse_powers[starts]
     keys ^= (ends - starts).view(np.uint64)
-    return mix64(keys, out=keys)
+    return mix64(keys)
 
 
 def tokenize_batch(texts: list[str]) -> BatchTokens:
