@@ -75,3 +75,16 @@ def test_segment_or_per_text_with_empty_ones():
     starts = np.array([0, 0, 2, 2, 5])  # texts: [], [1, 2], [], [4, 8, 16]
     assert segment_or(values, starts).tolist() == [0, 3, 0, 28]
     assert segment_or(values[:0], np.array([0, 0])).tolist() == [0]
+
+
+def test_hashed_set_answers_like_isin():
+    from pipeline.arrays import HashedSet, mix64
+
+    rng = np.random.default_rng(3)
+    for size in (0, 1, 7, 3000):  # none, one, a few and a stopword list's worth of keys
+        keys = mix64(rng.integers(0, 10**6, size).astype(np.uint64))
+        values = np.concatenate([mix64(rng.integers(0, 10**6, 20000).astype(np.uint64)), keys[:50]])
+        found = HashedSet(keys).contains(values)
+        assert found.tolist() == np.isin(values, keys).tolist()
+        assert found[len(values) - min(size, 50):].all()  # every key is found
+

@@ -9,7 +9,9 @@ import pytest
 from pipeline.config import ConfigError, load_config
 from pipeline.document import Document
 from pipeline.runner import run
-from pipeline.stages.quality import Quality, QualityConfig, ngram_ratios, split_units
+from pipeline.quality_ngrams import ngram_ratios
+from pipeline.quality_tokens import _CHAR_UNIT, tokenize_batch
+from pipeline.stages.quality import Quality, QualityConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures" / "langqual"
@@ -70,14 +72,15 @@ def test_junk_pages_are_flagged_first_by_the_rule_that_fits(name, rule, value):
 
 
 def test_cjk_is_measured_in_characters_not_whitespace_words():
-    units = split_units(fixture("zh_news"), chars_per_word=2.0)
-    assert units.char_mode
-    assert "普" in units.tokens and "24" in units.tokens and "，" not in units.tokens
-    assert units.words == pytest.approx(len(units.tokens) / 2)
-    thai = split_units(fixture("th_news"), chars_per_word=2.0)
-    assert thai.char_mode and "ปู" in thai.tokens  # vowel marks stay with their consonant
+    zh, th, de = fixture("zh_news"), fixture("th_news"), fixture("de_news")
+    assert tokenize_batch([zh, th, de]).char_mode.tolist() == [True, True, False]
+    units = _CHAR_UNIT.findall(zh)
+    assert "普" in units and "24" in units and "，" not in units
+    stats = default_quality().assess(zh, "zh")[1]
+    assert stats["unit"] == "char" and stats["words"] == pytest.approx(len(units) / 2)
+    assert "ปู" in _CHAR_UNIT.findall(th)  # vowel marks stay with their consonant
     # read as whitespace words, the same paragraph would be a handful of 100-character "words"
-    assert not split_units(fixture("de_news"), 2.0).char_mode
+    assert default_quality().assess(de, "de")[1]["unit"] == "word"
 
 
 def test_keyword_stuffing_in_chinese_is_still_caught():

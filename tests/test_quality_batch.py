@@ -7,21 +7,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.stages.quality import (
+from pipeline.quality_lines import _exact_keys, anchored_phrases, batch_lines, logical_lines, names_a_phrase
+from pipeline.quality_tokens import (
     _PUNCT_OR_SYMBOL,
-    Quality,
-    _exact_keys,
-    batch_lines,
     count_stopwords_batch,
-    logical_lines,
     lorem_counts,
-    names_a_phrase,
     plain_stopword_hits,
-    policy_phrases,
     stopword_list,
     symbol_counts,
     tokenize_batch,
 )
+from pipeline.stages.quality import Quality, policy_phrases
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TEXTS = sorted((FIXTURES / "langqual").glob("*.txt")) + sorted((FIXTURES / "quality").glob("*.txt"))
@@ -61,7 +57,7 @@ def test_batch_lines_equal_the_python_cut_of_each_text():
         if tokens.char_mode[d]:
             line_words = [round(len(line) / 2.0) for line in text.split("\n")]
         else:
-            line_words = tokens.line_words[d].tolist()
+            line_words = tokens.line_words(d).tolist()
         expected = logical_lines(text, line_words)
         got = lines.texts(rows)
         assert got == expected.lines
@@ -115,6 +111,9 @@ def test_names_a_phrase_per_language():
     phrases = [policy_phrases("en"), policy_phrases("de"), policy_phrases("de"), policy_phrases("en")]
     assert names_a_phrase(lines, phrases) == [True, True, False, False]  # the last: not an English phrase
     assert names_a_phrase([], []) == []
+    # a phrase at the very start of a line, after a line that lower-casing lengthens (İ -> i + dot)
+    lines = ["İSTANBUL'DA HABER", "Cookie settings", "Weather", "Manage Settings"]
+    assert names_a_phrase(lines, [policy_phrases("en")] * 4) == [False, True, False, True]
 
 
 def test_documents_skipped_without_stats_have_no_flag():
@@ -139,3 +138,12 @@ def test_plain_stopword_hits_count_bare_tokens_only():
     full = [sum(map(stopword_list(lang).__contains__, _PUNCT_OR_SYMBOL.sub("", text).casefold().split()))
             for text, lang in zip(texts, ["en", "de"])]
     assert hits[0] < full[0] and 0 < hits[1] <= full[1]
+
+
+@pytest.mark.parametrize("lang", ["en", "de", "fr", "pl"])
+def test_phrase_anchors_cover_every_phrase_once(lang):
+    phrases = policy_phrases(lang)
+    groups = anchored_phrases(phrases)
+    assert sorted(p for _, members in groups for p in members) == sorted(set(phrases))
+    assert all(anchor in p for anchor, members in groups for p in members)
+    assert len(groups) < len(set(phrases))  # some searches are saved

@@ -7,14 +7,24 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import regex
 
 from pipeline.config import load_config
 from pipeline.document import Document
-from pipeline.stages.quality import Quality, is_char_mode, tokenize_batch, word_figures
+from pipeline.quality_tokens import _NO_SPACE_SCRIPT, tokenize_batch
+from pipeline.stages.quality import Quality
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
 JUNK = FIXTURES / "quality"
+
+
+def is_char_mode(text: str) -> bool:
+    """The definition: most visible characters of the first 5,000 are in a script written without spaces."""
+    sample = text[:5000]
+    no_space = len(regex.findall(rf"[{_NO_SPACE_SCRIPT}]", sample))
+    visible = len("".join(sample.split()))
+    return bool(no_space) and no_space / visible > 0.5
 
 
 def default_quality(*overrides: str) -> Quality:
@@ -132,10 +142,11 @@ def test_batch_tokens_equal_the_per_text_definitions():
         assert batch.lengths[batch.offsets[d] : batch.offsets[d + 1]].tolist() == [len(t) for t in tokens]
         # equal tokens <-> equal keys
         assert len(set(zip(tokens, keys.tolist()))) == len(set(tokens)) == len(set(keys.tolist()))
-        figures = word_figures(text)
-        assert (batch.words[d], batch.word_chars[d], batch.without_letter[d]) == (figures.words, figures.word_chars, figures.without_letter)
+        words = regex.sub(r"[\p{P}\p{S}]+", "", text).split()
+        without_letter = len(regex.findall(r"(?<!\S)[^\s\p{L}]+(?!\S)", text))
+        assert (batch.words[d], batch.word_chars[d], batch.without_letter[d]) == (len(words), sum(map(len, words)), without_letter)
         assert bool(batch.char_mode[d]) == is_char_mode(text)
-        assert batch.line_words[d].tolist() == [len(line.split()) for line in text.split("\n")]
+        assert batch.line_words(d).tolist() == [len(line.split()) for line in text.split("\n")]
 
 
 def test_stopwords_far_into_the_text_still_count():

@@ -10,7 +10,8 @@ import regex
 
 import numpy as np
 
-from pipeline.stages.quality import ngram_ratios, ngram_ratios_batch, word_figures
+from pipeline.quality_ngrams import ngram_ratios, ngram_ratios_batch
+from pipeline.quality_tokens import tokenize_batch
 
 FIXTURES = Path(__file__).parent / "fixtures" / "langqual"
 
@@ -51,15 +52,16 @@ def test_word_figures_equal_the_regex_definitions(name):
     # edge cases: separators str.split splits on but regex's \s does not, tabs, punctuation-only tokens
     text += "\n12 345 -- ... ¿Qué?\x1cword\tß €5 «» 3½ 中文 ok"
     words = regex.sub(r"[\p{P}\p{S}]+", "", text).split()
-    figures = word_figures(text)
-    assert figures.words == len(words)
-    assert figures.word_chars == sum(map(len, words))
-    assert figures.without_letter == len(regex.findall(r"(?<!\S)[^\s\p{L}]+(?!\S)", text))
-    assert figures.without_letter > 0
+    batch = tokenize_batch(["plain words", text])  # a batch of two: the second text is measured alone
+    assert batch.words[1] == len(words)
+    assert batch.word_chars[1] == sum(map(len, words))
+    assert batch.without_letter[1] == len(regex.findall(r"(?<!\S)[^\s\p{L}]+(?!\S)", text))
+    assert batch.without_letter[1] > 0
 
 
 def test_word_figures_of_empty_and_blank_text():
-    assert (word_figures("").words, word_figures(" \n\t").words, word_figures(" \n\t").without_letter) == (0, 0, 0)
+    batch = tokenize_batch(["", " \n\t"])
+    assert batch.words.tolist() == batch.without_letter.tolist() == [0, 0]
 
 
 def test_batched_ngram_ratios_equal_brute_force_per_document():
@@ -75,3 +77,44 @@ def test_batched_ngram_ratios_equal_brute_force_per_document():
         want_top, want_dup = reference_ngram_ratios(doc, [2, 3, 4], [5, 7, 10])
         assert {n: top[n][d] for n in want_top} == pytest.approx(want_top), doc
         assert {n: dup[n][d] for n in want_dup} == pytest.approx(want_dup), doc
+
+
+def test_ngram_groups_fall_back_to_exact_keys_when_low_bits_differ_only():
+    from pipeline.quality_ngrams import _ngram_groups
+
+    # 8 keys: positions take the low 4 bits, so keys 0x10 | 1 and 0x10 | 2 share their high bits
+    keys = np.array([0x11, 0x12, 0x11, 0x40, 0x12, 0x11, 0x40, 0x99], dtype=np.uint64)
+    positions, new_group, _, counts = _ngram_groups(keys, np.arange(8))
+    groups = np.split(positions, np.flatnonzero(new_group)[1:])
+    assert sorted(g.tolist() for g in groups) == [[0, 2, 5], [1, 4], [3, 6], [7]]  # each in text order
+    assert sorted(counts.tolist()) == [1, 2, 2, 3]
+
+
+def test_batched_ngram_ratios_with_empty_documents_at_both_ends():
+    docs = [[], ["a", "b", "a", "b", "a", "b"], [], ["c", "c", "c", "c", "c", "c"], []]
+    flat = [w for doc in docs for w in doc]
+    ids = np.array([ord(w) for w in flat], dtype=np.uint64)
+    offsets = np.cumsum([0] + [len(doc) for doc in docs])
+    top, dup = ngram_ratios_batch(ids, np.ones(len(flat), dtype=np.int64), offsets, [2], [3])
+    for d, doc in enumerate(docs):
+        want_top, want_dup = reference_ngram_ratios(doc, [2], [3])
+        assert (top[2][d], dup[3][d]) == pytest.approx((want_top[2], want_dup[3])), doc
+
+
+def test_char_classes_come_back_from_the_disk_cache_unchanged(tmp_path, monkeypatch):
+    from pipeline import quality_tokens
+
+    monkeypatch.setenv("WINNOW_CACHE_DIR", str(tmp_path))
+    built = quality_tokens._build_char_classes()
+    try:
+        quality_tokens.char_classes.cache_clear()
+        assert (quality_tokens.char_classes() == built).all()  # computed, then stored
+        stored = tmp_path / "quality-char-classes.json"
+        assert stored.exists()
+        quality_tokens.char_classes.cache_clear()
+        assert (quality_tokens.char_classes() == built).all()  # read back
+        stored.write_text('{"' + next(iter(__import__("json").loads(stored.read_text()))) + '": [[0], [999]]}')
+        quality_tokens.char_classes.cache_clear()
+        assert (quality_tokens.char_classes() == built).all()  # a damaged entry is built again
+    finally:
+        quality_tokens.char_classes.cache_clear()

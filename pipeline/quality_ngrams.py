@@ -1,0 +1,131 @@
+"""Gopher's repeated n-gram measures for a whole batch of token sequences, in numpy.
+
+The quality stage's ``max_top_ngram_char_ratio`` and ``max_dup_ngram_char_ratio`` read these values;
+a single token list is a batch of one (``ngram_ratios``).
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+
+_HASH_BASE = np.uint64(1_000_003)
+_FIRST_KEY = np.uint64(0x9E3779B97F4A7C15 * 1_000_003 % 2**64)  # a 1-gram's key: document x this + token
+_BUCKET_BITS = 20
+
+
+def _ngram_groups(keys: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate positions grouped by key, each group in text order (its first occurrence first):
+    the positions, the group-start flags, group starts and group sizes.
+
+    One plain sort of the keys with the position in their low bits (several times faster than a
+    stable argsort). Two keys that differ only in those bits would share a group: that is checked
+    (it does not happen in practice), and then the exact key order is taken instead."""
+    bits = np.uint64(len(keys).bit_length())
+    low = (np.uint64(1) << bits) - np.uint64(1)
+    candidate_keys = keys[candidates]
+    packed = (candidate_keys & ~low) | candidates.astype(np.uint64)
+    packed.sort()
+    positions = (packed & low).view(np.int64)
+    new_group = np.empty(len(positions), dtype=bool)
+    new_group[0] = True
+    np.greater(packed[1:] ^ packed[:-1], low, out=new_group[1:])  # the high bits differ
+    sorted_keys = keys[positions]
+    if (sorted_keys[1:] != sorted_keys[:-1])[~new_group[1:]].any():
+        positions = candidates[np.lexsort((candidates, candidate_keys))]
+        sorted_keys = keys[positions]
+        np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=new_group[1:])
+    group_starts = new_group.nonzero()[0]
+    counts = np.diff(np.append(group_starts, len(positions)))
+    return positions, new_group, group_starts, counts
+
+
+def ngram_ratios_batch(
+    ids: np.ndarray, lengths: np.ndarray, offsets: np.ndarray, top_ns: Iterable[int], dup_ns: Iterable[int]
+) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """Gopher's repetition measures over token n-grams for a batch of documents at once.
+
+    ``ids`` are 64-bit token keys (equal tokens, equal keys), ``lengths`` their characters and
+    document d owns tokens ``offsets[d]:offsets[d+1]``. Per document:
+    top[n]: share of characters covered by the most frequent n-gram (all its occurrences; 0 when
+    no n-gram repeats); dup[n]: share of characters inside n-grams that repeat an earlier occurrence.
+
+    One pass per n = 1, 2, ... with a 64-bit polynomial key per n-gram (the key of an n-gram extends
+    its (n-1)-gram prefix's key and wraps on overflow by design; the first token's key is mixed with
+    its document number, so n-grams of different documents never match). Only n-grams whose (n-1)-gram
+    prefix and suffix both repeat can repeat, so each pass groups just those candidates
+    (``_ngram_groups``: the first member of each group is its first occurrence, the others are
+    repeats), and the passes stop once nothing repeats anywhere in the batch.
+    """
+    top_ns, dup_ns = sorted(set(top_ns)), sorted(set(dup_ns))
+    docs = len(offsets) - 1
+    top = {n: np.zeros(docs) for n in top_ns}
+    dup = {n: np.zeros(docs) for n in dup_ns}
+    size = len(ids)
+    if not size or not (top_ns or dup_ns):
+        return top, dup
+    doc_of = np.repeat(np.arange(docs), np.diff(offsets))
+    cumulative = np.zeros(size + 1, dtype=np.int64)
+    np.cumsum(lengths, out=cumulative[1:])
+    totals = (cumulative[offsets[1:]] - cumulative[offsets[:-1]]).astype(np.float64)  # characters per document
+    totals[totals == 0] = 1
+    keys = (np.arange(docs, dtype=np.uint64) * _FIRST_KEY)[doc_of]
+    keys += ids  # every position's 1-gram; later valid at the candidates only
+    if 1 in top or 1 in dup:
+        first_n, candidates = 1, np.arange(size)
+    else:
+        # only which tokens may repeat matters: a superset from hash buckets is enough (every pass
+        # groups by exact keys), and it saves sorting every token of the batch
+        bucket = (keys >> np.uint64(64 - _BUCKET_BITS)).view(np.int64)
+        may_repeat = np.bincount(bucket, minlength=1 << _BUCKET_BITS)[bucket] > 1
+        pairs = may_repeat[:-1] & may_repeat[1:]
+        inner = offsets[1:-1]
+        pairs[inner[(inner > 0) & (inner < size)] - 1] = False  # a 2-gram stays inside its document
+        first_n, candidates = 2, np.flatnonzero(pairs)
+    mark = np.zeros(size + 1, dtype=bool)  # scratch, all False between passes
+    for n in range(first_n, max(top_ns + dup_ns) + 1):
+        if len(candidates) < 2:
+            break  # nothing repeats, so no longer n-gram does either
+        if n > 1:
+            keys[candidates] = keys[candidates] * _HASH_BASE + ids[candidates + (n - 1)]
+        positions, new_group, group_starts, counts = _ngram_groups(keys, candidates)
+        if len(group_starts) == len(positions):
+            break
+        if n in top:
+            several = counts > 1
+            first = positions[group_starts[several]]
+            count = counts[several]
+            chars = cumulative[first + n] - cumulative[first]
+            group_doc = doc_of[first]
+            # per document: the largest count, then the most characters among groups with that count
+            order = np.lexsort((chars, count, group_doc))
+            last = np.append(group_doc[order][1:] != group_doc[order][:-1], True)
+            best = order[last]
+            top[n][group_doc[best]] = count[best] * chars[best] / totals[group_doc[best]]
+        if n in dup:
+            # characters in the union of the repeats [s, s + n): sorted by start, each adds what lies
+            # past the previous one's end (all have the same length, and none crosses a document end)
+            starts = np.sort(positions[~new_group])
+            ends = starts + n
+            begin = starts.copy()
+            np.maximum(starts[1:], ends[:-1], out=begin[1:])
+            covered = cumulative[ends] - cumulative[begin]
+            dup[n] = np.bincount(doc_of[starts], weights=covered, minlength=docs) / totals
+        # the (n+1)-gram at i can repeat only if the n-grams at i and i + 1 do, inside one document
+        repeated = positions[np.repeat(counts > 1, counts)]
+        mark[repeated] = True
+        candidates = repeated[mark[repeated + 1]]
+        mark[repeated] = False
+        candidates = candidates[doc_of[candidates + n] == doc_of[candidates]]
+    return top, dup
+
+
+def ngram_ratios(tokens: list[str], top_ns: list[int], dup_ns: list[int]) -> tuple[dict[int, float], dict[int, float]]:
+    """``ngram_ratios_batch`` for one list of tokens."""
+    first_seen: dict[str, int] = {}  # token -> position of its first occurrence, used as its key
+    ids = np.fromiter(map(first_seen.setdefault, tokens, range(len(tokens))), dtype=np.uint64, count=len(tokens))
+    lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+    top, dup = ngram_ratios_batch(ids, lengths, np.array([0, len(tokens)]), top_ns, dup_ns)
+    return {n: float(top[n][0]) for n in top_ns}, {n: float(dup[n][0]) for n in dup_ns}
+

@@ -1,0 +1,362 @@
+"""Whitespace tokens of a batch of texts, and what the quality rules count on them, in numpy.
+
+``tokenize_batch`` makes one pass over the code points of all the batch's texts: token and line
+bounds from a per-code-point class table (``char_classes``), token and stripped-line keys from
+polynomial prefix hashes, Gopher's word figures, and which texts are in a script written without
+spaces. ``symbol_counts``, ``lorem_counts`` and the stopword counts read the same arrays.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import regex
+
+from .arrays import HashedSet, code_points, concatenated_ranges, cumulative_powers, mix64
+from .disk_cache import remembered
+from .lexicons import stopwords as broad_stopwords
+
+_DATA = Path(__file__).resolve().parent / "data" / "quality"
+_NO_SPACE_SCRIPT = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Tibetan}"
+_SCRIPT_SAMPLE = 5000
+# char mode units: one no-space-script character with its combining marks (Thai vowel and tone
+# marks), or a run of other letters/digits ("G20", "APEC")
+_CHAR_UNIT = regex.compile(rf"[[{_NO_SPACE_SCRIPT}]--\p{{M}}]\p{{M}}*|[[\p{{L}}\p{{N}}]--[{_NO_SPACE_SCRIPT}]]+", regex.V1)
+_PUNCT_OR_SYMBOL = regex.compile(r"[\p{P}\p{S}]+")
+_LOREM = regex.compile(r"lorem ipsum", regex.IGNORECASE)
+_STOPWORD_PROBES = (160, 1600)  # characters
+
+
+@lru_cache(maxsize=None)
+def stopword_list(lang: str) -> frozenset[str]:
+    """A tight list from ``pipeline/data/quality/stopwords.json``, else stopwordsiso's list."""
+    tight = json.loads((_DATA / "stopwords.json").read_text(encoding="utf-8"))
+    if lang in tight and not lang.startswith("_"):
+        return frozenset(w.casefold() for w in tight[lang])  # [] = the rule does not apply
+    return broad_stopwords(lang)
+
+
+_DOT, _ELLIPSIS_CHAR, _HASH = ord("."), ord("…"), ord("#")
+
+
+# bits of char_classes(); the two rare ones are the highest, so ``classes >= _NO_SPACE`` finds them
+# (_NOT_SPACE is bit 0, so ``classes & _NOT_SPACE`` viewed as bool is a valid mask); _NOT_LETTER: a
+# token character that is not a letter (digits, punctuation, marks: few in most texts)
+_NOT_SPACE, _SPACE, _REGEX_SPACE, _LETTER, _PUNCT_SYMBOL, _NOT_LETTER, _NO_SPACE, _SPLITS_DIFFER = 1, 2, 4, 8, 16, 32, 64, 128
+_CLASS_BITS = 2  # the layout's version, in the disk cache's key
+
+
+def _build_char_classes() -> np.ndarray:
+    """The table of ``char_classes``, from the definitions (~0.1 s: a regex pass over every code point)."""
+    everything = np.arange(0x110000, dtype=np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
+    table = np.zeros(0x110000, dtype=np.uint8)
+    for bit, pattern in ((_SPACE, re.compile(r"\s+")), (_REGEX_SPACE, regex.compile(r"\s+")),
+                         (_LETTER, regex.compile(r"\p{L}+")), (_PUNCT_SYMBOL, regex.compile(r"[\p{P}\p{S}]+")),
+                         (_NO_SPACE, regex.compile(rf"[{_NO_SPACE_SCRIPT}]+"))):
+        for run in pattern.finditer(everything):
+            table[run.start() : run.end()] |= bit
+    space, regex_space = (table & _SPACE) != 0, (table & _REGEX_SPACE) != 0
+    table[~space] |= _NOT_SPACE
+    table[(table & (_NOT_SPACE | _LETTER)) == _NOT_SPACE] |= _NOT_LETTER
+    table[space != regex_space] |= _SPLITS_DIFFER
+    return table
+
+
+def _class_runs() -> list[list[int]]:
+    """``_build_char_classes`` as runs of equal bytes (~2,000): where each starts, and its byte."""
+    table = _build_char_classes()
+    starts = np.flatnonzero(np.append(True, table[1:] != table[:-1]))
+    return [starts.tolist(), table[starts].tolist()]
+
+
+def _valid_runs(runs: object) -> bool:
+    return (isinstance(runs, list) and len(runs) == 2 and all(isinstance(v, list) for v in runs)
+            and len(runs[0]) == len(runs[1]) > 0 and runs[0][0] == 0 and runs[0] == sorted(set(runs[0]))
+            and runs[0][-1] < 0x110000 and all(isinstance(v, int) and 0 <= v < 256 for v in runs[1]))
+
+
+@lru_cache(maxsize=1)
+def char_classes() -> np.ndarray:
+    """A byte of class bits per code point, from the same definitions the rules use: str.isspace
+    (what ``str.split`` splits on, = stdlib ``re``'s ``\\s``), and the regex module's ``\\s``,
+    ``\\p{L}`` and ``[\\p{P}\\p{S}]``, and the scripts written without spaces. Built once per
+    Python/regex/Unicode version and remembered on disk (``disk_cache``): a cron job cleaning two
+    files does not pay the build each time."""
+    key = (f"python-{sys.version_info[0]}.{sys.version_info[1]}.{sys.version_info[2]}/unicode-{unicodedata.unidata_version}"
+           f"/regex-{regex.__version__}/{_NO_SPACE_SCRIPT}/bits-{_CLASS_BITS}")
+    starts, values = remembered("quality-char-classes", key, _class_runs, valid=_valid_runs)
+    return np.repeat(np.array(values, dtype=np.uint8), np.diff(np.append(starts, 0x110000)))
+
+
+def _regex_tokens_without_letter(classes: np.ndarray) -> int:
+    """Tokens without a letter among the tokens the regex module's \\s delimits, in one text's
+    class bits (for the rare texts where it and str.split disagree)."""
+    inside = (classes & _REGEX_SPACE) == 0
+    starts = inside.copy()
+    starts[1:] &= ~inside[:-1]
+    token = np.cumsum(starts)
+    with_letter = np.unique(token[(classes & _LETTER) != 0]).size
+    return int(token[-1]) - with_letter if len(token) else 0
+
+
+# Token keys: a polynomial hash of the token's code points mod 2**64, computed for all tokens at once
+# from prefix sums (H(token) = (P[end] - P[start]) * B**-start; B is odd, so invertible mod 2**64).
+_POLY = 0x100000001B3
+_POWERS: list[np.ndarray] = [np.ones(1, dtype=np.uint64), np.ones(1, dtype=np.uint64)]  # B**i, B**-i
+
+
+def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    if len(_POWERS[0]) < n + 1:
+        size = max(n + 1, 2 * len(_POWERS[0]), 1 << 16)
+        for k, base in enumerate((_POLY, pow(_POLY, -1, 2**64))):
+            _POWERS[k] = cumulative_powers(base, size)
+    return _POWERS[0], _POWERS[1]
+
+
+
+
+@dataclass
+class BatchTokens:
+    """Whitespace-delimited tokens of a batch of texts, from one numpy pass over their code points."""
+
+    keys: np.ndarray  # uint64 per token: equal tokens, equal keys
+    lengths: np.ndarray  # characters per token
+    line: np.ndarray  # physical line of each token, numbered across the batch
+    line_base: np.ndarray  # document d's lines are line_base[d]:line_base[d+1] (text.split("\n"))
+    offsets: np.ndarray  # document d owns tokens offsets[d]:offsets[d+1]
+    words: np.ndarray  # per document: Gopher's words (tokens with a character that is not punctuation)
+    word_chars: np.ndarray  # per document: their characters that are not punctuation
+    without_letter: np.ndarray  # per document: tokens without a letter
+    char_mode: np.ndarray  # per document: ``is_char_mode``
+    joined: str  # the texts joined by "\n" (so batch line l is ``joined.split("\n")[l]``)
+    codes: np.ndarray  # its code points
+    classes: np.ndarray  # their ``char_classes`` bits
+    punct: np.ndarray  # where the punctuation and symbol characters are in ``joined``
+    doc_starts: np.ndarray  # where each text starts in ``joined``
+    starts: np.ndarray  # per token: its first character in ``joined``
+    ends: np.ndarray  # ... and the end
+    line_tokens: np.ndarray  # physical line l holds tokens line_tokens[l]:line_tokens[l+1]
+    line_start: np.ndarray  # per physical line: where it starts in ``joined`` once stripped (0 if blank)
+    line_end: np.ndarray  # ... and ends
+    line_keys: np.ndarray  # uint64 per physical line: its stripped text's hash
+    tokens_per_line: np.ndarray  # per physical line
+
+    @property
+    def doc(self) -> np.ndarray:
+        """The document of each token."""
+        return np.repeat(np.arange(len(self.offsets) - 1), np.diff(self.offsets))
+
+    def line_words(self, d: int) -> np.ndarray:
+        """Tokens per physical line of document ``d`` (``text.split("\\n")``)."""
+        return self.tokens_per_line[self.line_base[d] : self.line_base[d + 1]]
+
+
+def _per_document(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Sums of per-token ``values`` over each document's tokens ``offsets[d]:offsets[d+1]``."""
+    cumulative = np.zeros(len(values) + 1, dtype=np.int64)
+    np.cumsum(values, out=cumulative[1:])
+    return cumulative[offsets[1:]] - cumulative[offsets[:-1]]
+
+
+def _span_keys(prefix: np.ndarray, inverse_powers: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The key of each span ``starts[i]:ends[i]`` of the text whose polynomial prefix sums are
+    ``prefix``: its hash moved to position 0, with its length mixed in."""
+    keys = prefix[ends]
+    keys -= prefix[starts]
+    keys *= inverse_powers[starts]
+    keys ^= (ends - starts).view(np.uint64)
+    return mix64(keys)
+
+
+def tokenize_batch(texts: list[str]) -> BatchTokens:
+    """One pass over the code points of the whole batch: token boundaries, keys and figures come from
+    prefix sums over the full text (spaces add to them but never lie inside a token, so differences
+    between a token's end and start see only its own characters)."""
+    joined = "\n".join(texts)
+    codes = code_points(joined)
+    size = len(codes)
+    classes = char_classes().take(codes)
+    docs = len(texts)
+    text_lengths = np.fromiter(map(len, texts), dtype=np.int64, count=docs)
+    doc_starts = np.zeros(docs, dtype=np.int64)
+    np.cumsum(text_lengths[:-1] + 1, out=doc_starts[1:])
+    doc_ends = doc_starts + text_lengths
+    newlines = np.flatnonzero(codes == 10)
+    line_base = np.append(np.searchsorted(newlines, doc_starts), len(newlines) + 1)  # newlines before each text
+    not_space = np.zeros(size + 2, dtype=bool)  # padded with a space either side
+    not_space[1:-1] = (classes & _NOT_SPACE).view(bool)
+    bounds = np.flatnonzero(not_space[1:] != not_space[:-1])  # token starts and ends, alternating
+    token_starts, ends = bounds[0::2], bounds[1::2]
+    lengths = ends - token_starts
+    # per character: how many tokens start at or before it (so a token character's token is this - 1)
+    started = np.cumsum(not_space[1:-1] & ~not_space[:-2], dtype=np.int32)
+    powers, inverse_powers = _powers(size)
+    prefix = np.zeros(size + 1, dtype=np.uint64)
+    np.multiply(codes, powers[:size], out=prefix[1:])
+    np.cumsum(prefix[1:], out=prefix[1:])
+    keys = _span_keys(prefix, inverse_powers, token_starts, ends)
+    # tokens per physical line: the tokens before each newline, differenced (newlines are few)
+    tokens_before = np.concatenate(([0], started[newlines], [len(token_starts)]))
+    tokens_per_line = np.diff(tokens_before)
+    # each line stripped: from its first token's start to its last token's end; keyed like a token
+    filled = np.flatnonzero(tokens_per_line)
+    line_start, line_end = np.zeros(len(tokens_per_line), dtype=np.int64), np.zeros(len(tokens_per_line), dtype=np.int64)
+    line_start[filled], line_end[filled] = token_starts[tokens_before[filled]], ends[tokens_before[filled + 1] - 1]
+    line_keys = _span_keys(prefix, inverse_powers, line_start, line_end)
+    # Gopher's word figures from the few token characters that are not letters: a token is a word
+    # unless all its characters are punctuation, and has a letter unless none of them is one
+    not_letter = np.flatnonzero((classes & _NOT_LETTER) != 0)  # (a bool mask: nonzero is several times faster)
+    token_of = started[not_letter] - 1
+    is_punct = (classes[not_letter] & _PUNCT_SYMBOL) != 0
+    punct_chars = np.bincount(token_of[is_punct], minlength=len(lengths))
+    global_line = np.repeat(np.arange(len(tokens_per_line), dtype=np.int32), tokens_per_line)
+    offsets = tokens_before[line_base]
+    words = _per_document(punct_chars < lengths, offsets)
+    word_chars = _per_document(lengths - punct_chars, offsets)
+    without_letter = _per_document(np.bincount(token_of, minlength=len(lengths)) == lengths, offsets)
+    char_mode = np.zeros(docs, dtype=bool)
+    rare = np.flatnonzero(classes >= _NO_SPACE)  # rare characters: scripts without spaces, odd separators
+    if len(rare):
+        # is_char_mode on each document's first _SCRIPT_SAMPLE characters
+        sample_end = np.minimum(doc_starts + _SCRIPT_SAMPLE, doc_ends)
+        no_space = rare[(classes[rare] & _NO_SPACE) != 0]
+        in_sample = np.searchsorted(no_space, sample_end) - np.searchsorted(no_space, doc_starts)
+        for d in np.flatnonzero(in_sample):
+            visible = np.count_nonzero(not_space[doc_starts[d] + 1 : sample_end[d] + 1])
+            char_mode[d] = in_sample[d] * 2 > visible
+        disagree = rare[(classes[rare] & _SPLITS_DIFFER) != 0]
+        for d in np.unique(np.searchsorted(doc_starts, disagree, side="right") - 1):  # str.split and regex's \s differ
+            without_letter[d] = _regex_tokens_without_letter(classes[doc_starts[d] : doc_ends[d]])
+    return BatchTokens(
+        keys=keys,
+        lengths=lengths,
+        line=global_line,
+        line_base=line_base,
+        offsets=offsets,
+        words=words,
+        word_chars=word_chars,
+        without_letter=without_letter,
+        tokens_per_line=tokens_per_line,
+        char_mode=char_mode,
+        joined=joined,
+        codes=codes,
+        classes=classes,
+        punct=not_letter[is_punct],
+        doc_starts=doc_starts,
+        starts=token_starts,
+        ends=ends,
+        line_tokens=tokens_before,
+        line_start=line_start,
+        line_end=line_end,
+        line_keys=line_keys,
+    )
+
+
+def stopword_candidates(tokens: BatchTokens, docs: np.ndarray, counts: np.ndarray) -> list[list[str]]:
+    """Per document ``docs[i]``: ``_PUNCT_OR_SYMBOL.sub("", text).casefold().split()`` of the text
+    of its first ``counts[i]`` tokens, read from the batch's code points (punctuation and symbols
+    dropped by their class bit, which removes no whitespace; one decode for all documents)."""
+    first = tokens.offsets[docs]
+    filled = counts > 0
+    starts, ends = np.zeros(len(docs), dtype=np.int64), np.zeros(len(docs), dtype=np.int64)
+    starts[filled] = tokens.starts[first[filled]]
+    ends[filled] = tokens.ends[first[filled] + counts[filled] - 1]
+    positions = concatenated_ranges(starts, ends - starts)
+    keep = (tokens.classes[positions] & _PUNCT_SYMBOL) == 0
+    text = tokens.codes[positions[keep]].tobytes().decode("utf-32-le", "surrogatepass")
+    bounds = np.zeros(len(docs) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(np.repeat(np.arange(len(docs)), ends - starts)[keep], minlength=len(docs)), out=bounds[1:])
+    return [text[a:b].casefold().split() for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist())]
+
+
+def count_stopwords_batch(tokens: BatchTokens, docs: list[int], known: list[frozenset[str]], enough: list[int | None]) -> list[int]:
+    """Per document ``docs[i]`` of the batch, how many words are stopwords (of ``known[i]``; words as
+    ``_PUNCT_OR_SYMBOL.sub("", text).casefold().split()``). With ``enough``, the whole tokens of the
+    first ``_STOPWORD_PROBES`` characters are tried first and their count returned once it reaches
+    ``enough`` (most texts); else the whole text is counted."""
+    found: list[int | None] = [None] * len(docs)
+    doc_ids = np.asarray(docs, dtype=np.int64)
+    doc_starts = tokens.doc_starts[doc_ids]
+    lengths = (np.append(tokens.doc_starts[1:] - 1, len(tokens.codes))[doc_ids] - doc_starts).tolist()
+    for probe in _STOPWORD_PROBES:
+        probing = [i for i in range(len(docs)) if found[i] is None and enough[i] is not None and lengths[i] > probe]
+        # the tokens that start in the probe, without the last one (the cut may have split it)
+        started = np.searchsorted(tokens.starts, doc_starts[probing] + probe) - tokens.offsets[doc_ids[probing]]
+        for i, words in zip(probing, stopword_candidates(tokens, doc_ids[probing], np.maximum(started - 1, 0))):
+            count = sum(map(known[i].__contains__, words))
+            if count >= enough[i]:  # type: ignore[operator]
+                found[i] = count
+    rest = [i for i in range(len(docs)) if found[i] is None]
+    counts = tokens.offsets[doc_ids[rest] + 1] - tokens.offsets[doc_ids[rest]]
+    for i, words in zip(rest, stopword_candidates(tokens, doc_ids[rest], counts)):
+        found[i] = sum(map(known[i].__contains__, words))
+    return found  # type: ignore[return-value]
+
+
+@lru_cache(maxsize=None)
+def _plain_stopword_keys(lang: str) -> np.ndarray:
+    """Token keys of the language's stopwords that a bare token matches as it is (one word, lower
+    case, no punctuation: what ``_PUNCT_OR_SYMBOL.sub`` and ``casefold`` leave unchanged), sorted."""
+    plain = [w for w in stopword_list(lang) if w.split() == [w] and w.casefold() == w and not _PUNCT_OR_SYMBOL.search(w)]
+    return np.unique(tokenize_batch([" ".join(sorted(plain))]).keys) if plain else np.zeros(0, dtype=np.uint64)
+
+
+_SALTED: list[str] = []  # languages in the order they were first looked up: each salts its keys with its place
+
+
+@lru_cache(maxsize=8)
+def _plain_stopword_set(languages: tuple[str, ...]) -> HashedSet:
+    """The plain stopword keys of all ``languages``, each salted with its place (rebuilt only when a
+    batch brings a language not seen before)."""
+    salts = mix64(np.arange(1, len(languages) + 1, dtype=np.uint64))
+    return HashedSet(np.concatenate([_plain_stopword_keys(lang) ^ salt for lang, salt in zip(languages, salts)]))
+
+
+def plain_stopword_hits(tokens: BatchTokens, docs: list[int], langs: list[str], first: int | None = None) -> list[int]:
+    """Per document ``docs[i]``: its tokens (its ``first`` ones, or all) that are, as they stand,
+    stopwords of ``langs[i]`` - a lower bound of its stopword count (``Quality`` only takes it as
+    enough, never as too few). One lookup for all languages: each language's keys are salted with
+    its own number, and every token is looked up salted with its document's language's."""
+    _SALTED.extend(sorted(set(langs) - set(_SALTED)))
+    place = {lang: i for i, lang in enumerate(_SALTED)}
+    salts = mix64(np.arange(1, len(_SALTED) + 1, dtype=np.uint64))
+    language = np.array([place[lang] for lang in langs], dtype=np.int64)
+    chosen = np.asarray(docs, dtype=np.int64)
+    starts, ends = tokens.offsets[chosen], tokens.offsets[chosen + 1]
+    if first is not None:
+        ends = np.minimum(ends, starts + first)
+    owner = np.repeat(np.arange(len(docs)), ends - starts)
+    found = _plain_stopword_set(tuple(_SALTED)).contains(tokens.keys[concatenated_ranges(starts, ends - starts)] ^ salts[language][owner])
+    return np.bincount(owner[found], minlength=len(docs)).tolist()
+
+
+def symbol_counts(tokens: BatchTokens) -> list[int]:
+    """Per document: '#' + '...' (non-overlapping, as ``str.count``) + '…', found among the few
+    punctuation characters of the batch."""
+    punct = tokens.punct
+    codes = tokens.codes[punct]
+    dots = punct[codes == _DOT]
+    new_run = np.ones(len(dots), dtype=bool)  # runs of dots: each adds its length // 3
+    new_run[1:] = dots[1:] != dots[:-1] + 1
+    run_starts = np.flatnonzero(new_run)
+    run_lengths = np.diff(np.append(run_starts, len(dots)))
+    positions = np.concatenate((punct[(codes == _HASH) | (codes == _ELLIPSIS_CHAR)], dots[run_starts]))
+    weights = np.concatenate((np.ones(len(positions) - len(run_starts)), run_lengths // 3))
+    doc = np.searchsorted(tokens.doc_starts, positions, side="right") - 1
+    return np.bincount(doc, weights=weights, minlength=len(tokens.doc_starts)).astype(np.int64).tolist()
+
+
+def lorem_counts(tokens: BatchTokens) -> list[int]:
+    """Per document: matches of ``_LOREM`` (none can span the newline between two texts)."""
+    starts = [m.start() for m in _LOREM.finditer(tokens.joined)]
+    doc = np.searchsorted(tokens.doc_starts, starts, side="right") - 1
+    return np.bincount(doc, minlength=len(tokens.doc_starts)).tolist()
+
+
