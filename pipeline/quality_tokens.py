@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
-import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -19,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import regex
 
-from .arrays import HashedSet, code_points, concatenated_ranges, cumulative_powers, mix64
-from .disk_cache import remembered
+from .arrays import HashedSet, code_points, concatenated_ranges, cumulative_powers, every_code_point, mix64
+from .disk_cache import remembered_table
 from .lexicons import stopwords as broad_stopwords
 
 _DATA = Path(__file__).resolve().parent / "data" / "quality"
@@ -55,7 +53,7 @@ _CLASS_BITS = 2  # the layout's version, in the disk cache's key
 
 def _build_char_classes() -> np.ndarray:
     """The table of ``char_classes``, from the definitions (~0.1 s: a regex pass over every code point)."""
-    everything = np.arange(0x110000, dtype=np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
+    everything = every_code_point()
     table = np.zeros(0x110000, dtype=np.uint8)
     for bit, pattern in ((_SPACE, re.compile(r"\s+")), (_REGEX_SPACE, regex.compile(r"\s+")),
                          (_LETTER, regex.compile(r"\p{L}+")), (_PUNCT_SYMBOL, regex.compile(r"[\p{P}\p{S}]+")),
@@ -69,30 +67,13 @@ def _build_char_classes() -> np.ndarray:
     return table
 
 
-def _class_runs() -> list[list[int]]:
-    """``_build_char_classes`` as runs of equal bytes (~2,000): where each starts, and its byte."""
-    table = _build_char_classes()
-    starts = np.flatnonzero(np.append(True, table[1:] != table[:-1]))
-    return [starts.tolist(), table[starts].tolist()]
-
-
-def _valid_runs(runs: object) -> bool:
-    return (isinstance(runs, list) and len(runs) == 2 and all(isinstance(v, list) for v in runs)
-            and len(runs[0]) == len(runs[1]) > 0 and runs[0][0] == 0 and runs[0] == sorted(set(runs[0]))
-            and runs[0][-1] < 0x110000 and all(isinstance(v, int) and 0 <= v < 256 for v in runs[1]))
-
-
 @lru_cache(maxsize=1)
 def char_classes() -> np.ndarray:
     """A byte of class bits per code point, from the same definitions the rules use: str.isspace
     (what ``str.split`` splits on, = stdlib ``re``'s ``\\s``), and the regex module's ``\\s``,
-    ``\\p{L}`` and ``[\\p{P}\\p{S}]``, and the scripts written without spaces. Built once per
-    Python/regex/Unicode version and remembered on disk (``disk_cache``): a cron job cleaning two
-    files does not pay the build each time."""
-    key = (f"python-{sys.version_info[0]}.{sys.version_info[1]}.{sys.version_info[2]}/unicode-{unicodedata.unidata_version}"
-           f"/regex-{regex.__version__}/{_NO_SPACE_SCRIPT}/bits-{_CLASS_BITS}")
-    starts, values = remembered("quality-char-classes", key, _class_runs, valid=_valid_runs)
-    return np.repeat(np.array(values, dtype=np.uint8), np.diff(np.append(starts, 0x110000)))
+    ``\\p{L}`` and ``[\\p{P}\\p{S}]``, and the scripts written without spaces. Remembered on disk
+    (``disk_cache.remembered_table``): a cron job cleaning two files does not pay the build each time."""
+    return remembered_table("quality-char-classes", (_NO_SPACE_SCRIPT, _CLASS_BITS), _build_char_classes)
 
 
 def _regex_tokens_without_letter(classes: np.ndarray) -> int:
