@@ -66,25 +66,26 @@ def remembered(name: str, key: str, compute: Callable[[], Any], valid: Callable[
     return value
 
 
-def remembered_table(name: str, ingredients: Any, compute: Callable[[], np.ndarray]) -> np.ndarray:
-    """``compute()`` (a per-code-point lookup table), kept in ``name-<digest>.npy``.
+def remembered_table(name: str, ingredients: Any, compute: Callable[[], np.ndarray], dtype: Any = np.uint8) -> np.ndarray:
+    """``compute()`` (a per-code-point lookup table of ``dtype``), kept in ``name-<digest>.npy``.
 
     Such tables come from scanning all 1.1 million code points with regular expressions, a few
     tenths of a second each at every start-up. The digest covers ``ingredients`` (the patterns or
     sets that define the table: pass everything ``compute`` reads) and what else decides the
     answer: the Python version (its Unicode database) and the ``regex`` module's version. A file
-    that does not load as an array of the computed kind is computed again.
+    that does not load as a ``dtype`` array over every code point is computed again.
     """
-    key = repr((ingredients, sys.version_info[:2], unicodedata.unidata_version, regex.__version__))
+    dtype = np.dtype(dtype)
+    key = repr((ingredients, dtype.str, sys.version_info[:2], unicodedata.unidata_version, regex.__version__))
     digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:20]
     path = cache_dir() / f"{name}-{digest}.npy"
     try:
         table = np.load(path, allow_pickle=False)
-        if table.ndim == 1 and table.size == 0x110000:
+        if table.shape == (0x110000,) and table.dtype == dtype:
             return table
     except (OSError, ValueError, EOFError):  # missing, damaged or cut short
         pass
-    table = compute()
+    table = np.asarray(compute(), dtype=dtype)
     buffer = io.BytesIO()
     np.save(buffer, table, allow_pickle=False)
     _store_bytes(path, buffer.getvalue())

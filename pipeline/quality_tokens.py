@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import regex
 
-from .arrays import HashedSet, code_points, concatenated_ranges, cumulative_powers, every_code_point, mix64
+from .arrays import GrowingPowers, HashedSet, code_points, concatenated_ranges, every_code_point, mix64
 from .disk_cache import remembered_table
 from .lexicons import stopwords as broad_stopwords
 
@@ -48,17 +48,18 @@ _DOT, _ELLIPSIS_CHAR, _HASH = ord("."), ord("…"), ord("#")
 # (_NOT_SPACE is bit 0, so ``classes & _NOT_SPACE`` viewed as bool is a valid mask); _NOT_LETTER: a
 # token character that is not a letter (digits, punctuation, marks: few in most texts)
 _NOT_SPACE, _SPACE, _REGEX_SPACE, _LETTER, _PUNCT_SYMBOL, _NOT_LETTER, _NO_SPACE, _SPLITS_DIFFER = 1, 2, 4, 8, 16, 32, 64, 128
-_CLASS_BITS = 2  # the layout's version, in the disk cache's key
+_CLASS_BITS = 2  # the version of how the derived bits below are computed, in the disk cache's key
+# (bit, regular-expression module, pattern) of the classes read off every code point
+_CLASS_PATTERNS = ((_SPACE, "re", r"\s+"), (_REGEX_SPACE, "regex", r"\s+"), (_LETTER, "regex", r"\p{L}+"),
+                   (_PUNCT_SYMBOL, "regex", r"[\p{P}\p{S}]+"), (_NO_SPACE, "regex", rf"[{_NO_SPACE_SCRIPT}]+"))
 
 
 def _build_char_classes() -> np.ndarray:
     """The table of ``char_classes``, from the definitions (~0.1 s: a regex pass over every code point)."""
     everything = every_code_point()
     table = np.zeros(0x110000, dtype=np.uint8)
-    for bit, pattern in ((_SPACE, re.compile(r"\s+")), (_REGEX_SPACE, regex.compile(r"\s+")),
-                         (_LETTER, regex.compile(r"\p{L}+")), (_PUNCT_SYMBOL, regex.compile(r"[\p{P}\p{S}]+")),
-                         (_NO_SPACE, regex.compile(rf"[{_NO_SPACE_SCRIPT}]+"))):
-        for run in pattern.finditer(everything):
+    for bit, module, pattern in _CLASS_PATTERNS:
+        for run in {"re": re, "regex": regex}[module].finditer(pattern, everything):
             table[run.start() : run.end()] |= bit
     space, regex_space = (table & _SPACE) != 0, (table & _REGEX_SPACE) != 0
     table[~space] |= _NOT_SPACE
@@ -73,7 +74,8 @@ def char_classes() -> np.ndarray:
     (what ``str.split`` splits on, = stdlib ``re``'s ``\\s``), and the regex module's ``\\s``,
     ``\\p{L}`` and ``[\\p{P}\\p{S}]``, and the scripts written without spaces. Remembered on disk
     (``disk_cache.remembered_table``): a cron job cleaning two files does not pay the build each time."""
-    return remembered_table("quality-char-classes", (_NO_SPACE_SCRIPT, _CLASS_BITS), _build_char_classes)
+    derived = (_NOT_SPACE, _NOT_LETTER, _SPLITS_DIFFER, _CLASS_BITS)
+    return remembered_table("quality-char-classes", (_CLASS_PATTERNS, derived), _build_char_classes)
 
 
 def _regex_tokens_without_letter(classes: np.ndarray) -> int:
@@ -90,15 +92,12 @@ def _regex_tokens_without_letter(classes: np.ndarray) -> int:
 # Token keys: a polynomial hash of the token's code points mod 2**64, computed for all tokens at once
 # from prefix sums (H(token) = (P[end] - P[start]) * B**-start; B is odd, so invertible mod 2**64).
 _POLY = 0x100000001B3
-_POWERS: list[np.ndarray] = [np.ones(1, dtype=np.uint64), np.ones(1, dtype=np.uint64)]  # B**i, B**-i
+_POWERS = GrowingPowers(_POLY, minimum=1 << 16)  # B**i
+_INVERSE_POWERS = GrowingPowers(pow(_POLY, -1, 2**64), minimum=1 << 16)  # B**-i
 
 
 def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
-    if len(_POWERS[0]) < n + 1:
-        size = max(n + 1, 2 * len(_POWERS[0]), 1 << 16)
-        for k, base in enumerate((_POLY, pow(_POLY, -1, 2**64))):
-            _POWERS[k] = cumulative_powers(base, size)
-    return _POWERS[0], _POWERS[1]
+    return _POWERS(n + 1), _INVERSE_POWERS(n + 1)
 
 
 

@@ -69,12 +69,18 @@ def test_table_computed_once_keyed_by_its_ingredients(cache):
 
 
 def test_damaged_table_file_is_computed_again(cache):
-    remembered_table("demo-table", "v", lambda: np.ones(0x110000, dtype=np.bool_))
+    def ones():
+        return np.ones(0x110000, dtype=np.bool_)
+
+    remembered_table("demo-table", "v", ones, np.bool_)
     (path,) = cache.glob("demo-table-*.npy")
     path.write_bytes(b"\x93NUMPY garbage")
-    assert remembered_table("demo-table", "v", lambda: np.ones(0x110000, dtype=np.bool_)).all()
+    assert remembered_table("demo-table", "v", ones, np.bool_).all()
     np.save(path, np.ones(10, dtype=np.bool_))  # loads, but is not a table over every code point
-    assert remembered_table("demo-table", "v", lambda: np.ones(0x110000, dtype=np.bool_)).size == 0x110000
+    assert remembered_table("demo-table", "v", ones, np.bool_).size == 0x110000
+    np.save(path, np.full(0x110000, 7, dtype=np.uint16))  # every code point, but not the kind asked for
+    again = remembered_table("demo-table", "v", ones, np.bool_)
+    assert again.dtype == np.bool_ and again.all()
 
 
 def test_spam_tables_read_back_equal_the_computed_ones(cache):

@@ -75,7 +75,7 @@ def _script_trigger_table() -> np.ndarray:
             table[block.start() : block.end()] = True
         return table
 
-    return remembered_table("spam-script-trigger", _SCRIPT_TRIGGER.pattern, compute)
+    return remembered_table("spam-script-trigger", (_SCRIPT_TRIGGER.pattern, _SCRIPT_TRIGGER.flags), compute, np.bool_)
 
 
 def _has_script_trigger(text: str) -> bool:
@@ -134,7 +134,7 @@ def _vietnamese_letter_table() -> np.ndarray:
         table[[m.start() for m in _VIETNAMESE_LETTER_ANY_CASE.finditer(every_code_point())]] = _VIETNAMESE_BIT
         return table
 
-    return remembered_table("spam-vietnamese", (_VIETNAMESE_LETTER_ANY_CASE.pattern, _VIETNAMESE_BIT), compute)
+    return remembered_table("spam-vietnamese", (_VIETNAMESE_LETTER_ANY_CASE.pattern, _VIETNAMESE_LETTER_ANY_CASE.flags, _VIETNAMESE_BIT), compute)
 
 
 def line_group_counts(codes: np.ndarray, lines: int, table: np.ndarray | None = None) -> np.ndarray:
@@ -345,11 +345,6 @@ class Spam(Stage):
     @property
     def char_table(self) -> np.ndarray:
         return _char_table(self.plain_letters)
-
-    def triggered(self, text: str) -> bool:
-        """Could any rule fire? Script blocks first, then Vietnamese terms whose letters are not
-        Vietnamese-only ("game bài"), looked up only if their accents occur."""
-        return self._triggered_by(text, int(self._trigger_bits([text])[0]))
 
     def _may_hint_vietnamese(self, text: str) -> bool:
         """Could ``vietnamese_hint`` match? A Vietnamese-only letter, or an accented letter of a term
