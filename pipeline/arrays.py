@@ -58,7 +58,7 @@ def lowered_code_points(text: str, fold_spaces: bool = False) -> np.ndarray:
         line = text[start:end].replace(_DOTTED_I, "I")  # as long as the line, and still a capital
         out[start:end] = _by_table(code_points(line.lower()), table)
     if _DOTTED_I in text:
-        out = _insert_after(out, _positions(text, _DOTTED_I), _COMBINING_DOT)
+        out = _insert_after(out, positions(text, _DOTTED_I), _COMBINING_DOT)
     return out
 
 
@@ -79,7 +79,7 @@ def _by_table(codes: np.ndarray, table: np.ndarray) -> np.ndarray:
     return out
 
 
-def _positions(text: str, char: str) -> list[int]:
+def positions(text: str, char: str) -> list[int]:
     """Where ``char`` occurs in ``text`` (str.find: no pass of numpy over a text that is mostly
     without it)."""
     found, at = [], text.find(char)
@@ -92,7 +92,7 @@ def _positions(text: str, char: str) -> list[int]:
 def _lines_holding(text: str, char: str) -> list[tuple[int, int]]:
     """(start, end) of each line of ``text`` (split at "\\n") that holds ``char``, in order."""
     spans = []
-    for at in _positions(text, char):
+    for at in positions(text, char):
         if spans and at < spans[-1][1]:
             continue  # the line found before
         end = text.find("\n", at)
@@ -125,13 +125,14 @@ class GrowingPowers:
     """``cumulative_powers(base, n)`` for any ``n``, from one table grown on demand (doubling), so
     batch after batch does not compute the same powers again."""
 
-    def __init__(self, base: int | np.uint64):
+    def __init__(self, base: int | np.uint64, minimum: int = 0):
         self.base = base
+        self.minimum = minimum  # the first table's size: callers that always need many start there
         self._table = cumulative_powers(base, 0)
 
     def __call__(self, size: int) -> np.ndarray:
         if len(self._table) < size:
-            self._table = cumulative_powers(self.base, max(size, 2 * len(self._table)))
+            self._table = cumulative_powers(self.base, max(size, 2 * len(self._table), self.minimum))
         return self._table[:size]
 
 

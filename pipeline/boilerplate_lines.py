@@ -33,7 +33,7 @@ import numpy as np
 import regex
 from pydantic import BaseModel, ConfigDict, Field
 
-from .arrays import concatenated_ranges, cumulative_powers, lowered_code_points, mix64, segment_or
+from .arrays import GrowingPowers, concatenated_ranges, lowered_code_points, mix64, positions, segment_or
 from .boilerplate_edges import END_ISLAND_RULE, mark_end_islands
 from .boilerplate_rules import AFFIXES, EDGE_CHARS, PREFIXED_AFFIXES, PREFIXES, AnchoredPatterns, PhraseRules
 
@@ -130,16 +130,11 @@ class _Tokens:
     ``str.split()`` (the same whitespace table)."""
 
     def __init__(self) -> None:
-        self._powers = np.ones(1, dtype=np.uint64)
-        self._inverse_powers = np.ones(1, dtype=np.uint64)
+        self._powers = GrowingPowers(_HASH_BASE)
+        self._inverse_powers = GrowingPowers(_HASH_BASE_INVERSE)
 
     def _tables(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        if len(self._powers) < n:  # grown on demand, doubling
-            size = max(n, 2 * len(self._powers))
-            with np.errstate(over="ignore"):
-                self._powers = cumulative_powers(_HASH_BASE, size)
-                self._inverse_powers = cumulative_powers(_HASH_BASE_INVERSE, size)
-        return self._powers[:n], self._inverse_powers[:n]
+        return self._powers(n), self._inverse_powers(n)
 
     def split(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(start, end, hash) of every token of a text given as ``lowered_code_points(text,
@@ -340,10 +335,7 @@ class _Pages:
     def lines_holding(self, char: str) -> np.ndarray:
         """Which lines contain ``char`` (a rare one: found with str.find on the joined text)."""
         out = np.zeros(self.n, dtype=bool)
-        found, at = [], self.joined.find(char)
-        while at >= 0:
-            found.append(at)
-            at = self.joined.find(char, at + 1)
+        found = positions(self.joined, char)
         if found:
             out[np.searchsorted(self.line_starts, found, side="right") - 1] = True
         return out
@@ -352,11 +344,6 @@ class _Pages:
         """Per line: ``flags`` of the next non-blank line of its page (False for a page's last)."""
         out = np.zeros(self.n, dtype=bool)
         out[self.nb[:-1]] = flags[self.nb[1:]] & self.nb_same[1:]
-        return out
-
-    def previous_nonblank(self, flags: np.ndarray) -> np.ndarray:
-        out = np.zeros(self.n, dtype=bool)
-        out[self.nb[1:]] = flags[self.nb[:-1]] & self.nb_same[1:]
         return out
 
     def ranges(self, firsts: np.ndarray, lasts: np.ndarray) -> np.ndarray:
@@ -619,14 +606,15 @@ class LineClassifier:
 
         line_bits = self._line_bits(bits, n_words)
         anchored, line_gate, contains_gate = ((line_bits >> bit) & 1 == 1 for bit in (_ANCHOR_BIT, _LINE_KEY_BIT, _CONTAINS_BIT))
-        if "©" in pages.joined:  # glued to a year ("©2024"), so no token of its own: such lines are tried
+        has_copyright = "©" in pages.joined
+        if has_copyright:  # glued to a year ("©2024"), so no token of its own: such lines are tried
             copyright = pages.lines_holding("©")
             anchored |= copyright
             line_gate |= copyright
             contains_gate |= copyright
         keyed = _nonzero(bits >= 1 << _CONTAINS_BIT)  # the few tokens that may anchor a pattern
         anchors = [self._sole_anchors(bits[keyed], token_line[keyed], token_hashes[keyed], bit, n) for bit in (_LINE_KEY_BIT, _CONTAINS_BIT)]
-        if "©" in pages.joined:  # the patterns split "©2024" in two: they find their anchors themselves
+        if has_copyright:  # the patterns split "©2024" in two: they find their anchors themselves
             for sole in anchors:
                 sole[copyright] = -1
         codes, contained = self._phrase_codes(pages, n_words, (anchored, line_gate, contains_gate), anchors)
@@ -834,10 +822,7 @@ class LineClassifier:
         article's heaviest prose run (which starts within ``head_max_gap_lines`` lines after it: a
         strong article start), every kept line above the heading is site furniture - menus,
         breadcrumbs, teasers of other stories, even when they are prose (rule ``head_zone``)."""
-        n_docs = len(article)
-        main_first = np.full(n_docs, -1, dtype=np.int64)  # first line of each page's heaviest cluster
-        top = _nonzero(clusters.weight == heaviest[clusters.doc])[::-1]  # ties: the first one wins
-        main_first[clusters.doc[top]] = clusters.first[top]
+        main_first = _main_first(clusters, heaviest, len(article))
         docs = _nonzero(article & (headings >= 0) & (headings < main_first))
         seen = np.cumsum(pages.nonblank)
         docs = docs[seen[main_first[docs]] - seen[headings[docs]] <= self.params.head_max_gap_lines]
@@ -898,9 +883,7 @@ class LineClassifier:
         kept = article[clusters.doc] & (clusters.weight >= p.minor_cluster_ratio * heaviest[clusters.doc])
         last = np.full(n_docs, -1, dtype=np.int64)
         np.maximum.at(last, clusters.doc[kept], clusters.last[kept])
-        main_first = np.full(n_docs, -1, dtype=np.int64)
-        top = _nonzero(clusters.weight == heaviest[clusters.doc])[::-1]  # ties: the first one wins
-        main_first[clusters.doc[top]] = clusters.first[top]
+        main_first = _main_first(clusters, heaviest, n_docs)
         docs = _nonzero(article & (last >= 0))
         if not len(docs):
             return
@@ -978,6 +961,14 @@ class LineClassifier:
             out.append(CleanResult(text.strip(), titles[d], rules[r0:r1], cut_lines[r0:r1], offsets[r0:r1], self.languages[lang] if lang >= 0 else None,
                                    n_removed[d], n_nonblank[d] - n_removed[d]))
         return out
+
+
+def _main_first(clusters: Clusters, heaviest: np.ndarray, n_docs: int) -> np.ndarray:
+    """Per page: the first line of its heaviest prose cluster (ties: the first one), -1 if none."""
+    main_first = np.full(n_docs, -1, dtype=np.int64)
+    top = _nonzero(clusters.weight == heaviest[clusters.doc])[::-1]  # written last wins: the first cluster
+    main_first[clusters.doc[top]] = clusters.first[top]
+    return main_first
 
 
 def _token_bits(rules: PhraseRules, languages: tuple[str, ...]) -> dict[str, int]:
