@@ -10,6 +10,8 @@ from typing import Iterable
 
 import numpy as np
 
+from .arrays import mix64
+
 _HASH_BASE = np.uint64(1_000_003)
 _FIRST_KEY = np.uint64(0x9E3779B97F4A7C15 * 1_000_003 % 2**64)  # a 1-gram's key: document x this + token
 _BUCKET_BITS = 20
@@ -121,10 +123,16 @@ def ngram_ratios_batch(
     return top, dup
 
 
+def unit_ids(units: list[str]) -> np.ndarray:
+    """An id per unit (token or character unit) for ``ngram_ratios_batch``: the position of its
+    first occurrence, spread by ``mix64`` (equal units, equal ids; no hashing of the strings)."""
+    first_seen: dict[str, int] = {}
+    return mix64(np.fromiter(map(first_seen.setdefault, units, range(len(units))), dtype=np.uint64, count=len(units)))
+
+
 def ngram_ratios(tokens: list[str], top_ns: list[int], dup_ns: list[int]) -> tuple[dict[int, float], dict[int, float]]:
     """``ngram_ratios_batch`` for one list of tokens."""
-    first_seen: dict[str, int] = {}  # token -> position of its first occurrence, used as its key
-    ids = np.fromiter(map(first_seen.setdefault, tokens, range(len(tokens))), dtype=np.uint64, count=len(tokens))
+    ids = unit_ids(tokens)
     lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
     top, dup = ngram_ratios_batch(ids, lengths, np.array([0, len(tokens)]), top_ns, dup_ns)
     return {n: float(top[n][0]) for n in top_ns}, {n: float(dup[n][0]) for n in dup_ns}

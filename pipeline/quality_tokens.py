@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -288,32 +289,37 @@ def _plain_stopword_keys(lang: str) -> np.ndarray:
     return np.unique(tokenize_batch([" ".join(sorted(plain))]).keys) if plain else np.zeros(0, dtype=np.uint64)
 
 
-_SALTED: list[str] = []  # languages in the order they were first looked up: each salts its keys with its place
+def _salts(languages: list[str]) -> np.ndarray:
+    """A fixed 64-bit salt per language code (not its place in any list: the same whatever order
+    languages arrive in)."""
+    return mix64(np.array([zlib.crc32(lang.encode("utf-8")) + 1 for lang in languages], dtype=np.uint64))
 
 
 @lru_cache(maxsize=8)
 def _plain_stopword_set(languages: tuple[str, ...]) -> HashedSet:
-    """The plain stopword keys of all ``languages``, each salted with its place (rebuilt only when a
-    batch brings a language not seen before)."""
-    salts = mix64(np.arange(1, len(languages) + 1, dtype=np.uint64))
+    """The plain stopword keys of all ``languages``, each salted with its language's salt."""
+    salts = _salts(list(languages))
     return HashedSet(np.concatenate([_plain_stopword_keys(lang) ^ salt for lang, salt in zip(languages, salts)]))
+
+
+_LOOKED_UP: set[str] = set()  # languages met so far: one set holds them all, rebuilt only for a new one
 
 
 def plain_stopword_hits(tokens: BatchTokens, docs: list[int], langs: list[str], first: int | None = None) -> list[int]:
     """Per document ``docs[i]``: its tokens (its ``first`` ones, or all) that are, as they stand,
     stopwords of ``langs[i]`` - a lower bound of its stopword count (``Quality`` only takes it as
     enough, never as too few). One lookup for all languages: each language's keys are salted with
-    its own number, and every token is looked up salted with its document's language's."""
-    _SALTED.extend(sorted(set(langs) - set(_SALTED)))
-    place = {lang: i for i, lang in enumerate(_SALTED)}
-    salts = mix64(np.arange(1, len(_SALTED) + 1, dtype=np.uint64))
-    language = np.array([place[lang] for lang in langs], dtype=np.int64)
+    its own salt, and every token is looked up salted with its document's language's."""
+    _LOOKED_UP.update(langs)
+    distinct = sorted(set(langs))
+    salt_of = dict(zip(distinct, _salts(distinct).tolist()))
     chosen = np.asarray(docs, dtype=np.int64)
     starts, ends = tokens.offsets[chosen], tokens.offsets[chosen + 1]
     if first is not None:
         ends = np.minimum(ends, starts + first)
     owner = np.repeat(np.arange(len(docs)), ends - starts)
-    found = _plain_stopword_set(tuple(_SALTED)).contains(tokens.keys[concatenated_ranges(starts, ends - starts)] ^ salts[language][owner])
+    salt = np.array([salt_of[lang] for lang in langs], dtype=np.uint64)[owner]
+    found = _plain_stopword_set(tuple(sorted(_LOOKED_UP))).contains(tokens.keys[concatenated_ranges(starts, ends - starts)] ^ salt)
     return np.bincount(owner[found], minlength=len(docs)).tolist()
 
 

@@ -38,10 +38,10 @@ from typing import Annotated, Any, Iterable
 import numpy as np
 from pydantic import Field, ValidationError, field_serializer, field_validator
 
-from ..arrays import concatenated_ranges, mix64
+from ..arrays import concatenated_ranges
 from ..document import Document
 from ..quality_lines import BatchLines, LineFigures, _per_doc, batch_lines, names_a_phrase
-from ..quality_ngrams import ngram_ratios_batch
+from ..quality_ngrams import ngram_ratios_batch, unit_ids
 from ..quality_tokens import (
     _CHAR_UNIT,
     _DATA,
@@ -416,9 +416,8 @@ class Quality(Stage):
                 a, b = lines.offsets[d], lines.offsets[d + 1]
                 article_lines = lines.texts([row for row in range(a, b) if prose[row]])
                 char_units[d] = _CHAR_UNIT.findall("\n".join(article_lines)) if article[d] else batch.units[d]
-            first_seen: dict[str, int] = {}  # unit -> position of its first occurrence, used as its key
             flat = [u for d in chosen for u in char_units[d]]
-            ids = mix64(np.fromiter(map(first_seen.setdefault, flat, range(len(flat))), dtype=np.uint64, count=len(flat)))
+            ids = unit_ids(flat)
             lengths = np.fromiter(map(len, flat), dtype=np.int64, count=len(flat))
             char_offsets = np.cumsum([0] + [len(char_units[d]) for d in chosen])
             top_ns, dup_ns = self._ngram_sizes(info.groups(chosen))
