@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left
 from functools import lru_cache
 
 import ftfy
@@ -144,18 +145,21 @@ class Normalize(Stage):
         # document without _DAMAGE or _TIDY there surely has none
         batch_pairs = _pair_flags(batch_flags)
         pair_bits = segment_or(batch_pairs, np.minimum(starts, batch_pairs.size)).tolist()
-        if cfg.unicode_form == "NFC":
-            may_not_be_nfc = segment_or(_nfc_maybe_table().take(codes), starts).tolist()
-        else:
-            may_not_be_nfc = [1] * len(batch)
+        nfc = cfg.unicode_form == "NFC"
+        nfc_bits = _nfc_maybe_table().take(codes) if nfc else None
+        may_not_be_nfc = segment_or(nfc_bits, starts).tolist() if nfc_bits is not None else [1] * len(batch)
         bounds = starts.tolist()
         for i, doc in enumerate(batch):
             text = doc.text
             flags: np.ndarray | None = batch_flags[bounds[i] : bounds[i + 1]]
             present, pair_present = present_bits[i], pair_bits[i]
-            if not (cfg.always_ftfy or present & _ACTION_NEEDED or pair_present & (_DAMAGE | _TIDY)) and (
-                not may_not_be_nfc[i] or unicodedata.is_normalized(cfg.unicode_form, text)  # type: ignore[arg-type]
-            ):  # nothing to repair: what the steps below would do, without looking at the text again
+            as_nfc = text  # the text in NFC, while it is still the batch's text
+            if may_not_be_nfc[i] and nfc_bits is not None:
+                as_nfc = nfc_lines(text, np.flatnonzero(nfc_bits[bounds[i] : bounds[i + 1]]).tolist())
+            elif may_not_be_nfc[i] and not unicodedata.is_normalized(cfg.unicode_form, text):  # type: ignore[arg-type]
+                as_nfc = unicodedata.normalize(cfg.unicode_form, text)  # type: ignore[arg-type]
+            if not (cfg.always_ftfy or present & _ACTION_NEEDED or pair_present & (_DAMAGE | _TIDY)) and as_nfc is text:
+                # nothing to repair: what the steps below would do, without looking at the text again
                 doc.text = _tidy(text, False, False) if cfg.collapse_whitespace else text
                 continue
             found: dict[str, int | bool] = {}
@@ -165,8 +169,10 @@ class Normalize(Stage):
                 if fixed != text:
                     found["ftfy_fixed"] = True
                     text, flags, pairs = fixed, None, None
-            if (pairs is None or may_not_be_nfc[i]) and not unicodedata.is_normalized(cfg.unicode_form, text):  # type: ignore[arg-type]
-                text = unicodedata.normalize(cfg.unicode_form, text)  # type: ignore[arg-type]
+            if pairs is None:  # ftfy changed the text
+                as_nfc = text if unicodedata.is_normalized(cfg.unicode_form, text) else unicodedata.normalize(cfg.unicode_form, text)  # type: ignore[arg-type]
+            if as_nfc is not text:
+                text = as_nfc
                 found["unicode_normalized"] = True
                 flags = pairs = None
             if flags is None:  # the text changed: look again
@@ -233,6 +239,30 @@ def fix_damaged_lines(text: str, flags: np.ndarray | None = None, pairs: np.ndar
         parts.append(text[done:start])
         parts.append(_fix_line(text[start:end]))
         done = end
+    if not parts:
+        return text
+    parts.append(text[done:])
+    return "".join(parts)
+
+
+def nfc_lines(text: str, maybe: list[int]) -> str:
+    """``unicodedata.normalize("NFC", text)``, normalizing only the lines that hold a code point of
+    ``_nfc_maybe_table`` (at the sorted positions ``maybe``); ``text`` itself if it is NFC already.
+
+    "\\n" is a starter that composes with nothing on either side, so NFC never looks across it and
+    each line is normalized on its own; a line with no marked code point passes the NFC quick check.
+    """
+    parts: list[str] = []
+    done = at = 0
+    while at < len(maybe):
+        start = text.rfind("\n", 0, maybe[at]) + 1
+        end = text.find("\n", maybe[at])
+        end = len(text) if end < 0 else end
+        line = text[start:end]
+        if not unicodedata.is_normalized("NFC", line):
+            parts += (text[done:start], unicodedata.normalize("NFC", line))
+            done = end
+        at = bisect_left(maybe, end, at + 1)
     if not parts:
         return text
     parts.append(text[done:])
