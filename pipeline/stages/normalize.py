@@ -58,7 +58,10 @@ _BLANK_RUNS = re.compile(r"\n{3,}")
 # Per code point, which of the steps above it concerns: a bit per character class, derived from the
 # same patterns (so table and regexes cannot disagree; every class lies in the BMP). A second table
 # says the same of each pair of neighbouring characters: where whitespace needs tidying and where a
-# fingerprint of damage could start.
+# fingerprint of damage could start. The per-character table is uint16: the class bits in the low
+# byte, and in the high byte those a pair reads from its first character plus _NFC_MAYBE, so one
+# lookup serves all three questions and the pair index of characters i, i + 1 (high byte of i, low
+# byte of i + 1) is a uint16 view of the flags, shifted by one byte.
 _WHITE, _NEWLINE, _ODD_SPACE, _CONTROL_CHAR, _LINE_BREAK, _CONT, _LEAD, _MARK = (1 << i for i in range(8))
 _CLASS_BITS = {
     _ODD_SPACES.pattern[:-1] + " ]": _WHITE,  # what tidying turns into " "
@@ -72,6 +75,8 @@ _CLASS_BITS = {
 }
 _TIDY, _DAMAGE = 1, 2  # pair bits: two spaces, or a space beside a line break; a damage candidate
 _ACTION_NEEDED = _MARK | _LINE_BREAK | _CONTROL_CHAR | _ODD_SPACE  # class bits a text is not left alone with
+_AS_FIRST = _WHITE | _NEWLINE | _LEAD  # the class bits a pair reads from its first character
+_NFC_MAYBE = 1 << 15  # high byte: the code point is in _nfc_maybe_table (a pair ignores this bit)
 
 
 def _flag_tables() -> tuple[np.ndarray, np.ndarray]:
@@ -86,7 +91,14 @@ def _flag_tables() -> tuple[np.ndarray, np.ndarray]:
     return chars, pairs.astype(np.uint8).ravel()
 
 
-_CHAR_FLAGS, _PAIR_FLAGS = _flag_tables()
+_CLASS_FLAGS, _PAIR_FLAGS = _flag_tables()
+
+
+@lru_cache(maxsize=1)
+def _char_flag_table() -> np.ndarray:
+    """Per code point, its uint16 flags: class bits, those again as a pair's first, _NFC_MAYBE."""
+    first = (_CLASS_FLAGS & _AS_FIRST).astype(np.uint16) << 8
+    return (_CLASS_FLAGS | first | np.where(_nfc_maybe_table() != 0, _NFC_MAYBE, 0)).astype("<u2")
 
 
 @lru_cache(maxsize=1)
@@ -134,29 +146,27 @@ class Normalize(Stage):
 
     def __init__(self, config: NormalizeConfig | None = None, context=None):
         super().__init__(config, context)
-        _nfc_maybe_table()  # built here, so forked workers inherit it
+        _char_flag_table()  # built here, so forked workers inherit it
 
     def process(self, batch: list[Document]) -> None:
         cfg = self.config
         codes, starts = joined_code_points([doc.text for doc in batch])
-        batch_flags = _CHAR_FLAGS.take(codes)  # one lookup for the batch, then a view per document
+        batch_flags = _char_flag_table().take(codes)  # one lookup for the batch, then a view per document
         present_bits = segment_or(batch_flags, starts).tolist()
         # pair bits of each document's pairs, plus the one into the next document: a superset, so a
         # document without _DAMAGE or _TIDY there surely has none
         batch_pairs = _pair_flags(batch_flags)
         pair_bits = segment_or(batch_pairs, np.minimum(starts, batch_pairs.size)).tolist()
         nfc = cfg.unicode_form == "NFC"
-        nfc_bits = _nfc_maybe_table().take(codes) if nfc else None
-        may_not_be_nfc = segment_or(nfc_bits, starts).tolist() if nfc_bits is not None else [1] * len(batch)
         bounds = starts.tolist()
         for i, doc in enumerate(batch):
             text = doc.text
             flags: np.ndarray | None = batch_flags[bounds[i] : bounds[i + 1]]
             present, pair_present = present_bits[i], pair_bits[i]
             as_nfc = text  # the text in NFC, while it is still the batch's text
-            if may_not_be_nfc[i] and nfc_bits is not None:
-                as_nfc = nfc_lines(text, np.flatnonzero(nfc_bits[bounds[i] : bounds[i + 1]]).tolist())
-            elif may_not_be_nfc[i] and not unicodedata.is_normalized(cfg.unicode_form, text):  # type: ignore[arg-type]
+            if nfc and present & _NFC_MAYBE:
+                as_nfc = nfc_lines(text, np.flatnonzero(flags & _NFC_MAYBE).tolist())
+            elif not nfc and not unicodedata.is_normalized(cfg.unicode_form, text):  # type: ignore[arg-type]
                 as_nfc = unicodedata.normalize(cfg.unicode_form, text)  # type: ignore[arg-type]
             if not (cfg.always_ftfy or present & _ACTION_NEEDED or pair_present & (_DAMAGE | _TIDY)) and as_nfc is text:
                 # nothing to repair: what the steps below would do, without looking at the text again
@@ -197,14 +207,15 @@ class Normalize(Stage):
 
 def _char_flags(text: str) -> np.ndarray:
     """The class bits of each character of ``text``: one table lookup per character, in numpy."""
-    return _CHAR_FLAGS.take(code_points(text))
+    return _char_flag_table().take(code_points(text))
 
 
 def _pair_flags(flags: np.ndarray) -> np.ndarray:
     """The pair bits of each two neighbouring characters (i, i + 1), from their class bits."""
     if flags.size < 2:
         return flags[:0]
-    as_pairs = np.ndarray(shape=(flags.size - 1,), dtype="<u2", buffer=flags, strides=(1,))  # a view, no copy
+    # high byte of i, low byte of i + 1: a view, no copy
+    as_pairs = np.ndarray(shape=(flags.size - 1,), dtype="<u2", buffer=flags, offset=1, strides=(2,))
     return _PAIR_FLAGS.take(as_pairs)
 
 
