@@ -160,49 +160,55 @@ class Normalize(Stage):
         nfc = cfg.unicode_form == "NFC"
         bounds = starts.tolist()
         for i, doc in enumerate(batch):
-            text = doc.text
-            flags: np.ndarray | None = batch_flags[bounds[i] : bounds[i + 1]]
             present, pair_present = present_bits[i], pair_bits[i]
-            as_nfc = text  # the text in NFC, while it is still the batch's text
-            if nfc and present & _NFC_MAYBE:
-                as_nfc = nfc_lines(text, np.flatnonzero(flags & _NFC_MAYBE).tolist())
-            elif not nfc and not unicodedata.is_normalized(cfg.unicode_form, text):  # type: ignore[arg-type]
-                as_nfc = unicodedata.normalize(cfg.unicode_form, text)  # type: ignore[arg-type]
-            if not (cfg.always_ftfy or present & _ACTION_NEEDED or pair_present & (_DAMAGE | _TIDY)) and as_nfc is text:
-                # nothing to repair: what the steps below would do, without looking at the text again
-                doc.text = _tidy(text, False, False) if cfg.collapse_whitespace else text
+            if not (cfg.always_ftfy or present & (_ACTION_NEEDED | _NFC_MAYBE) or pair_present & (_DAMAGE | _TIDY)) and (
+                nfc or unicodedata.is_normalized(cfg.unicode_form, doc.text)  # type: ignore[arg-type]
+            ):  # nothing to repair: what the steps below would do, without looking at the text again
+                doc.text = _tidy(doc.text, False, False) if cfg.collapse_whitespace else doc.text
                 continue
-            found: dict[str, int | bool] = {}
-            pairs: np.ndarray | None = batch_pairs[bounds[i] : max(bounds[i], bounds[i + 1] - 1)]  # this text's own
-            if cfg.ftfy:
-                fixed = ftfy.fix_text(text, _FTFY_CONFIG) if cfg.always_ftfy else fix_damaged_lines(text, flags, pairs)
-                if fixed != text:
-                    found["ftfy_fixed"] = True
-                    text, flags, pairs = fixed, None, None
-            if pairs is None:  # ftfy changed the text
-                as_nfc = text if unicodedata.is_normalized(cfg.unicode_form, text) else unicodedata.normalize(cfg.unicode_form, text)  # type: ignore[arg-type]
-            if as_nfc is not text:
-                text = as_nfc
-                found["unicode_normalized"] = True
-                flags = pairs = None
-            if flags is None:  # the text changed: look again
-                flags = _char_flags(text)
-            present = _present(flags) if pairs is None else present
-            if present & _LINE_BREAK:
-                text = _LINE_BREAKS.sub("\n", text)
-                flags, pairs = _char_flags(text), None
-            if present & _CONTROL_CHAR:
-                before = len(text)
-                text = _CONTROL.sub("", text)
-                found["control_chars_removed"] = before - len(text)
-                flags, pairs = flags[(flags & _CONTROL_CHAR) == 0], None
-            if cfg.collapse_whitespace and pairs is not None:  # text and flags as in the batch: bits known
-                text = _tidy(text, bool(present & _ODD_SPACE), bool(pair_present & _TIDY))
-            elif cfg.collapse_whitespace:
-                text = tidy_whitespace(text, flags, pairs)
+            flags = batch_flags[bounds[i] : bounds[i + 1]]
+            pairs = batch_pairs[bounds[i] : max(bounds[i], bounds[i + 1] - 1)]  # this text's own
+            doc.text, found = self._repair(doc.text, flags, pairs, present, pair_present)
             if found:
                 doc.annotations[self.name] = found
-            doc.text = text
+
+    def _repair(self, text: str, flags: np.ndarray | None, pairs: np.ndarray | None, present: int, pair_present: int
+                ) -> tuple[str, dict[str, int | bool]]:
+        """Every step, each skipped where the batch's bits (``present``, ``pair_present``: supersets
+        of those of ``flags`` and ``pairs``) say it changes nothing; what was done, for the annotation."""
+        cfg = self.config
+        as_nfc = text  # the text in NFC, while it is still the batch's text
+        if cfg.unicode_form == "NFC" and present & _NFC_MAYBE:
+            as_nfc = nfc_lines(text, np.flatnonzero(flags & _NFC_MAYBE).tolist())  # type: ignore[operator]
+        elif cfg.unicode_form != "NFC" and not unicodedata.is_normalized(cfg.unicode_form, text):  # type: ignore[arg-type]
+            as_nfc = unicodedata.normalize(cfg.unicode_form, text)  # type: ignore[arg-type]
+        found: dict[str, int | bool] = {}
+        if cfg.ftfy and (cfg.always_ftfy or pair_present & _DAMAGE or present & _MARK):  # else no damage to see
+            fixed = ftfy.fix_text(text, _FTFY_CONFIG) if cfg.always_ftfy else fix_damaged_lines(text, flags, pairs)
+            if fixed != text:
+                found["ftfy_fixed"] = True
+                text, flags, pairs = fixed, None, None
+                as_nfc = text if unicodedata.is_normalized(cfg.unicode_form, text) else unicodedata.normalize(cfg.unicode_form, text)  # type: ignore[arg-type]
+        if as_nfc is not text:
+            text = as_nfc
+            found["unicode_normalized"] = True
+            flags = pairs = None
+        if flags is None:  # the text changed: look again
+            flags = _char_flags(text)
+        present = _present(flags) if pairs is None else present
+        if present & _LINE_BREAK:
+            text = _LINE_BREAKS.sub("\n", text)
+            flags, pairs = _char_flags(text), None
+        if present & _CONTROL_CHAR:
+            before = len(text)
+            text = _CONTROL.sub("", text)
+            found["control_chars_removed"] = before - len(text)
+            flags, pairs = flags[(flags & _CONTROL_CHAR) == 0], None
+        if cfg.collapse_whitespace and pairs is not None:  # text and flags as in the batch: bits known
+            text = _tidy(text, bool(present & _ODD_SPACE), bool(pair_present & _TIDY))
+        elif cfg.collapse_whitespace:
+            text = tidy_whitespace(text, flags, pairs)
+        return text, found
 
 
 def _char_flags(text: str) -> np.ndarray:
