@@ -17,6 +17,7 @@ import re
 import unicodedata
 from bisect import bisect_left
 from functools import lru_cache
+from typing import Callable, TypeVar
 
 import ftfy
 import numpy as np
@@ -25,6 +26,8 @@ from ftfy import TextFixerConfig
 from ..arrays import code_points, joined_code_points, segment_or
 from ..document import Document
 from .base import Stage, StageConfig
+
+T = TypeVar("T", str, np.ndarray)
 
 # Lead byte of a multi-byte UTF-8 sequence decoded as cp1252/Latin-1, followed by a continuation
 # byte decoded the same way (0x80-0xBF, including cp1252's printable mappings of 0x80-0x9F).
@@ -177,22 +180,24 @@ class Normalize(Stage):
         """Every step, each skipped where the batch's bits (``present``, ``pair_present``: supersets
         of those of ``flags`` and ``pairs``) say it changes nothing; what was done, for the annotation."""
         cfg = self.config
-        as_nfc = text  # the text in NFC, while it is still the batch's text
-        if cfg.unicode_form == "NFC" and present & _NFC_MAYBE:
-            as_nfc = nfc_lines(text, np.flatnonzero(flags & _NFC_MAYBE).tolist())  # type: ignore[operator]
-        elif cfg.unicode_form != "NFC" and not unicodedata.is_normalized(cfg.unicode_form, text):  # type: ignore[arg-type]
-            as_nfc = unicodedata.normalize(cfg.unicode_form, text)  # type: ignore[arg-type]
+        # the lines the Unicode form changes, while the text is still the batch's (NFC: only those
+        # holding a code point the quick-check table marks; other forms: the whole text)
+        if cfg.unicode_form == "NFC":
+            form_changes = _changed_lines(text, np.flatnonzero(flags & _NFC_MAYBE).tolist(), _nfc_line) if present & _NFC_MAYBE else []  # type: ignore[operator]
+        else:
+            form_changes = _in_form(text, cfg.unicode_form)
         found: dict[str, int | bool] = {}
         if cfg.ftfy and (cfg.always_ftfy or pair_present & _DAMAGE or present & _MARK):  # else no damage to see
             fixed = ftfy.fix_text(text, _FTFY_CONFIG) if cfg.always_ftfy else fix_damaged_lines(text, flags, pairs)
             if fixed != text:
                 found["ftfy_fixed"] = True
                 text, flags, pairs = fixed, None, None
-                as_nfc = text if unicodedata.is_normalized(cfg.unicode_form, text) else unicodedata.normalize(cfg.unicode_form, text)  # type: ignore[arg-type]
-        if as_nfc is not text:
-            text = as_nfc
+                form_changes = _in_form(text, cfg.unicode_form)
+        if form_changes:
+            text = _spliced(text, form_changes, "".join, str)
+            flags = None if flags is None else _spliced(flags, form_changes, np.concatenate, _char_flags)
             found["unicode_normalized"] = True
-            flags = pairs = None
+            pairs = None
         if flags is None:  # the text changed: look again
             flags = _char_flags(text)
         present = _present(flags) if pairs is None else present
@@ -206,8 +211,8 @@ class Normalize(Stage):
             flags, pairs = flags[(flags & _CONTROL_CHAR) == 0], None
         if cfg.collapse_whitespace and pairs is not None:  # text and flags as in the batch: bits known
             text = _tidy(text, bool(present & _ODD_SPACE), bool(pair_present & _TIDY))
-        elif cfg.collapse_whitespace:
-            text = tidy_whitespace(text, flags, pairs)
+        elif cfg.collapse_whitespace:  # (nothing above makes odd spaces)
+            text = _tidy(text, bool(present & _ODD_SPACE), bool(_present(_pair_flags(flags)) & _TIDY))
         return text, found
 
 
@@ -245,45 +250,49 @@ def fix_damaged_lines(text: str, flags: np.ndarray | None = None, pairs: np.ndar
     candidates = np.flatnonzero(pairs & _DAMAGE) + 1
     if flags[0] & _MARK:
         candidates = np.concatenate(([0], candidates))
-    parts: list[str] = []
-    done = 0
-    for pos in candidates.tolist():
-        if pos < done or not _NEEDS_FTFY.match(text, pos):
-            continue  # on a line already fixed, or no damage after all
-        start = text.rfind("\n", 0, pos) + 1
-        end = text.find("\n", pos)
-        end = len(text) if end < 0 else end
-        parts.append(text[done:start])
-        parts.append(_fix_line(text[start:end]))
-        done = end
-    if not parts:
-        return text
-    parts.append(text[done:])
-    return "".join(parts)
+    damaged = [pos for pos in candidates.tolist() if _NEEDS_FTFY.match(text, pos)]
+    return _spliced(text, _changed_lines(text, damaged, _fix_line), "".join, str)
 
 
-def nfc_lines(text: str, maybe: list[int]) -> str:
-    """``unicodedata.normalize("NFC", text)``, normalizing only the lines that hold a code point of
-    ``_nfc_maybe_table`` (at the sorted positions ``maybe``); ``text`` itself if it is NFC already.
-
-    "\\n" is a starter that composes with nothing on either side, so NFC never looks across it and
-    each line is normalized on its own; a line with no marked code point passes the NFC quick check.
-    """
-    parts: list[str] = []
-    done = at = 0
-    while at < len(maybe):
-        start = text.rfind("\n", 0, maybe[at]) + 1
-        end = text.find("\n", maybe[at])
+def _changed_lines(text: str, positions: list[int], fix: Callable[[str], str]) -> list[tuple[int, int, str]]:
+    """(start, end, fixed line) of each line (split at "\\n") holding one of the sorted
+    ``positions`` that ``fix`` changes, in order: only those lines are looked at."""
+    changes = []
+    at = 0
+    while at < len(positions):
+        start = text.rfind("\n", 0, positions[at]) + 1
+        end = text.find("\n", positions[at])
         end = len(text) if end < 0 else end
         line = text[start:end]
-        if not unicodedata.is_normalized("NFC", line):
-            parts += (text[done:start], unicodedata.normalize("NFC", line))
-            done = end
-        at = bisect_left(maybe, end, at + 1)
-    if not parts:
-        return text
-    parts.append(text[done:])
-    return "".join(parts)
+        fixed = fix(line)
+        if fixed != line:
+            changes.append((start, end, fixed))
+        at = bisect_left(positions, end, at + 1)
+    return changes
+
+
+def _spliced(whole: T, changes: list[tuple[int, int, str]], join: Callable[[list[T]], T], piece: Callable[[str], T]) -> T:
+    """``whole`` (a text, or its flags) with each changed span replaced by ``piece(fixed line)``."""
+    if not changes:
+        return whole
+    parts, done = [], 0
+    for start, end, line in changes:
+        parts += (whole[done:start], piece(line))  # type: ignore[index]
+        done = end
+    parts.append(whole[done:])  # type: ignore[index]
+    return join(parts)
+
+
+def _nfc_line(line: str) -> str:
+    """The line in NFC. "\\n" is a starter that composes with nothing on either side, so NFC never
+    looks across it: each line is normalized on its own, and one with no code point of
+    ``_nfc_maybe_table`` passes the quick check (is NFC) without being looked at."""
+    return line if unicodedata.is_normalized("NFC", line) else unicodedata.normalize("NFC", line)
+
+
+def _in_form(text: str, form: str) -> list[tuple[int, int, str]]:
+    """The whole text as one change, if the Unicode ``form`` changes it."""
+    return [] if unicodedata.is_normalized(form, text) else [(0, len(text), unicodedata.normalize(form, text))]  # type: ignore[arg-type]
 
 
 @lru_cache(maxsize=4096)
@@ -292,20 +301,10 @@ def _fix_line(line: str) -> str:
     return ftfy.fix_text(line, _FTFY_CONFIG)
 
 
-def tidy_whitespace(text: str, flags: np.ndarray | None = None, pairs: np.ndarray | None = None) -> str:
-    """One space between words, no spaces at line ends, at most one blank line in a row.
-
-    ``flags`` (``_char_flags(text)``) and ``pairs`` (``_pair_flags(flags)``), if the caller has
-    them, tell which rewrites can change anything.
-    """
-    flags = _char_flags(text) if flags is None else flags
-    pairs = _pair_flags(flags) if pairs is None else pairs
-    return _tidy(text, bool(_present(flags) & _ODD_SPACE), bool(_present(pairs) & _TIDY))
-
-
 def _tidy(text: str, odd_spaces: bool, space_runs: bool) -> str:
-    """``tidy_whitespace`` told whether odd spaces, and runs of spaces or spaces beside line
-    breaks, may occur (each rewrite is a no-op where it finds nothing)."""
+    """One space between words, no spaces at line ends, at most one blank line in a row; told
+    whether odd spaces, and runs of spaces or spaces beside line breaks, may occur (from the
+    flags: each rewrite is a no-op where it finds nothing)."""
     if odd_spaces:
         text = _ODD_SPACES.sub(" ", text)
     if space_runs:
