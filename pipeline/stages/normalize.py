@@ -204,11 +204,12 @@ class Normalize(Stage):
         if present & _LINE_BREAK:
             text = _LINE_BREAKS.sub("\n", text)
             flags, pairs = _char_flags(text), None
-        if present & _CONTROL_CHAR:
-            before = len(text)
-            text = _CONTROL.sub("", text)
+        if present & _CONTROL_CHAR:  # the flags say where: each control character found there goes
+            before, keep = len(text), (flags & _CONTROL_CHAR) == 0
+            for char in {text[at] for at in np.flatnonzero(~keep).tolist()}:
+                text = text.replace(char, "")  # (str.replace: several times faster than _CONTROL.sub)
             found["control_chars_removed"] = before - len(text)
-            flags, pairs = flags[(flags & _CONTROL_CHAR) == 0], None
+            flags, pairs = flags[keep], None
         if cfg.collapse_whitespace and pairs is not None:  # text and flags as in the batch: bits known
             text = _tidy(text, bool(present & _ODD_SPACE), bool(pair_present & _TIDY))
         elif cfg.collapse_whitespace:  # (nothing above makes odd spaces)
