@@ -61,11 +61,14 @@ _BLANK_RUNS = re.compile(r"\n{3,}")
 # Per code point, which of the steps above it concerns: a bit per character class, derived from the
 # same patterns (so table and regexes cannot disagree; every class lies in the BMP). A second table
 # says the same of each pair of neighbouring characters: where whitespace needs tidying and where a
-# fingerprint of damage could start. The per-character table is uint16: the class bits in the low
-# byte, and in the high byte those a pair reads from its first character plus _NFC_MAYBE, so one
-# lookup serves all three questions and the pair index of characters i, i + 1 (high byte of i, low
-# byte of i + 1) is a uint16 view of the flags, shifted by one byte.
-_WHITE, _NEWLINE, _ODD_SPACE, _CONTROL_CHAR, _LINE_BREAK, _CONT, _LEAD, _MARK = (1 << i for i in range(8))
+# fingerprint of damage could start. The per-character flags are uint16: the low byte holds the bits
+# a pair reads from its second character, the high byte those it reads from its first (and bits
+# only tested for being present anywhere), so one lookup serves every question and the pair index
+# of characters i, i + 1 (high byte of i, low byte of i + 1) is a uint16 view of the flags, shifted
+# by one byte.
+_WHITE, _NEWLINE, _ENTITY_NEXT, _CONTROL_CHAR, _LINE_BREAK, _CONT, _ODD_SPACE, _MARK = (1 << i for i in range(8))
+_LEAD, _AMPERSAND = 1 << 10, 1 << 11  # high byte (bits 8 and 9 repeat _WHITE and _NEWLINE there)
+_NFC_MAYBE = 1 << 15  # the code point is in _nfc_maybe_table (a pair ignores this bit)
 _CLASS_BITS = {
     _ODD_SPACES.pattern[:-1] + " ]": _WHITE,  # what tidying turns into " "
     "\n": _NEWLINE,
@@ -74,34 +77,39 @@ _CLASS_BITS = {
     r"[\r\u2028\u2029\x85]": _LINE_BREAK,
     f"[{_CP1252_CONT}]": _CONT,
     f"[{_UTF8_LEAD}]": _LEAD,
-    rf"[{_DAMAGE_MARKS}\x1b&]": _MARK,  # damage on its own, or the start of an escape or entity
+    rf"[{_DAMAGE_MARKS}\x1b]": _MARK,  # damage on its own, or the start of an escape
+    "&": _AMPERSAND,  # an HTML entity starts with "&", then a letter or "#"
+    "[a-zA-Z#]": _ENTITY_NEXT,
 }
-_TIDY, _DAMAGE = 1, 2  # pair bits: two spaces, or a space beside a line break; a damage candidate
+# pair bits: two spaces, or a space beside a line break; a damage candidate at the second character;
+# one at the first ("&" before what can follow it in an entity)
+_TIDY, _DAMAGE, _ENTITY = 1, 2, 4
 _ACTION_NEEDED = _MARK | _LINE_BREAK | _CONTROL_CHAR | _ODD_SPACE  # class bits a text is not left alone with
-_AS_FIRST = _WHITE | _NEWLINE | _LEAD  # the class bits a pair reads from its first character
-_NFC_MAYBE = 1 << 15  # high byte: the code point is in _nfc_maybe_table (a pair ignores this bit)
 
 
-def _flag_tables() -> tuple[np.ndarray, np.ndarray]:
-    bmp = "".join(map(chr, range(0x10000)))
-    chars = np.zeros(0x110000, dtype=np.uint8)
-    for pattern, bit in _CLASS_BITS.items():
-        chars[[m.start() for m in re.finditer(pattern, bmp)]] |= bit
-    a, b = np.meshgrid(np.arange(256), np.arange(256))  # pair index: first | second << 8
+def _pair_table() -> np.ndarray:
+    a, b = np.meshgrid(np.arange(256), np.arange(256))  # pair index: first's high byte | second's low byte << 8
     spacing = (a & (_WHITE | _NEWLINE)) * (b & (_WHITE | _NEWLINE))  # 1: "  ", 2: " \n" or "\n ", 4: "\n\n"
     pairs = np.where((spacing == 1) | (spacing == 2), _TIDY, 0)
-    pairs |= np.where(((a & _LEAD) != 0) & ((b & _CONT) != 0) | ((b & _MARK) != 0), _DAMAGE, 0)
-    return chars, pairs.astype(np.uint8).ravel()
+    pairs |= np.where(((a & _LEAD >> 8) != 0) & ((b & _CONT) != 0) | ((b & _MARK) != 0), _DAMAGE, 0)
+    pairs |= np.where(((a & _AMPERSAND >> 8) != 0) & ((b & _ENTITY_NEXT) != 0), _ENTITY, 0)
+    return pairs.astype(np.uint8).ravel()
 
 
-_CLASS_FLAGS, _PAIR_FLAGS = _flag_tables()
+_PAIR_FLAGS = _pair_table()
 
 
 @lru_cache(maxsize=1)
 def _char_flag_table() -> np.ndarray:
-    """Per code point, its uint16 flags: class bits, those again as a pair's first, _NFC_MAYBE."""
-    first = (_CLASS_FLAGS & _AS_FIRST).astype(np.uint16) << 8
-    return (_CLASS_FLAGS | first | np.where(_nfc_maybe_table() != 0, _NFC_MAYBE, 0)).astype("<u2")
+    """Per code point, its uint16 flags: class bits, _WHITE and _NEWLINE again as a pair's first,
+    _NFC_MAYBE."""
+    bmp = "".join(map(chr, range(0x10000)))
+    chars = np.zeros(0x110000, dtype="<u2")
+    for pattern, bit in _CLASS_BITS.items():
+        chars[[m.start() for m in re.finditer(pattern, bmp)]] |= bit
+    chars |= (chars & (_WHITE | _NEWLINE)) << 8
+    chars[_nfc_maybe_table() != 0] |= _NFC_MAYBE
+    return chars
 
 
 @lru_cache(maxsize=1)
@@ -164,7 +172,7 @@ class Normalize(Stage):
         bounds = starts.tolist()
         for i, doc in enumerate(batch):
             present, pair_present = present_bits[i], pair_bits[i]
-            if not (cfg.always_ftfy or present & (_ACTION_NEEDED | _NFC_MAYBE) or pair_present & (_DAMAGE | _TIDY)) and (
+            if not (cfg.always_ftfy or present & (_ACTION_NEEDED | _NFC_MAYBE) or pair_present & (_DAMAGE | _ENTITY | _TIDY)) and (
                 nfc or unicodedata.is_normalized(cfg.unicode_form, doc.text)  # type: ignore[arg-type]
             ):  # nothing to repair: what the steps below would do, without looking at the text again
                 doc.text = _tidy(doc.text, False, False) if cfg.collapse_whitespace else doc.text
@@ -187,7 +195,7 @@ class Normalize(Stage):
         else:
             form_changes = _in_form(text, cfg.unicode_form)
         found: dict[str, int | bool] = {}
-        if cfg.ftfy and (cfg.always_ftfy or pair_present & _DAMAGE or present & _MARK):  # else no damage to see
+        if cfg.ftfy and (cfg.always_ftfy or pair_present & (_DAMAGE | _ENTITY) or present & _MARK):  # else no damage to see
             fixed = ftfy.fix_text(text, _FTFY_CONFIG) if cfg.always_ftfy else fix_damaged_lines(text, flags, pairs)
             if fixed != text:
                 found["ftfy_fixed"] = True
@@ -246,11 +254,14 @@ def fix_damaged_lines(text: str, flags: np.ndarray | None = None, pairs: np.ndar
     """
     flags = _char_flags(text) if flags is None else flags
     pairs = _pair_flags(flags) if pairs is None else pairs
-    if not (_present(pairs) & _DAMAGE or (flags.size and flags[0] & _MARK)):
+    pair_present = _present(pairs)
+    if not (pair_present & (_DAMAGE | _ENTITY) or (flags.size and flags[0] & _MARK)):
         return text
     candidates = np.flatnonzero(pairs & _DAMAGE) + 1
     if flags[0] & _MARK:
         candidates = np.concatenate(([0], candidates))
+    if pair_present & _ENTITY:
+        candidates = np.sort(np.concatenate((candidates, np.flatnonzero(pairs & _ENTITY))))
     damaged = [pos for pos in candidates.tolist() if _NEEDS_FTFY.match(text, pos)]
     return _spliced(text, _changed_lines(text, damaged, _fix_line), "".join, str)
 
