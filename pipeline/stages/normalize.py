@@ -1,14 +1,15 @@
 """normalize: repair mojibake and Unicode (ftfy), drop control characters, tidy whitespace.
 
 ftfy is thorough but slow (~1.3 M chars/s here), and almost all text needs none of it. One numpy
-table lookup per character (``_char_flags``, done for a whole batch at once) tells which steps a
-document needs at all: control characters, odd spaces or line breaks, and where the fingerprints
-of what ftfy fixes could be (UTF-8 read as cp1252/Latin-1, C1 controls, HTML entities, terminal
-escapes, surrogates, ligatures). Only the lines there are checked with the exact pattern, and only
-those that show damage go through ``ftfy.fix_text`` (cached: scraped pages repeat their damaged
-lines). Everything else gets just NFC (skipped when a second table says the text passes the NFC
-quick check, or when already NFC) and whitespace tidying, each skipped when the flags say it is a
-no-op.
+table lookup per character (``_char_flags``, done for a whole batch at once; uint16 flags) tells
+which steps a document needs at all: control characters, odd spaces or line breaks, code points
+that may keep it from being NFC, and where the fingerprints of what ftfy fixes could be (UTF-8 read
+as cp1252/Latin-1, C1 controls, "&" before a letter or "#", terminal escapes, surrogates,
+ligatures). Only the lines there are checked with the exact pattern, and only those that show
+damage go through ``ftfy.fix_text`` (cached: scraped pages repeat their damaged lines). NFC, too,
+looks only at the lines holding a code point that may change; control characters go by
+``str.replace`` of those the flags find; whitespace tidying is skipped where the flags say it is a
+no-op. A document none of whose bits is set is only stripped.
 """
 
 from __future__ import annotations
