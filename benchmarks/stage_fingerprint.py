@@ -10,7 +10,9 @@ hashes per document what the stage decided:
   spam and language): every flag (rule, reason with its measured values, value) with the default
   config, and the flags and annotations (every measured value) with ``record_stats: true``;
 - ``language`` (``langid_dev`` sentences, ``boilerplate_dev`` pages and ``neardup_dev`` texts after
-  normalize, boilerplate and spam): the annotation (language, score, backend, runners-up) and flags.
+  normalize, boilerplate and spam): the annotation (language, score, backend, runners-up) and flags;
+- ``normalize`` (the raw texts of ``boilerplate_dev`` pages, ``neardup_dev`` texts and ``langid_dev``
+  sentences): the output text and the annotations.
 
 ``save NAME`` writes the hashes to ``/tmp/<stage>-fingerprint-NAME.json`` (boilerplate:
 ``/tmp/bp-fingerprint-NAME.json``); ``check NAME`` compares against them and lists the first
@@ -63,6 +65,10 @@ def _language_digest(doc: Document, _stats_doc: Document | None) -> str:
     return _hash([doc.annotations.get("language"), _flags(doc, "language")])
 
 
+def _normalize_digest(doc: Document, _stats_doc: Document | None) -> str:
+    return _hash([doc.text, doc.annotations.get("normalize")])
+
+
 @dataclass(frozen=True)
 class Target:
     """A stage to fingerprint: the stages run before it, the dev sets it is judged on, the digest,
@@ -80,6 +86,7 @@ TARGETS = {
     "quality": Target(["normalize", "boilerplate", "spam", "language"], ["boilerplate_dev", "neardup_dev"],
                       _quality_digest, stats_override=["quality.record_stats=true"]),
     "language": Target(["normalize", "boilerplate", "spam"], ["langid_dev", "boilerplate_dev", "neardup_dev"], _language_digest),
+    "normalize": Target([], ["boilerplate_dev", "neardup_dev", "langid_dev"], _normalize_digest),
 }
 
 
