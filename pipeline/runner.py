@@ -81,8 +81,10 @@ def _live(docs: list[Document]) -> list[Document]:
     return [d for d in docs if d.rejected_by is None and d.duplicate is None]
 
 
-def _snapshot(doc: Document) -> tuple:
-    return doc.text, len(doc.removals), len(doc.flags), dict(doc.annotations), dict(doc.metadata)
+def _snapshots(docs: list[Document]) -> list[tuple]:
+    """What each document was before a stage: text, counts of removals and flags, annotations and
+    metadata (copied: a stage may change them in place). One comprehension, not a call a document."""
+    return [(d.text, len(d.removals), len(d.flags), d.annotations.copy(), d.metadata.copy()) for d in docs]
 
 
 def _restore(doc: Document, snap: tuple) -> None:
@@ -92,7 +94,7 @@ def _restore(doc: Document, snap: tuple) -> None:
     doc.annotations, doc.metadata = annotations, metadata
 
 
-def _process_isolating_failures(stage: Stage, live: list[Document]) -> None:
+def _process_isolating_failures(stage: Stage, live: list[Document], snapshots: list[tuple]) -> None:
     """``stage.process`` on a batch; if it raises, find the documents that make it fail.
 
     One odd document must not kill a nightly run: each document is then processed on its own and
@@ -100,7 +102,6 @@ def _process_isolating_failures(stage: Stage, live: list[Document]) -> None:
     rejects them like any other flag. If every document of a batch fails on its own, the stage
     itself is broken, not the input: the error is raised and the run fails.
     """
-    snapshots = [_snapshot(d) for d in live]
     try:
         stage.process(live)
         return
@@ -126,20 +127,20 @@ def apply_stage(stage: Stage, docs: list[Document]) -> StageStats:
     """Run one stage on the live documents and apply the policy to the flags it raised."""
     live = _live(docs)
     stats = StageStats(stage.name, docs_in=len(live))
-    stats.chars_in = sum(len(d.text) for d in live)
-    n_removals = [len(d.removals) for d in live]
-    n_flags = [len(d.flags) for d in live]
+    snapshots = _snapshots(live)  # also the counts the accounting below starts from
+    stats.chars_in = sum(len(snap[0]) for snap in snapshots)
     start = time.perf_counter()
     if live:
-        _process_isolating_failures(stage, live)
+        _process_isolating_failures(stage, live, snapshots)
     stats.seconds = time.perf_counter() - start
-    for doc, nr, nf in zip(live, n_removals, n_flags):
-        for removal in doc.removals[nr:]:
-            stats.rules[removal.rule] += 1
-        new_flags = doc.flags[nf:]
-        if new_flags and stage.config.mode == "filter":
-            doc.rejected_by = new_flags[0]
-            stats.rules[f"reject:{new_flags[0].rule}"] += 1
+    filtering = stage.config.mode == "filter"
+    for doc, (_, nr, nf, _, _) in zip(live, snapshots):
+        if len(doc.removals) > nr:
+            stats.rules.update(removal.rule for removal in doc.removals[nr:])
+        if filtering and len(doc.flags) > nf:
+            flag = doc.flags[nf]
+            doc.rejected_by = flag
+            stats.rules[f"reject:{flag.rule}"] += 1
             stats.chars_rejected += len(doc.text)
         else:
             stats.docs_out += 1
@@ -200,7 +201,8 @@ def _admit(doc: Document) -> int:
     returns the document's input bytes for the throughput figures."""
     if doc.flags:
         doc.rejected_by = doc.flags[0]
-    return len(doc.text.encode("utf-8", "surrogatepass"))
+    text = doc.text
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))  # isascii: O(1)
 
 
 def _shard_segment(shard: list) -> tuple[int, int, list[InputError], list[tuple]]:
