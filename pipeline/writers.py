@@ -33,6 +33,7 @@ STAGING_PREFIX = ".winnow-run-"
 COMMIT_MARKER = "COMMIT"
 PUBLISH_LOCK = ".winnow-publish.lock"
 _OPTS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY
+_TEXT_KEY = b',"text":'  # what follows a record's id (``duplicate_line``)
 
 
 def dumps_line(obj: dict[str, Any]) -> bytes:
@@ -62,21 +63,24 @@ def duplicate_record(doc: Document) -> dict[str, Any]:
 
 
 def duplicate_line(clean_line: bytes, dup: Duplicate) -> bytes:
-    """The duplicates.jsonl line of a document whose clean.jsonl line is ``clean_line`` (the same
-    bytes ``duplicate_record`` gives: orjson reads back exactly the values it wrote)."""
-    clean = orjson.loads(clean_line)
-    return dumps_line(_duplicate_fields(clean["id"], clean["text"], clean["metadata"], dup))
+    """The duplicates.jsonl line of a document whose clean.jsonl line is ``clean_line``: the same
+    bytes ``duplicate_record`` gives, spliced rather than decoded and encoded again (orjson writes
+    compact JSON, keys in order). The id comes first and is a JSON string, inside which ``,"text":``
+    cannot occur (a quote there is escaped), so its first occurrence ends the id."""
+    cut = clean_line.index(_TEXT_KEY)
+    return b"".join((clean_line[:cut], b",", orjson.dumps(_duplicate_of(dup))[1:-1], clean_line[cut:]))
 
 
 def _duplicate_fields(doc_id: str, text: str, metadata: dict[str, Any], dup: Duplicate) -> dict[str, Any]:
+    return {"id": doc_id, **_duplicate_of(dup), "text": text, "metadata": metadata}
+
+
+def _duplicate_of(dup: Duplicate) -> dict[str, Any]:
     return {
-        "id": doc_id,
         "duplicate_of": dup.duplicate_of,
         "cluster": dup.cluster,
         "similarity": round(float(dup.similarity), 4),
         "rule": dup.rule,
-        "text": text,
-        "metadata": metadata,
     }
 
 

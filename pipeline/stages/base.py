@@ -84,7 +84,9 @@ class Stage:
     needs_corpus_pass: ClassVar[bool] = False
 
     def collect(self, batch: list[Document]) -> Any:
-        """Statistics over one batch of *input* documents (workers). Must be picklable."""
+        """Statistics over one batch of *input* documents (workers). Must be picklable. Must not
+        change the documents: the runner may hand the same ones to ``process`` (small inputs are
+        parsed once)."""
         return None
 
     def fit(self, partials: Iterable[Any]) -> None:
