@@ -93,10 +93,11 @@ def _snapshots(docs: list[Document]) -> list[tuple]:
 
 
 def _restore(doc: Document, snap: tuple) -> None:
+    """Undo a stage's edits (a document may be restored twice: the snapshot itself stays unshared)."""
     doc.text, n_removals, n_flags, annotations, metadata = snap
     del doc.removals[n_removals:]
     del doc.flags[n_flags:]
-    doc.annotations, doc.metadata = annotations, metadata
+    doc.annotations, doc.metadata = annotations.copy(), metadata.copy()
 
 
 def _process_isolating_failures(stage: Stage, live: list[Document], snapshots: list[tuple]) -> None:

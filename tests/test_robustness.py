@@ -243,6 +243,7 @@ class Fragile(Stage):
         for doc in batch:
             doc.remove(self.name, "first_line", doc.text.split("\n", 1)[0], 0)
             doc.text = doc.text.split("\n", 1)[-1]
+            doc.annotations[self.name] = {"cut_lines": 1}  # in place, before it fails
             if "one-nil" in doc.text:
                 raise ValueError("cannot parse score 'one-nil'")
 
@@ -265,7 +266,7 @@ def test_a_document_that_crashes_a_stage_is_rejected_not_the_run(tmp_path, read_
     assert (rej["id"], rej["stage"], rej["rule"]) == ("sport-88", "fragile", "stage_error")
     assert rej["reason"] == "ValueError: cannot parse score 'one-nil'"
     assert rej["text"] == ARTICLES[3]["text"]  # the stage's half-done edits were undone
-    assert "removed" not in rej["metadata"]
+    assert "removed" not in rej["metadata"] and "fragile" not in rej["metadata"]  # annotations too, after two tries
     assert [r["id"] for r in got["clean"]] == [a["id"] for a in ARTICLES if a["id"] != "sport-88"]
     assert all(len(r["metadata"]["removed"]) == 1 for r in got["clean"])  # each edit applied exactly once
     assert report["accounted"]
