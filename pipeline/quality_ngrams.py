@@ -14,7 +14,7 @@ from .arrays import mix64
 
 _HASH_BASE = np.uint64(1_000_003)
 _FIRST_KEY = np.uint64(0x9E3779B97F4A7C15 * 1_000_003 % 2**64)  # a 1-gram's key: document x this + token
-_BUCKET_BITS = 20
+_BUCKET_BITS = (10, 20)  # the first pass's buckets: 2-4 per token within these bounds (a table that stays in cache)
 
 
 def _ngram_groups(keys: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -79,8 +79,9 @@ def ngram_ratios_batch(
     else:
         # only which tokens may repeat matters: a superset from hash buckets is enough (every pass
         # groups by exact keys), and it saves sorting every token of the batch
-        bucket = (keys >> np.uint64(64 - _BUCKET_BITS)).view(np.int64)
-        may_repeat = np.bincount(bucket, minlength=1 << _BUCKET_BITS)[bucket] > 1
+        bits = min(max(size.bit_length() + 1, _BUCKET_BITS[0]), _BUCKET_BITS[1])
+        bucket = (keys >> np.uint64(64 - bits)).view(np.int64)
+        may_repeat = np.bincount(bucket, minlength=1 << bits)[bucket] > 1
         pairs = may_repeat[:-1] & may_repeat[1:]
         inner = offsets[1:-1]
         pairs[inner[(inner > 0) & (inner < size)] - 1] = False  # a 2-gram stays inside its document

@@ -147,11 +147,18 @@ def _per_document(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 
 
 def _span_keys(prefix: np.ndarray, inverse_powers: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """The key of each span ``starts[i]:ends[i]`` of the text whose polynomial prefix sums are
-    ``prefix``: its hash moved to position 0, with its length mixed in."""
-    keys = prefix[ends]
-    keys -= prefix[starts]
-    keys *= inverse_powers[starts]
+    """The key of each span ``starts[i]:ends[i]`` (in order, not overlapping) of the text whose
+    polynomial prefix sums are ``prefix``: its hash moved to position 0, with its length mixed in.
+    The prefix sums are read in one gather at the interleaved bounds, and B**-start is built up
+    from the steps between starts (small powers, in cache) rather than gathered from the whole
+    table."""
+    bounds = np.empty(2 * len(starts), dtype=np.int64)
+    bounds[0::2], bounds[1::2] = starts, ends
+    at_bounds = prefix.take(bounds)
+    keys = at_bounds[1::2] - at_bounds[0::2]
+    moved = inverse_powers.take(np.diff(starts, prepend=0))
+    np.multiply.accumulate(moved, out=moved)  # B**-starts[i]
+    keys *= moved
     keys ^= (ends - starts).view(np.uint64)
     return mix64(keys)
 
@@ -177,10 +184,13 @@ def tokenize_batch(texts: list[str]) -> BatchTokens:
     token_starts, ends = bounds[0::2], bounds[1::2]
     lengths = ends - token_starts
     # per character: how many tokens start at or before it (so a token character's token is this - 1)
-    started = np.cumsum(not_space[1:-1] & ~not_space[:-2], dtype=np.int32)
+    started = np.zeros(size, dtype=np.int32)
+    started[token_starts] = 1
+    np.cumsum(started, out=started)
     powers, inverse_powers = _powers(size)
-    prefix = np.zeros(size + 1, dtype=np.uint64)
-    np.multiply(codes, powers[:size], out=prefix[1:])
+    prefix = np.empty(size + 1, dtype=np.uint64)
+    prefix[0] = 0
+    np.multiply(codes.astype(np.uint64), powers[:size], out=prefix[1:])  # (faster than mixed types)
     np.cumsum(prefix[1:], out=prefix[1:])
     keys = _span_keys(prefix, inverse_powers, token_starts, ends)
     # tokens per physical line: the tokens before each newline, differenced (newlines are few)
@@ -190,12 +200,18 @@ def tokenize_batch(texts: list[str]) -> BatchTokens:
     filled = np.flatnonzero(tokens_per_line)
     line_start, line_end = np.zeros(len(tokens_per_line), dtype=np.int64), np.zeros(len(tokens_per_line), dtype=np.int64)
     line_start[filled], line_end[filled] = token_starts[tokens_before[filled]], ends[tokens_before[filled + 1] - 1]
-    line_keys = _span_keys(prefix, inverse_powers, line_start, line_end)
+    line_keys = np.zeros(len(tokens_per_line), dtype=np.uint64)  # a blank line's: that of an empty span
+    line_keys[filled] = _span_keys(prefix, inverse_powers, line_start[filled], line_end[filled])
+    # the few characters of the top class bits (see ``_NO_SPACE``): token characters that are not
+    # letters, scripts without spaces, odd separators - found in one pass, sorted out among themselves
+    special = np.flatnonzero(classes >= _NOT_LETTER)
+    special_classes = classes[special]
     # Gopher's word figures from the few token characters that are not letters: a token is a word
     # unless all its characters are punctuation, and has a letter unless none of them is one
-    not_letter = np.flatnonzero((classes & _NOT_LETTER) != 0)  # (a bool mask: nonzero is several times faster)
+    is_not_letter = (special_classes & _NOT_LETTER) != 0
+    not_letter = special[is_not_letter]
     token_of = started[not_letter] - 1
-    is_punct = (classes[not_letter] & _PUNCT_SYMBOL) != 0
+    is_punct = (special_classes[is_not_letter] & _PUNCT_SYMBOL) != 0
     punct_chars = np.bincount(token_of[is_punct], minlength=len(lengths))
     global_line = np.repeat(np.arange(len(tokens_per_line), dtype=np.int32), tokens_per_line)
     offsets = tokens_before[line_base]
@@ -203,7 +219,7 @@ def tokenize_batch(texts: list[str]) -> BatchTokens:
     word_chars = _per_document(lengths - punct_chars, offsets)
     without_letter = _per_document(np.bincount(token_of, minlength=len(lengths)) == lengths, offsets)
     char_mode = np.zeros(docs, dtype=bool)
-    rare = np.flatnonzero(classes >= _NO_SPACE)  # rare characters: scripts without spaces, odd separators
+    rare = special[special_classes >= _NO_SPACE]  # rare characters: scripts without spaces, odd separators
     if len(rare):
         # is_char_mode on each document's first _SCRIPT_SAMPLE characters
         sample_end = np.minimum(doc_starts + _SCRIPT_SAMPLE, doc_ends)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.quality_lines import _exact_keys, anchored_phrases, batch_lines, logical_lines, names_a_phrase
+from pipeline.quality_lines import _LOWERS_TO_ASCII, _exact_keys, anchored_phrases, batch_lines, logical_lines, names_a_phrase
 from pipeline.quality_tokens import (
     _PUNCT_OR_SYMBOL,
     count_stopwords_batch,
@@ -114,6 +114,29 @@ def test_names_a_phrase_per_language():
     # a phrase at the very start of a line, after a line that lower-casing lengthens (İ -> i + dot)
     lines = ["İSTANBUL'DA HABER", "Cookie settings", "Weather", "Manage Settings"]
     assert names_a_phrase(lines, [policy_phrases("en")] * 4) == [False, True, False, True]
+
+
+def test_names_a_phrase_matches_str_lower_on_tricky_text():
+    # the byte search must agree with "phrase in line.lower()": capitals, accents, İ and the Kelvin
+    # sign (which lower to ASCII), final sigma, phrases without ASCII probes of their own, emoji
+    pieces = ["COOKIE", "Cookies", "COO\u212aIE", "COOKİE", "DONNÉES PERSONNELLES", "données", "Personnelles",
+              "ZGODĘ", "zgodę", "ODRZUĆ WSZYSTKIE", "Politique de CONFIDENTIALITÉ", "ΣΟΦΟΣ", "İ", "\u0307",
+              "terms of use", "TERMS  OF USE", "Einwilligung", "DATENSCHUTZERKLÄRUNG", "😀", "river", "-"]
+    langs = ["en", "de", "fr", "pl"]
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        lines = [" ".join(rng.choice(pieces, size=rng.integers(1, 5))) for _ in range(rng.integers(1, 6))]
+        phrases = [policy_phrases(str(rng.choice(langs))) for _ in lines]
+        expected = [any(phrase in line.lower() for phrase in wanted) for line, wanted in zip(lines, phrases)]
+        assert names_a_phrase(lines, phrases) == expected
+
+
+def test_only_listed_code_points_lower_to_ascii():
+    # names_a_phrase lower-cases UTF-8 bytes (ASCII only) after replacing these: sound only if no
+    # other code point's str.lower() holds an ASCII character
+    lowering = [c for c in map(chr, range(128, 0x110000)) if c.lower() != c]
+    found = sorted(c for c in lowering if any(ch.isascii() for ch in c.lower()))
+    assert found == sorted(char for char, _ in _LOWERS_TO_ASCII)
 
 
 def test_documents_skipped_without_stats_have_no_flag():
