@@ -44,7 +44,8 @@ def _ngram_groups(keys: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray,
 
 
 def ngram_ratios_batch(
-    ids: np.ndarray, lengths: np.ndarray, offsets: np.ndarray, top_ns: Iterable[int], dup_ns: Iterable[int]
+    ids: np.ndarray, lengths: np.ndarray, offsets: np.ndarray, top_ns: Iterable[int], dup_ns: Iterable[int],
+    dup_enough: np.ndarray | None = None,
 ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
     """Gopher's repetition measures over token n-grams for a batch of documents at once.
 
@@ -59,6 +60,12 @@ def ngram_ratios_batch(
     prefix and suffix both repeat can repeat, so each pass groups just those candidates
     (``_ngram_groups``: the first member of each group is its first occurrence, the others are
     repeats), and the passes stop once nothing repeats anywhere in the batch.
+
+    ``dup_enough`` (per document, or None): once every top size is done and a document's dup[n] is
+    at or below this, its later dup values are left at 0 and its positions leave the later passes.
+    They could only be lower: a repeat of an n-gram makes the two (n-1)-grams inside it repeats, so
+    the characters in repeated n-grams never grow with n. (The quality stage passes the smallest
+    dup limit of each document's language when it wants flags only, not every value.)
     """
     top_ns, dup_ns = sorted(set(top_ns)), sorted(set(dup_ns))
     docs = len(offsets) - 1
@@ -87,6 +94,7 @@ def ngram_ratios_batch(
         pairs[inner[(inner > 0) & (inner < size)] - 1] = False  # a 2-gram stays inside its document
         first_n, candidates = 2, np.flatnonzero(pairs)
     mark = np.zeros(size + 1, dtype=bool)  # scratch, all False between passes
+    last_top = max(top_ns, default=0)
     for n in range(first_n, max(top_ns + dup_ns) + 1):
         if len(candidates) < 2:
             break  # nothing repeats, so no longer n-gram does either
@@ -121,6 +129,8 @@ def ngram_ratios_batch(
         candidates = repeated[mark[repeated + 1]]
         mark[repeated] = False
         candidates = candidates[doc_of[candidates + n] == doc_of[candidates]]
+        if dup_enough is not None and n in dup and n >= last_top:
+            candidates = candidates[dup[n][doc_of[candidates]] > dup_enough[doc_of[candidates]]]
     return top, dup
 
 

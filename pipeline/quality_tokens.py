@@ -140,10 +140,13 @@ class BatchTokens:
 
 
 def _per_document(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """Sums of per-token ``values`` over each document's tokens ``offsets[d]:offsets[d+1]``."""
-    cumulative = np.zeros(len(values) + 1, dtype=np.int64)
-    np.cumsum(values, out=cumulative[1:])
-    return cumulative[offsets[1:]] - cumulative[offsets[:-1]]
+    """Sums of per-token ``values`` over each document's tokens ``offsets[d]:offsets[d+1]`` (one
+    reduceat over the few document segments; an empty document's segment is 0)."""
+    out = np.zeros(len(offsets) - 1, dtype=np.int64)
+    filled = np.flatnonzero(offsets[1:] > offsets[:-1])
+    if len(filled):
+        out[filled] = np.add.reduceat(values, offsets[filled], dtype=np.int64)
+    return out
 
 
 def _span_keys(prefix: np.ndarray, inverse_powers: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:

@@ -79,6 +79,31 @@ def test_batched_ngram_ratios_equal_brute_force_per_document():
         assert {n: dup[n][d] for n in want_dup} == pytest.approx(want_dup), doc
 
 
+def test_dup_shares_never_grow_with_n_so_settled_documents_may_stop():
+    rng = random.Random(12)
+    docs = [[rng.choice("the cat sat on a mat".split()[: rng.randint(1, 6)]) for _ in range(rng.randint(0, 60))] for _ in range(80)]
+    vocab = {w: i for i, w in enumerate(sorted({w for doc in docs for w in doc}))}
+    flat = [w for doc in docs for w in doc]
+    offsets = np.cumsum([0] + [len(doc) for doc in docs])
+    ids = np.array([vocab[w] for w in flat], dtype=np.uint64)
+    lengths = np.array([len(w) for w in flat], dtype=np.int64)
+    sizes = [2, 3, 4, 5, 6, 7, 8, 9, 10]
+    _, full = ngram_ratios_batch(ids, lengths, offsets, [2, 3], sizes)
+    for d, doc in enumerate(docs):
+        _, want = reference_ngram_ratios(doc, [2], sizes)
+        assert [full[n][d] for n in sizes] == pytest.approx([want[n] for n in sizes])
+        assert all(full[a][d] >= full[b][d] for a, b in zip(sizes, sizes[1:])), doc
+    enough = np.array([rng.choice([0.0, 0.3, 0.6, np.inf]) for _ in docs])
+    _, quick = ngram_ratios_batch(ids, lengths, offsets, [2, 3], sizes, dup_enough=enough)
+    stopped = 0
+    for d in range(len(docs)):
+        for n in sizes:  # each value is the full one, or left at 0 once a smaller n was within the bound
+            settled = any(full[m][d] <= enough[d] for m in sizes if 3 <= m < n)
+            assert quick[n][d] == full[n][d] or (settled and quick[n][d] == 0 and full[n][d] <= enough[d])
+            stopped += quick[n][d] != full[n][d]
+    assert stopped  # some later passes were skipped
+
+
 def test_ngram_groups_fall_back_to_exact_keys_when_low_bits_differ_only():
     from pipeline.quality_ngrams import _ngram_groups
 

@@ -322,7 +322,7 @@ class Quality(Stage):
         languages: dict[str, int] = {}
         language = np.array([languages.setdefault(lang, len(languages)) for lang in langs], dtype=np.int64)
         info = BatchDocs(langs, list(languages), language, tokens.char_mode, words, counts, article)
-        top, dup, scope_sizes = self._ngram_measures(batch, info, prose)
+        top, dup, scope_sizes = self._ngram_measures(batch, info, prose, values=stats)
         batch.ngrams = self._ngram_table(top, dup, info)
         stopwords = self._stopword_counts(tokens, info, quick=not stats)
         judge = range(docs) if stats else np.flatnonzero(self._may_fail(batch, info, scope_sizes, stopwords)).tolist()
@@ -393,20 +393,23 @@ class Quality(Stage):
         return may | ((tokens > 0) & judged)
 
     def _ngram_measures(
-        self, batch: BatchMeasures, info: BatchDocs, prose: np.ndarray
+        self, batch: BatchMeasures, info: BatchDocs, prose: np.ndarray, values: bool = True
     ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray], list[int]]:
         """Top and dup n-gram shares per document, and how many units each judged: the word tokens
         on the lines in scope (the physical lines of its article's lines when it has one, else all)
-        for all documents in one call, character units in another (each with its own n-gram sizes)."""
+        for all documents in one call, character units in another (each with its own n-gram sizes).
+        ``values=False`` (only flags wanted): a document's larger dup sizes are not measured once a
+        smaller one is within all its dup limits (``ngram_ratios_batch``'s ``dup_enough``)."""
         tokens, lines, article = batch.tokens, batch.lines, info.article
         docs = len(info.langs)
+        dup_enough = None if values else self._dup_enough(info)
         top_ns, dup_ns = self._ngram_sizes(key for key in info.groups() if not key[1])
         in_scope = ~np.repeat(article | tokens.char_mode, np.diff(tokens.line_base))  # per physical line
         rows = np.flatnonzero(prose & article[lines.doc] & ~tokens.char_mode[lines.doc])
         in_scope[concatenated_ranges(lines.span_first[rows], lines.span_last[rows] + 1 - lines.span_first[rows])] = True
         keep = np.flatnonzero(in_scope[tokens.line])
         offsets = np.searchsorted(keep, tokens.offsets)  # kept tokens before each document's first
-        top_arrays, dup_arrays = ngram_ratios_batch(tokens.keys.take(keep), tokens.lengths.take(keep), offsets, top_ns, dup_ns)
+        top_arrays, dup_arrays = ngram_ratios_batch(tokens.keys.take(keep), tokens.lengths.take(keep), offsets, top_ns, dup_ns, dup_enough)
         top, dup = dict(top_arrays), dict(dup_arrays)
         sizes_out = np.diff(offsets).tolist()
         if batch.units:
@@ -421,7 +424,8 @@ class Quality(Stage):
             lengths = np.fromiter(map(len, flat), dtype=np.int64, count=len(flat))
             char_offsets = np.cumsum([0] + [len(char_units[d]) for d in chosen])
             top_ns, dup_ns = self._ngram_sizes(info.groups(chosen))
-            char_top, char_dup = ngram_ratios_batch(ids, lengths, char_offsets, top_ns, dup_ns)
+            chosen_enough = None if dup_enough is None else dup_enough[chosen]
+            char_top, char_dup = ngram_ratios_batch(ids, lengths, char_offsets, top_ns, dup_ns, chosen_enough)
             for n in top_ns:
                 top.setdefault(n, np.zeros(docs))
             for n in dup_ns:
@@ -433,6 +437,13 @@ class Quality(Stage):
                 for n in dup_ns:
                     dup[n][d] = char_dup[n][i]
         return top, dup, sizes_out
+
+    def _dup_enough(self, info: BatchDocs) -> np.ndarray:
+        """Per document: the smallest limit of its language's dup n-gram rule (inf when it has none:
+        no dup value of it is read)."""
+        smallest = [min((self.thresholds(lang).max_dup_ngram_char_ratio or {}).values(), default=np.inf)
+                    for lang in info.languages]
+        return np.array(smallest, dtype=np.float64)[info.language]
 
     def _ngram_sizes(self, groups: Iterable[tuple[str, bool]]) -> tuple[list[int], list[int]]:
         """The n-gram sizes (in units) the rules of these (language, char mode) groups read."""
