@@ -173,7 +173,8 @@ def tokenize_batch(texts: list[str]) -> BatchTokens:
     joined = "\n".join(texts)
     codes = code_points(joined)
     size = len(codes)
-    classes = char_classes().take(codes)
+    wide = codes.astype(np.uint64)  # once: what the class lookup (as int64 indices) and the hash read
+    classes = char_classes().take(wide.view(np.int64))
     docs = len(texts)
     text_lengths = np.fromiter(map(len, texts), dtype=np.int64, count=docs)
     doc_starts = np.zeros(docs, dtype=np.int64)
@@ -193,7 +194,7 @@ def tokenize_batch(texts: list[str]) -> BatchTokens:
     powers, inverse_powers = _powers(size)
     prefix = np.empty(size + 1, dtype=np.uint64)
     prefix[0] = 0
-    np.multiply(codes.astype(np.uint64), powers[:size], out=prefix[1:])  # (faster than mixed types)
+    np.multiply(wide, powers[:size], out=prefix[1:])
     np.cumsum(prefix[1:], out=prefix[1:])
     keys = _span_keys(prefix, inverse_powers, token_starts, ends)
     # tokens per physical line: the tokens before each newline, differenced (newlines are few)
