@@ -64,14 +64,18 @@ def test_word_figures_of_empty_and_blank_text():
     assert batch.words.tolist() == batch.without_letter.tolist() == [0, 0]
 
 
-def test_batched_ngram_ratios_equal_brute_force_per_document():
-    rng = random.Random(11)
-    docs = [[rng.choice("the cat sat on a mat".split()[: rng.randint(1, 6)]) for _ in range(rng.randint(0, 40))] for _ in range(60)]
-    vocab = {w: i for i, w in enumerate(sorted({w for doc in docs for w in doc}))}
-    flat = [w for doc in docs for w in doc]
-    offsets = np.cumsum([0] + [len(doc) for doc in docs])
+def random_token_batch(rng: random.Random, docs: int, longest: int) -> tuple[list[list[str]], np.ndarray, np.ndarray, np.ndarray]:
+    """Documents of words from a small vocabulary (many repeats), and their ids, lengths and offsets."""
+    texts = [[rng.choice("the cat sat on a mat".split()[: rng.randint(1, 6)]) for _ in range(rng.randint(0, longest))] for _ in range(docs)]
+    vocab = {w: i for i, w in enumerate(sorted({w for doc in texts for w in doc}))}
+    flat = [w for doc in texts for w in doc]
     ids = np.array([vocab[w] for w in flat], dtype=np.uint64)
     lengths = np.array([len(w) for w in flat], dtype=np.int64)
+    return texts, ids, lengths, np.cumsum([0] + [len(doc) for doc in texts])
+
+
+def test_batched_ngram_ratios_equal_brute_force_per_document():
+    docs, ids, lengths, offsets = random_token_batch(random.Random(11), 60, 40)
     top, dup = ngram_ratios_batch(ids, lengths, offsets, [2, 3, 4], [5, 7, 10])
     for d, doc in enumerate(docs):
         want_top, want_dup = reference_ngram_ratios(doc, [2, 3, 4], [5, 7, 10])
@@ -81,12 +85,7 @@ def test_batched_ngram_ratios_equal_brute_force_per_document():
 
 def test_dup_shares_never_grow_with_n_so_settled_documents_may_stop():
     rng = random.Random(12)
-    docs = [[rng.choice("the cat sat on a mat".split()[: rng.randint(1, 6)]) for _ in range(rng.randint(0, 60))] for _ in range(80)]
-    vocab = {w: i for i, w in enumerate(sorted({w for doc in docs for w in doc}))}
-    flat = [w for doc in docs for w in doc]
-    offsets = np.cumsum([0] + [len(doc) for doc in docs])
-    ids = np.array([vocab[w] for w in flat], dtype=np.uint64)
-    lengths = np.array([len(w) for w in flat], dtype=np.int64)
+    docs, ids, lengths, offsets = random_token_batch(rng, 80, 60)
     sizes = [2, 3, 4, 5, 6, 7, 8, 9, 10]
     _, full = ngram_ratios_batch(ids, lengths, offsets, [2, 3], sizes)
     for d, doc in enumerate(docs):
