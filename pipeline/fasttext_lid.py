@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 import struct
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from scipy.sparse import csr_matrix
@@ -129,8 +130,9 @@ class FastTextModel:
             self.bucket_rows[pruned[:, 0]] = nwords + pruned[:, 1]
             self._no_row = 2**16 - 1 if small else -1
         self.inputs = inputs.astype(np.float64)
-        self.outputs = outputs[: nlabels - 1].astype(np.float64)  # one row per inner node of the tree
-        self._levels = _tree_levels(counts)
+        self._tree = _tree_plan(counts)
+        # one row per inner node of the tree, in the plan's order (inner node i has row i - nlabels)
+        self.outputs = outputs[self._tree.inner - nlabels].astype(np.float64)
         self.cache_tokens = cache_tokens
         vocabulary = np.frombuffer(b"".join(words), dtype=np.uint8)
         ends = np.cumsum([len(word) for word in words])
@@ -142,12 +144,15 @@ class FastTextModel:
         self._clear_cache()
 
     def _clear_cache(self) -> None:
-        self._keys = np.zeros(0, dtype=np.uint64)  # sorted token keys ...
-        self._slots = np.zeros(0, dtype=np.int64)  # ... and where each token's row sum is
+        # every cached token's key, sorted, and where its row sum is: the bulk, and those added
+        # since the bulk was last rebuilt (a new batch's tokens go into the small array; copying the
+        # whole bulk for every batch cost more than the rest of the lookup at 100,000 documents)
+        self._keys, self._slots = np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+        self._fresh_keys, self._fresh_slots = np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
         self._token_sums = np.zeros((0, self.dim))
         self._token_counts = np.zeros(0, dtype=np.int64)
         self._used = 0
-        # and in front of the binary search, a direct-mapped table of tokens met lately (the key's
+        # and in front of the binary searches, a direct-mapped table of tokens met lately (the key's
         # low bits name its entry; an empty entry holds a key of another entry, never looked up there)
         self._recent_keys = np.arange(_RECENT_TOKENS, dtype=np.uint64) ^ np.uint64(1)
         self._recent_slots = np.full(_RECENT_TOKENS, -1, dtype=np.int64)
@@ -202,8 +207,7 @@ class FastTextModel:
             sums, counts = self._new_tokens(raw, starts[unknown[first]], ends[unknown[first]], new_keys)
             slots = self._store(sums, counts)
             slot[unknown] = slots[inverse]
-            where = np.searchsorted(self._keys, new_keys)
-            self._keys, self._slots = np.insert(self._keys, where, new_keys), np.insert(self._slots, where, slots)
+            self._add_sorted(new_keys, slots)
             self._remember(new_keys, slots)
         return slot
 
@@ -214,13 +218,25 @@ class FastTextModel:
         entry = (keys & np.uint64(_RECENT_TOKENS - 1)).astype(np.intp)
         slot = np.where(self._recent_keys[entry] == keys, self._recent_slots[entry], -1)
         missed = np.flatnonzero(slot < 0)
-        if len(missed) and len(self._keys):
-            at = np.minimum(np.searchsorted(self._keys, keys[missed]), len(self._keys) - 1)
-            hit = self._keys[at] == keys[missed]
-            found = missed[hit]
-            slot[found] = self._slots[at[hit]]
-            self._remember(keys[found], slot[found])
+        for sorted_keys, sorted_slots in ((self._keys, self._slots), (self._fresh_keys, self._fresh_slots)):
+            if len(missed) and len(sorted_keys):
+                at = np.minimum(np.searchsorted(sorted_keys, keys[missed]), len(sorted_keys) - 1)
+                hit = sorted_keys[at] == keys[missed]
+                found = missed[hit]
+                slot[found] = sorted_slots[at[hit]]
+                self._remember(keys[found], slot[found])
+                missed = missed[~hit]
         return slot
+
+    def _add_sorted(self, keys: np.ndarray, slots: np.ndarray) -> None:
+        """Add tokens (``keys`` sorted, none cached yet) to the small sorted array; once it holds a
+        sixteenth of the bulk, merge it in (a few full copies in all, however many batches)."""
+        where = np.searchsorted(self._fresh_keys, keys)
+        self._fresh_keys, self._fresh_slots = np.insert(self._fresh_keys, where, keys), np.insert(self._fresh_slots, where, slots)
+        if len(self._fresh_keys) > max(4096, len(self._keys) // 16):
+            where = np.searchsorted(self._keys, self._fresh_keys)
+            self._keys, self._slots = np.insert(self._keys, where, self._fresh_keys), np.insert(self._slots, where, self._fresh_slots)
+            self._fresh_keys, self._fresh_slots = self._fresh_keys[:0], self._fresh_slots[:0]
 
     def _remember(self, keys: np.ndarray, slots: np.ndarray) -> None:
         """Put tokens in the direct-mapped table, each in its entry (one per entry when several share it)."""
@@ -304,18 +320,25 @@ class FastTextModel:
 
     def _leaf_scores(self, hidden: np.ndarray) -> np.ndarray:
         """Log-probability of every label (labels x lines): the sum of fastText's std_log terms down
-        its Huffman path, level by level. Each line's figures are computed in an order that does not
-        depend on the other lines, so a line gets the same bits alone or in any batch."""
-        nlabels = len(self.labels)
-        dot = np.einsum("nd,bd->nb", self.outputs, hidden)  # no BLAS: the same sums in any batch
-        f = 1.0 / (1.0 + np.exp(-dot))
-        terms = np.empty((2 * len(f), len(hidden)))  # each inner node's left terms, then its right terms
-        np.log(1.0 - f + _LOG_FLOOR, out=terms[: len(f)])
-        np.log(f + _LOG_FLOOR, out=terms[len(f) :])
-        scores = np.zeros((2 * nlabels - 1, len(hidden)))
-        for parents, children, steps in self._levels:
-            scores[children] = scores[parents] + terms[steps]
-        return scores[:nlabels]
+        its Huffman path, level by level (each level's nodes in a block: one gather of their parents'
+        scores, two additions). Each line's figures are computed in an order that does not depend
+        on the other lines, so a line gets the same bits alone or in any batch."""
+        f = np.einsum("nd,bd->nb", self.outputs, hidden)  # no BLAS: the same sums in any batch
+        np.negative(f, out=f)
+        np.exp(f, out=f)
+        f += 1.0
+        np.divide(1.0, f, out=f)  # the sigmoid of each inner node, in the plan's order
+        go_left = np.subtract(1.0, f)
+        go_left += _LOG_FLOOR
+        np.log(go_left, out=go_left)
+        f += _LOG_FLOOR
+        go_right = np.log(f, out=f)
+        scores = np.empty((self._tree.size, len(hidden)))
+        for first, count, rows, start in self._tree.levels:
+            parent = 0.0 if rows is None else scores[rows]
+            np.add(parent, go_left[first : first + count], out=scores[start : start + count])
+            np.add(parent, go_right[first : first + count], out=scores[start + count : start + 2 * count])
+        return scores[self._tree.leaves]
 
 
 _SEPARATOR = np.zeros(256, dtype=bool)
@@ -369,10 +392,20 @@ def _as_fasttext_reads(line: str) -> str:
     return " ".join(w for w in words if w and not w.startswith(LABEL_PREFIX))
 
 
-def _tree_levels(counts: list[int]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """fastText's Huffman tree over the label counts (its exact construction), per depth, root
-    first: (each child's parent, the children - left ones, then right ones -, the row of the
-    child's term among ``_leaf_scores``' terms: the parent's left or right term)."""
+class _TreePlan(NamedTuple):
+    """fastText's Huffman tree over the labels, laid out for ``_leaf_scores``: its inner nodes level
+    by level from the root (``inner``: their numbers, which orders the output rows), per level the
+    slice of those nodes and where their own scores are (None: the root, score 0), each level's
+    children (left ones, then right ones) in a block of their own, and where each label ends up."""
+
+    inner: np.ndarray
+    levels: list[tuple[int, int, np.ndarray | None, int]]  # (first inner node, how many, their scores' rows, block start)
+    size: int  # rows of all the blocks
+    leaves: np.ndarray  # label -> row of its score
+
+
+def _tree_plan(counts: list[int]) -> _TreePlan:
+    """The plan of fastText's Huffman tree over the label counts (its exact construction)."""
     n = len(counts)
     count = [*counts, *([10**15] * (n - 1))]
     left, right = [-1] * (2 * n - 1), [-1] * (2 * n - 1)
@@ -388,16 +421,22 @@ def _tree_levels(counts: list[int]) -> list[tuple[np.ndarray, np.ndarray, np.nda
                 node += 1
         left[i], right[i] = pair
         count[i] = count[pair[0]] + count[pair[1]]
-    levels, frontier = [], [2 * n - 2]
-    while frontier:
-        parents = [p for p in frontier if left[p] >= 0]
-        if not parents:
-            break
-        children = [left[p] for p in parents] + [right[p] for p in parents]
-        steps = [p - n for p in parents] + [p - n + (n - 1) for p in parents]
-        levels.append((np.array(parents + parents), np.array(children), np.array(steps)))
-        frontier = [c for p in parents for c in (left[p], right[p])]
-    return levels
+    inner: list[int] = []
+    levels: list[tuple[int, int, np.ndarray | None, int]] = []
+    row_of: dict[int, int] = {}
+    leaves = np.zeros(n, dtype=np.intp)
+    parents, size = ([2 * n - 2] if n > 1 else []), 0
+    while parents:
+        rows = np.array([row_of[p] for p in parents], dtype=np.intp) if levels else None
+        levels.append((len(inner), len(parents), rows, size))
+        inner += parents
+        for i, child in enumerate([left[p] for p in parents] + [right[p] for p in parents]):
+            row_of[child] = size + i
+            if child < n:
+                leaves[child] = size + i
+        size += 2 * len(parents)
+        parents = [c for p in parents for c in (left[p], right[p]) if c >= n]
+    return _TreePlan(np.array(inner, dtype=np.intp), levels, size, leaves)
 
 
 def _top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
