@@ -34,11 +34,10 @@ from .writers import OutputSet, clean_record, dumps_line, duplicate_line, reject
 
 _SPILL_BLOCK_BYTES = 4 << 20
 _PROGRESS_LINES = 4096  # publishing the spill reports progress every this many documents
-KEEP_INPUT_CHARS = 400_000_000
+KEEP_INPUT_CHARS = 48_000_000
 """An input with at most this many characters of text is read and parsed once (when a stage needs
 the corpus pre-pass and this process reads the input): the pre-pass keeps its items for the main
-pass, roughly 2-3 bytes of memory a character (at most ~1 GB), instead of reading and parsing it all
-again (the second read was a quarter of the time outside the stages at 100k documents)."""
+pass, roughly 2-3 bytes of memory a character, instead of reading and parsing it all again."""
 
 ProgressHook = Callable[[str, int], None]
 """Called with (event, n): ``input_bytes`` (total on-disk input size, once), ``bytes`` (input bytes
