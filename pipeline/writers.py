@@ -231,6 +231,18 @@ class OutputSet:
         self._files[name].writelines(lines)
         self.counts[name] += len(lines)
 
+    def copy_records(self, name: str, source: BinaryIO, nbytes: int, count: int, buffer: memoryview) -> None:
+        """``count`` records already encoded: the next ``nbytes`` of ``source`` (a spill), copied
+        through ``buffer`` as they are, not split into lines."""
+        out = self._files[name]
+        while nbytes > 0:
+            n = source.readinto(buffer[: min(len(buffer), nbytes)])
+            if not n:
+                raise EOFError(f"{source.name} ends {nbytes} bytes early")
+            out.write(buffer[:n])
+            nbytes -= n
+        self.counts[name] += count
+
     def clean(self, doc: Document) -> None:
         self._write("clean.jsonl", clean_record(doc))
 

@@ -19,6 +19,7 @@ from pipeline.stages.normalize import (
     _FTFY_CONFIG,
     _NEEDS_FTFY,
     Normalize,
+    _ftfy_keeps,
     _nfc_maybe_table,
     NormalizeConfig,
     fix_damaged_lines,
@@ -145,6 +146,37 @@ _PIECES = [
     "\u00f4\u017e", "\u0080", "\u009d", "\ufb01", "\ufffd", "\ud800", "e\u0301", "\u0301", "\u1100\u1161",
     "\u6771\u4eac", "\U0001F600", "\U0002F800", "\u2019", "\u201c",
 ]
+
+
+# Lines the damage check flags for a U+FFFD alone (ftfy cannot undo a replacement character), and
+# lines where a U+FFFD sits beside damage that ftfy does repair.
+_REPLACEMENT_ONLY = [
+    "Der Bürgermeister sagte, die Stra\ufffde werde im Frühjahr saniert.",
+    "Le conseil municipal a vot\ufffd le budget 2025 à l\u2019unanimité.",
+    "東京都は\ufffd日、新しい条例を発表した。",
+    "Price: 5\ufffd per kilo, says the \u201cmarket\u201d report.",
+]
+_REPLACEMENT_AND_DAMAGE = [
+    "It wasn\u00e2\u20ac\ufffdt clear.",  # lossy UTF-8 mojibake
+    "Fish &amp; chips \ufffd cheap",
+    "Caf\u00c3\u00a9 \ufffd",
+    "Zero\u200bwidth \ufffd and a ligature \ufb01ne",
+    "Cafe\u0301 \ufffd",
+]
+
+
+def test_ftfy_is_skipped_only_where_it_returns_the_line_as_it_is():
+    for line in _REPLACEMENT_ONLY:
+        assert _ftfy_keeps(line) and ftfy.fix_text(line, _FTFY_CONFIG) == line, line
+    for line in _REPLACEMENT_AND_DAMAGE:
+        assert not _ftfy_keeps(line) and ftfy.fix_text(line, _FTFY_CONFIG) != line, line
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from([p for p in _PIECES if "\n" not in p] + ["\ufffd", "Stra\ufffde", "\u00e9"]), max_size=30).map("".join))
+def test_ftfy_keeps_a_generated_line_only_if_ftfy_does(line):
+    if _ftfy_keeps(line):
+        assert ftfy.fix_text(line, _FTFY_CONFIG) == line
 
 
 @settings(max_examples=300, deadline=None)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+from array import array
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -12,7 +14,7 @@ from pipeline.config import load_config
 from pipeline.document import Document, Duplicate
 from pipeline.readers import Reader
 from pipeline.runner import run
-from pipeline.writers import clean_record, dumps_line, duplicate_line, duplicate_record
+from pipeline.writers import OutputSet, clean_record, dumps_line, duplicate_line, duplicate_record
 
 
 @pytest.mark.parametrize(
@@ -82,3 +84,30 @@ def test_pre_pass_keeps_a_small_input_for_the_main_pass_with_the_same_outputs(tm
     for message in (b"malformed JSON", b"a JSON list", b"missing 'text'", b"'text' is a int"):
         assert message in errors
     assert b'"id":"blank","stage":"input","rule":"empty"' in b"\n".join(written["rejected.jsonl"])
+
+
+@pytest.mark.parametrize("block_bytes", [7, 1 << 20])  # spans copied in many pieces, or in one
+def test_publishing_the_spill_by_byte_spans_equals_splitting_it_into_lines(tmp_path, monkeypatch, block_bytes) -> None:
+    docs = []
+    for n in range(9):
+        doc = Document(id=f"news-{n}", text=f"Article {n}: the council met on Tuesday.\nGrüße aus Köln, ünïcödé {n}.")
+        doc.remove("boilerplate", "share_buttons", "Share on Facebook", 12)
+        docs.append(doc)
+    lines = [dumps_line(clean_record(doc)) for doc in docs]
+    spill = tmp_path / "spill.jsonl"
+    spill.write_bytes(b"".join(lines))
+    superseded = {0: "news-4", 3: "news-2", 4: "news-1", 8: "news-5"}  # the first, two in a row, the last
+    decisions = {n: Duplicate(duplicate_of=of, cluster="c1", similarity=0.9, rule="near") for n, of in superseded.items()}
+    monkeypatch.setattr(runner, "_SPILL_BLOCK_BYTES", block_bytes)
+    events: list[tuple[str, int]] = []
+    out = OutputSet(tmp_path / "out")
+    progress = SimpleNamespace(progress=lambda event, n: events.append((event, n)))
+    runner.Run._publish_spill(progress, spill, array("q", map(len, lines)), decisions, out)
+    out.commit({})
+    assert (tmp_path / "out" / "clean.jsonl").read_bytes() == b"".join(l for n, l in enumerate(lines) if n not in decisions)
+    for n, doc in enumerate(docs):
+        doc.duplicate = decisions.get(n)
+    expected = b"".join(dumps_line(duplicate_record(doc)) for doc in docs if doc.duplicate)
+    assert (tmp_path / "out" / "duplicates.jsonl").read_bytes() == expected
+    assert out.counts["clean.jsonl"] == 5 and out.counts["duplicates.jsonl"] == 4
+    assert sum(n for _, n in events) == 9 and not spill.exists()
