@@ -1,0 +1,53 @@
+"""Prose lines named by how they start or end (``pipeline.boilerplate_prose``): a caption ending in its
+photo credit, an author's bio, a blogger's self-introduction - whatever their length and neighbours."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.boilerplate_prose import load_prose_rules
+from test_boilerplate_zones import clean, page  # tests/ is on sys.path under pytest
+
+CAPTION = ("Commuters wait for the early ferry at the north pier, where the board plans to add a second covered waiting "
+           "area next year. Photograph: Tom Ellery/Getty Images")
+BIO = "Maya Lindqvist is a senior reporter for The Harbour Gazette, covering transport, housing and the regional council."
+DE_CAPTION = "Der neue Weg am Zurlaubener Ufer wird vier Meter breit"
+DE_INTRO = "Hallo, ich bin Lena, Radfahrerin aus Leidenschaft"
+
+
+def _rule(doc, start: str) -> str | None:
+    return next((r.rule for r in doc.removals if r.text.startswith(start)), None)
+
+
+@pytest.mark.parametrize("name, lines", [("en_news_caption_bio", {CAPTION: "caption_credit", BIO: "author_bio"}),
+                                         ("de_blog_intro", {DE_CAPTION: "caption_credit", DE_INTRO: "author_bio"})])
+def test_captions_and_bios_inside_the_article_go_and_only_because_of_the_prose_rules(name, lines):
+    doc = clean(page(name))
+    for start, rule in lines.items():
+        assert start not in doc.text and _rule(doc, start) == rule
+    without = clean(page(name), prose_rules=False)
+    for start in lines:
+        assert start in without.text  # between two paragraphs: the line rules spare it
+
+
+def test_source_notes_and_sentences_with_the_same_verbs_stay():
+    doc = clean(page("de_blog_intro"))
+    assert "den Rest tragen die Stadtwerke und der Kreis. (Quelle: SWR)" in doc.text  # a source, not a photo credit
+    assert "Die Stadt ist mit dem Bau nicht allein" in doc.text  # "ist" after a capitalised pair, but no trade follows
+
+
+@pytest.mark.parametrize("line, rule", [
+    ("Will Knight is a senior writer for WIRED, covering artificial intelligence.", "author_bio"),
+    ("Moritz Gathmann leitet das Ressort Berliner Republik bei Cicero. Er studierte Russistik.", "author_bio"),
+    ("Sara Zinnecker ist Redakteurin im Team Bank & Geldanlage.", "author_bio"),
+    ("I'm Amy and I'm so glad you've stopped by!", "author_bio"),
+    ("Das Hermelin ist im Winter mit seinem weißen Fell gut getarnt. (mlharing / iStock.com)", "caption_credit"),
+    ("Vertreter der Jugendverbände sprachen mit der Ministerin. (Bildquelle: Ring der Landjugend / dpa)", "caption_credit"),
+    ("IV Pleno del Comité Central del Partido. Foto: Estudios Revolución.", "caption_credit"),
+    ("The minister is a former editor of the paper and said so on Tuesday.", None),  # no name before the verb
+    ("Ich bin Schweizerin und habe eine Einzelfirma in Deutschland.", None),  # "ich bin" + a noun, no name and comma
+    ("The fund was managed by two advisers, according to the report. (Source: Reuters)", None),
+    ("Er sagte: Wir bauen bis 2025 neue Wohnungen für Familien in der Stadt.", None),
+])
+def test_rule_of_a_line(line, rule):
+    assert load_prose_rules().match(line) == rule
