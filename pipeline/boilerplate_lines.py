@@ -658,7 +658,8 @@ class LineClassifier:
         if p.end_island_max_lines:  # last: on the article's end as every other rule left it
             self._mark_end_islands(pages, clusters, article, heaviest, good, codes)
         if p.prose_rules:  # after the zones: a line goes alone (as a tail marker, a bio cost a recipe cut short by a share row)
-            mark_prose_rules(self.prose_rules, self._tokenizer.hash_words, pages.stripped, _nonzero(good & (codes == KEEP)),
+            long_lines = _nonzero((n_words >= p.good_min_words) & (codes == KEEP))  # prose, and teasers without a sentence end
+            mark_prose_rules(self.prose_rules, self._tokenizer.hash_words, pages.stripped, long_lines, good[long_lines],
                              (token_hashes, tokens_before[:-1], n_words), codes, self.names.code)
         return self._results(pages, codes, titles, language)
 

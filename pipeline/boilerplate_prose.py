@@ -1,88 +1,93 @@
 """Boilerplate that reads like prose, named by how a prose line starts or ends.
 
 The line classifier (``pipeline.boilerplate_lines``) keeps prose it is unsure of: its phrase rules stop
-at short lines, and a prose line between two prose lines is spared whatever phrase it holds. Two kinds
-of site furniture are long prose lines inside or right after the article and say what they are at one
-end: a photo caption ends in its credit ("... last year. Photograph: Guy Smallman/Getty Images",
-"... getarnt. (mlharing / iStock.com)": rule ``caption_credit``), and an author's bio or a blogger's
-self-introduction starts with the name and the trade ("Will Knight is a senior writer for WIRED, ...",
-"Moritz Gathmann leitet das Ressort ...", "Hallo, ich bin ...": rule ``author_bio``, so the tail pass
-in ``pipeline.boilerplate_zones`` ends the article there as it does at "About the author").
+at short lines, and a prose line between two prose lines is spared whatever phrase it holds. Some site
+furniture is long prose inside or right after the article that says what it is at one end:
 
-The patterns (``pipeline/data/boilerplate/prose/<lang>.yaml``, all languages merged) look only at a
-line's first ``HEAD_CHARS`` or last ``TAIL_CHARS`` characters. Speed: a regex runs only on the prose
-lines that pass a gate computed with numpy from the classifier's token hashes (one ``searchsorted``
-for the batch): a ``start_words`` entry (a trade: "reporter", "Redakteurin") among the first
-``START_TOKENS`` tokens or a ``first_words`` entry ("Hallo,", "I'm") first, an ``end_words`` entry with
-its colon ("Foto:") or an ``agency_words`` entry with its bracket ("iStock.com)") among the last
-``END_TOKENS``: about one prose line in a hundred.
+* a photo caption ends in its credit ("... last year. Photograph: Guy Smallman/Getty Images",
+  "... getarnt. (mlharing / iStock.com)": rule ``caption_credit``);
+* an author's bio or a blogger's self-introduction starts with the name and the trade ("Will Knight is
+  a senior writer for WIRED, ...", "Moritz Gathmann leitet das Ressort ...", "Hallo, ich bin ...":
+  ``author_bio``);
+* a pitch to the reader starts by asking ("Wenn Ihnen unser Artikel gefallen hat: ...", "To view the
+  full story, please subscribe ...", "Wesprzyj nas ...": ``support``);
+* a teaser of another article ends in its link ("... Weiterlesen →": ``read_more``).
+
+The patterns (``pipeline/data/boilerplate/prose/<lang>.yaml``, all languages merged per rule) look only
+at a line's first ``HEAD_CHARS`` or last ``tail_chars`` characters (110, or the rule's own), so the pattern alone must make the
+line boilerplate. Speed: a rule's regex runs only on the prose lines that hold one of its gate words
+where it looks - ``first_words`` as the first token, ``start_words`` among the first ``EDGE_TOKENS``,
+``end_words`` among the last ``EDGE_TOKENS``, ``last_words`` as the last token (each with punctuation
+attached: "Hallo,", "(Foto:", "dpa)") - found with numpy from the classifier's token hashes, one table probe per token: about one
+prose line in fifty is tried.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 import regex
 
 from .arrays import concatenated_ranges
-from .boilerplate_rules import AFFIXES, PREFIXES, parse_data_file
+from .boilerplate_rules import AFFIXES, PREFIXED_AFFIXES, PREFIXES, parse_data_file
 
 HEAD_CHARS = 200
-TAIL_CHARS = 160
-START_TOKENS = 8
-END_TOKENS = 8
-SECTIONS = ("starts", "ends")
-WORD_LISTS = ("start_words", "first_words", "end_words", "agency_words")
+EDGE_TOKENS = 8
+PATTERN_KEYS = ("starts", "ends")
+TAIL_KEY = "tail_chars"
+PROSE_KEY = "prose_only"
+WORD_KEYS = ("first_words", "start_words", "end_words", "last_words")
+
+Pattern = re.Pattern | regex.Pattern
+
+
+@dataclass(frozen=True)
+class ProseRule:
+    """One rule: patterns for the line's start and end (None: none) and the gate words of each."""
+
+    name: str
+    starts: Pattern | None
+    ends: Pattern | None
+    first_words: frozenset[str]
+    start_words: frozenset[str]
+    end_words: frozenset[str]
+    last_words: frozenset[str]
+    tail_chars: int = 110
+    """How much of the line's end its ``ends`` patterns see (a link text at the end needs less)."""
+    prose_only: bool = False
+    """Tried on prose lines only (a sentence end, or a long line), not on every long line."""
 
 
 @dataclass(frozen=True)
 class ProseRules:
-    """One alternation per end of the line, with a named group per rule (None: no pattern), and the
-    words that let a line be tried."""
+    rules: tuple[ProseRule, ...]
 
-    starts: re.Pattern | regex.Pattern | None
-    ends: re.Pattern | regex.Pattern | None
-    words: dict[str, frozenset[str]] = field(default_factory=dict)
-    """``WORD_LISTS`` name -> words (the gates, see the module docstring)."""
-    _hashes: dict = field(default_factory=dict, compare=False, repr=False)
-
-    def match(self, line: str, try_start: bool = True, try_end: bool = True) -> str | None:
-        """The rule naming ``line`` (a stripped line) by its start or its end, or None."""
-        if try_start and self.starts is not None:
-            found = self.starts.match(line[:HEAD_CHARS])
-            if found is not None:
-                return found.lastgroup
-        if try_end and self.ends is not None:
-            found = self.ends.search(line[-TAIL_CHARS:])
-            if found is not None:
-                return found.lastgroup
+    def match(self, line: str) -> str | None:
+        """The first rule naming ``line`` (a stripped line) by its start or end, or None (no gate:
+        for tests and one-off checks; ``mark_prose_rules`` gates a batch)."""
+        for rule in self.rules:
+            if _matches(rule, line, True, True):
+                return rule.name
         return None
 
-    def token_hashes(self, hash_words: Callable[[list[str]], np.ndarray]) -> tuple[_HashSet, _HashSet, _HashSet]:
-        """The token hashes (the classifier's ``hash_words``) of the gate words as they stand in
-        text: start words ("Redakteurin,"), first words ("Hallo,"), end words ("(Foto:", "iStock.com)").
-        Made once."""
-        if "sets" not in self._hashes:
-            words = self.words
-            starts = {w + a for w in words.get("start_words", ()) for a in AFFIXES}
-            firsts = {w + a for w in words.get("first_words", ()) for a in AFFIXES}
-            ends = {p + w + ":" for w in words.get("end_words", ()) for p in ("", *PREFIXES)}
-            ends |= {w + a for w in words.get("agency_words", ()) for a in (")", ").")}
-            self._hashes["sets"] = tuple(_HashSet(hash_words(sorted(s)) if s else np.zeros(0, dtype=np.uint64)) for s in (starts, firsts, ends))
-        return self._hashes["sets"]
+
+def _matches(rule: ProseRule, line: str, start: bool, end: bool) -> bool:
+    if start and rule.starts is not None and rule.starts.match(line[:HEAD_CHARS]) is not None:
+        return True
+    return end and rule.ends is not None and rule.ends.search(line[-rule.tail_chars :]) is not None
 
 
-def _alternation(rules: dict[str, list[str]]) -> re.Pattern | regex.Pattern | None:
-    """One pattern with a named group per rule; compiled by the stdlib ``re`` when it can (about twice
-    as fast on these), else by ``regex`` (``\\p{Lu}``)."""
-    if not rules:
+def _compile(patterns: list[str]) -> Pattern | None:
+    """One alternation, compiled by the stdlib ``re`` when it can (several times faster on these),
+    else by ``regex`` (``\\p{Lu}``)."""
+    if not patterns:
         return None
-    body = "|".join(f"(?P<{name}>{'|'.join(f'(?:{p})' for p in patterns)})" for name, patterns in sorted(rules.items()))
+    body = "|".join(f"(?:{p})" for p in patterns)
     try:
         return re.compile(body, re.IGNORECASE)
     except re.error:
@@ -92,9 +97,8 @@ def _alternation(rules: dict[str, list[str]]) -> re.Pattern | regex.Pattern | No
 @lru_cache(maxsize=None)
 def load_prose_rules(languages: tuple[str, ...] | None = None) -> ProseRules:
     """The rules of every file in ``pipeline/data/boilerplate/prose`` (or of ``languages`` plus
-    ``common``), merged per rule name."""
-    merged: dict[str, dict[str, list[str]]] = {s: {} for s in SECTIONS}
-    words: dict[str, set[str]] = {k: set() for k in WORD_LISTS}
+    ``common``), merged per rule name (rules in the order of their names)."""
+    merged: dict[str, dict[str, list[str]]] = {}
     folder = resources.files("pipeline") / "data" / "boilerplate" / "prose"
     for entry in sorted(folder.iterdir(), key=lambda f: f.name):
         if not entry.name.endswith(".yaml"):
@@ -102,16 +106,29 @@ def load_prose_rules(languages: tuple[str, ...] | None = None) -> ProseRules:
         lang = entry.name.removesuffix(".yaml")
         if languages is not None and lang != "common" and lang not in languages:
             continue
-        data = parse_data_file(entry.read_text(encoding="utf-8"))
-        for key in WORD_LISTS:
-            words[key].update(str(word).lower() for word in data.pop(key, None) or ())
-        unknown = set(data) - set(SECTIONS)
-        if unknown:
-            raise ValueError(f"boilerplate prose data {entry.name}: unknown section(s) {sorted(unknown)}")
-        for section in SECTIONS:
-            for rule, patterns in (data.get(section) or {}).items():
-                merged[section].setdefault(rule, []).extend(patterns)
-    return ProseRules(_alternation(merged["starts"]), _alternation(merged["ends"]), {k: frozenset(v) for k, v in words.items()})
+        for name, spec in parse_data_file(entry.read_text(encoding="utf-8")).items():
+            unknown = set(spec) - set(PATTERN_KEYS) - set(WORD_KEYS) - {TAIL_KEY, PROSE_KEY}
+            if unknown:
+                raise ValueError(f"boilerplate prose data {entry.name}, rule {name}: unknown key(s) {sorted(unknown)}")
+            for key, values in spec.items():
+                values = [values] if key in (TAIL_KEY, PROSE_KEY) else values or ()
+                merged.setdefault(name, {}).setdefault(key, []).extend(str(v) for v in values)
+    rules = []
+    for name, spec in sorted(merged.items()):
+        words = {key: frozenset(w.lower() for w in spec.get(key, ())) for key in WORD_KEYS}
+        if spec.get("starts") and not (words["first_words"] or words["start_words"]) or spec.get("ends") and not (words["end_words"] or words["last_words"]):
+            raise ValueError(f"boilerplate prose rule {name}: patterns without gate words")
+        tail = max(map(int, spec.get(TAIL_KEY, ["110"])))
+        prose_only = any(v == "True" for v in spec.get(PROSE_KEY, []))
+        rules.append(ProseRule(name, _compile(spec.get("starts", [])), _compile(spec.get("ends", [])), **words, tail_chars=tail, prose_only=prose_only))
+    return ProseRules(tuple(rules))
+
+
+def _forms(words: Iterable[str]) -> list[str]:
+    """Words as whitespace tokens may hold them, punctuation attached ("Hallo,", "(Foto:", "dpa)")."""
+    out = {word + affix for word in words for affix in AFFIXES}
+    out |= {prefix + word + affix for word in words for prefix in PREFIXES for affix in PREFIXED_AFFIXES}
+    return sorted(out)
 
 
 _SLOT_BITS = 16
@@ -127,41 +144,69 @@ class _HashSet:
     def __init__(self, hashes: np.ndarray) -> None:
         slots = (hashes * _SLOT_FACTOR) >> _SHIFT
         self.table = np.zeros(1 << _SLOT_BITS, dtype=np.uint64)
-        self.shared = np.zeros(1 << _SLOT_BITS, dtype=bool)
         self.used = np.zeros(1 << _SLOT_BITS, dtype=bool)
+        self.shared = np.zeros(1 << _SLOT_BITS, dtype=bool)
         self.shared[slots[np.bincount(slots.astype(np.int64), minlength=1 << _SLOT_BITS)[slots] > 1]] = True
         self.table[slots] = hashes
         self.used[slots] = True
+        self.size = len(hashes)
 
-    def __contains__(self, hashes: np.ndarray) -> np.ndarray:  # type: ignore[override]
+    def holds(self, hashes: np.ndarray) -> np.ndarray:
         slots = (hashes * _SLOT_FACTOR) >> _SHIFT
         return self.used.take(slots) & ((self.table.take(slots) == hashes) | self.shared.take(slots))
 
-    def held(self, token_hashes: np.ndarray, first: np.ndarray, count: np.ndarray) -> np.ndarray:
-        """Per line: does one of its tokens ``first`` .. ``first + count - 1`` belong to the set."""
-        out = np.zeros(len(first), dtype=bool)
-        if not len(first):
-            return out
-        hit = np.flatnonzero(self.__contains__(token_hashes.take(concatenated_ranges(first, count))))
-        out[np.searchsorted(np.cumsum(count), hit, side="right")] = True
+
+class _Windows:
+    """Some lines' first and last tokens, gathered once for every rule's gate test."""
+
+    def __init__(self, token_hashes: np.ndarray, first: np.ndarray, count: np.ndarray) -> None:
+        head = np.minimum(count, EDGE_TOKENS)
+        self.n = len(first)
+        self.first = token_hashes.take(first)
+        self.last = token_hashes.take(first + count - 1)
+        self.head, self.head_ends = token_hashes.take(concatenated_ranges(first, head)), np.cumsum(head)
+        self.tail, self.tail_ends = token_hashes.take(concatenated_ranges(first + count - head, head)), self.head_ends
+
+    def any_in(self, tokens: np.ndarray, ends: np.ndarray, words: _HashSet) -> np.ndarray:
+        """Per line: does one of its window's ``tokens`` (line k's end at ``ends[k]``) belong to ``words``."""
+        out = np.zeros(self.n, dtype=bool)
+        out[np.searchsorted(ends, np.flatnonzero(words.holds(tokens)), side="right")] = True
         return out
 
 
 def mark_prose_rules(rules: ProseRules, hash_words: Callable[[list[str]], np.ndarray], stripped: list[str], candidates: np.ndarray,
-                     tokens: tuple[np.ndarray, np.ndarray, np.ndarray], codes: np.ndarray, code: Callable[[str], int]) -> None:
-    """Set ``codes`` of the ``candidates`` (line indices: prose lines still kept) that a prose rule
-    names. ``tokens``: the classifier's token hashes, each line's first token and its token count."""
-    if not len(candidates):
+                     prose: np.ndarray, tokens: tuple[np.ndarray, np.ndarray, np.ndarray], codes: np.ndarray, code: Callable[[str], int]) -> None:
+    """Set ``codes`` of the ``candidates`` (line indices: long lines still kept; ``prose``: which of
+    them are prose) that a prose rule names. ``tokens``: the classifier's token hashes, each line's
+    first token and its token count; ``hash_words``: the classifier's token hash of words."""
+    if not len(candidates) or not rules.rules:
         return
     token_hashes, first_token, n_words = tokens
-    start_set, first_set, end_set = rules.token_hashes(hash_words)
-    first, count = first_token[candidates], n_words[candidates]
-    may_start = start_set.held(token_hashes, first, np.minimum(count, START_TOKENS))
-    may_start |= first_set.held(token_hashes, first, np.minimum(count, 1))
-    tail = np.minimum(count, END_TOKENS)
-    may_end = end_set.held(token_hashes, first + count - tail, tail)
-    for k in np.flatnonzero(may_start | may_end).tolist():
-        i = int(candidates[k])
-        name = rules.match(stripped[i], bool(may_start[k]), bool(may_end[k]))
-        if name is not None:
-            codes[i] = code(name)
+    windows = _Windows(token_hashes, first_token[candidates], np.maximum(n_words[candidates], 1))
+    gates = _gates(rules, hash_words)
+    named = np.zeros(len(candidates), dtype=bool)
+    nothing = np.zeros(len(candidates), dtype=bool)
+    for rule, (first_set, start_set, end_set, last_set) in zip(rules.rules, gates):
+        may_start = first_set.holds(windows.first) if first_set.size else nothing
+        if start_set.size:
+            may_start = may_start | windows.any_in(windows.head, windows.head_ends, start_set)
+        may_end = windows.any_in(windows.tail, windows.tail_ends, end_set) if end_set.size else nothing
+        if last_set.size:
+            may_end = may_end | last_set.holds(windows.last)
+        tried = (may_start | may_end) & ~named
+        if rule.prose_only:
+            tried &= prose
+        for k in np.flatnonzero(tried).tolist():
+            if _matches(rule, stripped[candidates[k]], bool(may_start[k]), bool(may_end[k])):
+                named[k] = True
+                codes[candidates[k]] = code(rule.name)
+
+
+def _gates(rules: ProseRules, hash_words: Callable[[list[str]], np.ndarray]) -> list[tuple[_HashSet, _HashSet, _HashSet, _HashSet]]:
+    """Per rule, its first, start, end and last words as token hash sets (made once per rule set)."""
+    cached = rules.__dict__.get("_gates")
+    if cached is None:
+        cached = [tuple(_HashSet(hash_words(_forms(words)) if words else np.zeros(0, dtype=np.uint64))
+                        for words in (rule.first_words, rule.start_words, rule.end_words, rule.last_words)) for rule in rules.rules]
+        object.__setattr__(rules, "_gates", cached)
+    return cached
