@@ -24,7 +24,10 @@ def _rule(doc, start: str) -> str | None:
 
 @pytest.mark.parametrize("name, lines", [("en_news_caption_bio", {CAPTION: "caption_credit", BIO: "author_bio"}),
                                          ("de_blog_intro", {DE_CAPTION: "caption_credit", DE_INTRO: "author_bio"}),
-                                         ("de_news_pitch_teaser", {DE_PITCH: "support", DE_TEASER: "read_more"})])
+                                         ("de_news_pitch_teaser", {DE_PITCH: "support", DE_TEASER: "read_more"}),
+                                         ("de_blog_consent_affiliate", {"Dieser Artikel enthält Affiliate-Links.": "ads",
+                                                                        "Klicken Sie auf den unteren Button": "consent",
+                                                                        "Mit der Nutzung dieses Formulars": "comment_form"})])
 def test_captions_bios_pitches_and_teasers_inside_the_article_go_and_only_because_of_the_prose_rules(name, lines):
     doc = clean(page(name))
     for start, rule in lines.items():
@@ -57,6 +60,11 @@ def test_source_notes_and_sentences_with_the_same_verbs_stay():
     ("If you ask the residents, the new bridge came twenty years too late.", None),
     ("Die Stadt lässt 40 Stellplätze an der Bahnhofstraße markieren … Weiterlesen »", "read_more"),
     ("The council will read more than two hundred letters before it decides", None),
+    ("Click the button below to load the content from YouTube.", "consent"),
+    ("This article is for informational purposes only and does not replace a visit to your doctor.", "disclaimer"),
+    ("This article looks at how the county spends its road budget.", None),
+    ("Mit der Nutzung dieses Formulars erklärst du dich mit der Speicherung deiner Daten einverstanden.", "comment_form"),
+    ("Mit der Nutzung der neuen Brücke sparen Pendler täglich zwanzig Minuten.", None),
 ])
 def test_rule_of_a_line(line, rule):
     assert load_prose_rules().match(line) == rule
