@@ -134,44 +134,53 @@ def _forms(words: Iterable[str]) -> list[str]:
 _SLOT_BITS = 16
 _SLOT_FACTOR = np.uint64(0xD6E8FEB86659FD93)  # odd: spreads every bit of a hash into the top bits
 _SHIFT = np.uint64(64 - _SLOT_BITS)
+_KINDS = 4  # per rule: first, start, end and last words, one bit each
 
 
-class _HashSet:
-    """Membership of token hashes in a small set by one table probe each (a binary search over the
-    set cost ~4x more): a slot holds the one word hash that falls there; a slot two words share
-    answers yes (at worst a regex runs for nothing)."""
+class _GateTable:
+    """Every rule's gate words in one table: token hash -> bits (bit ``_KINDS * rule + kind``), one probe
+    per token for all rules (a binary search per word set cost ~4x more). A slot holds the one word
+    hash that falls there; the few tokens whose slot several words share take a binary search."""
 
-    def __init__(self, hashes: np.ndarray) -> None:
+    def __init__(self, hashes: np.ndarray, bits: np.ndarray) -> None:
+        self.sorted, inverse = np.unique(hashes, return_inverse=True)  # the same word in several rules: its bits or-ed
+        self.sorted_bits = np.zeros(len(self.sorted), dtype=np.uint64)
+        np.bitwise_or.at(self.sorted_bits, inverse.ravel(), bits)
+        slots = ((self.sorted * _SLOT_FACTOR) >> _SHIFT).astype(np.int64)
+        size = 1 << _SLOT_BITS
+        self.hash = np.zeros(size, dtype=np.uint64)
+        self.bits = np.zeros(size, dtype=np.uint64)
+        self.shared = np.zeros(size, dtype=bool)
+        self.hash[slots] = self.sorted
+        self.bits[slots] = self.sorted_bits
+        self.shared[slots[np.bincount(slots, minlength=size)[slots] > 1]] = True
+
+    def lookup(self, hashes: np.ndarray) -> np.ndarray:
+        """The bits of each token hash (0: no gate word)."""
         slots = (hashes * _SLOT_FACTOR) >> _SHIFT
-        self.table = np.zeros(1 << _SLOT_BITS, dtype=np.uint64)
-        self.used = np.zeros(1 << _SLOT_BITS, dtype=bool)
-        self.shared = np.zeros(1 << _SLOT_BITS, dtype=bool)
-        self.shared[slots[np.bincount(slots.astype(np.int64), minlength=1 << _SLOT_BITS)[slots] > 1]] = True
-        self.table[slots] = hashes
-        self.used[slots] = True
-        self.size = len(hashes)
-
-    def holds(self, hashes: np.ndarray) -> np.ndarray:
-        slots = (hashes * _SLOT_FACTOR) >> _SHIFT
-        return self.used.take(slots) & ((self.table.take(slots) == hashes) | self.shared.take(slots))
+        bits = self.bits.take(slots)
+        bits[self.hash.take(slots) != hashes] = 0
+        shared = np.flatnonzero(self.shared.take(slots))
+        if len(shared):
+            where = np.minimum(np.searchsorted(self.sorted, hashes[shared]), len(self.sorted) - 1)
+            bits[shared] = np.where(self.sorted[where] == hashes[shared], self.sorted_bits[where], 0)
+        return bits
 
 
-class _Windows:
-    """Some lines' first and last tokens, gathered once for every rule's gate test."""
-
-    def __init__(self, token_hashes: np.ndarray, first: np.ndarray, count: np.ndarray) -> None:
-        head = np.minimum(count, EDGE_TOKENS)
-        self.n = len(first)
-        self.first = token_hashes.take(first)
-        self.last = token_hashes.take(first + count - 1)
-        self.head, self.head_ends = token_hashes.take(concatenated_ranges(first, head)), np.cumsum(head)
-        self.tail, self.tail_ends = token_hashes.take(concatenated_ranges(first + count - head, head)), self.head_ends
-
-    def any_in(self, tokens: np.ndarray, ends: np.ndarray, words: _HashSet) -> np.ndarray:
-        """Per line: does one of its window's ``tokens`` (line k's end at ``ends[k]``) belong to ``words``."""
-        out = np.zeros(self.n, dtype=bool)
-        out[np.searchsorted(ends, np.flatnonzero(words.holds(tokens)), side="right")] = True
-        return out
+def _gate_bits(table: _GateTable, token_hashes: np.ndarray, first: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per line (its first token and token count): the gate bits of its first token and first
+    ``EDGE_TOKENS`` (kinds first, start) and of its last tokens and last one (end, last), each a
+    rule's kind only where it looks."""
+    n = np.minimum(count, EDGE_TOKENS)
+    starts = np.cumsum(n) - n
+    head = np.bitwise_or.reduceat(table.lookup(token_hashes.take(concatenated_ranges(first, n))), starts)
+    tail = np.bitwise_or.reduceat(table.lookup(token_hashes.take(concatenated_ranges(first + count - n, n))), starts)
+    first_bits = table.lookup(token_hashes.take(first))
+    last_bits = table.lookup(token_hashes.take(first + count - 1))
+    kind = np.uint64(sum(1 << k for k in range(0, 64, _KINDS)))  # bit 0 of every rule's group
+    at_start = (first_bits & kind) | (head & (kind << np.uint64(1)))
+    at_end = (tail & (kind << np.uint64(2))) | (last_bits & (kind << np.uint64(3)))
+    return at_start, at_end
 
 
 def mark_prose_rules(rules: ProseRules, hash_words: Callable[[list[str]], np.ndarray], stripped: list[str], candidates: np.ndarray,
@@ -182,31 +191,34 @@ def mark_prose_rules(rules: ProseRules, hash_words: Callable[[list[str]], np.nda
     if not len(candidates) or not rules.rules:
         return
     token_hashes, first_token, n_words = tokens
-    windows = _Windows(token_hashes, first_token[candidates], np.maximum(n_words[candidates], 1))
-    gates = _gates(rules, hash_words)
+    at_start, at_end = _gate_bits(_gates(rules, hash_words), token_hashes, first_token[candidates], np.maximum(n_words[candidates], 1))
     named = np.zeros(len(candidates), dtype=bool)
-    nothing = np.zeros(len(candidates), dtype=bool)
-    for rule, (first_set, start_set, end_set, last_set) in zip(rules.rules, gates):
-        may_start = first_set.holds(windows.first) if first_set.size else nothing
-        if start_set.size:
-            may_start = may_start | windows.any_in(windows.head, windows.head_ends, start_set)
-        may_end = windows.any_in(windows.tail, windows.tail_ends, end_set) if end_set.size else nothing
-        if last_set.size:
-            may_end = may_end | last_set.holds(windows.last)
+    for k, rule in enumerate(rules.rules):
+        group = np.uint64(((1 << _KINDS) - 1) << (_KINDS * k))
+        may_start, may_end = (at_start & group) != 0, (at_end & group) != 0
         tried = (may_start | may_end) & ~named
         if rule.prose_only:
             tried &= prose
-        for k in np.flatnonzero(tried).tolist():
-            if _matches(rule, stripped[candidates[k]], bool(may_start[k]), bool(may_end[k])):
-                named[k] = True
-                codes[candidates[k]] = code(rule.name)
+        for j in np.flatnonzero(tried).tolist():
+            if _matches(rule, stripped[candidates[j]], bool(may_start[j]), bool(may_end[j])):
+                named[j] = True
+                codes[candidates[j]] = code(rule.name)
 
 
-def _gates(rules: ProseRules, hash_words: Callable[[list[str]], np.ndarray]) -> list[tuple[_HashSet, _HashSet, _HashSet, _HashSet]]:
-    """Per rule, its first, start, end and last words as token hash sets (made once per rule set)."""
+def _gates(rules: ProseRules, hash_words: Callable[[list[str]], np.ndarray]) -> _GateTable:
+    """Every rule's gate words as one ``_GateTable`` (made once per rule set)."""
     cached = rules.__dict__.get("_gates")
     if cached is None:
-        cached = [tuple(_HashSet(hash_words(_forms(words)) if words else np.zeros(0, dtype=np.uint64))
-                        for words in (rule.first_words, rule.start_words, rule.end_words, rule.last_words)) for rule in rules.rules]
+        if len(rules.rules) * _KINDS > 64:
+            raise ValueError(f"boilerplate prose rules: at most {64 // _KINDS} rules")
+        hashes, bits = [], []
+        for k, rule in enumerate(rules.rules):
+            for kind, words in enumerate((rule.first_words, rule.start_words, rule.end_words, rule.last_words)):
+                if words:
+                    found = hash_words(_forms(words))
+                    hashes.append(found)
+                    bits.append(np.full(len(found), 1 << (_KINDS * k + kind), dtype=np.uint64))
+        empty = np.zeros(0, dtype=np.uint64)
+        cached = _GateTable(np.concatenate(hashes) if hashes else empty, np.concatenate(bits) if bits else empty)
         object.__setattr__(rules, "_gates", cached)
     return cached
