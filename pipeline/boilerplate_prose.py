@@ -33,11 +33,10 @@ from typing import Callable, Iterable
 import numpy as np
 import regex
 
-from .arrays import concatenated_ranges
-from .boilerplate_rules import AFFIXES, PREFIXED_AFFIXES, PREFIXES, parse_data_file
+from .boilerplate_rules import AFFIXES, PREFIXED_AFFIXES, parse_data_file
 
 HEAD_CHARS = 200
-EDGE_TOKENS = 8
+EDGE_TOKENS = 6
 PATTERN_KEYS = ("starts", "ends")
 TAIL_KEY = "tail_chars"
 PROSE_KEY = "prose_only"
@@ -127,40 +126,39 @@ def load_prose_rules(languages: tuple[str, ...] | None = None) -> ProseRules:
 def _forms(words: Iterable[str]) -> list[str]:
     """Words as whitespace tokens may hold them, punctuation attached ("Hallo,", "(Foto:", "dpa)")."""
     out = {word + affix for word in words for affix in AFFIXES}
-    out |= {prefix + word + affix for word in words for prefix in PREFIXES for affix in PREFIXED_AFFIXES}
+    out |= {"(" + word + affix for word in words for affix in PREFIXED_AFFIXES}
     return sorted(out)
 
 
-_SLOT_BITS = 16
+_SLOT_BITS = 15
 _SLOT_FACTOR = np.uint64(0xD6E8FEB86659FD93)  # odd: spreads every bit of a hash into the top bits
 _SHIFT = np.uint64(64 - _SLOT_BITS)
 _KINDS = 4  # per rule: first, start, end and last words, one bit each
+_SHARED = np.uint64(1 << 63)  # a slot several words share (rules use the bits below)
 
 
 class _GateTable:
     """Every rule's gate words in one table: token hash -> bits (bit ``_KINDS * rule + kind``), one probe
     per token for all rules (a binary search per word set cost ~4x more). A slot holds the one word
-    hash that falls there; the few tokens whose slot several words share take a binary search."""
+    hash that falls there next to its bits (one ``take`` of both); the few tokens whose slot several
+    words share take a binary search."""
 
     def __init__(self, hashes: np.ndarray, bits: np.ndarray) -> None:
         self.sorted, inverse = np.unique(hashes, return_inverse=True)  # the same word in several rules: its bits or-ed
         self.sorted_bits = np.zeros(len(self.sorted), dtype=np.uint64)
         np.bitwise_or.at(self.sorted_bits, inverse.ravel(), bits)
         slots = ((self.sorted * _SLOT_FACTOR) >> _SHIFT).astype(np.int64)
-        size = 1 << _SLOT_BITS
-        self.hash = np.zeros(size, dtype=np.uint64)
-        self.bits = np.zeros(size, dtype=np.uint64)
-        self.shared = np.zeros(size, dtype=bool)
-        self.hash[slots] = self.sorted
-        self.bits[slots] = self.sorted_bits
-        self.shared[slots[np.bincount(slots, minlength=size)[slots] > 1]] = True
+        self.table = np.zeros((1 << _SLOT_BITS, 2), dtype=np.uint64)  # per slot: (word hash, bits)
+        self.table[slots, 0] = self.sorted
+        self.table[slots, 1] = self.sorted_bits
+        shared = slots[np.bincount(slots, minlength=1 << _SLOT_BITS)[slots] > 1]
+        self.table[shared, 1] = _SHARED
 
     def lookup(self, hashes: np.ndarray) -> np.ndarray:
         """The bits of each token hash (0: no gate word)."""
-        slots = (hashes * _SLOT_FACTOR) >> _SHIFT
-        bits = self.bits.take(slots)
-        bits[self.hash.take(slots) != hashes] = 0
-        shared = np.flatnonzero(self.shared.take(slots))
+        found = self.table.take((hashes * _SLOT_FACTOR) >> _SHIFT, axis=0)
+        bits = np.where(found[:, 0] == hashes, found[:, 1], np.uint64(0))
+        shared = np.flatnonzero(found[:, 1] == _SHARED)
         if len(shared):
             where = np.minimum(np.searchsorted(self.sorted, hashes[shared]), len(self.sorted) - 1)
             bits[shared] = np.where(self.sorted[where] == hashes[shared], self.sorted_bits[where], 0)
@@ -170,16 +168,20 @@ class _GateTable:
 def _gate_bits(table: _GateTable, token_hashes: np.ndarray, first: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per line (its first token and token count): the gate bits of its first token and first
     ``EDGE_TOKENS`` (kinds first, start) and of its last tokens and last one (end, last), each a
-    rule's kind only where it looks."""
+    rule's kind only where it looks. One gather and one table probe for both windows of every line
+    (a short line's windows repeat its last token: or-ing twice changes nothing)."""
     n = np.minimum(count, EDGE_TOKENS)
-    starts = np.cumsum(n) - n
-    head = np.bitwise_or.reduceat(table.lookup(token_hashes.take(concatenated_ranges(first, n))), starts)
-    tail = np.bitwise_or.reduceat(table.lookup(token_hashes.take(concatenated_ranges(first + count - n, n))), starts)
-    first_bits = table.lookup(token_hashes.take(first))
-    last_bits = table.lookup(token_hashes.take(first + count - 1))
-    kind = np.uint64(sum(1 << k for k in range(0, 64, _KINDS)))  # bit 0 of every rule's group
-    at_start = (first_bits & kind) | (head & (kind << np.uint64(1)))
-    at_end = (tail & (kind << np.uint64(2))) | (last_bits & (kind << np.uint64(3)))
+    offsets = np.minimum(np.arange(EDGE_TOKENS), (n - 1)[:, None])  # (lines, EDGE_TOKENS)
+    windows = np.concatenate((first[:, None] + offsets, (first + count - n)[:, None] + offsets))
+    bits = table.lookup(token_hashes.take(windows.ravel())).reshape(windows.shape)
+    head, tail = bits[: len(first)], bits[len(first) :]
+    kind = np.uint64(sum(1 << k for k in range(0, 63, _KINDS)))  # bit 0 of every rule's group
+    head_any, tail_any = head[:, 0].copy(), tail[:, 0].copy()
+    for k in range(1, EDGE_TOKENS):  # column by column: a reduce along a short axis is ~10x slower
+        head_any |= head[:, k]
+        tail_any |= tail[:, k]
+    at_start = (head[:, 0] & kind) | (head_any & (kind << np.uint64(1)))
+    at_end = (tail_any & (kind << np.uint64(2))) | (tail[:, -1] & (kind << np.uint64(3)))
     return at_start, at_end
 
 
@@ -209,8 +211,8 @@ def _gates(rules: ProseRules, hash_words: Callable[[list[str]], np.ndarray]) -> 
     """Every rule's gate words as one ``_GateTable`` (made once per rule set)."""
     cached = rules.__dict__.get("_gates")
     if cached is None:
-        if len(rules.rules) * _KINDS > 64:
-            raise ValueError(f"boilerplate prose rules: at most {64 // _KINDS} rules")
+        if len(rules.rules) * _KINDS > 63:
+            raise ValueError(f"boilerplate prose rules: at most {63 // _KINDS} rules")
         hashes, bits = [], []
         for k, rule in enumerate(rules.rules):
             for kind, words in enumerate((rule.first_words, rule.start_words, rule.end_words, rule.last_words)):
