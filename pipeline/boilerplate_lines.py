@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .arrays import GrowingPowers, concatenated_ranges, lowered_code_points, mix64, positions, segment_or
 from .boilerplate_edges import END_ISLAND_RULE, mark_end_islands
+from .boilerplate_prose import load_prose_rules, mark_prose_rules
 from .boilerplate_rules import AFFIXES, EDGE_CHARS, PREFIXED_AFFIXES, PREFIXES, AnchoredPatterns, PhraseRules
 
 _TERMINAL = frozenset(".!?…;:。！？")
@@ -238,6 +239,9 @@ class LineParams(BaseModel):
     ``pipeline.boilerplate_edges``); 0: off."""
     end_island_min_gap: int = Field(2, ge=1)
     end_island_max_share: float = Field(0.2, ge=0.0, le=1.0)
+    prose_rules: bool = True
+    """Prose lines named by how they start or end (a caption ending in its photo credit, an author's bio:
+    ``pipeline.boilerplate_prose``) go, whatever their length and neighbours."""
 
 
 @dataclass
@@ -395,6 +399,7 @@ class LineClassifier:
         self.is_comments[list(self.comment_codes)] = True
         self.is_meta = np.zeros(256, dtype=bool)
         self.is_meta[[self.names.code(n) for n in ("byline", "date", "credit", "caption", "title", "share")]] = True
+        self.prose_rules = load_prose_rules(rules.languages)
 
     # -- features -------------------------------------------------------------------------------
     def _split(self, text: str) -> _TokenArrays:
@@ -652,6 +657,10 @@ class LineClassifier:
             self._mark_zones(pages, clusters, (n_words, n_stop, ends, good, codes))
         if p.end_island_max_lines:  # last: on the article's end as every other rule left it
             self._mark_end_islands(pages, clusters, article, heaviest, good, codes)
+        if p.prose_rules:  # after the zones: a line goes alone (as a tail marker, a bio cost a recipe cut short by a share row)
+            long_lines = _nonzero((n_words >= p.good_min_words) & (codes == KEEP))  # prose, and teasers without a sentence end
+            mark_prose_rules(self.prose_rules, self._tokenizer.hash_words, pages.stripped, long_lines, good[long_lines],
+                             (token_hashes, tokens_before[:-1], n_words), codes, self.names.code)
         return self._results(pages, codes, titles, language)
 
     def _mark_zones(self, pages: _Pages, clusters: Clusters, arrays: tuple[np.ndarray, ...]) -> None:
