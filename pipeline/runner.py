@@ -145,7 +145,9 @@ def apply_stage(stage: Stage, docs: list[Document]) -> StageStats:
     if live:
         _process_isolating_failures(stage, live, snapshots)
     stats.seconds = time.perf_counter() - start
-    stats.rules.update([r.rule for d, snap in zip(live, snapshots) if len(d.removals) > snap[1] for r in d.removals[snap[1] :]])
+    stats.rules.update(
+        [r.rule for d, snap in zip(live, snapshots) if len(d.removals) > snap[1] for r in d.removals[snap[1] :]]
+    )
     rejected = []
     if stage.config.mode == "filter":
         rejected = [(d, d.flags[snap[2]]) for d, snap in zip(live, snapshots) if len(d.flags) > snap[2]]
