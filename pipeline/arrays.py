@@ -161,6 +161,42 @@ def segment_or(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return out
 
 
+class HashedBits:
+    """uint64 hashes -> int64 bits, answered for a whole array at once: one probe into a table of
+    ``2**slot_bits`` slots (multiplicative hashing: a one-character token's hash has all its
+    information in the low bits); the few hashes whose slot several keys share take a binary search.
+    A key given twice gets its bits or-ed. ``keys`` are the sorted keys, ``bits`` theirs."""
+
+    _FACTOR = np.uint64(0xD6E8FEB86659FD93)  # odd: spreads every bit of a hash into the top bits
+    _EMPTY, _SHARED = -1, -2
+
+    def __init__(self, hashes: np.ndarray, bits: np.ndarray, slot_bits: int):
+        self.keys, inverse = np.unique(np.asarray(hashes, dtype=np.uint64), return_inverse=True)
+        self.bits = np.zeros(len(self.keys), dtype=np.int64)
+        np.bitwise_or.at(self.bits, inverse.ravel(), np.asarray(bits, dtype=np.int64))
+        self._shift = np.uint64(64 - slot_bits)
+        slot = self._slot(self.keys).astype(np.int64)
+        self._slots = np.full(1 << slot_bits, self._EMPTY, dtype=np.int32)
+        self._slots[slot] = np.arange(len(slot), dtype=np.int32)
+        self._slots[np.bincount(slot, minlength=len(self._slots)) > 1] = self._SHARED
+
+    def _slot(self, hashes: np.ndarray) -> np.ndarray:
+        return (hashes * self._FACTOR) >> self._shift
+
+    def lookup(self, hashes: np.ndarray) -> np.ndarray:
+        """The bits of each hash (0: not a key)."""
+        slot = self._slots.take(self._slot(hashes))  # take: no bounds checks, faster than []
+        where = np.maximum(slot, 0)
+        bits = self.bits.take(where)
+        bits[(self.keys.take(where) != hashes) | (slot < 0)] = 0
+        shared = np.flatnonzero(slot == self._SHARED)
+        if len(shared):
+            where = np.searchsorted(self.keys, hashes[shared])
+            where[where == len(self.keys)] = 0
+            bits[shared] = np.where(self.keys[where] == hashes[shared], self.bits[where], 0)
+        return bits
+
+
 class HashedSet:
     """A set of well-mixed uint64 hashes (see ``mix64``) that answers for a whole array at once:
     buckets picked by the top bits, a bucket's slots side by side (one cache line for up to 8), so a

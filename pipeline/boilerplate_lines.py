@@ -33,7 +33,7 @@ import numpy as np
 import regex
 from pydantic import BaseModel, ConfigDict, Field
 
-from .arrays import GrowingPowers, concatenated_ranges, lowered_code_points, mix64, positions, segment_or
+from .arrays import GrowingPowers, HashedBits, concatenated_ranges, lowered_code_points, mix64, positions, segment_or
 from .boilerplate_edges import END_ISLAND_RULE, mark_end_islands
 from .boilerplate_prose import load_prose_rules, mark_prose_rules
 from .boilerplate_rules import AFFIXES, EDGE_CHARS, PREFIXED_AFFIXES, PREFIXES, AnchoredPatterns, PhraseRules
@@ -91,9 +91,7 @@ def _with_punctuation(words, prefixes: bool = False) -> frozenset[str]:
 
 _HASH_BASE = np.uint64(0x9E3779B97F4A7C15)  # odd: invertible modulo 2**64
 _HASH_BASE_INVERSE = np.uint64(pow(int(_HASH_BASE), -1, 2**64))
-_SLOT_BITS = 21  # vocabulary lookup table: 2**21 slots, see _slot
-_EMPTY_SLOT, _SHARED_SLOT = -1, -2
-_SLOT_FACTOR = np.uint64(0xD6E8FEB86659FD93)  # odd: spreads every bit of a hash into the top bits
+_SLOT_BITS = 21  # vocabulary lookup table: 2**21 slots (arrays.HashedBits)
 _TOKEN_CHUNK_CHARS = 200_000  # tokens are hashed this many characters at a time (arrays stay in cache)
 
 
@@ -160,12 +158,6 @@ class _Tokens:
         if len(hashes) != len(words):
             raise ValueError("hash_words: every word must be one token")
         return hashes
-
-
-def _slot(hashes: np.ndarray) -> np.ndarray:
-    """Slot of each token hash in the vocabulary table (multiplicative hashing: a one-character
-    token's hash has all its information in the low bits)."""
-    return (hashes * _SLOT_FACTOR) >> np.uint64(64 - _SLOT_BITS)
 
 
 def _nonzero(flags: np.ndarray) -> np.ndarray:
@@ -386,7 +378,7 @@ class LineClassifier:
             raise ValueError(f"boilerplate: at most {_SITE_BIT} stopword languages, got {len(self.languages)}")
         self.token_bits = _token_bits(rules, tuple(self.languages))
         self._tokenizer = _Tokens()
-        self._vocab_hashes, self._vocab_bits, self._vocab_slots, self._vocab_words = _vocabulary(rules, self.token_bits, self._tokenizer)
+        self._vocab, self._vocab_words = _vocabulary(rules, self.token_bits, self._tokenizer)
         self._match_cache: dict[tuple[bool, str], str | None] = {}  # (whole line?, line) -> rule
         # whole-line phrase key -> rule code; a line of bullets and punctuation alone: "symbols"
         self._phrase_codes_by_key = {key: self.names.code(name) for key, name in rules.line_phrases.items()}
@@ -446,18 +438,8 @@ class LineClassifier:
         return line_hash, key_chars
 
     def _lookup(self, hashes: np.ndarray) -> np.ndarray:
-        """The bits of each token hash: one probe into a table indexed by ``_slot``; the
-        few tokens whose slot holds several vocabulary words take a binary search."""
-        slot = self._vocab_slots.take(_slot(hashes))  # take: no bounds checks, faster than []
-        where = np.maximum(slot, 0)
-        bits = self._vocab_bits.take(where)
-        bits[(self._vocab_hashes.take(where) != hashes) | (slot < 0)] = 0
-        shared = _nonzero(slot == _SHARED_SLOT)
-        if len(shared):
-            where = np.searchsorted(self._vocab_hashes, hashes[shared])
-            where[where == len(self._vocab_hashes)] = 0
-            bits[shared] = np.where(self._vocab_hashes[where] == hashes[shared], self._vocab_bits[where], 0)
-        return bits
+        """The bits of each token hash (one probe into the vocabulary's ``HashedBits``)."""
+        return self._vocab.lookup(hashes)
 
     def _sole_anchors(self, bits: np.ndarray, token_line: np.ndarray, token_hashes: np.ndarray, bit: int, n: int) -> np.ndarray:
         """Per line: the vocabulary index of its only token with ``bit`` (a pattern set's anchor),
@@ -466,7 +448,7 @@ class LineClassifier:
         lines = token_line[held]
         sole = np.bincount(lines, minlength=n)[lines] == 1
         out = np.full(n, -1, dtype=np.int64)
-        out[lines[sole]] = np.searchsorted(self._vocab_hashes, token_hashes[held[sole]])
+        out[lines[sole]] = np.searchsorted(self._vocab.keys, token_hashes[held[sole]])
         return out
 
     def _languages(self, bits: np.ndarray, n_tokens: np.ndarray) -> np.ndarray:
@@ -1004,24 +986,18 @@ def _token_bits(rules: PhraseRules, languages: tuple[str, ...]) -> dict[str, int
     return token_bits
 
 
-def _vocabulary(rules: PhraseRules, token_bits: dict[str, int], tokenizer: _Tokens) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    """``token_bits`` as arrays: sorted token hashes, their bits, per ``_slot`` the index
-    of the one word whose hash starts so (``_EMPTY_SLOT``: none, ``_SHARED_SLOT``: several), and the
-    words in the order of their hashes. Built once per rule set."""
+def _vocabulary(rules: PhraseRules, token_bits: dict[str, int], tokenizer: _Tokens) -> tuple[HashedBits, list[str]]:
+    """``token_bits`` as a ``HashedBits`` of token hashes, and the words in the order of their
+    hashes (its keys). Built once per rule set."""
     cached = rules.__dict__.get("_vocabulary")
     if cached is not None and cached[0] is token_bits:
         return cached[1]
     vocabulary = sorted(w for w in token_bits if w.split() == [w])  # "por qué" is never one token
     hashes = tokenizer.hash_words(vocabulary)
     order = np.argsort(hashes)
-    sorted_hashes = hashes[order]
-    if (sorted_hashes[1:] == sorted_hashes[:-1]).any():  # pragma: no cover - 64-bit hash collision
+    if (hashes[order][1:] == hashes[order][:-1]).any():  # pragma: no cover - 64-bit hash collision
         raise ValueError("boilerplate: token hash collision in the vocabulary")
-    bits = np.array([token_bits[vocabulary[i]] for i in order.tolist()], dtype=np.int64)
-    slots = np.full(1 << _SLOT_BITS, _EMPTY_SLOT, dtype=np.int32)
-    prefix = _slot(sorted_hashes).astype(np.int64)
-    slots[prefix] = np.arange(len(prefix), dtype=np.int32)
-    slots[np.bincount(prefix, minlength=len(slots)) > 1] = _SHARED_SLOT
+    table = HashedBits(hashes, np.array([token_bits[w] for w in vocabulary], dtype=np.int64), _SLOT_BITS)
     words = [vocabulary[i] for i in order.tolist()]
-    object.__setattr__(rules, "_vocabulary", (token_bits, (sorted_hashes, bits, slots, words)))
-    return sorted_hashes, bits, slots, words
+    object.__setattr__(rules, "_vocabulary", (token_bits, (table, words)))
+    return table, words

@@ -33,6 +33,7 @@ from typing import Callable, Iterable
 import numpy as np
 import regex
 
+from .arrays import HashedBits
 from .boilerplate_rules import AFFIXES, PREFIXED_AFFIXES, parse_data_file
 
 HEAD_CHARS = 200
@@ -130,42 +131,11 @@ def _forms(words: Iterable[str]) -> list[str]:
     return sorted(out)
 
 
-_SLOT_BITS = 15
-_SLOT_FACTOR = np.uint64(0xD6E8FEB86659FD93)  # odd: spreads every bit of a hash into the top bits
-_SHIFT = np.uint64(64 - _SLOT_BITS)
+_SLOT_BITS = 15  # gate table: 2**15 slots (arrays.HashedBits)
 _KINDS = 4  # per rule: first, start, end and last words, one bit each
-_SHARED = np.uint64(1 << 63)  # a slot several words share (rules use the bits below)
 
 
-class _GateTable:
-    """Every rule's gate words in one table: token hash -> bits (bit ``_KINDS * rule + kind``), one probe
-    per token for all rules (a binary search per word set cost ~4x more). A slot holds the one word
-    hash that falls there next to its bits (one ``take`` of both); the few tokens whose slot several
-    words share take a binary search."""
-
-    def __init__(self, hashes: np.ndarray, bits: np.ndarray) -> None:
-        self.sorted, inverse = np.unique(hashes, return_inverse=True)  # the same word in several rules: its bits or-ed
-        self.sorted_bits = np.zeros(len(self.sorted), dtype=np.uint64)
-        np.bitwise_or.at(self.sorted_bits, inverse.ravel(), bits)
-        slots = ((self.sorted * _SLOT_FACTOR) >> _SHIFT).astype(np.int64)
-        self.table = np.zeros((1 << _SLOT_BITS, 2), dtype=np.uint64)  # per slot: (word hash, bits)
-        self.table[slots, 0] = self.sorted
-        self.table[slots, 1] = self.sorted_bits
-        shared = slots[np.bincount(slots, minlength=1 << _SLOT_BITS)[slots] > 1]
-        self.table[shared, 1] = _SHARED
-
-    def lookup(self, hashes: np.ndarray) -> np.ndarray:
-        """The bits of each token hash (0: no gate word)."""
-        found = self.table.take((hashes * _SLOT_FACTOR) >> _SHIFT, axis=0)
-        bits = np.where(found[:, 0] == hashes, found[:, 1], np.uint64(0))
-        shared = np.flatnonzero(found[:, 1] == _SHARED)
-        if len(shared):
-            where = np.minimum(np.searchsorted(self.sorted, hashes[shared]), len(self.sorted) - 1)
-            bits[shared] = np.where(self.sorted[where] == hashes[shared], self.sorted_bits[where], 0)
-        return bits
-
-
-def _gate_bits(table: _GateTable, token_hashes: np.ndarray, first: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _gate_bits(table: HashedBits, token_hashes: np.ndarray, first: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per line (its first token and token count): the gate bits of its first token and first
     ``EDGE_TOKENS`` (kinds first, start) and of its last tokens and last one (end, last), each a
     rule's kind only where it looks. One gather and one table probe for both windows of every line
@@ -173,7 +143,7 @@ def _gate_bits(table: _GateTable, token_hashes: np.ndarray, first: np.ndarray, c
     n = np.minimum(count, EDGE_TOKENS)
     offsets = np.minimum(np.arange(EDGE_TOKENS), (n - 1)[:, None])  # (lines, EDGE_TOKENS)
     windows = np.concatenate((first[:, None] + offsets, (first + count - n)[:, None] + offsets))
-    bits = table.lookup(token_hashes.take(windows.ravel())).reshape(windows.shape)
+    bits = table.lookup(token_hashes.take(windows.ravel())).view(np.uint64).reshape(windows.shape)
     head, tail = bits[: len(first)], bits[len(first) :]
     kind = np.uint64(sum(1 << k for k in range(0, 63, _KINDS)))  # bit 0 of every rule's group
     head_any, tail_any = head[:, 0].copy(), tail[:, 0].copy()
@@ -207,8 +177,9 @@ def mark_prose_rules(rules: ProseRules, hash_words: Callable[[list[str]], np.nda
                 codes[candidates[j]] = code(rule.name)
 
 
-def _gates(rules: ProseRules, hash_words: Callable[[list[str]], np.ndarray]) -> _GateTable:
-    """Every rule's gate words as one ``_GateTable`` (made once per rule set)."""
+def _gates(rules: ProseRules, hash_words: Callable[[list[str]], np.ndarray]) -> HashedBits:
+    """Every rule's gate words in one table: token hash -> bits (bit ``_KINDS * rule + kind``), one
+    probe per token for all rules (made once per rule set)."""
     cached = rules.__dict__.get("_gates")
     if cached is None:
         if len(rules.rules) * _KINDS > 63:
@@ -219,8 +190,8 @@ def _gates(rules: ProseRules, hash_words: Callable[[list[str]], np.ndarray]) -> 
                 if words:
                     found = hash_words(_forms(words))
                     hashes.append(found)
-                    bits.append(np.full(len(found), 1 << (_KINDS * k + kind), dtype=np.uint64))
-        empty = np.zeros(0, dtype=np.uint64)
-        cached = _GateTable(np.concatenate(hashes) if hashes else empty, np.concatenate(bits) if bits else empty)
+                    bits.append(np.full(len(found), 1 << (_KINDS * k + kind), dtype=np.int64))
+        cached = HashedBits(np.concatenate(hashes) if hashes else np.zeros(0, np.uint64),
+                            np.concatenate(bits) if bits else np.zeros(0, np.int64), _SLOT_BITS)
         object.__setattr__(rules, "_gates", cached)
     return cached

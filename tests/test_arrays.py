@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.arrays import code_points, joined_code_points, lowered_code_points, segment_or
+from pipeline.arrays import HashedBits, code_points, joined_code_points, lowered_code_points, segment_or
 
 
 def _text(codes) -> str:
@@ -88,3 +88,17 @@ def test_hashed_set_answers_like_isin():
         assert found.tolist() == np.isin(values, keys).tolist()
         assert found[len(values) - min(size, 50):].all()  # every key is found
 
+
+
+@pytest.mark.parametrize("slot_bits", [2, 15])  # 2 bits: most keys share a slot and take the binary search
+def test_hashed_bits_answers_like_a_dict_and_ors_a_key_given_twice(slot_bits):
+    rng = np.random.default_rng(7)
+    keys = rng.integers(0, 2**63, size=40, dtype=np.uint64)
+    bits = rng.integers(1, 2**40, size=40, dtype=np.int64)
+    hashes, values = np.concatenate((keys, keys[:5])), np.concatenate((bits, np.full(5, 1 << 50, dtype=np.int64)))
+    expected = {int(k): int(b) for k, b in zip(keys, bits)}
+    for k in keys[:5].tolist():
+        expected[k] |= 1 << 50
+    probes = np.concatenate((keys, rng.integers(0, 2**63, size=200, dtype=np.uint64)))
+    found = HashedBits(hashes, values, slot_bits).lookup(probes)
+    assert found.tolist() == [expected.get(int(p), 0) for p in probes]
