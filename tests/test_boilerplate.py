@@ -437,7 +437,7 @@ def test_pattern_cache_round_trips_and_survives_a_corrupt_file(tmp_path, monkeyp
     assert again.get("expand", pattern, lambda _: {"never called"}) == computed
     again.path.write_bytes(b"{not json")
     damaged = boilerplate_rules._DerivedCache()
-    assert damaged.entries == {"expand": {}, "anchors": {}}
+    assert damaged.entries == {"expand": {}, "anchors": {}, "compiles": {}}
     assert damaged.get("anchors", r"foto: \w+", boilerplate_rules._derive_anchor_words) == ["foto"]
 
 
