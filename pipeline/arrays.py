@@ -31,12 +31,15 @@ _FIRST_ABOVE_UNICODE = 0x110000
 @lru_cache(maxsize=2)
 def _lower_table(fold_spaces: bool = False) -> np.ndarray:
     """Per code point up to ``_LAST_CASED``: its lower case (the one-to-one part of str.lower: Σ
-    gives σ, İ gives "i"); ``fold_spaces``: see ``lowered_code_points``."""
-    chars = "".join(map(chr, range(_LAST_CASED + 1))).replace(_DOTTED_I, "I")
-    table = code_points(chars.lower()).copy()
-    table[ord(_SIGMA)] = ord("σ")
-    if fold_spaces:
-        space = np.array([chr(c).isspace() for c in range(len(table))])
+    gives σ, İ gives "i"); ``fold_spaces``: see ``lowered_code_points`` (the plain table, changed)."""
+    if not fold_spaces:
+        chars = "".join(map(chr, range(_LAST_CASED + 1))).replace(_DOTTED_I, "I")
+        table = code_points(chars.lower()).copy()
+        table[ord(_SIGMA)] = ord("σ")
+    else:
+        table = _lower_table(False).copy()
+        space = np.zeros(len(table), dtype=bool)
+        space[[code for code, char in enumerate(map(chr, range(len(table)))) if char.isspace()]] = True
         controls = np.flatnonzero(~space[:33])
         table[controls] = _FIRST_ABOVE_UNICODE + controls
         space[10] = False
