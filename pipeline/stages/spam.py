@@ -176,6 +176,11 @@ _OTHER_LETTER = {g: regex.compile(rf"(?![{cls}])[\p{{L}}\d]") for g, cls in GROU
 _ATTACHING = ",.;:!?…)]}%）］】」』〉》»›”’\"'。、，！？；："
 
 
+def _compiled_once(source: str) -> cached_property:
+    """A ``regex.Pattern`` attribute compiled from the ``source`` field on first use."""
+    return cached_property(lambda lexicon: regex.compile(getattr(lexicon, source), lexicon.flags))
+
+
 @dataclass(frozen=True)
 class Lexicon:
     """Spam terms of one script group, compiled for whole-run and in-text matching when first
@@ -190,21 +195,10 @@ class Lexicon:
     flags: int = 0
     plain_terms: tuple[str, ...] = ()  # terms with no Vietnamese-only letter ("game bài"), for the pre-check
 
-    @cached_property
-    def whole(self) -> regex.Pattern:
-        return regex.compile(self.whole_pattern, self.flags)
-
-    @cached_property
-    def inline(self) -> regex.Pattern:
-        return regex.compile(self.inline_pattern, self.flags)
-
-    @cached_property
-    def term(self) -> regex.Pattern:
-        return regex.compile(self.term_pattern, self.flags)
-
-    @cached_property
-    def part(self) -> regex.Pattern:
-        return regex.compile(self.part_pattern, self.flags)
+    whole = _compiled_once("whole_pattern")
+    inline = _compiled_once("inline_pattern")
+    term = _compiled_once("term_pattern")
+    part = _compiled_once("part_pattern")
 
 
 def _entry_pattern(entry: str) -> str:
