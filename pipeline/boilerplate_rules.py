@@ -238,15 +238,15 @@ class _DerivedCache:
     """What start-up derives from each pattern string - its expansion, its anchor words, that it
     compiles - kept on disk between processes: deriving them was most of the stage's start-up
     (~0.7 CPU s a process).
-    Both are functions of the pattern and of this module's code alone, so entries are keyed by the
-    pattern, in a file named by a hash of this module's source and the Python version (a code change
-    starts afresh).
+    All three are functions of the pattern, this module's code and the regex parsers alone, so
+    entries are keyed by the pattern, in a file named by a hash of this module's source, the Python
+    version and the ``regex`` module's version (a code change starts afresh).
     Stored in ``pipeline.disk_cache.cache_dir()``; best effort: a missing, unreadable or
     unwritable cache only costs time."""
 
     def __init__(self) -> None:
-        # expansions come from the stdlib regex parser: the Python version is part of the key
-        digest = hashlib.sha256(Path(__file__).read_bytes() + sys.version.encode()).hexdigest()[:16]
+        # expansions come from the stdlib regex parser, compiling from ``regex``: their versions are part of the key
+        digest = hashlib.sha256(Path(__file__).read_bytes() + sys.version.encode() + regex.__version__.encode()).hexdigest()[:16]
         self.path = disk_cache.cache_dir() / f"boilerplate-patterns-{digest}.json"
         self.entries: dict[str, dict[str, list[str] | None]] = {"expand": {}, "anchors": {}, "compiles": {}}
         loaded = disk_cache.load(self.path)
