@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from pipeline.document import Document
 from pipeline.stages.normalize import (
     _CONTROL_CHARS,
-    _FTFY_CONFIG,
+    _ftfy,
     _NEEDS_FTFY,
     Normalize,
     _char_flag_table,
@@ -26,6 +26,8 @@ from pipeline.stages.normalize import (
     NormalizeConfig,
     fix_damaged_lines,
 )
+
+_FTFY_CONFIG = _ftfy().config
 
 CLEAN = (
     "Die Stadtwerke München erhöhen zum 1. Januar die Preise für Fernwärme um 4,5 Prozent.\n\n"
