@@ -382,6 +382,7 @@ class LineClassifier:
             raise ValueError(f"boilerplate: at most {_SITE_BIT} stopword languages, got {len(self.languages)}")
         self._tokenizer = _Tokens()
         self._vocab, self._vocab_words = _vocabulary(rules, tuple(self.languages), self._tokenizer)
+        rules.line_patterns.by_token, rules.contains.by_token  # built here (start-up), not by the first batch
         self._match_cache: dict[tuple[bool, str], str | None] = {}  # (whole line?, line) -> rule
         # whole-line phrase key -> rule code; a line of bullets and punctuation alone: "symbols"
         self._phrase_codes_by_key = {key: self.names.code(name) for key, name in rules.line_phrases.items()}
