@@ -24,15 +24,19 @@ loop.
 
 from __future__ import annotations
 
+import hashlib
+import sys
 from dataclasses import dataclass, field
 from itertools import chain, compress, repeat
 from operator import itemgetter
+from pathlib import Path
 from typing import Callable, Iterator, NamedTuple, Protocol
 
 import numpy as np
 import regex
 from pydantic import BaseModel, ConfigDict, Field
 
+from . import arrays, boilerplate_rules, disk_cache
 from .arrays import GrowingPowers, HashedBits, concatenated_ranges, lowered_code_points, mix64, positions, segment_or
 from .boilerplate_edges import END_ISLAND_RULE, mark_end_islands
 from .boilerplate_prose import load_prose_rules, mark_prose_rules
@@ -376,9 +380,9 @@ class LineClassifier:
         self.languages = list(rules.stopwords)
         if len(self.languages) >= _SITE_BIT:
             raise ValueError(f"boilerplate: at most {_SITE_BIT} stopword languages, got {len(self.languages)}")
-        self.token_bits = _token_bits(rules, tuple(self.languages))
         self._tokenizer = _Tokens()
-        self._vocab, self._vocab_words = _vocabulary(rules, self.token_bits, self._tokenizer)
+        self._vocab, self._vocab_words = _vocabulary(rules, tuple(self.languages), self._tokenizer)
+        rules.line_patterns.by_token, rules.contains.by_token  # built here (start-up), not by the first batch
         self._match_cache: dict[tuple[bool, str], str | None] = {}  # (whole line?, line) -> rule
         # whole-line phrase key -> rule code; a line of bullets and punctuation alone: "symbols"
         self._phrase_codes_by_key = {key: self.names.code(name) for key, name in rules.line_phrases.items()}
@@ -986,18 +990,41 @@ def _token_bits(rules: PhraseRules, languages: tuple[str, ...]) -> dict[str, int
     return token_bits
 
 
-def _vocabulary(rules: PhraseRules, token_bits: dict[str, int], tokenizer: _Tokens) -> tuple[HashedBits, list[str]]:
-    """``token_bits`` as a ``HashedBits`` of token hashes, and the words in the order of their
-    hashes (its keys). Built once per rule set."""
+def _vocabulary(rules: PhraseRules, languages: tuple[str, ...], tokenizer: _Tokens) -> tuple[HashedBits, list[str]]:
+    """``_token_bits`` as a ``HashedBits`` of token hashes, and the words in the order of their
+    hashes (its keys). Built once per rule set, and remembered on disk between processes (~100,000
+    words with punctuation forms: building and hashing them took ~0.3 s at every start-up)."""
     cached = rules.__dict__.get("_vocabulary")
-    if cached is not None and cached[0] is token_bits:
+    if cached is not None and cached[0] == languages:
         return cached[1]
-    vocabulary = sorted(w for w in token_bits if w.split() == [w])  # "por qué" is never one token
-    hashes = tokenizer.hash_words(vocabulary)
-    order = np.argsort(hashes)
-    if (hashes[order][1:] == hashes[order][:-1]).any():  # pragma: no cover - 64-bit hash collision
-        raise ValueError("boilerplate: token hash collision in the vocabulary")
-    table = HashedBits(hashes, np.array([token_bits[w] for w in vocabulary], dtype=np.int64), _SLOT_BITS)
-    words = [vocabulary[i] for i in order.tolist()]
-    object.__setattr__(rules, "_vocabulary", (token_bits, (table, words)))
+
+    def compute() -> dict[str, np.ndarray]:
+        token_bits = _token_bits(rules, languages)
+        vocabulary = sorted(w for w in token_bits if w.split() == [w])  # "por qué" is never one token
+        hashes = tokenizer.hash_words(vocabulary)
+        order = np.argsort(hashes)
+        if (hashes[order][1:] == hashes[order][:-1]).any():  # pragma: no cover - 64-bit hash collision
+            raise ValueError("boilerplate: token hash collision in the vocabulary")
+        words = "\n".join(vocabulary[i] for i in order.tolist()).encode("utf-8", "surrogatepass")
+        bits = np.array([token_bits[w] for w in vocabulary], dtype=np.int64)
+        return {"hashes": hashes[order], "bits": bits[order], "words": np.frombuffer(words, dtype=np.uint8)}
+
+    stored = disk_cache.remembered_arrays("boilerplate-vocabulary", _vocabulary_ingredients(rules, languages), ("hashes", "bits", "words"), compute)
+    table = HashedBits(stored["hashes"], stored["bits"], _SLOT_BITS)
+    words = stored["words"].tobytes().decode("utf-8", "surrogatepass").split("\n") if len(table.keys) else []
+    object.__setattr__(rules, "_vocabulary", (languages, (table, words)))
     return table, words
+
+
+def _vocabulary_ingredients(rules: PhraseRules, languages: tuple[str, ...]) -> tuple:
+    """Everything ``_token_bits`` and the token hash read: the word lists, and the source of the
+    modules that turn them into bits and hashes (a code change starts afresh)."""
+    sources = hashlib.sha256(b"".join(Path(module.__file__).read_bytes() for module in (sys.modules[__name__], boilerplate_rules, arrays)))
+    return (
+        sources.hexdigest(),
+        languages,
+        [sorted(rules.stopwords[lang]) for lang in languages],
+        sorted(rules.line_patterns.by_anchor),
+        sorted(rules.contains.by_anchor),
+        sorted(rules.site_words),
+    )

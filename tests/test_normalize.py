@@ -16,14 +16,18 @@ from hypothesis import strategies as st
 from pipeline.document import Document
 from pipeline.stages.normalize import (
     _CONTROL_CHARS,
-    _FTFY_CONFIG,
+    _ftfy,
     _NEEDS_FTFY,
     Normalize,
+    _char_flag_table,
+    _compute_char_flags,
     _ftfy_keeps,
     _nfc_maybe_table,
     NormalizeConfig,
     fix_damaged_lines,
 )
+
+_FTFY_CONFIG = _ftfy().config
 
 CLEAN = (
     "Die Stadtwerke München erhöhen zum 1. Januar die Preise für Fernwärme um 4,5 Prozent.\n\n"
@@ -216,3 +220,17 @@ def test_nfc_quick_check_table_marks_every_character_that_can_change():
     assert all(unicodedata.normalize("NFC", c) == c and not unicodedata.combining(c) for c in unmarked)
     # the second part of each canonical pair ("e" + U+0301) is marked, so "Cafe\u0301" is looked at
     assert normalized("Cafe\u0301").text == "Café"
+
+
+def test_character_flags_read_back_from_the_disk_cache_are_the_computed_ones(tmp_path, monkeypatch):
+    monkeypatch.setenv("WINNOW_CACHE_DIR", str(tmp_path))
+    _char_flag_table.cache_clear()
+    try:
+        computed = _char_flag_table()  # computed and stored
+        _char_flag_table.cache_clear()
+        again = _char_flag_table()  # read back
+        assert len(list(tmp_path.glob("normalize-char-flags-*.npy"))) == 1
+        assert again.dtype == np.dtype("<u2") and np.array_equal(again, computed)
+        assert np.array_equal(again, _compute_char_flags())
+    finally:
+        _char_flag_table.cache_clear()

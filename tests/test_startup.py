@@ -7,8 +7,10 @@ import orjson
 import pytest
 from datasketch.lsh import _optimal_param
 
+from pipeline.boilerplate_lines import _Tokens, _vocabulary
+from pipeline.boilerplate_rules import load_rules
 from pipeline.dedup.minhash import lsh_params
-from pipeline.disk_cache import remembered, remembered_table
+from pipeline.disk_cache import remembered, remembered_arrays, remembered_table
 
 
 @pytest.fixture
@@ -92,3 +94,36 @@ def test_spam_tables_read_back_equal_the_computed_ones(cache):
         assert np.array_equal(getattr(spam, f).__wrapped__(), table)  # now from the files
     assert built["_group_table"][ord("카")] & spam._LETTER and built["_script_trigger_table"][ord("카")]
     assert not built["_script_trigger_table"][ord("a")] and built["_vietnamese_letter_table"][ord("ư")]
+
+
+def test_arrays_computed_once_and_a_damaged_file_computed_again(cache):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"keys": np.array([3, 1, 2], dtype=np.uint64), "words": np.frombuffer("a\nb".encode(), dtype=np.uint8)}
+
+    first = remembered_arrays("demo-arrays", ("v1", [1, 2]), ("keys", "words"), compute)
+    again = remembered_arrays("demo-arrays", ("v1", [1, 2]), ("keys", "words"), compute)
+    assert len(calls) == 1 and all(np.array_equal(first[k], again[k]) and first[k].dtype == again[k].dtype for k in first)
+    (path,) = cache.glob("demo-arrays-*.npz")
+    path.write_bytes(b"PK\x03\x04 cut short")
+    assert np.array_equal(remembered_arrays("demo-arrays", ("v1", [1, 2]), ("keys", "words"), compute)["keys"], [3, 1, 2])
+    assert len(calls) == 2
+    remembered_arrays("demo-arrays", ("v1", [1, 2]), ("keys", "other"), compute)  # names differ: computed again
+    assert len(calls) == 3
+
+
+def test_boilerplate_vocabulary_read_back_from_disk_is_the_computed_one(cache):
+    rules = load_rules(("de", "en"))
+    languages = tuple(rules.stopwords)
+    rules.__dict__.pop("_vocabulary", None)
+    table, words = _vocabulary(rules, languages, _Tokens())  # computed
+    assert len(list(cache.glob("boilerplate-vocabulary-*.npz"))) == 1
+    rules.__dict__.pop("_vocabulary")
+    again, again_words = _vocabulary(rules, languages, _Tokens())  # read back
+    assert again_words == words and np.array_equal(again.keys, table.keys) and np.array_equal(again.bits, table.bits)
+    assert np.array_equal(_Tokens().hash_words(words), table.keys)  # word k is the word of hash k
+    english = languages.index("en")
+    assert again.lookup(_Tokens().hash_words(["the", "the,", "zebra"])).tolist()[2] == 0
+    assert all(bits >> english & 1 for bits in again.lookup(_Tokens().hash_words(["the", "the,"])).tolist())

@@ -14,18 +14,18 @@ no-op. A document none of whose bits is set is only stripped.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from bisect import bisect_left
 from functools import lru_cache
-from typing import Callable, TypeVar
+from pathlib import Path
+from typing import Any, Callable, NamedTuple, TypeVar
 
-import ftfy
 import numpy as np
-from ftfy import TextFixerConfig, chardata
-from ftfy.badness import is_bad
 
 from ..arrays import code_points, joined_code_points, segment_or
+from ..disk_cache import remembered_table
 from ..document import Document
 from .base import Stage, StageConfig
 
@@ -104,7 +104,13 @@ _PAIR_FLAGS = _pair_table()
 @lru_cache(maxsize=1)
 def _char_flag_table() -> np.ndarray:
     """Per code point, its uint16 flags: class bits, _WHITE and _NEWLINE again as a pair's first,
-    _NFC_MAYBE."""
+    _NFC_MAYBE. Remembered on disk (``disk_cache.remembered_table``; scanning every code point took
+    ~0.05 s of every start-up), keyed by this module's source and the Unicode database."""
+    source = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    return remembered_table("normalize-char-flags", source, _compute_char_flags, np.dtype("<u2"))
+
+
+def _compute_char_flags() -> np.ndarray:
     bmp = "".join(map(chr, range(0x10000)))
     chars = np.zeros(0x110000, dtype="<u2")
     for pattern, bit in _CLASS_BITS.items():
@@ -114,7 +120,6 @@ def _char_flag_table() -> np.ndarray:
     return chars
 
 
-@lru_cache(maxsize=1)
 def _nfc_maybe_table() -> np.ndarray:
     """1 at each code point that can keep a text from being NFC: combining marks, characters NFC
     replaces, and those that can compose with the one before (second parts of canonical
@@ -134,12 +139,39 @@ def _nfc_maybe_table() -> np.ndarray:
                 table[code] = 1
     return table
 
-_FTFY_CONFIG = TextFixerConfig(
-    uncurl_quotes=False,  # curly quotes are correct text, not damage
-    fix_character_width=False,  # full-width CJK punctuation is correct text too
-    normalization="NFC",
-    explain=False,
-)
+
+
+class _Ftfy(NamedTuple):
+    fix_text: Callable[..., str]
+    config: Any  # ftfy.TextFixerConfig
+    touches: re.Pattern
+    """What a step of ``fix_text`` other than the encoding fix reacts to (``_ftfy_keeps``)."""
+    is_bad: Callable[[str], bool]
+
+
+@lru_cache(maxsize=1)
+def _ftfy() -> _Ftfy:
+    """ftfy, imported when a text first shows damage: most text has none, and importing ftfy (its
+    tables and regexes) took ~0.04 s of every start-up."""
+    import ftfy
+    from ftfy import TextFixerConfig, chardata
+    from ftfy.badness import is_bad
+
+    config = TextFixerConfig(
+        uncurl_quotes=False,  # curly quotes are correct text, not damage
+        fix_character_width=False,  # full-width CJK punctuation is correct text too
+        normalization="NFC",
+        explain=False,
+    )
+    # With ``config``: HTML entities ("&"), terminal escapes (ESC), C1 controls, Latin ligatures,
+    # line breaks, surrogates and the control characters it removes (width and quotes are off;
+    # read from ftfy's own tables, so they follow its version).
+    touches = re.compile(
+        "[%s]" % "".join(re.escape(chr(code)) for code in sorted(
+            {*chardata.CONTROL_CHARS, *chardata.LIGATURES, *range(0x80, 0xA0), *range(0xD800, 0xE000), *map(ord, "&\x1b\r\u2028\u2029")}
+        ))
+    )
+    return _Ftfy(ftfy.fix_text, config, touches, is_bad)
 
 
 class NormalizeConfig(StageConfig):
@@ -198,7 +230,7 @@ class Normalize(Stage):
             form_changes = _in_form(text, cfg.unicode_form)
         found: dict[str, int | bool] = {}
         if cfg.ftfy and (cfg.always_ftfy or pair_present & (_DAMAGE | _ENTITY) or present & _MARK):  # else no damage to see
-            fixed = ftfy.fix_text(text, _FTFY_CONFIG) if cfg.always_ftfy else fix_damaged_lines(text, flags, pairs)
+            fixed = _ftfy().fix_text(text, _ftfy().config) if cfg.always_ftfy else fix_damaged_lines(text, flags, pairs)
             if fixed != text:
                 found["ftfy_fixed"] = True
                 text, flags, pairs = fixed, None, None
@@ -312,37 +344,28 @@ def _in_form(text: str, form: str) -> list[tuple[int, int, str]]:
 @lru_cache(maxsize=4096)
 def _fix_line(line: str) -> str:
     """ftfy on one damaged line; cached, as the same damaged line (a footer, a template) recurs."""
-    return line if _ftfy_keeps(line) else ftfy.fix_text(line, _FTFY_CONFIG)
-
-
-# What a step of ``ftfy.fix_text`` other than the encoding fix reacts to, with ``_FTFY_CONFIG``:
-# HTML entities ("&"), terminal escapes (ESC), C1 controls, Latin ligatures, line breaks,
-# surrogates and the control characters it removes (width and quotes are off; read from ftfy's
-# own tables, so they follow its version).
-_FTFY_TOUCHES = re.compile(
-    "[%s]" % "".join(re.escape(chr(code)) for code in sorted(
-        {*chardata.CONTROL_CHARS, *chardata.LIGATURES, *range(0x80, 0xA0), *range(0xD800, 0xE000), *map(ord, "&\x1b\r\u2028\u2029")}
-    ))
-)
-_FTFY_KEEPS_PROOF = not (_FTFY_CONFIG.fix_character_width or _FTFY_CONFIG.uncurl_quotes) and _FTFY_CONFIG.normalization == "NFC"
+    return line if _ftfy_keeps(line) else _ftfy().fix_text(line, _ftfy().config)
 
 
 def _ftfy_keeps(line: str) -> bool:
-    """Would ``ftfy.fix_text(line, _FTFY_CONFIG)`` provably return the line as it is? Most lines the
+    """Would ``ftfy.fix_text(line, _ftfy().config)`` provably return the line as it is? Most lines the
     damage check sends (~3 in 4 in the bench corpora) only hold a U+FFFD, which ftfy cannot undo.
 
     ftfy (6.x) fixes a line without "\\n" of at most ``max_decode_length`` characters as one segment,
     step by step, until a pass changes nothing: unescaping entities needs "&"; the encoding fix
     returns text that ``is_bad`` does not flag as it is (its first test); each later step needs one
-    of ``_FTFY_TOUCHES``; the last one is NFC. So a line with none of these and in NFC is returned
+    of ``_ftfy().touches``; the last one is NFC. So a line with none of these and in NFC is returned
     unchanged, for the cost of the tests ftfy would run first (the regex of ``is_bad`` last: the
     dear one). ``tests/test_normalize.py`` checks this against ftfy itself."""
+    fixer = _ftfy()
+    config = fixer.config
     return (
-        _FTFY_KEEPS_PROOF
-        and len(line) <= _FTFY_CONFIG.max_decode_length
-        and not _FTFY_TOUCHES.search(line)
+        not (config.fix_character_width or config.uncurl_quotes)
+        and config.normalization == "NFC"
+        and len(line) <= config.max_decode_length
+        and not fixer.touches.search(line)
         and unicodedata.is_normalized("NFC", line)
-        and not is_bad(line)
+        and not fixer.is_bad(line)
     )
 
 
