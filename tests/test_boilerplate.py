@@ -552,17 +552,17 @@ def test_a_rule_listed_twice_in_a_phrase_file_is_an_error_not_a_silent_loss():
 
 
 def test_patterns_compiled_on_first_use_match_as_all_compiled_up_front():
-    """Anchored patterns compile lazily; on the lines of every fixture page (and their lower case)
-    they name the same rules as a copy with every pattern compiled before the first line, and a
-    line that holds no anchor compiles nothing."""
+    """``load_rules`` compiles every anchored pattern up front; an instance that skipped that
+    compiles each on first use and, on the lines of every fixture page (and their lower case),
+    names the same rules as a copy compiled before the first line, and a line that holds no
+    anchor compiles nothing."""
     rules = boilerplate_rules.load_rules()
     lines = [line.strip() for text in _fixture_texts() for line in text.splitlines() if 0 < len(line.strip()) <= 160]
     lines += [line.lower() for line in lines]
     for patterns, whole_line in ((rules.line_patterns, True), (rules.contains, False)):
         lazy = boilerplate_rules.AnchoredPatterns(patterns.sources, patterns.by_anchor)
-        eager = boilerplate_rules.AnchoredPatterns(patterns.sources, patterns.by_anchor)
-        for k in range(len(eager.sources)):
-            eager.pattern(k)
+        assert all(p is not None for p in patterns.__dict__["_compiled"])
+        eager = boilerplate_rules.AnchoredPatterns(patterns.sources, patterns.by_anchor).compile_all()
         assert lazy.match("nothing to see in this line at all", whole_line) is None
         assert not any(lazy.__dict__.get("_compiled") or [])
         named = [lazy.match(line, whole_line) for line in lines]
