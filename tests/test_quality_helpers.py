@@ -141,3 +141,13 @@ def test_char_classes_come_back_from_the_disk_cache_unchanged(tmp_path, monkeypa
         assert (quality_tokens.char_classes() == built).all()  # a damaged file is built again
     finally:
         quality_tokens.char_classes.cache_clear()
+
+
+def test_top_ngram_share_past_four_billion_characters_takes_the_exact_path():
+    # shares do not change when every token is 2**33 times longer (exact in floating point), but
+    # count x characters then no longer packs into 64 bits: the per-document max falls back to a sort
+    docs, ids, lengths, offsets = random_token_batch(random.Random(13), 40, 40)
+    top, dup = ngram_ratios_batch(ids, lengths, offsets, [2, 3], [5])
+    huge_top, huge_dup = ngram_ratios_batch(ids, lengths << 33, offsets, [2, 3], [5])
+    assert all((top[n] == huge_top[n]).all() for n in top) and (dup[5] == huge_dup[5]).all()
+    assert (top[2] > 0).sum() > 10
