@@ -11,8 +11,14 @@ _MIX_2 = np.uint64(0x94D049BB133111EB)
 
 
 def code_points(text: str) -> np.ndarray:
-    """The code points of ``text`` as uint32 (lone surrogates kept), in one C-level conversion."""
-    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    """The code points of ``text`` as uint32 (lone surrogates kept), in one C-level conversion
+    (the strict encoder first: about twice as fast as with an error handler, which only text with
+    lone surrogates needs)."""
+    try:
+        data = text.encode("utf-32-le")
+    except UnicodeEncodeError:
+        data = text.encode("utf-32-le", "surrogatepass")
+    return np.frombuffer(data, dtype=np.uint32)
 
 
 def every_code_point() -> str:
