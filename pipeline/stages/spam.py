@@ -110,6 +110,11 @@ def _group_table() -> np.ndarray:
 
 
 @lru_cache(maxsize=4)
+def _letter_pattern(letters: str) -> re.Pattern:
+    return re.compile(f"[{re.escape(letters)}]")
+
+
+@lru_cache(maxsize=4)
 def _trigger_table(plain_letters: str) -> np.ndarray:
     """``_TRIGGER`` where ``_script_trigger_table`` is set, ``_PLAIN_LETTER`` at ``plain_letters``."""
     table = _script_trigger_table().astype(np.uint8)
@@ -376,9 +381,30 @@ class Spam(Stage):
         if bits & _TRIGGER:
             return True
         if bits & _PLAIN_LETTER:
-            lowered = text.lower()
-            return any(t in lowered for t in self.plain_terms)
+            return any(t in text[a:b].lower() for a, b in self._plain_term_windows(text) for t in self.plain_terms)
         return False
+
+    def _plain_term_windows(self, text: str) -> list[tuple[int, int]]:
+        """Where a plain Vietnamese term can be, in ``text.lower()`` or by ``vietnamese_hint``: around
+        its accented letters (a term holds one, and only these code points lower-case or fold to it),
+        as far as the longest term reaches either side, overlapping stretches merged. French, Spanish
+        and Portuguese text has such letters everywhere; lower-casing or searching it whole (a
+        case-insensitive alternation) was most of this stage's time on such text."""
+        reach = max(map(len, self.plain_terms)) - 1
+        windows: list[tuple[int, int]] = []
+        for match in _letter_pattern(self.plain_letters).finditer(text):
+            start, end = max(match.start() - reach, 0), match.start() + reach + 1
+            if windows and start <= windows[-1][1]:
+                windows[-1] = (windows[-1][0], end)
+            else:
+                windows.append((start, end))
+        return windows
+
+    def _hints_plain_term(self, text: str) -> bool:
+        """``vietnamese_hint.search(text)`` for text without a Vietnamese-only letter: only its plain
+        terms can match, each within a ``_plain_term_windows`` stretch (the hint has no lookaround)."""
+        assert self.vietnamese_hint is not None
+        return any(self.vietnamese_hint.search(text, a, b) for a, b in self._plain_term_windows(text))
 
     # -- analysis --------------------------------------------------------------------------------
     def _weighted_main(self, counts: dict[str, int], default: str = "none") -> str:
@@ -538,7 +564,7 @@ class Spam(Stage):
         # the hint has no lookaround: a line can only match it if the whole text does
         # (``_may_hint_vietnamese`` from the table bits; with a Vietnamese-only letter the hint matches)
         may_hint = self.vietnamese_hint is not None and bits & (_VIETNAMESE_BIT | _PLAIN_LETTER_BIT)
-        vietnamese_hint = self.vietnamese_hint if may_hint and (bits & _VIETNAMESE_BIT or self.vietnamese_hint.search(text)) else None
+        vietnamese_hint = self.vietnamese_hint if may_hint and (bits & _VIETNAMESE_BIT or self._hints_plain_term(text)) else None
         if "latin" in line_mains and vietnamese_hint and not _plainly_vietnamese(text):
             vi_spans = [m.span() for m in self.lexicons["vi"].inline.finditer(text)]
             if vi_spans and not self._is_vietnamese(text, vi_spans):
