@@ -348,3 +348,18 @@ def test_plain_vietnamese_terms_are_looked_for_only_around_their_accented_letter
         assert stage._hints_plain_term(text) == bool(stage.vietnamese_hint.search(text)), text
         found += whole
     assert 50 < found < len(texts) - 50
+
+
+def test_only_the_plain_letters_lower_case_or_fold_to_a_plain_terms_accented_letter():
+    import re
+
+    from pipeline.arrays import every_code_point
+    from pipeline.stages.spam import Spam
+
+    stage = Spam()
+    accented = {c for t in stage.plain_terms for c in t if not c.isascii()}
+    everything = every_code_point()
+    for letter in accented:
+        lower_to_it = {x for x in map(chr, range(0x110000)) if letter in x.lower()}
+        folds_to_it = {m.group() for m in re.finditer(re.escape(letter), everything, re.IGNORECASE)}
+        assert lower_to_it | folds_to_it <= set(stage.plain_letters), letter

@@ -36,7 +36,7 @@ import numpy as np
 import regex
 from pydantic import Field
 
-from ..arrays import code_points, every_code_point, joined_code_points, segment_or
+from ..arrays import ascii_lowered_utf8, code_points, every_code_point, joined_code_points, segment_or
 from ..disk_cache import remembered_table
 from ..document import Document
 from ..lexicons import stopwords
@@ -110,8 +110,11 @@ def _group_table() -> np.ndarray:
 
 
 @lru_cache(maxsize=4)
-def _letter_pattern(letters: str) -> re.Pattern:
-    return re.compile(f"[{re.escape(letters)}]")
+def _letter_clusters(letters: str, reach: int) -> re.Pattern:
+    """Runs of ``letters`` each within ``2 * reach`` characters of the next: windows of ``reach``
+    either side of each would overlap, so one match stands for them all (few matches in Python)."""
+    letter = f"[{re.escape(letters)}]"
+    return re.compile(f"{letter}(?:.{{0,{2 * reach}}}{letter})*", re.DOTALL)
 
 
 @lru_cache(maxsize=4)
@@ -340,6 +343,9 @@ class Spam(Stage):
         self.vietnamese_hint = _vietnamese_hint(self.lexicons)
         self.plain_terms = self.lexicons["vi"].plain_terms if "vi" in self.lexicons else ()
         self.plain_letters = "".join(sorted({c for t in self.plain_terms for c in t + t.upper() if not c.isascii()}))
+        # ``t in text.lower()`` as bytes: only these letters and themselves lower-case to the terms'
+        # accented letters (checked by the tests against every code point)
+        self._plain_terms_utf8 = tuple(t.encode("utf-8") for t in self.plain_terms)
         _trigger_table(self.plain_letters), _char_table(self.plain_letters)  # built here: forked workers inherit them
 
     # tables looked up (cached per process), not attributes: a pickled stage stays small
@@ -381,24 +387,17 @@ class Spam(Stage):
         if bits & _TRIGGER:
             return True
         if bits & _PLAIN_LETTER:
-            return any(t in text[a:b].lower() for a, b in self._plain_term_windows(text) for t in self.plain_terms)
+            data = ascii_lowered_utf8(text, self.plain_letters)  # (see ``Spam.__init__``)
+            return any(t in data for t in self._plain_terms_utf8)
         return False
 
     def _plain_term_windows(self, text: str) -> list[tuple[int, int]]:
-        """Where a plain Vietnamese term can be, in ``text.lower()`` or by ``vietnamese_hint``: around
-        its accented letters (a term holds one, and only these code points lower-case or fold to it),
-        as far as the longest term reaches either side, overlapping stretches merged. French, Spanish
-        and Portuguese text has such letters everywhere; lower-casing or searching it whole (a
-        case-insensitive alternation) was most of this stage's time on such text."""
+        """Where ``vietnamese_hint`` can find a plain Vietnamese term: around its accented letters
+        (a term holds one, and only these code points match it case-insensitively), as far as the
+        longest term reaches either side. French, Spanish and Portuguese text has such letters
+        everywhere; searching it whole (a case-insensitive alternation) was slow on such text."""
         reach = max(map(len, self.plain_terms)) - 1
-        windows: list[tuple[int, int]] = []
-        for match in _letter_pattern(self.plain_letters).finditer(text):
-            start, end = max(match.start() - reach, 0), match.start() + reach + 1
-            if windows and start <= windows[-1][1]:
-                windows[-1] = (windows[-1][0], end)
-            else:
-                windows.append((start, end))
-        return windows
+        return [(max(m.start() - reach, 0), m.end() + reach) for m in _letter_clusters(self.plain_letters, reach).finditer(text)]
 
     def _hints_plain_term(self, text: str) -> bool:
         """``vietnamese_hint.search(text)`` for text without a Vietnamese-only letter: only its plain
