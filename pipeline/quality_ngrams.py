@@ -48,7 +48,7 @@ def _shared_buckets(keys: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     """The candidates whose key shares its hash bucket with another candidate's (a superset of those
     whose key repeats; a table of a few buckets per candidate, which stays in cache): most n-grams
     occur once, and the sort in ``_ngram_groups`` then sees only the rest."""
-    bits = max(int(len(candidates)).bit_length() + _SPREAD_BITS, 4)
+    bits = min(max(int(len(candidates)).bit_length() + _SPREAD_BITS, 4), _BUCKET_BITS[1] + 2)  # (<= 32 MB)
     bucket = (keys[candidates] >> np.uint64(64 - bits)).view(np.int64)
     return candidates[np.bincount(bucket, minlength=1 << bits)[bucket] > 1]
 
