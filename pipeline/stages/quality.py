@@ -407,7 +407,7 @@ class Quality(Stage):
         in_scope = ~np.repeat(article | tokens.char_mode, np.diff(tokens.line_base))  # per physical line
         rows = np.flatnonzero(prose & article[lines.doc] & ~tokens.char_mode[lines.doc])
         in_scope[concatenated_ranges(lines.span_first[rows], lines.span_last[rows] + 1 - lines.span_first[rows])] = True
-        keep = np.flatnonzero(in_scope[tokens.line])
+        keep = np.flatnonzero(np.repeat(in_scope, tokens.tokens_per_line))  # (3x faster than in_scope[tokens.line])
         offsets = np.searchsorted(keep, tokens.offsets)  # kept tokens before each document's first
         top_arrays, dup_arrays = ngram_ratios_batch(tokens.keys.take(keep), tokens.lengths.take(keep), offsets, top_ns, dup_ns, dup_enough)
         top, dup = dict(top_arrays), dict(dup_arrays)
