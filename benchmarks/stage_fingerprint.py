@@ -12,7 +12,10 @@ hashes per document what the stage decided:
 - ``language`` (``langid_dev`` sentences, ``boilerplate_dev`` pages and ``neardup_dev`` texts after
   normalize, boilerplate and spam): the annotation (language, score, backend, runners-up) and flags;
 - ``normalize`` (the raw texts of ``boilerplate_dev`` pages, ``neardup_dev`` texts and ``langid_dev``
-  sentences): the output text and the annotations.
+  sentences): the output text and the annotations;
+- ``spam`` (the texts of ``boilerplate_dev``, ``neardup_dev`` and ``langid_dev`` after normalize, and
+  ``eval_spam``'s documents: articles with injected spam and foreign glosses, native texts, keyword
+  pages): the output text, the title, the annotation, every removal and the flags.
 
 ``save NAME`` writes the hashes to ``/tmp/<stage>-fingerprint-NAME.json`` (boilerplate:
 ``/tmp/bp-fingerprint-NAME.json``); ``check NAME`` compares against them and lists the first
@@ -69,6 +72,21 @@ def _normalize_digest(doc: Document, _stats_doc: Document | None) -> str:
     return _hash([doc.text, doc.annotations.get("normalize")])
 
 
+def _spam_digest(doc: Document, _stats_doc: Document | None) -> str:
+    return _hash([doc.text, doc.metadata.get("title"), doc.annotations.get("spam"), _flags(doc, "spam"),
+                  [(r.stage, r.rule, r.text, r.position) for r in doc.removals if r.stage == "spam"]])
+
+
+def _eval_spam_documents() -> list[Document]:
+    """``eval_spam``'s seeded documents: what exercises the spam rules (few dev texts do)."""
+    from benchmarks import eval_spam as ev
+
+    texts = [a["text"] for terms, seed in ((ev.HELD_OUT_SPAM, ev.SEED), (ev.FRESH_SPAM, ev.SEED + 1), (ev.UNSEEN_SPAM, ev.SEED + 2))
+             for a in ev.build_articles(Path(DATA_DIR), terms, seed)]
+    texts += [c["text"] for c in ev.build_natives(Path(DATA_DIR), ev.SEED) + ev.build_keyword_pages(ev.SEED)]
+    return [Document(f"e{i}", text) for i, text in enumerate(texts)]
+
+
 @dataclass(frozen=True)
 class Target:
     """A stage to fingerprint: the stages run before it, the dev sets it is judged on, the digest,
@@ -87,12 +105,16 @@ TARGETS = {
                       _quality_digest, stats_override=["quality.record_stats=true"]),
     "language": Target(["normalize", "boilerplate", "spam"], ["langid_dev", "boilerplate_dev", "neardup_dev"], _language_digest),
     "normalize": Target([], ["boilerplate_dev", "neardup_dev", "langid_dev"], _normalize_digest),
+    "spam": Target(["normalize"], ["boilerplate_dev", "neardup_dev", "langid_dev", "eval_spam"], _spam_digest),
 }
 
 
 def _sets(target: Target, sizes: list[str]) -> dict[str, list[Document]]:
     out = {}
     for name in target.dev_sets:
+        if name == "eval_spam":
+            out[name] = _eval_spam_documents()
+            continue
         records = read_jsonl_gz(Path(DATA_DIR) / f"{name}.jsonl.gz")
         label = "dev" if name == "boilerplate_dev" else name  # boilerplate's saved fingerprints say "dev"
         out[label] = [Document(str(r["id"]), r["text"], metadata={"url": r.get("url")}) for r in records]

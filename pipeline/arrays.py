@@ -16,8 +16,32 @@ _MIX_2 = np.uint64(0x94D049BB133111EB)
 
 
 def code_points(text: str) -> np.ndarray:
-    """The code points of ``text`` as uint32 (lone surrogates kept), in one C-level conversion."""
-    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    """The code points of ``text`` as uint32 (lone surrogates kept), in one C-level conversion
+    (the strict encoder first: about twice as fast as with an error handler, which only text with
+    lone surrogates needs)."""
+    try:
+        data = text.encode("utf-32-le")
+    except UnicodeEncodeError:
+        data = text.encode("utf-32-le", "surrogatepass")
+    return np.frombuffer(data, dtype=np.uint32)
+
+
+# the code points besides ASCII whose str.lower() holds an ASCII letter, and that lower case: a
+# text with them replaced so, then lower-cased as UTF-8 bytes (ASCII letters only), holds an ASCII
+# string exactly where its str.lower() does (checked by the tests against every code point)
+LOWERS_TO_ASCII = (("\u0130", "\u0130".lower()), ("\u212a", "\u212a".lower()))
+
+
+def ascii_lowered_utf8(text: str, also: str = "") -> bytes:
+    """UTF-8 of ``text`` with its ASCII letters lower-cased (and those of ``LOWERS_TO_ASCII`` and
+    ``also`` replaced by their ``str.lower()``): it holds a string of ASCII and lower-case ``also``
+    letters exactly where ``text.lower()`` does, as long as no other code point lower-cases to one
+    of those letters. Several times faster than ``str.lower`` (a scan per replaced letter, one
+    encode, one bytes.lower)."""
+    for char, lowered in (*LOWERS_TO_ASCII, *((c, c.lower()) for c in also if c.lower() != c)):
+        if char in text:
+            text = text.replace(char, lowered)
+    return text.encode("utf-8", "surrogatepass").lower()
 
 
 def every_code_point() -> str:

@@ -10,6 +10,7 @@ from typing import Callable
 
 import numpy as np
 
+from .arrays import LOWERS_TO_ASCII as _LOWERS_TO_ASCII, ascii_lowered_utf8  # noqa: F401 (the tests read it here)
 from .quality_tokens import _DOT, _ELLIPSIS_CHAR, BatchTokens
 
 # Line rules, tested on the stripped non-empty lines with str methods (no regex per line)
@@ -42,10 +43,6 @@ def anchored_phrases(phrases: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ..
     return tuple(out)
 
 
-# the code points besides ASCII whose str.lower() holds an ASCII letter, and that lower case: a
-# text with them replaced so, then lower-cased as UTF-8 bytes (ASCII letters only), holds an ASCII
-# string exactly where its str.lower() does (checked by the tests against every code point)
-_LOWERS_TO_ASCII = (("\u0130", "\u0130".lower()), ("\u212a", "\u212a".lower()))
 _ASCII_RUN = re.compile(r"[\x00-\x7f]+")
 
 
@@ -77,11 +74,7 @@ def names_a_phrase(lines: list[str], phrases: list[tuple[str, ...]]) -> list[boo
         groups.setdefault(wanted, []).append(i)
     for wanted, members in groups.items():
         chosen = [lines[i] for i in members]
-        text = "\n".join(chosen)
-        for char, lowered in _LOWERS_TO_ASCII:
-            if char in text:
-                text = text.replace(char, lowered)
-        data = text.encode("utf-8", "surrogatepass").lower()
+        data = ascii_lowered_utf8("\n".join(chosen))
         newlines: list[int] | None = None  # where each line of ``data`` ends
         for anchor, shared in _phrase_searches(wanted):
             if len(shared) > 1 and anchor not in data:

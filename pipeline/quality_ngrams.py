@@ -14,6 +14,7 @@ from .arrays import mix64
 
 _HASH_BASE = np.uint64(1_000_003)
 _FIRST_KEY = np.uint64(0x9E3779B97F4A7C15 * 1_000_003 % 2**64)  # a 1-gram's key: document x this + token
+_SPREAD_BITS = 3  # ``_shared_buckets``: about 2**this buckets per candidate
 _BUCKET_BITS = (10, 20)  # the first pass's buckets: 2-4 per token within these bounds (a table that stays in cache)
 
 
@@ -41,6 +42,34 @@ def _ngram_groups(keys: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray,
     group_starts = new_group.nonzero()[0]
     counts = np.diff(np.append(group_starts, len(positions)))
     return positions, new_group, group_starts, counts
+
+
+def _shared_buckets(keys: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """The candidates whose key shares its hash bucket with another candidate's (a superset of those
+    whose key repeats; a table of a few buckets per candidate, which stays in cache): most n-grams
+    occur once, and the sort in ``_ngram_groups`` then sees only the rest."""
+    bits = min(max(int(len(candidates)).bit_length() + _SPREAD_BITS, 4), _BUCKET_BITS[1] + 2)  # (<= 32 MB)
+    bucket = (keys[candidates] >> np.uint64(64 - bits)).view(np.int64)
+    return candidates[np.bincount(bucket, minlength=1 << bits)[bucket] > 1]
+
+
+def _most_frequent(out: np.ndarray, count: np.ndarray, chars: np.ndarray, group_doc: np.ndarray, totals: np.ndarray) -> None:
+    """Per document of the repeated n-grams (``count`` occurrences of ``chars`` characters each, in
+    ``group_doc``): the share of its characters covered by its most frequent one (the most characters
+    among those as frequent), written to ``out``. Count and characters packed into one int64, so
+    one ``np.maximum.at`` finds it."""
+    if not len(count):
+        return
+    if chars.max() >= 1 << 32 or count.max() >= 1 << 31:  # (never in practice: an n-gram of 4G characters)
+        order = np.lexsort((chars, count, group_doc))
+        last = np.append(group_doc[order][1:] != group_doc[order][:-1], True)
+        best = order[last]
+        out[group_doc[best]] = count[best] * chars[best] / totals[group_doc[best]]
+        return
+    packed = np.zeros(len(out), dtype=np.int64)
+    np.maximum.at(packed, group_doc, (count.astype(np.int64) << 32) | chars)
+    docs = np.flatnonzero(packed)
+    out[docs] = (packed[docs] >> 32) * (packed[docs] & 0xFFFFFFFF) / totals[docs]
 
 
 def ngram_ratios_batch(
@@ -100,20 +129,16 @@ def ngram_ratios_batch(
             break  # nothing repeats, so no longer n-gram does either
         if n > 1:
             keys[candidates] = keys[candidates] * _HASH_BASE + ids[candidates + (n - 1)]
+        candidates = _shared_buckets(keys, candidates)
+        if len(candidates) < 2:
+            break
         positions, new_group, group_starts, counts = _ngram_groups(keys, candidates)
         if len(group_starts) == len(positions):
             break
         if n in top:
             several = counts > 1
             first = positions[group_starts[several]]
-            count = counts[several]
-            chars = cumulative[first + n] - cumulative[first]
-            group_doc = doc_of[first]
-            # per document: the largest count, then the most characters among groups with that count
-            order = np.lexsort((chars, count, group_doc))
-            last = np.append(group_doc[order][1:] != group_doc[order][:-1], True)
-            best = order[last]
-            top[n][group_doc[best]] = count[best] * chars[best] / totals[group_doc[best]]
+            _most_frequent(top[n], counts[several], cumulative[first + n] - cumulative[first], doc_of[first], totals)
         if n in dup:
             # characters in the union of the repeats [s, s + n): sorted by start, each adds what lies
             # past the previous one's end (all have the same length, and none crosses a document end)

@@ -149,20 +149,23 @@ def _per_document(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return out
 
 
-def _span_keys(prefix: np.ndarray, inverse_powers: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """The key of each span ``starts[i]:ends[i]`` (in order, not overlapping) of the text whose
-    polynomial prefix sums are ``prefix``: its hash moved to position 0, with its length mixed in.
-    The prefix sums are read in one gather at the interleaved bounds, and B**-start is built up
-    from the steps between starts (small powers, in cache) rather than gathered from the whole
-    table."""
-    bounds = np.empty(2 * len(starts), dtype=np.int64)
-    bounds[0::2], bounds[1::2] = starts, ends
+def _span_keys(prefix: np.ndarray, inverse_powers: np.ndarray, bounds: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The key of each span ``bounds[2i]:bounds[2i+1]`` (in order, not overlapping; ``lengths``: the
+    differences) of the text whose polynomial prefix sums are ``prefix``: its hash moved to position
+    0, with its length mixed in. The prefix sums are read in one gather at the interleaved bounds,
+    and B**-start is built up from the steps between starts (small powers, in cache) rather than
+    gathered from the whole table."""
     at_bounds = prefix.take(bounds)
     keys = at_bounds[1::2] - at_bounds[0::2]
-    moved = inverse_powers.take(np.diff(starts, prepend=0))
+    steps = np.empty(len(lengths), dtype=np.int64)
+    if len(steps):
+        steps[0] = bounds[0]
+        np.subtract(bounds[2::2], bounds[1:-1:2], out=steps[1:])  # start - previous end ...
+        steps[1:] += lengths[:-1]  # ... + the previous length: start - previous start
+    moved = inverse_powers.take(steps)
     np.multiply.accumulate(moved, out=moved)  # B**-starts[i]
     keys *= moved
-    keys ^= (ends - starts).view(np.uint64)
+    keys ^= lengths.view(np.uint64)
     return mix64(keys)
 
 
@@ -196,7 +199,7 @@ def tokenize_batch(texts: list[str]) -> BatchTokens:
     prefix[0] = 0
     np.multiply(wide, powers[:size], out=prefix[1:])
     np.cumsum(prefix[1:], out=prefix[1:])
-    keys = _span_keys(prefix, inverse_powers, token_starts, ends)
+    keys = _span_keys(prefix, inverse_powers, bounds, lengths)
     # tokens per physical line: the tokens before each newline, differenced (newlines are few)
     tokens_before = np.concatenate(([0], started[newlines], [len(token_starts)]))
     tokens_per_line = np.diff(tokens_before)
@@ -205,7 +208,9 @@ def tokenize_batch(texts: list[str]) -> BatchTokens:
     line_start, line_end = np.zeros(len(tokens_per_line), dtype=np.int64), np.zeros(len(tokens_per_line), dtype=np.int64)
     line_start[filled], line_end[filled] = token_starts[tokens_before[filled]], ends[tokens_before[filled + 1] - 1]
     line_keys = np.zeros(len(tokens_per_line), dtype=np.uint64)  # a blank line's: that of an empty span
-    line_keys[filled] = _span_keys(prefix, inverse_powers, line_start[filled], line_end[filled])
+    line_bounds = np.empty(2 * len(filled), dtype=np.int64)
+    line_bounds[0::2], line_bounds[1::2] = line_start[filled], line_end[filled]
+    line_keys[filled] = _span_keys(prefix, inverse_powers, line_bounds, line_end[filled] - line_start[filled])
     # the few characters of the top class bits (see ``_NO_SPACE``): token characters that are not
     # letters, scripts without spaces, odd separators - found in one pass, sorted out among themselves
     special = np.flatnonzero(classes >= _NOT_LETTER)

@@ -141,3 +141,27 @@ def test_char_classes_come_back_from_the_disk_cache_unchanged(tmp_path, monkeypa
         assert (quality_tokens.char_classes() == built).all()  # a damaged file is built again
     finally:
         quality_tokens.char_classes.cache_clear()
+
+
+def test_top_ngram_share_past_four_billion_characters_takes_the_exact_path():
+    # shares do not change when every token is 2**33 times longer (exact in floating point), but
+    # count x characters then no longer packs into 64 bits: the per-document max falls back to a sort
+    docs, ids, lengths, offsets = random_token_batch(random.Random(13), 40, 40)
+    top, dup = ngram_ratios_batch(ids, lengths, offsets, [2, 3], [5])
+    huge_top, huge_dup = ngram_ratios_batch(ids, lengths << 33, offsets, [2, 3], [5])
+    assert all((top[n] == huge_top[n]).all() for n in top) and (dup[5] == huge_dup[5]).all()
+    assert (top[2] > 0).sum() > 10
+
+
+def test_ngram_ratios_stay_exact_when_hash_buckets_are_few_and_crowded(monkeypatch):
+    # big batches cap the bucket tables (memory): every bucket is then shared, and the pre-filters
+    # must still only narrow the candidates, never drop a repeat
+    import pipeline.quality_ngrams as ngrams
+
+    monkeypatch.setattr(ngrams, "_BUCKET_BITS", (2, 2))
+    docs, ids, lengths, offsets = random_token_batch(random.Random(17), 30, 40)
+    top, dup = ngram_ratios_batch(ids, lengths, offsets, [2, 3], [5, 8])
+    for d, doc in enumerate(docs):
+        want_top, want_dup = reference_ngram_ratios(doc, [2, 3], [5, 8])
+        assert {n: top[n][d] for n in want_top} == pytest.approx(want_top), doc
+        assert {n: dup[n][d] for n in want_dup} == pytest.approx(want_dup), doc

@@ -326,3 +326,40 @@ def test_line_group_counts_match_the_regex_count_on_generated_text(text):
 def test_stretches_of_consecutive_lines():
     assert _stretches([1, 2, 5, 7, 8, 9]) == [(1, 2), (5, 5), (7, 9)]
     assert _stretches([]) == []
+
+
+def test_plain_vietnamese_terms_are_looked_for_only_around_their_accented_letters():
+    import random
+
+    from pipeline.stages.spam import _PLAIN_LETTER, Spam
+
+    stage = Spam()
+    assert stage.vietnamese_hint is not None and stage.plain_terms
+    texts = ["Il est allé à Paris, déjà à l'heure où la fête commençait.",
+             "Tin mới: NHÀ CÁI uy tín, soi kèo miễn phí", "game bài", "xgame bàiy", "Soi Kèo",
+             "kèo nhà cáİ", "nhà\ncái", "nhà  cái", "à" * 40 + " nhà cái"]
+    rng = random.Random(3)
+    pieces = ["game", " ", "bài", "BÀI", "nhà", "cái", "CÁI", "kèo", "soi", "à", "è", "\n", "x", "İ", "Σ", "game bài", "NHÀ cái", "soi kÈo"]
+    texts += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 25))) for _ in range(400)]
+    found = 0
+    for text in texts:
+        whole = any(t in text.lower() for t in stage.plain_terms)
+        assert stage._triggered_by(text, _PLAIN_LETTER) == whole, text
+        assert stage._hints_plain_term(text) == bool(stage.vietnamese_hint.search(text)), text
+        found += whole
+    assert 50 < found < len(texts) - 50
+
+
+def test_only_the_plain_letters_lower_case_or_fold_to_a_plain_terms_accented_letter():
+    import re
+
+    from pipeline.arrays import every_code_point
+    from pipeline.stages.spam import Spam
+
+    stage = Spam()
+    accented = {c for t in stage.plain_terms for c in t if not c.isascii()}
+    everything = every_code_point()
+    for letter in accented:
+        lower_to_it = {x for x in map(chr, range(0x110000)) if letter in x.lower()}
+        folds_to_it = {m.group() for m in re.finditer(re.escape(letter), everything, re.IGNORECASE)}
+        assert lower_to_it | folds_to_it <= set(stage.plain_letters), letter

@@ -57,7 +57,7 @@ from ..quality_tokens import (
 from .base import Stage, StageConfig, gc_paused
 
 _MIN_LINES = 3  # line-share rules (bullets, ellipses) say nothing about a one- or two-line text
-_PLAIN_PROBE = 100  # tokens: most texts have enough bare stopwords among their first ones
+_PLAIN_PROBES = (24, 100)  # tokens: most texts have enough bare stopwords among their first 24, nearly all in 100
 _MARGIN = 1e-9  # ``_may_fail`` compares with the limits this much early
 _REPETITION_LIMITS = ("max_dup_line_ratio", "max_dup_line_char_ratio", "max_dup_paragraph_ratio", "max_dup_paragraph_char_ratio")
 _REPETITION_STATS = ("dup_line_ratio", "dup_line_char_ratio", "dup_paragraph_ratio", "dup_paragraph_char_ratio")
@@ -407,7 +407,7 @@ class Quality(Stage):
         in_scope = ~np.repeat(article | tokens.char_mode, np.diff(tokens.line_base))  # per physical line
         rows = np.flatnonzero(prose & article[lines.doc] & ~tokens.char_mode[lines.doc])
         in_scope[concatenated_ranges(lines.span_first[rows], lines.span_last[rows] + 1 - lines.span_first[rows])] = True
-        keep = np.flatnonzero(in_scope[tokens.line])
+        keep = np.flatnonzero(np.repeat(in_scope, tokens.tokens_per_line))  # (3x faster than in_scope[tokens.line])
         offsets = np.searchsorted(keep, tokens.offsets)  # kept tokens before each document's first
         top_arrays, dup_arrays = ngram_ratios_batch(tokens.keys.take(keep), tokens.lengths.take(keep), offsets, top_ns, dup_ns, dup_enough)
         top, dup = dict(top_arrays), dict(dup_arrays)
@@ -600,17 +600,19 @@ class Quality(Stage):
     def _stopword_counts(self, tokens: BatchTokens, info: BatchDocs, quick: bool = False) -> dict[int, int]:
         """Stopwords of the documents the stopword rule judges, counted for the batch at once.
         ``quick`` (no values wanted): a document with enough stopwords among its bare lower-case
-        tokens (``plain_stopword_hits``, its first ``_PLAIN_PROBE``) gets that count, the others are
-        counted in full."""
+        tokens (``plain_stopword_hits``: its first ``_PLAIN_PROBES[0]``, for the rest their first
+        ``_PLAIN_PROBES[1]``) gets that count, the others are counted in full."""
         thresholds = [self.thresholds(lang) for lang in info.languages]
         applies = np.array([bool(stopword_list(lang)) and t.min_stopwords is not None for lang, t in zip(info.languages, thresholds)])
         judged = np.flatnonzero((info.units > 0) & ~info.char_mode & applies[info.language]).tolist()
         langs = [info.langs[d] for d in judged]
         enough = [None if self.config.record_stats else thresholds[i].min_stopwords for i in info.language[judged].tolist()]
         settled: dict[int, int] = {}
-        if quick and judged:
-            hits = plain_stopword_hits(tokens, judged, langs, first=_PLAIN_PROBE)
-            settled = {d: n for d, n, least in zip(judged, hits, enough) if least is not None and n >= least}
+        for probe in _PLAIN_PROBES if quick else ():
+            if not judged:
+                break
+            hits = plain_stopword_hits(tokens, judged, langs, first=probe)
+            settled.update((d, n) for d, n, least in zip(judged, hits, enough) if least is not None and n >= least)
             rest = [i for i, d in enumerate(judged) if d not in settled]
             judged, langs, enough = [judged[i] for i in rest], [langs[i] for i in rest], [enough[i] for i in rest]
         counts = count_stopwords_batch(tokens, judged, [stopword_list(lang) for lang in langs], enough)

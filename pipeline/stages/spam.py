@@ -36,7 +36,7 @@ import numpy as np
 import regex
 from pydantic import Field
 
-from ..arrays import code_points, every_code_point, joined_code_points, segment_or
+from ..arrays import ascii_lowered_utf8, code_points, every_code_point, joined_code_points, segment_or
 from ..disk_cache import remembered_table
 from ..document import Document
 from ..lexicons import stopwords
@@ -107,6 +107,14 @@ def _group_table() -> np.ndarray:
         return table
 
     return remembered_table("spam-groups", (columns, _NOT_COUNTED, _LETTER), compute)
+
+
+@lru_cache(maxsize=4)
+def _letter_clusters(letters: str, reach: int) -> re.Pattern:
+    """Runs of ``letters`` each within ``2 * reach`` characters of the next: windows of ``reach``
+    either side of each would overlap, so one match stands for them all (few matches in Python)."""
+    letter = f"[{re.escape(letters)}]"
+    return re.compile(f"{letter}(?:.{{0,{2 * reach}}}{letter})*", re.DOTALL)
 
 
 @lru_cache(maxsize=4)
@@ -349,6 +357,9 @@ class Spam(Stage):
         self.vietnamese_hint = _vietnamese_hint(self.lexicons)
         self.plain_terms = self.lexicons["vi"].plain_terms if "vi" in self.lexicons else ()
         self.plain_letters = "".join(sorted({c for t in self.plain_terms for c in t + t.upper() if not c.isascii()}))
+        # ``t in text.lower()`` as bytes: only these letters and themselves lower-case to the terms'
+        # accented letters (checked by the tests against every code point)
+        self._plain_terms_utf8 = tuple(t.encode("utf-8") for t in self.plain_terms)
         _trigger_table(self.plain_letters), _char_table(self.plain_letters)  # built here: forked workers inherit them
 
     # tables looked up (cached per process), not attributes: a pickled stage stays small
@@ -390,9 +401,23 @@ class Spam(Stage):
         if bits & _TRIGGER:
             return True
         if bits & _PLAIN_LETTER:
-            lowered = text.lower()
-            return any(t in lowered for t in self.plain_terms)
+            data = ascii_lowered_utf8(text, self.plain_letters)  # (see ``Spam.__init__``)
+            return any(t in data for t in self._plain_terms_utf8)
         return False
+
+    def _plain_term_windows(self, text: str) -> list[tuple[int, int]]:
+        """Where ``vietnamese_hint`` can find a plain Vietnamese term: around its accented letters
+        (a term holds one, and only these code points match it case-insensitively), as far as the
+        longest term reaches either side. French, Spanish and Portuguese text has such letters
+        everywhere; searching it whole (a case-insensitive alternation) was slow on such text."""
+        reach = max(map(len, self.plain_terms)) - 1
+        return [(max(m.start() - reach, 0), m.end() + reach) for m in _letter_clusters(self.plain_letters, reach).finditer(text)]
+
+    def _hints_plain_term(self, text: str) -> bool:
+        """``vietnamese_hint.search(text)`` for text without a Vietnamese-only letter: only its plain
+        terms can match, each within a ``_plain_term_windows`` stretch (the hint has no lookaround)."""
+        assert self.vietnamese_hint is not None
+        return any(self.vietnamese_hint.search(text, a, b) for a, b in self._plain_term_windows(text))
 
     # -- analysis --------------------------------------------------------------------------------
     def _weighted_main(self, counts: dict[str, int], default: str = "none") -> str:
@@ -552,7 +577,7 @@ class Spam(Stage):
         # the hint has no lookaround: a line can only match it if the whole text does
         # (``_may_hint_vietnamese`` from the table bits; with a Vietnamese-only letter the hint matches)
         may_hint = self.vietnamese_hint is not None and bits & (_VIETNAMESE_BIT | _PLAIN_LETTER_BIT)
-        vietnamese_hint = self.vietnamese_hint if may_hint and (bits & _VIETNAMESE_BIT or self.vietnamese_hint.search(text)) else None
+        vietnamese_hint = self.vietnamese_hint if may_hint and (bits & _VIETNAMESE_BIT or self._hints_plain_term(text)) else None
         if "latin" in line_mains and vietnamese_hint and not _plainly_vietnamese(text):
             vi_spans = [m.span() for m in self.lexicons["vi"].inline.finditer(text)]
             if vi_spans and not self._is_vietnamese(text, vi_spans):
