@@ -58,33 +58,15 @@ def words_of(line_lower: str) -> list[str]:
 
 @dataclass(frozen=True)
 class AnchoredPatterns:
-    """Open-ended patterns, each tried only on lines holding one of its anchor words.
+    """Open-ended patterns, each tried only on lines holding one of its anchor words. Compiled at
+    load time (~0.2 s), like the stage's other tables: a large multilingual run meets most of them
+    (258 of 314 at 10k bench documents), forked workers inherit them compiled, and the stage's timed
+    throughput carries no compiling."""
 
-    ``load_rules`` compiles them all up front (``compile_all``, ~0.2 s), as the stage's other tables
-    are built before the run: a large multilingual run meets most of them anyway, forked workers
-    inherit them compiled, and the stage's timed throughput carries no compiling. ``pattern``
-    compiles on first use for an instance that skipped that."""
-
-    sources: tuple[tuple[str, str], ...]
-    """(rule, pattern) pairs."""
+    patterns: tuple[tuple[str, regex.Pattern], ...]
+    """(rule, compiled pattern) pairs."""
     by_anchor: dict[str, tuple[int, ...]]
-    """anchor word -> indices into ``sources``."""
-
-    def compile_all(self) -> "AnchoredPatterns":
-        for k in range(len(self.sources)):
-            self.pattern(k)
-        return self
-
-    def pattern(self, k: int) -> regex.Pattern:
-        """The ``k``-th pattern, compiled (once per process)."""
-        compiled = self.__dict__.get("_compiled")
-        if compiled is None:
-            compiled = [None] * len(self.sources)
-            object.__setattr__(self, "_compiled", compiled)
-        found = compiled[k]
-        if found is None:
-            found = compiled[k] = regex.compile(self.sources[k][1], _FLAGS)
-        return found
+    """anchor word -> indices into ``patterns``."""
 
     def match(self, line: str, whole_line: bool, lowered: str | None = None, anchor: str | None = None) -> str | None:
         """The rule of the first pattern (whose anchor the line holds) that matches, or None.
@@ -104,9 +86,9 @@ class AnchoredPatterns:
                 order = tuple(dict.fromkeys(k for token in tokens if token in held for k in by_token[token]))
         core = line.strip(EDGE_CHARS) if whole_line else line
         for k in order:
-            pattern = self.pattern(k)
+            rule, pattern = self.patterns[k]
             if (pattern.fullmatch(core) if whole_line else pattern.search(core)) is not None:
-                return self.sources[k][0]
+                return rule
         return None
 
     @property
@@ -241,20 +223,19 @@ def _longest_word(phrase: str) -> str | None:
 
 
 class _DerivedCache:
-    """What start-up derives from each pattern string - its expansion, its anchor words, that it
-    compiles - kept on disk between processes: deriving them was most of the stage's start-up
-    (~0.7 CPU s a process).
-    All three are functions of the pattern, this module's code and the regex parsers alone, so
-    entries are keyed by the pattern, in a file named by a hash of this module's source, the Python
-    version and the ``regex`` module's version (a code change starts afresh).
+    """What start-up derives from each pattern string - its expansion, its anchor words - kept on
+    disk between processes: deriving them was most of the stage's start-up (~0.7 CPU s a process).
+    Both are functions of the pattern and of this module's code alone, so entries are keyed by the
+    pattern, in a file named by a hash of this module's source and the Python version (a code change
+    starts afresh).
     Stored in ``pipeline.disk_cache.cache_dir()``; best effort: a missing, unreadable or
     unwritable cache only costs time."""
 
     def __init__(self) -> None:
-        # expansions come from the stdlib regex parser, compiling from ``regex``: their versions are part of the key
-        digest = hashlib.sha256(Path(__file__).read_bytes() + sys.version.encode() + regex.__version__.encode()).hexdigest()[:16]
+        # expansions come from the stdlib regex parser: the Python version is part of the key
+        digest = hashlib.sha256(Path(__file__).read_bytes() + sys.version.encode()).hexdigest()[:16]
         self.path = disk_cache.cache_dir() / f"boilerplate-patterns-{digest}.json"
-        self.entries: dict[str, dict[str, list[str] | None]] = {"expand": {}, "anchors": {}, "compiles": {}}
+        self.entries: dict[str, dict[str, list[str] | None]] = {"expand": {}, "anchors": {}}
         loaded = disk_cache.load(self.path)
         if isinstance(loaded, dict) and set(loaded) == set(self.entries):
             self.entries = loaded
@@ -360,13 +341,12 @@ def load_rules(languages: tuple[str, ...] | None = None) -> PhraseRules:
     for rule, pattern in contains:
         if _anchor_words(pattern) is None:
             raise ValueError(f"boilerplate contains-rule {rule!r}: every alternative needs a literal word: {pattern}")
-    line_patterns, contains_patterns = _anchored(gated), _anchored(contains)
     _derived().save()
     return PhraseRules(
         line_phrases=phrases,
-        line_patterns=line_patterns,
+        line_patterns=_anchored(gated),
         bare_regex=regex.compile(_alternation(bare), _FLAGS) if bare else None,
-        contains=contains_patterns,
+        contains=_anchored(contains),
         section_rules=frozenset(merged["section"]),
         languages=tuple(langs),
         stopwords={lang: stopwords(lang) for lang in langs},
@@ -377,17 +357,10 @@ def load_rules(languages: tuple[str, ...] | None = None) -> PhraseRules:
 _FLAGS = regex.IGNORECASE | regex.V0
 
 
-def _check_compiles(pattern: str) -> frozenset[str]:
-    """Compile ``pattern`` (a bad one stops start-up, not a run halfway); remembered on disk, so
-    that later processes compile it only when a line needs it (``AnchoredPatterns.pattern``)."""
-    regex.compile(pattern, _FLAGS)
-    return frozenset()
-
-
 def _anchored(pairs: list[tuple[str, str]]) -> AnchoredPatterns:
     by_anchor: dict[str, list[int]] = {}
     for k, (_, pattern) in enumerate(pairs):
-        _derived().get("compiles", pattern, _check_compiles)
         for word in sorted(_anchor_words(pattern) or ()):
             by_anchor.setdefault(word, []).append(k)
-    return AnchoredPatterns(tuple(pairs), {w: tuple(ks) for w, ks in by_anchor.items()}).compile_all()
+    compiled = tuple((rule, regex.compile(pattern, _FLAGS)) for rule, pattern in pairs)
+    return AnchoredPatterns(compiled, {w: tuple(ks) for w, ks in by_anchor.items()})

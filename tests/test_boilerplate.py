@@ -438,7 +438,7 @@ def test_pattern_cache_round_trips_and_survives_a_corrupt_file(tmp_path, monkeyp
     assert again.get("expand", pattern, lambda _: {"never called"}) == computed
     again.path.write_bytes(b"{not json")
     damaged = boilerplate_rules._DerivedCache()
-    assert damaged.entries == {"expand": {}, "anchors": {}, "compiles": {}}
+    assert damaged.entries == {"expand": {}, "anchors": {}}
     assert damaged.get("anchors", r"foto: \w+", boilerplate_rules._derive_anchor_words) == ["foto"]
 
 
@@ -551,30 +551,9 @@ def test_a_rule_listed_twice_in_a_phrase_file_is_an_error_not_a_silent_loss():
     assert boilerplate_rules.parse_data_file("contains:\n  comment_form:\n    - 'x'\n  cookie:\n    - 'y'\n")["contains"]["comment_form"] == ["x"]
 
 
-def test_patterns_compiled_on_first_use_match_as_all_compiled_up_front():
-    """``load_rules`` compiles every anchored pattern up front; an instance that skipped that
-    compiles each on first use and, on the lines of every fixture page (and their lower case),
-    names the same rules as a copy compiled before the first line, and a line that holds no
-    anchor compiles nothing."""
-    rules = boilerplate_rules.load_rules()
-    lines = [line.strip() for text in _fixture_texts() for line in text.splitlines() if 0 < len(line.strip()) <= 160]
-    lines += [line.lower() for line in lines]
-    for patterns, whole_line in ((rules.line_patterns, True), (rules.contains, False)):
-        lazy = boilerplate_rules.AnchoredPatterns(patterns.sources, patterns.by_anchor)
-        assert all(p is not None for p in patterns.__dict__["_compiled"])
-        eager = boilerplate_rules.AnchoredPatterns(patterns.sources, patterns.by_anchor).compile_all()
-        assert lazy.match("nothing to see in this line at all", whole_line) is None
-        assert not any(lazy.__dict__.get("_compiled") or [])
-        named = [lazy.match(line, whole_line) for line in lines]
-        assert named == [eager.match(line, whole_line) for line in lines]
-        assert any(named)
-        compiled = sum(p is not None for p in lazy.__dict__["_compiled"])
-        assert 0 < compiled < len(lazy.sources)  # only what the lines needed
-
-
 def test_a_pattern_that_does_not_compile_stops_loading_the_rules(monkeypatch, tmp_path):
-    """Lazy compiling must not turn a bad data file into a failure halfway through a run: an
-    anchored pattern (its anchor "foto") with a script name the ``regex`` module does not know."""
+    """A bad data file fails at start-up, not halfway through a run: an anchored pattern (its
+    anchor "foto") with a script name the ``regex`` module does not know."""
     monkeypatch.setenv("WINNOW_CACHE_DIR", str(tmp_path))
     bad = "line:\n  credit:\n    - 'Foto: \\p{Klingon}+'\n"
     monkeypatch.setattr(boilerplate_rules, "_data_files", lambda: [("xx", bad)])
