@@ -65,6 +65,15 @@ def test_source_notes_and_sentences_with_the_same_verbs_stay():
     ("This article looks at how the county spends its road budget.", None),
     ("Mit der Nutzung dieses Formulars erklärst du dich mit der Speicherung deiner Daten einverstanden.", "comment_form"),
     ("Mit der Nutzung der neuen Brücke sparen Pendler täglich zwanzig Minuten.", None),
+    ("Liam Dillon covers housing affordability for the Los Angeles Times. He previously reported for CalMatters.",
+     "author_bio"),
+    ("Blue Cross covers dental visits for Medicaid patients in the county.", None),  # no news outlet after "for"
+    ("Get the free Morning Headlines email for news from our reporters across the world", "support"),
+    ("This material may not be published, broadcast, rewritten, or redistributed. ©2023 FOX News Network, LLC.",
+     "copyright"),
+    ("The material may not be published without approval from the court, the judge ruled.", None),
+    ("By signing up, you acknowledge and agree to our Privacy Policy and Terms of Service.", "copyright"),
+    ("By signing up for the program, farmers agree to plant cover crops for five years.", None),
 ])
 def test_rule_of_a_line(line, rule):
     assert load_prose_rules().match(line) == rule
