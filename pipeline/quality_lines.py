@@ -10,7 +10,7 @@ from typing import Callable
 
 import numpy as np
 
-from .arrays import LOWERS_TO_ASCII as _LOWERS_TO_ASCII, ascii_lowered_utf8  # noqa: F401 (the tests read it here)
+from .arrays import ascii_lowered_utf8
 from .quality_tokens import _DOT, _ELLIPSIS_CHAR, BatchTokens
 
 # Line rules, tested on the stripped non-empty lines with str methods (no regex per line)
@@ -65,7 +65,7 @@ def _phrase_searches(phrases: tuple[str, ...]) -> tuple[tuple[bytes, tuple[tuple
 def names_a_phrase(lines: list[str], phrases: list[tuple[str, ...]]) -> list[bool]:
     """Per line: does it, lower-cased, contain one of its ``phrases`` (lower-case)? The lines with the
     same phrases are searched together: joined by newlines (which neither holds) and lower-cased at
-    once as UTF-8 bytes (``_LOWERS_TO_ASCII``: several times faster than str.lower), each phrase's
+    once as UTF-8 bytes (``arrays.ascii_lowered_utf8``: several times faster than str.lower), each phrase's
     probe found with ``bytes.find`` (probes that share an anchor only where it is); a hit's line is
     the number of newlines before it."""
     out = [False] * len(lines)

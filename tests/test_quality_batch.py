@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.quality_lines import _LOWERS_TO_ASCII, _exact_keys, anchored_phrases, batch_lines, logical_lines, names_a_phrase
+from pipeline.arrays import LOWERS_TO_ASCII
+from pipeline.quality_lines import _exact_keys, anchored_phrases, batch_lines, logical_lines, names_a_phrase
 from pipeline.quality_tokens import (
     _PUNCT_OR_SYMBOL,
     count_stopwords_batch,
@@ -136,7 +137,7 @@ def test_only_listed_code_points_lower_to_ascii():
     # other code point's str.lower() holds an ASCII character
     lowering = [c for c in map(chr, range(128, 0x110000)) if c.lower() != c]
     found = sorted(c for c in lowering if any(ch.isascii() for ch in c.lower()))
-    assert found == sorted(char for char, _ in _LOWERS_TO_ASCII)
+    assert found == sorted(char for char, _ in LOWERS_TO_ASCII)
 
 
 def test_documents_skipped_without_stats_have_no_flag():
